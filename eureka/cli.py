@@ -1,0 +1,135 @@
+"""The ``eureka`` command: a Hydra app around the loop, with one-line errors for user mistakes."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from pathlib import Path
+
+from eureka.errors import ConfigError, EurekaError, closest
+from eureka.paths import conf_dir
+
+GROUPS = ("task", "llm", "trainer", "sandbox", "loop", "executor")
+_HYDRA_FLAGS = ("--help", "-h", "--hydra-help", "--info", "-i", "--cfg", "-c", "--version", "--shell-completion",
+                "-sc", "--resolve", "--package", "-p")
+
+
+def group_options(group: str) -> list[str]:
+    """Config files available for ``group``."""
+    return sorted(p.stem for p in (conf_dir() / group).glob("*.yaml"))
+
+
+def _flat_keys(cfg, prefix: str = "") -> list[str]:
+    from omegaconf import DictConfig
+
+    keys = []
+    for k in cfg.keys():
+        full = f"{prefix}{k}"
+        keys.append(full)
+        try:
+            value = cfg._get_node(k)
+        except Exception:  # noqa: BLE001
+            continue
+        if isinstance(value, DictConfig):
+            keys += _flat_keys(value, full + ".")
+    return keys
+
+
+def validate_overrides(args: list[str]) -> None:
+    """Raise ``ConfigError`` (one line, with the closest match) for a wrong group choice or key."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    plain = [a for a in args if not a.startswith("-")]
+    if not plain:
+        return
+    try:
+        overrides = OverridesParser.create().parse_overrides(plain)
+    except Exception as exc:  # noqa: BLE001
+        raise ConfigError(f"cannot parse the command line: {str(exc).splitlines()[0]}") from None
+    single = []
+    for ov, text in zip(overrides, plain, strict=True):
+        key = ov.key_or_group
+        if key.startswith("hydra"):
+            continue
+        if key in GROUPS and ov.package is None and not ov.is_delete():
+            options = group_options(key)
+            values = list(ov.sweep_iterator()) if ov.is_sweep_override() else [ov.value()]
+            for value in values:
+                value = str(value)
+                if value not in options:
+                    match = closest(value, options)
+                    hint = f" Did you mean '{match}'?" if match else ""
+                    raise ConfigError(f"unknown {key} '{value}'; valid choices: {', '.join(options)}.{hint}")
+        if ov.is_sweep_override():
+            first = next(iter(ov.sweep_iterator()))
+            text = f"{key}={first}"
+        single.append(text)
+    try:
+        with initialize_config_dir(config_dir=str(conf_dir()), version_base=None):
+            compose("config", overrides=single)
+    except (HydraException, OmegaConfBaseException) as exc:
+        message = str(exc).strip().splitlines()[0]
+        with initialize_config_dir(config_dir=str(conf_dir()), version_base=None):
+            base = compose("config")
+        keys = _flat_keys(base)
+        for text in single:
+            key = text.split("=", 1)[0].lstrip("+~")
+            if key and key not in keys and not text.startswith("+"):
+                match = closest(key, keys)
+                hint = f" Did you mean '{match}'?" if match else ""
+                raise ConfigError(f"unknown config key '{key}'.{hint} (Add a new key with +{key}=...)") from None
+        raise ConfigError(message) from None
+
+
+def _app(cfg) -> None:
+    from hydra.core.hydra_config import HydraConfig
+    from rich.console import Console
+
+    from eureka.evolve import EurekaLoop
+    from eureka.report import RichReporter, print_summary
+
+    run_dir = HydraConfig.get().runtime.output_dir
+    console = Console(stderr=False)
+    loop = None
+    try:
+        with RichReporter(console) as reporter:
+            loop = EurekaLoop(cfg, run_dir, reporter)
+            summary = loop.run()
+        best_code = Path(summary["best_reward_path"]).read_text() if summary.get("best_reward_path") else None
+        print_summary(summary, console, run_dir, best_code)
+    except EurekaError as exc:
+        console.print(f"[red]eureka: error:[/] {exc}")
+        console.print(f"What was done so far is in {run_dir}")
+        sys.exit(1)
+    except KeyboardInterrupt:
+        console.print(f"[yellow]interrupted[/]; what was done so far is in {run_dir}")
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - never a bare traceback
+        log = Path(run_dir) / "error.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(traceback.format_exc())
+        console.print(f"[red]eureka: internal error:[/] {type(exc).__name__}: {exc} (traceback in {log})")
+        sys.exit(1)
+
+
+def main() -> None:
+    """Console entry point."""
+    import hydra
+
+    os.environ.setdefault("HYDRA_FULL_ERROR", "0")
+    args = sys.argv[1:]
+    if not any(a in _HYDRA_FLAGS or a.startswith(("--cfg", "--info", "--package")) for a in args):
+        try:
+            validate_overrides(args)
+        except ConfigError as exc:
+            print(f"eureka: error: {exc}", file=sys.stderr)
+            sys.exit(2)
+    hydra.main(version_base=None, config_path=str(conf_dir()), config_name="config")(_app)()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,165 @@
+"""A warm pool of sandbox workers with wall-clock timeouts and hard kills."""
+
+from __future__ import annotations
+
+import queue
+import signal
+import threading
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from eureka.errors import (
+    ForbiddenCode,
+    RewardMemoryError,
+    RewardRuntimeError,
+    RewardTimeout,
+)
+from eureka.procs import context, start
+
+
+@dataclass
+class SandboxLimits:
+    """Limits applied to every sandbox worker (``sandbox.*`` in the config)."""
+
+    workers: int = 2
+    timeout_s: float = 5.0
+    cpu_s: float = 5.0
+    memory_mb: int = 1024
+    max_file_mb: int = 1
+    max_open_files: int = 64
+    network_namespace: bool = True
+    drop_privileges: bool = True
+    start_timeout_s: float = 60.0
+
+
+class _Worker:
+    def __init__(self, limits: SandboxLimits):
+        ctx = context()
+        self.conn, child = ctx.Pipe()
+        from eureka.critic.worker import worker_main
+
+        self.proc = ctx.Process(target=worker_main, args=(child, asdict(limits)), daemon=True)
+        start(self.proc)
+        child.close()
+        self.walls: list[str] = []
+        self.ready = False
+
+    def wait_ready(self, timeout: float) -> None:
+        if self.ready:
+            return
+        if not self.conn.poll(timeout):
+            self.kill()
+            raise RuntimeError("sandbox worker did not start in time")
+        msg = self.conn.recv()
+        if msg.get("status") != "ready":
+            self.kill()
+            raise RuntimeError(f"sandbox worker failed to start: {msg.get('message')}")
+        self.walls = msg["walls"]
+        self.ready = True
+
+    def kill(self) -> None:
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join(timeout=5)
+        self.conn.close()
+
+
+def _death_error(exitcode: int | None, limits: SandboxLimits) -> dict:
+    sig = -exitcode if exitcode is not None and exitcode < 0 else None
+    if sig == signal.SIGXCPU:
+        err = RewardTimeout(f"the reward used more than {limits.cpu_s:g} CPU seconds")
+    elif sig == signal.SIGKILL:
+        err = RewardMemoryError("the sandbox worker was killed (out of memory)")
+    elif sig == signal.SIGXFSZ:
+        err = ForbiddenCode("the reward tried to write a file")
+    elif sig is not None:
+        err = RewardRuntimeError(f"the sandbox worker crashed with signal {signal.Signals(sig).name}")
+    else:
+        err = RewardRuntimeError(f"the sandbox worker exited unexpectedly (exit code {exitcode})")
+    return {"status": "rejected", **err.to_dict()}
+
+
+class SandboxPool:
+    """Dry-run candidate code in warm, locked-down worker processes.
+
+    A worker that failed in any way is killed and replaced, so no state
+    survives from one candidate to the next.
+    """
+
+    def __init__(self, limits: SandboxLimits | None = None):
+        self.limits = limits or SandboxLimits()
+        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._lock = threading.Lock()
+        self._closed = False
+        for _ in range(max(1, self.limits.workers)):
+            self._idle.put(_Worker(self.limits))
+
+    @property
+    def walls(self) -> list[str]:
+        w = self._idle.get()
+        try:
+            w.wait_ready(self.limits.start_timeout_s)
+            return list(w.walls)
+        finally:
+            self._idle.put(w)
+
+    def warm_up(self) -> None:
+        """Block until every worker is ready."""
+        workers = [self._idle.get() for _ in range(max(1, self.limits.workers))]
+        try:
+            for w in workers:
+                w.wait_ready(self.limits.start_timeout_s)
+        finally:
+            for w in workers:
+                self._idle.put(w)
+
+    def run(self, code: str, states: dict[str, np.ndarray], calls: int = 3) -> dict:
+        """Dry-run ``code`` on ``states``; return the worker's result dict (adds ``check_ms``)."""
+        if self._closed:
+            raise RuntimeError("sandbox pool is closed")
+        t0 = time.perf_counter()
+        worker = self._idle.get()
+        recycle = True
+        try:
+            worker.wait_ready(self.limits.start_timeout_s)
+            worker.conn.send({"code": code, "states": states, "calls": calls})
+            if worker.conn.poll(self.limits.timeout_s):
+                try:
+                    result = worker.conn.recv()
+                except (EOFError, OSError):
+                    worker.proc.join(timeout=2)
+                    result = _death_error(worker.proc.exitcode, self.limits)
+            else:
+                result = {"status": "rejected", **RewardTimeout(
+                    f"the reward did not return within {self.limits.timeout_s:g} s (wall clock); "
+                    "the check was killed").to_dict()}
+            recycle = result.get("status") != "ok"
+        except (BrokenPipeError, EOFError, OSError):
+            worker.proc.join(timeout=2)
+            result = _death_error(worker.proc.exitcode, self.limits)
+        finally:
+            if recycle:
+                worker.kill()
+                worker = _Worker(self.limits)
+            self._idle.put(worker)
+        result["check_ms"] = 1000 * (time.perf_counter() - t0)
+        return result
+
+    def close(self) -> None:
+        """Stop all workers."""
+        self._closed = True
+        while not self._idle.empty():
+            w = self._idle.get_nowait()
+            try:
+                w.conn.send(None)
+            except OSError:
+                pass
+            w.kill()
+
+    def __enter__(self) -> SandboxPool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,112 @@
+"""Error classes shared by every stage.
+
+``EurekaError`` and its subclasses are user-facing: the CLI prints their
+message as one line and exits non-zero. ``RewardError`` subclasses classify
+why a candidate reward was rejected; their text goes back to the designer.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class EurekaError(Exception):
+    """A user-facing error: printed as one line, no traceback."""
+
+
+class ConfigError(EurekaError):
+    """A wrong config key or value."""
+
+
+class UnknownTaskError(ConfigError):
+    """A task name that is not registered."""
+
+
+class LLMError(EurekaError):
+    """The language model could not be used (unreachable, bad key, budget)."""
+
+
+class LLMBudgetExceeded(LLMError):
+    """The token budget is used up: the run stops asking and finishes cleanly."""
+
+
+class RewardError(Exception):
+    """Why a candidate reward was rejected. ``error_class`` names the subclass."""
+
+    hint: str = ""
+
+    def __init__(self, message: str, line: int | None = None, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        if hint is not None:
+            self.hint = hint
+
+    @property
+    def error_class(self) -> str:
+        return type(self).__name__
+
+    def to_dict(self) -> dict:
+        return {"error_class": self.error_class, "message": self.message, "line": self.line,
+                "hint": self.hint}
+
+
+class RewardSyntaxError(RewardError):
+    hint = "Return one fenced ```python block that defines compute_reward and parses as Python."
+
+
+class RewardSignatureError(RewardError):
+    hint = "Name every parameter of compute_reward after a state variable from the table."
+
+
+class ForbiddenCode(RewardError):
+    hint = "Use only torch, math, typing and numpy arithmetic; no files, processes, network or introspection."
+
+
+class RewardRuntimeError(RewardError):
+    hint = "Check tensor shapes (all inputs are batched, [N] or [N, d]) and operations on them."
+
+
+class RewardShapeError(RewardError):
+    hint = "Return a float tensor of shape [N] and a dict of named [N] float tensors."
+
+
+class NonFiniteReward(RewardError):
+    hint = "Guard divisions and exponentials (add epsilons, clamp exponents) so rewards stay finite."
+
+
+class RewardTimeout(RewardError):
+    hint = "Use vectorized tensor operations only; no loops over the batch or unbounded loops."
+
+
+class RewardMemoryError(RewardError):
+    hint = "Do not allocate large tensors; the reward should only combine the given [N] inputs."
+
+
+class TrainingCrash(RewardError):
+    hint = "The training process failed; keep the reward simple, bounded and vectorized."
+
+
+REWARD_ERRORS: dict[str, type[RewardError]] = {
+    cls.__name__: cls
+    for cls in (RewardSyntaxError, RewardSignatureError, ForbiddenCode, RewardRuntimeError,
+                RewardShapeError, NonFiniteReward, RewardTimeout, RewardMemoryError, TrainingCrash)
+}
+
+
+def reward_error(error_class: str, message: str, line: int | None = None) -> RewardError:
+    """Build a ``RewardError`` subclass instance from its class name."""
+    return REWARD_ERRORS.get(error_class, RewardRuntimeError)(message, line)
+
+
+def closest(name: str, choices: Iterable[str]) -> str | None:
+    """Return the choice closest to ``name`` or None."""
+    matches = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.5)
+    return matches[0] if matches else None
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """Return ' Did you mean 'x'?' or an empty string."""
+    match = closest(name, choices)
+    return f" Did you mean '{match}'?" if match else ""

@@ -1,0 +1,289 @@
+"""The Eureka loop, orchestrating the stages; it reads like the five steps of DESIGN.md."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from eureka import tasks
+from eureka.analyze import Reflection, analyze
+from eureka.critic import Critic, SandboxLimits, SandboxPool, Verdict
+from eureka.errors import LLMBudgetExceeded, LLMError
+from eureka.llm import Designer, DesignRequest, make_designer
+from eureka.prompts import build_messages
+from eureka.reward import sample_states
+from eureka.store import RunStore
+from eureka.train import LocalExecutor, TrainSpec
+
+
+@dataclass
+class Candidate:
+    """One reward candidate and everything learned about it."""
+
+    id: str
+    iteration: int
+    sample: int
+    response: str = ""
+    code: str = ""
+    status: str = "pending"  # ok | rejected | failed
+    error_class: str | None = None
+    message: str = ""
+    hint: str = ""
+    fitness: float | None = None
+    reflection: Reflection | None = None
+    reward_path: str = ""
+    parent: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    def feedback(self) -> str:
+        return f"[{self.id}] {self.error_class}: {self.message}\nHint: {self.hint}"
+
+    def row(self) -> dict:
+        return {"id": self.id, "status": self.status, "error_class": self.error_class,
+                "fitness": self.fitness, "parent": self.parent, "message": self.message[:500]}
+
+
+def human_normalized_score(f_method: float | None, f_env: float | None, f_sparse: float | None) -> float | None:
+    """``(F_method - F_sparse) / |F_env - F_sparse|``; None when undefined (baselines equal)."""
+    if None in (f_method, f_env, f_sparse):
+        return None
+    denom = abs(f_env - f_sparse)
+    if denom < 1e-9 * max(1.0, abs(f_env), abs(f_sparse)):
+        return None
+    return (f_method - f_sparse) / denom
+
+
+class Reporter:
+    """Hooks the CLI uses to show progress; all no-ops here."""
+
+    def iteration_started(self, it: int, total: int) -> None: ...
+    def candidates_designed(self, it: int, candidates: list[Candidate]) -> None: ...
+    def training_started(self, job_id: str, total_steps: int) -> None: ...
+    def training_progress(self, job_id: str, steps: int) -> None: ...
+    def candidate_done(self, cand: Candidate) -> None: ...
+    def job_done(self, job_id: str, result: dict) -> None: ...
+    def phase(self, text: str) -> None: ...
+    def message(self, text: str) -> None: ...
+
+
+class EurekaLoop:
+    """Run ``iterations`` x ``samples`` candidates, keep the best, re-evaluate it against baselines."""
+
+    def __init__(self, cfg: DictConfig, run_dir: str | Path, reporter: Reporter | None = None,
+                 designer: Designer | None = None):
+        self.cfg = cfg
+        self.store = RunStore(run_dir)
+        self.reporter = reporter or Reporter()
+        self.task = tasks.make(cfg.task.name)
+        self.designer = designer or make_designer(cfg.llm, seed=int(cfg.seed))
+        self.candidates: list[Candidate] = []
+        self.best: Candidate | None = None
+        self.summary: dict = {}
+        self.t0 = time.time()
+        tcfg = cfg.trainer
+        self.executor = LocalExecutor(int(cfg.executor.get("max_workers", 0) or 0),
+                                      float(tcfg.get("timeout_s", 3600)))
+
+    # -- the five steps ------------------------------------------------------------------
+    def design(self, it: int, errors: list[str]) -> list[Candidate]:
+        parent = self.best
+        messages = build_messages(self.task, parent.response if parent else None,
+                                  parent.reflection.text if parent and parent.reflection else None,
+                                  errors, list(self.cfg.get("notes") or []))
+        population = [{"id": c.id, "code": c.code, "fitness": c.fitness} for c in self.top(4)]
+        request = DesignRequest(self.task, messages, int(self.cfg.samples), it, int(self.cfg.seed),
+                                parent={"id": parent.id, "code": parent.code, "fitness": parent.fitness,
+                                        "reflection": parent.reflection.to_dict() if parent.reflection else None}
+                                if parent else None,
+                                population=population, errors=errors, notes=list(self.cfg.get("notes") or []))
+        answers = self.designer.propose(request)
+        cands = []
+        for k, answer in enumerate(answers):
+            cand = Candidate(f"iter{it}_sample{k}", it, k, response=answer.text,
+                             parent=parent.id if parent else None)
+            d = self.store.candidate_dir(cand.id)
+            self.store.write_json(d / "prompt.json", messages)
+            self.store.write_text(d / "response.txt", answer.text)
+            self.store.event("designed", id=cand.id, parent=cand.parent, prompt_tokens=answer.prompt_tokens,
+                             completion_tokens=answer.completion_tokens)
+            cands.append(cand)
+        return cands
+
+    def criticise(self, critic: Critic, cand: Candidate) -> None:
+        verdict: Verdict = critic.check_answer(cand.response)
+        d = self.store.candidate_dir(cand.id)
+        if verdict.code:
+            cand.code = verdict.code
+            cand.reward_path = str(self.store.write_text(d / "reward.py", verdict.code))
+        self.store.write_json(d / "validation.json", verdict.to_dict())
+        if not verdict.ok:
+            cand.status, cand.error_class = "rejected", verdict.error_class
+            cand.message, cand.hint = verdict.message, verdict.hint
+        self.store.event("validated", id=cand.id, status=verdict.status, error_class=verdict.error_class,
+                         message=verdict.message)
+
+    def spec(self, job_id: str, mode: str, seed: int, reward_path: str | None, out_dir: Path) -> TrainSpec:
+        t = self.cfg.trainer
+        algo = str(t.algo)
+        hyper = OmegaConf.to_container(t.get(algo) or {}, resolve=True) if t.get(algo) is not None else {}
+        return TrainSpec(job_id=job_id, task=self.cfg.task.name, mode=mode, reward_path=reward_path, algo=algo,
+                         total_timesteps=int(t.total_timesteps), n_envs=int(t.n_envs), seed=seed,
+                         device=str(t.device), hyperparams=hyper, normalize=bool(t.get("normalize", False)),
+                         eval_episodes=int(self.cfg.eval.episodes), out_dir=str(out_dir),
+                         tensorboard=bool(t.get("tensorboard", True)))
+
+    def train(self, cands: list[Candidate]) -> None:
+        by_id = {c.id: c for c in cands}
+        specs = [self.spec(c.id, "candidate", int(self.cfg.seed), c.reward_path, self.store.candidate_dir(c.id))
+                 for c in cands]
+        for s in specs:
+            self.reporter.training_started(s.job_id, s.total_timesteps)
+
+        def done(job_id: str, result: dict) -> None:
+            cand = by_id[job_id]
+            self.absorb(cand, result)
+            self.reporter.candidate_done(cand)
+
+        self.executor.run(specs, self.reporter.training_progress, done)
+
+    def absorb(self, cand: Candidate, result: dict) -> None:
+        """Analyze one training result into the candidate (step 4)."""
+        fitness = result.get("fitness")
+        cand.reflection = analyze(result.get("snapshots", []), fitness, self.task.fitness.description)
+        self.store.write_text(self.store.candidate_dir(cand.id) / "reflection.txt", cand.reflection.text)
+        if result.get("status") != "ok":
+            cand.status, cand.error_class = "failed", result.get("error_class") or "TrainingCrash"
+            cand.message, cand.hint = result.get("message", ""), result.get("hint", "")
+        else:
+            cand.status, cand.fitness = "ok", fitness
+        self.store.event("trained", id=cand.id, status=cand.status, fitness=cand.fitness,
+                         error_class=cand.error_class, message=cand.message,
+                         wall_time_s=result.get("wall_time_s"))
+
+    def select(self, cands: list[Candidate]) -> None:
+        """Keep the best candidate so far by fitness (step 5)."""
+        for c in cands:
+            if c.status == "ok" and c.fitness is not None and math.isfinite(c.fitness):
+                if self.best is None or c.fitness > (self.best.fitness or -math.inf):
+                    self.best = c
+        if self.best is not None:
+            self.store.event("best", id=self.best.id, fitness=self.best.fitness)
+
+    def top(self, k: int) -> list[Candidate]:
+        ok = [c for c in self.candidates if c.status == "ok" and c.fitness is not None]
+        return sorted(ok, key=lambda c: c.fitness, reverse=True)[:k]
+
+    # -- the run ---------------------------------------------------------------------------
+    def run(self) -> dict:
+        """Run the whole search and the final evaluation; return the summary."""
+        cfg = self.cfg
+        self.store.write_text("config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+        self.store.event("run_started", task=self.task.name, llm=cfg.llm.provider)
+        self.summary = self.base_summary()
+        self.reporter.phase("collecting a batch of real states for the critic")
+        states = sample_states(self.task, seed=int(cfg.seed))
+        limits = SandboxLimits(**OmegaConf.to_container(cfg.sandbox, resolve=True))
+        stop_error: LLMError | None = None
+        errors: list[str] = []
+        with SandboxPool(limits) as pool:
+            critic = Critic(self.task.state_names, states, pool)
+            for it in range(int(cfg.iterations)):
+                self.reporter.iteration_started(it, int(cfg.iterations))
+                try:
+                    cands = self.design(it, errors)
+                except LLMBudgetExceeded as exc:
+                    self.reporter.message(f"stopping the search: {exc}")
+                    self.summary["message"] = str(exc)
+                    break
+                except LLMError as exc:
+                    stop_error = exc
+                    break
+                self.candidates += cands
+                self.reporter.candidates_designed(it, cands)
+                for cand in cands:
+                    self.criticise(critic, cand)
+                    if cand.status == "rejected":
+                        self.reporter.candidate_done(cand)
+                trainable = [c for c in cands if c.status == "pending"]
+                if trainable:
+                    self.train(trainable)
+                self.select(cands)
+                errors = [c.feedback() for c in cands if c.status in ("rejected", "failed")]
+                self.write_summary()
+        if stop_error is not None:
+            self.summary.update(status="stopped", message=str(stop_error))
+            self.write_summary()
+            self.store.event("stopped", message=str(stop_error))
+            raise stop_error
+        if self.best is None:
+            self.summary.update(status="all_failed",
+                                message="every candidate failed; see candidates/*/validation.json and the "
+                                        "iterations list for the reasons")
+            self.write_summary()
+            return self.summary
+        self.final_evaluation()
+        self.summary["status"] = "completed"
+        self.write_summary()
+        self.store.event("run_finished", best=self.best.id, best_fitness=self.best.fitness)
+        return self.summary
+
+    def final_evaluation(self) -> None:
+        """Re-train the best reward with each ``eval.seeds`` seed, and both baselines, same budget."""
+        seeds = [int(s) for s in self.cfg.eval.seeds]
+        self.reporter.phase(f"final evaluation: best reward and baselines x {len(seeds)} seeds")
+        specs = []
+        for s in seeds:
+            specs.append(self.spec(f"best_seed{s}", "candidate", s, self.best.reward_path,
+                                   self.store.root / "final" / f"best_seed{s}"))
+            if self.cfg.eval.get("baselines", True):
+                for mode in ("env", "sparse"):
+                    specs.append(self.spec(f"{mode}_seed{s}", mode, s, None,
+                                           self.store.root / "baselines" / f"{mode}_seed{s}"))
+        for sp in specs:
+            self.reporter.training_started(sp.job_id, sp.total_timesteps)
+        results = self.executor.run(specs, self.reporter.training_progress, self.reporter.job_done)
+        per = {r["job_id"]: r.get("fitness") for r in results}
+
+        def collect(prefix: str) -> dict:
+            vals = {s: per.get(f"{prefix}_seed{s}") for s in seeds}
+            good = [v for v in vals.values() if v is not None]
+            return {"per_seed": {str(s): v for s, v in vals.items()},
+                    "mean": float(np.mean(good)) if good else None,
+                    "std": float(np.std(good)) if good else None}
+
+        final = collect("best")
+        self.summary["final_eval"] = final
+        if self.cfg.eval.get("baselines", True):
+            env, sparse = collect("env"), collect("sparse")
+            self.summary["baselines"] = {"env_reward_fitness": env["mean"], "sparse_fitness": sparse["mean"],
+                                         "env_reward": env, "sparse": sparse}
+            self.summary["human_normalized_score"] = human_normalized_score(final["mean"], env["mean"],
+                                                                            sparse["mean"])
+
+    # -- summary ---------------------------------------------------------------------------
+    def base_summary(self) -> dict:
+        return {"task": self.task.name, "llm": str(self.cfg.llm.provider), "model": self.designer.model,
+                "status": "running", "message": "", "best_fitness": None, "best_candidate": None,
+                "best_reward_path": None, "iterations": [],
+                "final_eval": {"per_seed": {}, "mean": None, "std": None},
+                "baselines": {"env_reward_fitness": None, "sparse_fitness": None},
+                "human_normalized_score": None, "llm_usage": {}, "wall_time_s": 0.0,
+                "fitness_metric": self.task.fitness.description}
+
+    def write_summary(self) -> None:
+        s = self.summary
+        its: dict[int, list] = {}
+        for c in self.candidates:
+            its.setdefault(c.iteration, []).append(c.row())
+        s["iterations"] = [{"iteration": i, "candidates": rows} for i, rows in sorted(its.items())]
+        if self.best is not None:
+            s["best_fitness"], s["best_candidate"] = self.best.fitness, self.best.id
+            s["best_reward_path"] = self.best.reward_path
+        s["llm_usage"] = self.designer.usage.to_dict()
+        s["wall_time_s"] = round(time.time() - self.t0, 2)
+        self.store.write_json("summary.json", s)

@@ -1,0 +1,130 @@
+"""The ``openai`` designer: any OpenAI-compatible chat-completions server."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import openai
+
+from eureka.errors import LLMBudgetExceeded, LLMError
+from eureka.llm.base import Answer, Designer, DesignRequest
+
+
+class OpenAIDesigner(Designer):
+    """Chat completions via the official SDK (OpenAI, vLLM, Ollama, llama.cpp server, ...).
+
+    Asks for ``n`` samples in one request where the server supports it and
+    tops up with single requests where it returns fewer. The SDK retries
+    429/5xx and connection errors with exponential backoff; malformed or
+    empty answers are retried here. A wrong key, an unknown model or an
+    unreachable server raise ``LLMError`` (one clear line).
+    """
+
+    name = "openai"
+
+    def __init__(self, model: str, base_url: str | None = None, api_key: str | None = None,
+                 temperature: float = 1.0, timeout_s: float = 120.0, max_retries: int = 3,
+                 max_tokens: int | None = None, use_n: bool = True, max_total_tokens: int = 0,
+                 backoff_s: float = 1.0):
+        super().__init__()
+        self.model, self.temperature = model, temperature
+        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+        key = api_key or os.environ.get("OPENAI_API_KEY")
+        if not key:
+            if self.base_url is None:
+                raise LLMError("llm=openai needs an API key: set OPENAI_API_KEY (or llm.api_key), or point "
+                               "llm.base_url at a local OpenAI-compatible server")
+            key = "not-needed"
+        self.max_retries, self.backoff_s = max_retries, backoff_s
+        self.max_tokens, self.use_n, self.max_total_tokens = max_tokens, use_n, max_total_tokens
+        self.client = openai.OpenAI(api_key=key, base_url=self.base_url, timeout=timeout_s,
+                                    max_retries=max_retries)
+
+    @property
+    def where(self) -> str:
+        return self.base_url or "api.openai.com"
+
+    def _create(self, messages: list[dict], n: int):
+        kwargs = {"model": self.model, "messages": messages, "temperature": self.temperature}
+        if n > 1:
+            kwargs["n"] = n
+        if self.max_tokens:
+            kwargs["max_tokens"] = self.max_tokens
+        last: Exception | None = None
+        for attempt in range(self.max_retries + 1):
+            try:
+                resp = self.client.chat.completions.create(**kwargs)
+                if not getattr(resp, "choices", None):
+                    raise ValueError("the response has no choices")
+                return resp
+            except openai.AuthenticationError as exc:
+                raise LLMError(f"the LLM server at {self.where} rejected the API key (HTTP 401): "
+                               f"{_short(exc)}") from None
+            except openai.PermissionDeniedError as exc:
+                raise LLMError(f"the LLM server at {self.where} denied access (HTTP 403): {_short(exc)}") from None
+            except openai.NotFoundError as exc:
+                raise LLMError(f"model '{self.model}' or endpoint not found at {self.where} (HTTP 404): "
+                               f"{_short(exc)}") from None
+            except openai.BadRequestError as exc:
+                if n > 1:
+                    raise  # the caller falls back to one request per sample
+                raise LLMError(f"the LLM server at {self.where} rejected the request (HTTP 400): "
+                               f"{_short(exc)}") from None
+            except (openai.APIConnectionError, openai.APITimeoutError) as exc:
+                raise LLMError(f"cannot reach the LLM server at {self.where} after {self.max_retries} retries: "
+                               f"{_short(exc)}") from None
+            except (openai.RateLimitError, openai.InternalServerError) as exc:
+                raise LLMError(f"the LLM server at {self.where} kept failing after {self.max_retries} retries "
+                               f"(HTTP {exc.status_code}): {_short(exc)}") from None
+            except openai.APIStatusError as exc:
+                raise LLMError(f"the LLM server at {self.where} answered HTTP {exc.status_code}: "
+                               f"{_short(exc)}") from None
+            except (openai.APIResponseValidationError, ValueError, TypeError, AttributeError) as exc:
+                last = exc
+                time.sleep(self.backoff_s * (2 ** attempt))
+        raise LLMError(f"the LLM server at {self.where} returned malformed responses "
+                       f"{self.max_retries + 1} times: {_short(last)}")
+
+    def _account(self, resp) -> tuple[int, int]:
+        self.usage.requests += 1
+        usage = getattr(resp, "usage", None)
+        p = int(getattr(usage, "prompt_tokens", 0) or 0)
+        c = int(getattr(usage, "completion_tokens", 0) or 0)
+        self.usage.prompt_tokens += p
+        self.usage.completion_tokens += c
+        return p, c
+
+    def _texts(self, messages: list[dict], n: int) -> list[tuple[str, int, int]]:
+        out: list[tuple[str, int, int]] = []
+        if self.use_n and n > 1:
+            try:
+                resp = self._create(messages, n)
+                p, c = self._account(resp)
+                texts = [(ch.message.content or "") for ch in resp.choices]
+                out += [(t, p if i == 0 else 0, c if i == 0 else 0) for i, t in enumerate(texts)]
+            except openai.BadRequestError:
+                self.use_n = False
+        while len(out) < n:
+            resp = self._create(messages, 1)
+            p, c = self._account(resp)
+            out.append((resp.choices[0].message.content or "", p, c))
+        return out[:n]
+
+    def propose(self, request: DesignRequest) -> list[Answer]:
+        if self.max_total_tokens and (self.usage.prompt_tokens + self.usage.completion_tokens
+                                      >= self.max_total_tokens):
+            raise LLMBudgetExceeded(f"token budget llm.max_total_tokens={self.max_total_tokens} is used up")
+        answers = []
+        for text, p, c in self._texts(request.messages, request.n):
+            if not text.strip():
+                retry = self._create(request.messages, 1)
+                rp, rc = self._account(retry)
+                text, p, c = retry.choices[0].message.content or "", p + rp, c + rc
+            answers.append(Answer(text, p, c))
+        return answers
+
+
+def _short(exc: object) -> str:
+    text = str(exc).replace("\n", " ")
+    return text[:200]

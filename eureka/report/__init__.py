@@ -1,0 +1,113 @@
+"""Terminal output: rich progress while the loop runs, and the final table."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.syntax import Syntax
+from rich.table import Table
+
+from eureka.evolve.loop import Candidate, Reporter
+
+
+class RichReporter(Reporter):
+    """Progress bars for iterations, candidates and training steps; a line per finished candidate."""
+
+    def __init__(self, console: Console | None = None):
+        self.console = console or Console()
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), console=self.console, transient=False)
+        self._iter_task = None
+        self._cand_task = None
+        self._jobs: dict[str, int] = {}
+
+    def __enter__(self) -> RichReporter:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.stop()
+
+    def iteration_started(self, it: int, total: int) -> None:
+        if self._iter_task is None:
+            self._iter_task = self.progress.add_task("iterations", total=total)
+        self.progress.update(self._iter_task, completed=it)
+        self.console.log(f"iteration {it + 1}/{total}: asking the designer")
+
+    def candidates_designed(self, it: int, candidates: list[Candidate]) -> None:
+        if self._cand_task is not None:
+            self.progress.remove_task(self._cand_task)
+        for job in list(self._jobs.values()):
+            self.progress.remove_task(job)
+        self._jobs.clear()
+        self._cand_task = self.progress.add_task(f"iteration {it + 1} candidates", total=len(candidates))
+
+    def training_started(self, job_id: str, total_steps: int) -> None:
+        self._jobs[job_id] = self.progress.add_task(f"  train {job_id}", total=total_steps)
+
+    def training_progress(self, job_id: str, steps: int) -> None:
+        if job_id in self._jobs:
+            self.progress.update(self._jobs[job_id], completed=steps)
+
+    def candidate_done(self, cand: Candidate) -> None:
+        if cand.id in self._jobs:
+            task = self._jobs[cand.id]
+            self.progress.update(task, completed=self.progress.tasks[self._index(task)].total)
+        if self._cand_task is not None:
+            self.progress.advance(self._cand_task)
+        if cand.status == "ok":
+            self.console.log(f"{cand.id}: [green]ok[/] fitness {cand.fitness:.3f}")
+        else:
+            self.console.log(f"{cand.id}: [red]{cand.status}[/] {cand.error_class}: {cand.message[:160]}")
+
+    def _index(self, task_id: int) -> int:
+        return next(i for i, t in enumerate(self.progress.tasks) if t.id == task_id)
+
+    def job_done(self, job_id: str, result: dict) -> None:
+        if job_id in self._jobs:
+            task = self._jobs[job_id]
+            self.progress.update(task, completed=self.progress.tasks[self._index(task)].total)
+        fit = result.get("fitness")
+        status = f"fitness {fit:.3f}" if fit is not None else f"{result.get('error_class')}: {result.get('message')}"
+        self.console.log(f"{job_id}: {status}")
+
+    def phase(self, text: str) -> None:
+        self.console.log(text)
+
+    def message(self, text: str) -> None:
+        self.console.log(text)
+
+
+def _f(v) -> str:
+    return "-" if v is None else f"{v:.3f}"
+
+
+def print_summary(summary: dict, console: Console, run_dir: str, best_code: str | None = None) -> None:
+    """The final table of candidates, the best reward and the scores."""
+    table = Table(title=f"eureka: {summary['task']} ({summary['llm']})")
+    for col in ("candidate", "status", "error", "fitness"):
+        table.add_column(col)
+    for it in summary.get("iterations", []):
+        for c in it["candidates"]:
+            style = "bold green" if c["id"] == summary.get("best_candidate") else None
+            table.add_row(c["id"], c["status"], c.get("error_class") or "", _f(c.get("fitness")), style=style)
+    console.print(table)
+    if best_code:
+        console.print(f"Best reward ({summary.get('best_candidate')}, fitness {_f(summary.get('best_fitness'))}):")
+        console.print(Syntax(best_code, "python", line_numbers=False, word_wrap=True))
+    fe = summary.get("final_eval", {})
+    bl = summary.get("baselines", {})
+    if fe.get("mean") is not None:
+        console.print(f"Final evaluation (seeds {', '.join(fe.get('per_seed', {}))}): fitness {_f(fe['mean'])} "
+                      f"+- {_f(fe.get('std'))}; env reward baseline {_f(bl.get('env_reward_fitness'))}; "
+                      f"sparse baseline {_f(bl.get('sparse_fitness'))}; human-normalized score "
+                      f"{_f(summary.get('human_normalized_score'))}")
+    if summary.get("message"):
+        console.print(summary["message"])
+    usage = summary.get("llm_usage", {})
+    console.print(f"LLM: {usage.get('requests', 0)} requests, {usage.get('prompt_tokens', 0)} prompt + "
+                  f"{usage.get('completion_tokens', 0)} completion tokens. Wall time {summary['wall_time_s']:.0f} s.")
+    console.print(f"Run directory: {run_dir}")
+
+
+__all__ = ["RichReporter", "print_summary"]

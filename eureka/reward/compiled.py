@@ -1,0 +1,188 @@
+"""Load a candidate reward as a module (restricted builtins) and validate what it returns."""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import importlib.util
+import itertools
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from eureka.errors import (
+    ForbiddenCode,
+    NonFiniteReward,
+    RewardError,
+    RewardMemoryError,
+    RewardRuntimeError,
+    RewardShapeError,
+    RewardSyntaxError,
+)
+
+ALLOWED_IMPORTS = ("torch", "math", "typing", "numpy")
+_BLOCKED_BUILTINS = ("open", "eval", "exec", "compile", "globals", "locals", "vars", "getattr", "setattr",
+                     "delattr", "input", "breakpoint", "exit", "quit", "help", "memoryview")
+_counter = itertools.count()
+
+TORCHSCRIPT_HINT = (
+    "TorchScript could not compile the function. Under @torch.jit.script every parameter needs a type "
+    "annotation (torch.Tensor), the return annotation must be Tuple[torch.Tensor, Dict[str, torch.Tensor]], "
+    "Python floats must not be mixed with ints in one variable, and only torch/math calls are allowed. "
+    "Or drop the decorator: it is optional."
+)
+
+
+def _guarded_import(name, globals=None, locals=None, fromlist=(), level=0):  # noqa: A002
+    if level or name.split(".")[0] not in ALLOWED_IMPORTS:
+        raise ImportError(f"import of '{name}' is not allowed in a reward")
+    return builtins.__import__(name, globals, locals, fromlist, level)
+
+
+def safe_builtins() -> dict:
+    """Builtins for reward modules: no file, eval or introspection functions; imports guarded."""
+    table = {k: v for k, v in vars(builtins).items() if k not in _BLOCKED_BUILTINS}
+    table["__import__"] = _guarded_import
+    return table
+
+
+def reward_params(code: str) -> list[str]:
+    """Parameter names of ``compute_reward`` in ``code``."""
+    tree = ast.parse(code)
+    func = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "compute_reward")
+    a = func.args
+    return [p.arg for p in a.posonlyargs + a.args + a.kwonlyargs]
+
+
+def _line_in(exc: BaseException, path: Path) -> int | None:
+    line = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if Path(frame.filename) == path:
+            line = frame.lineno
+    if line is None and isinstance(exc, SyntaxError):
+        line = exc.lineno
+    return line
+
+
+def classify_exception(exc: BaseException, path: Path, during: str) -> RewardError:
+    """Turn an exception raised by reward code into a classified ``RewardError``."""
+    if isinstance(exc, RewardError):
+        return exc
+    line = _line_in(exc, path)
+    src = ""
+    if line:
+        try:
+            src = f": {path.read_text().splitlines()[line - 1].strip()!r}"
+        except (OSError, IndexError):
+            src = ""
+    where = f" at line {line}{src}" if line else ""
+    text = str(exc).strip()
+    first = "\n".join(text.splitlines()[:12])
+    if isinstance(exc, MemoryError) or "can't allocate memory" in text or "not enough memory" in text \
+            or "out of memory" in text.lower():
+        return RewardMemoryError(f"{during}: out of memory{where}: {first[:300]}", line)
+    if isinstance(exc, (ImportError, PermissionError)):
+        return ForbiddenCode(f"{during}: {type(exc).__name__}{where}: {first}", line)
+    if isinstance(exc, SyntaxError):
+        return RewardSyntaxError(f"{during}: syntax error{where}: {exc.msg}", line)
+    if during == "loading" and (type(exc).__module__.startswith("torch.jit") or "torch.jit" in text
+                                or "TorchScript" in text or "Expected a value of type" in text):
+        return RewardSyntaxError(f"TorchScript compilation failed{where}: {first}", line, hint=TORCHSCRIPT_HINT)
+    if isinstance(exc, RecursionError):
+        return RewardRuntimeError(f"{during}: recursion too deep{where}", line,
+                                  hint="Do not use recursion in a reward; use tensor operations.")
+    return RewardRuntimeError(f"{during}: {type(exc).__name__}{where}: {first}", line)
+
+
+def load_reward(path: str | Path) -> tuple[Callable, list[str]]:
+    """Import the reward file at ``path``; return ``(compute_reward, parameter names)``."""
+    path = Path(path).resolve()
+    code = path.read_text()
+    name = f"eureka_reward_{next(_counter)}_{path.parent.name}".replace("-", "_")
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise RewardSyntaxError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    module.__dict__["__builtins__"] = safe_builtins()
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException as exc:  # noqa: BLE001 - classify everything the candidate raises
+        sys.modules.pop(name, None)
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise
+        raise classify_exception(exc, path, "loading") from None
+    fn = getattr(module, "compute_reward", None)
+    if fn is None:
+        raise RewardSyntaxError("module defines no compute_reward")
+    return fn, reward_params(code)
+
+
+def normalize_output(out, n: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Check a reward's return value; return ``(reward [N] float, components)``."""
+    components: dict = {}
+    if isinstance(out, (tuple, list)):
+        if len(out) == 2 and isinstance(out[1], dict):
+            reward, components = out
+        elif len(out) == 1:
+            reward = out[0]
+        else:
+            raise RewardShapeError(f"compute_reward returned a {type(out).__name__} of length {len(out)}; "
+                                   "return (reward, components_dict)")
+    else:
+        reward = out
+    if not isinstance(reward, torch.Tensor):
+        raise RewardShapeError(f"the reward is a {type(reward).__name__}, not a torch.Tensor of shape [{n}]")
+    if reward.dim() == 2 and reward.shape[1] == 1 and n != 1:
+        raise RewardShapeError(f"the reward has shape {list(reward.shape)}; expected [{n}] "
+                               "(squeeze the last dimension)")
+    if tuple(reward.shape) != (n,):
+        raise RewardShapeError(f"the reward has shape {list(reward.shape)}; expected [{n}] (one value per env)")
+    if not reward.is_floating_point():
+        raise RewardShapeError(f"the reward has dtype {reward.dtype}; expected a float tensor "
+                               "(use .float())")
+    checked: dict[str, torch.Tensor] = {}
+    for key, value in components.items():
+        if not isinstance(key, str):
+            raise RewardShapeError(f"component keys must be strings, got {key!r}")
+        if not isinstance(value, torch.Tensor):
+            raise RewardShapeError(f"component '{key}' is a {type(value).__name__}, not a tensor of shape [{n}]")
+        if tuple(value.shape) != (n,):
+            raise RewardShapeError(f"component '{key}' has shape {list(value.shape)}; expected [{n}]")
+        checked[key] = value.float()
+    if not checked:
+        checked = {"total": reward}
+    return reward.float(), checked
+
+
+def check_finite(reward: torch.Tensor, components: dict[str, torch.Tensor], step: int | None = None) -> None:
+    """Raise ``NonFiniteReward`` if the reward has NaN or inf values."""
+    if not bool(torch.isfinite(reward).all()):
+        bad = [k for k, v in components.items() if not bool(torch.isfinite(v).all())]
+        n_nan = int(torch.isnan(reward).sum())
+        n_inf = int(torch.isinf(reward).sum())
+        at = f" at training step {step}" if step is not None else ""
+        comp = f"; non-finite components: {', '.join(bad)}" if bad else ""
+        raise NonFiniteReward(f"the reward has {n_nan} NaN and {n_inf} inf values out of "
+                              f"{reward.numel()}{at}{comp}")
+
+
+def call_reward(fn: Callable, params: list[str], states: dict[str, torch.Tensor], path: Path,
+                step: int | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Call the reward on a batch of states; classify anything that goes wrong."""
+    n = next(iter(states.values())).shape[0]
+    try:
+        out = fn(**{p: states[p] for p in params if p in states})
+    except BaseException as exc:  # noqa: BLE001
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise
+        err = classify_exception(exc, Path(path), "calling compute_reward")
+        if step is not None:
+            err.message += f" (training step {step})"
+        raise err from None
+    reward, components = normalize_output(out, n)
+    check_finite(reward, components, step)
+    return reward, components

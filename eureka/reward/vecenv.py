@@ -1,0 +1,44 @@
+"""Vector environments for a task, and real state batches for dry runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
+
+from eureka.tasks import Task
+
+
+def make_vec_env(task: Task, n_envs: int, seed: int, subprocess: bool = False) -> VecEnv:
+    """``n_envs`` monitored copies of the task's env, seeded ``seed + i``."""
+
+    def factory(i: int):
+        def _make():
+            env = Monitor(task.make_env())
+            env.reset(seed=seed + i)
+            env.action_space.seed(seed + i)
+            return env
+        return _make
+
+    cls = SubprocVecEnv if subprocess else DummyVecEnv
+    venv = cls([factory(i) for i in range(n_envs)])
+    venv.seed(seed)
+    return venv
+
+
+def sample_states(task: Task, n_envs: int = 8, steps: int = 32, seed: int = 0) -> dict[str, np.ndarray]:
+    """Roll out random actions and return the extracted state batch (``n_envs * steps`` rows)."""
+    venv = make_vec_env(task, n_envs, seed)
+    rng = np.random.default_rng(seed)
+    venv.action_space.seed(int(rng.integers(2**31)))
+    obs = venv.reset()
+    batches: dict[str, list[np.ndarray]] = {}
+    for _ in range(steps):
+        actions = np.stack([venv.action_space.sample() for _ in range(n_envs)])
+        states = task.extract_state(torch.as_tensor(obs, dtype=torch.float32), torch.as_tensor(actions), [])
+        for k, v in states.items():
+            batches.setdefault(k, []).append(v.detach().cpu().numpy().astype(np.float32))
+        obs, _, _, _ = venv.step(actions)
+    venv.close()
+    return {k: np.concatenate(v, axis=0) for k, v in batches.items()}

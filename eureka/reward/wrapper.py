@@ -1,0 +1,138 @@
+"""An SB3 VecEnvWrapper that replaces the env's reward by a candidate's, for the whole batch at once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
+
+from eureka.reward.compiled import call_reward
+from eureka.tasks import Task
+
+MODES = ("candidate", "env", "sparse")
+
+
+class RewardWrapper(VecEnvWrapper):
+    """Compute rewards and the task fitness for a vector env.
+
+    mode ``candidate`` uses ``reward_fn``; ``env`` keeps the env's own reward;
+    ``sparse`` pays each episode's fitness at its last step and 0 otherwise.
+    The env's reward is kept in ``info["env_reward"]`` and the components in
+    ``info["reward_components"]``. Finished episodes' fitness values collect in
+    ``episode_fitness``; component sums collect until ``pop_component_stats``.
+    """
+
+    def __init__(self, venv: VecEnv, task: Task, mode: str = "candidate", reward_fn: Callable | None = None,
+                 params: list[str] | None = None, path: str | Path = "", device: str = "cpu",
+                 info_components: bool = True):
+        super().__init__(venv)
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}")
+        if mode == "candidate" and reward_fn is None:
+            raise ValueError("mode 'candidate' needs a reward_fn")
+        self.task, self.mode, self.reward_fn = task, mode, reward_fn
+        self.params, self.path, self.device = params or [], Path(path), torch.device(device)
+        self.info_components = info_components
+        self.n = venv.num_envs
+        self._actions: np.ndarray | None = None
+        self._ep_sum = np.zeros(self.n)
+        self._ep_max = np.full(self.n, -np.inf)
+        self._ep_len = np.zeros(self.n, dtype=np.int64)
+        self.episode_fitness: list[float] = []
+        self.episode_lengths: list[int] = []
+        self.steps = 0
+        self._stats: dict[str, list[float]] = {}
+
+    def reset(self):
+        self._ep_sum[:] = 0
+        self._ep_max[:] = -np.inf
+        self._ep_len[:] = 0
+        return self.venv.reset()
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = actions
+        self.venv.step_async(actions)
+
+    def _terminal_obs(self, obs, dones, infos):
+        idx = np.flatnonzero(dones)
+        if idx.size == 0 or not isinstance(obs, np.ndarray):
+            return obs
+        fixed = obs.copy()
+        for i in idx:
+            term = infos[i].get("terminal_observation")
+            if term is not None:
+                fixed[i] = term
+        return fixed
+
+    def step_wait(self):
+        obs, env_rewards, dones, infos = self.venv.step_wait()
+        self.steps += self.n
+        obs_t = torch.as_tensor(self._terminal_obs(obs, dones, infos), dtype=torch.float32, device=self.device)
+        act_t = torch.as_tensor(self._actions, device=self.device)
+        states = self.task.extract_state(obs_t, act_t, infos)
+        fit = self.task.fitness.step(states).detach().cpu().numpy().astype(np.float64)
+        self._ep_sum += fit
+        np.maximum(self._ep_max, fit, out=self._ep_max)
+        self._ep_len += 1
+        done_idx = np.flatnonzero(dones)
+        ep_values = self._finish_episodes(done_idx)
+
+        components: dict[str, torch.Tensor] = {}
+        if self.mode == "candidate":
+            reward_t, components = call_reward(self.reward_fn, self.params, states, self.path, step=self.steps)
+            rewards = reward_t.detach().cpu().numpy().astype(np.float32)
+            self._record(components)
+        elif self.mode == "sparse":
+            rewards = np.zeros(self.n, dtype=np.float32)
+            rewards[done_idx] = ep_values
+        else:
+            rewards = np.asarray(env_rewards, dtype=np.float32)
+        env_list = np.asarray(env_rewards).tolist()
+        comp_lists = {k: v.detach().cpu().tolist() for k, v in components.items()} if self.info_components else {}
+        for i, info in enumerate(infos):
+            info["env_reward"] = env_list[i]
+            if comp_lists:
+                info["reward_components"] = {k: v[i] for k, v in comp_lists.items()}
+        return obs, rewards, dones, infos
+
+    def _finish_episodes(self, done_idx: np.ndarray) -> np.ndarray:
+        if done_idx.size == 0:
+            return np.zeros(0, dtype=np.float32)
+        reduce = self.task.fitness.reduce
+        if reduce == "sum":
+            values = self._ep_sum[done_idx]
+        elif reduce == "mean":
+            values = self._ep_sum[done_idx] / np.maximum(self._ep_len[done_idx], 1)
+        elif reduce == "max":
+            values = self._ep_max[done_idx]
+        else:
+            raise ValueError(f"unknown fitness reduce '{reduce}'")
+        self.episode_fitness.extend(values.tolist())
+        self.episode_lengths.extend(self._ep_len[done_idx].tolist())
+        self._ep_sum[done_idx] = 0
+        self._ep_max[done_idx] = -np.inf
+        self._ep_len[done_idx] = 0
+        return values.astype(np.float32)
+
+    def _record(self, components: dict[str, torch.Tensor]) -> None:
+        for k, v in components.items():
+            s = self._stats.setdefault(k, [0.0, 0.0, 0, float("inf"), float("-inf")])
+            s[0] += float(v.sum())
+            s[1] += float((v * v).sum())
+            s[2] += v.numel()
+            s[3] = min(s[3], float(v.min()))
+            s[4] = max(s[4], float(v.max()))
+
+    def pop_component_stats(self) -> dict[str, dict[str, float]]:
+        """Mean/std/min/max of each component since the last call, then reset."""
+        out = {}
+        for k, (total, sq, count, lo, hi) in self._stats.items():
+            if count:
+                mean = total / count
+                out[k] = {"mean": mean, "std": float(np.sqrt(max(sq / count - mean * mean, 0.0))),
+                          "min": lo, "max": hi}
+        self._stats = {}
+        return out

@@ -1,0 +1,83 @@
+"""The run directory: candidates' files, an append-only event log and ``summary.json``."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+
+def _dump(obj: Any) -> str:
+    return json.dumps(obj, indent=2, default=str, allow_nan=False) if _finite(obj) else \
+        json.dumps(_clean(obj), indent=2, default=str)
+
+
+def _finite(obj: Any) -> bool:
+    try:
+        json.dumps(obj, allow_nan=False, default=str)
+        return True
+    except ValueError:
+        return False
+
+
+def _clean(obj: Any) -> Any:
+    if isinstance(obj, float) and (obj != obj or obj in (float("inf"), float("-inf"))):
+        return None
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+class RunStore:
+    """Files of one run, written as results arrive."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.events_path = self.root / "events.jsonl"
+
+    def candidate_dir(self, cid: str) -> Path:
+        """``candidates/<cid>/`` (created)."""
+        path = self.root / "candidates" / cid
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def write_text(self, rel: str | Path, text: str) -> Path:
+        """Write ``text`` atomically to ``root/rel``."""
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
+        return path
+
+    def write_json(self, rel: str | Path, obj: Any) -> Path:
+        """Write ``obj`` as JSON (NaN/inf become null) atomically."""
+        return self.write_text(rel, _dump(obj) + "\n")
+
+    def event(self, kind: str, **data: Any) -> None:
+        """Append one event to ``events.jsonl`` and flush it to disk."""
+        line = json.dumps(_clean({"time": time.time(), "event": kind, **data}), default=str)
+        with self.events_path.open("a") as f:
+            f.write(line + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def events(self) -> list[dict]:
+        """All events so far (a truncated last line is ignored)."""
+        if not self.events_path.exists():
+            return []
+        out = []
+        for line in self.events_path.read_text().splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+        return out
+
+
+__all__ = ["RunStore"]

@@ -1,0 +1,82 @@
+"""Register and look up tasks by name or file path."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+from eureka.errors import UnknownTaskError, did_you_mean
+from eureka.paths import envs_dir
+from eureka.tasks.spec import Task
+
+_REGISTRY: dict[str, Task] = {}
+_BUILTINS_LOADED = False
+
+
+def register(task: Task, overwrite: bool = False) -> Task:
+    """Add ``task`` to the registry under ``task.name``."""
+    if task.name in _REGISTRY and not overwrite and _REGISTRY[task.name] is not task:
+        existing = _REGISTRY[task.name].source
+        if existing and existing == task.source:
+            return _REGISTRY[task.name]
+        raise ValueError(f"task '{task.name}' is already registered (from {existing or 'python'})")
+    _REGISTRY[task.name] = task
+    return task
+
+
+def load_task_file(path: str | Path) -> list[Task]:
+    """Import a task file and register every ``Task`` it exposes as ``TASK`` or ``TASKS``."""
+    path = Path(path).expanduser().resolve()
+    if not path.is_file():
+        raise UnknownTaskError(f"task file not found: {path}")
+    mod_name = f"eureka_task_{path.stem}_{abs(hash(str(path))) % 10**8}"
+    if mod_name in sys.modules:
+        module = sys.modules[mod_name]
+    else:
+        spec = importlib.util.spec_from_file_location(mod_name, path)
+        if spec is None or spec.loader is None:
+            raise UnknownTaskError(f"cannot import task file {path}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[mod_name] = module
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:
+            del sys.modules[mod_name]
+            raise UnknownTaskError(f"task file {path} failed to import: {type(exc).__name__}: {exc}") from exc
+    found = list(getattr(module, "TASKS", []))
+    if getattr(module, "TASK", None) is not None:
+        found.append(module.TASK)
+    if not found:
+        raise UnknownTaskError(f"task file {path} defines no TASK (a eureka.tasks.Task)")
+    for task in found:
+        task.source = task.source or str(path)
+        register(task)
+    return found
+
+
+def _load_builtins() -> None:
+    global _BUILTINS_LOADED
+    if _BUILTINS_LOADED:
+        return
+    _BUILTINS_LOADED = True
+    for path in sorted(envs_dir().glob("*.py")):
+        if not path.name.startswith("_"):
+            load_task_file(path)
+
+
+def list_tasks() -> list[str]:
+    """Names of all registered tasks (built-ins included)."""
+    _load_builtins()
+    return sorted(_REGISTRY)
+
+
+def make(name: str) -> Task:
+    """Return the task registered as ``name``, or load it from a ``.py`` path."""
+    if name.endswith(".py"):
+        return load_task_file(name)[0]
+    _load_builtins()
+    if name not in _REGISTRY:
+        raise UnknownTaskError(
+            f"unknown task '{name}'; valid tasks: {', '.join(sorted(_REGISTRY))}.{did_you_mean(name, _REGISTRY)}")
+    return _REGISTRY[name]

@@ -1,0 +1,97 @@
+"""The data that defines a task."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+StateDict = dict[str, torch.Tensor]
+Extractor = Callable[[torch.Tensor, torch.Tensor, list[dict]], StateDict]
+
+
+@dataclass
+class StateVar:
+    """One named state variable the reward may use."""
+
+    name: str
+    shape: str = "[N]"
+    unit: str = ""
+    meaning: str = ""
+
+
+@dataclass
+class Hint:
+    """A goal the offline designer seeds its genome with.
+
+    goal: ``target`` (stay near ``target`` within ``scale``), ``maximize``,
+    ``minimize``, ``band`` (stay within ``low``..``high``) or ``alive``
+    (a constant bonus per step survived).
+    """
+
+    var: str
+    goal: str = "target"
+    target: float = 0.0
+    scale: float = 1.0
+    low: float | None = None
+    high: float | None = None
+    weight: float = 1.0
+
+
+@dataclass
+class Fitness:
+    """The task's success metric (Eureka's F), independent of any shaped reward.
+
+    ``step`` maps the state dict of one vector step to a per-env value ``[N]``;
+    an episode's fitness is those values reduced with ``reduce`` (``sum``,
+    ``mean`` or ``max``); the task fitness is the mean over episodes.
+    """
+
+    description: str
+    step: Callable[[StateDict], torch.Tensor]
+    reduce: str = "sum"
+    maximum: float | None = None
+
+
+@dataclass
+class Task:
+    """Everything eureka needs to know about a task."""
+
+    name: str
+    env_id: str | Callable[..., gym.Env]
+    description: str
+    state_vars: list[StateVar]
+    extract_state: Extractor
+    fitness: Fitness
+    hints: list[Hint] = field(default_factory=list)
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    source: str = ""
+
+    @property
+    def state_names(self) -> list[str]:
+        return [v.name for v in self.state_vars]
+
+    def make_env(self, render_mode: str | None = None) -> gym.Env:
+        """Create one environment instance."""
+        kwargs = dict(self.env_kwargs)
+        if render_mode is not None:
+            kwargs["render_mode"] = render_mode
+        if isinstance(self.env_id, str):
+            return gym.make(self.env_id, **kwargs)
+        return self.env_id(**kwargs)
+
+    def state_table(self) -> str:
+        """Markdown table of the state variables, as shown to the LLM."""
+        rows = ["| name | shape | unit | meaning |", "|---|---|---|---|"]
+        rows += [f"| {v.name} | {v.shape} | {v.unit or '-'} | {v.meaning} |" for v in self.state_vars]
+        return "\n".join(rows)
+
+
+def fitness_value(values: np.ndarray | list[float]) -> float:
+    """Mean of per-episode fitness values (nan when there are none)."""
+    arr = np.asarray(values, dtype=np.float64)
+    return float(arr.mean()) if arr.size else float("nan")

@@ -1,0 +1,216 @@
+"""Train one policy on one reward (candidate, env's own, or sparse fitness) and measure its fitness.
+
+Runs inside a child process started by an executor; everything it needs is in
+a picklable ``TrainSpec`` and everything it returns is a plain dict.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from stable_baselines3 import PPO, SAC
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.vec_env import VecNormalize
+
+from eureka import tasks
+from eureka.errors import RewardError, TrainingCrash
+from eureka.reward.compiled import load_reward
+from eureka.reward.vecenv import make_vec_env
+from eureka.reward.wrapper import RewardWrapper
+
+ALGOS = {"ppo": PPO, "sac": SAC}
+ACTIVATIONS = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "elu": torch.nn.ELU}
+
+
+@dataclass
+class TrainSpec:
+    """What to train: one reward on one task with one seed."""
+
+    job_id: str
+    task: str
+    mode: str = "candidate"  # candidate | env | sparse
+    reward_path: str | None = None
+    algo: str = "ppo"
+    total_timesteps: int = 50_000
+    n_envs: int = 8
+    seed: int = 0
+    device: str = "cpu"
+    hyperparams: dict = field(default_factory=dict)
+    normalize: bool = False
+    eval_episodes: int = 10
+    log_points: int = 10
+    out_dir: str | None = None
+    tensorboard: bool = True
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` becomes ``cuda`` when available, else ``cpu``."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise TrainingCrash("trainer.device=cuda but no CUDA device is available")
+    return device
+
+
+def _schedule(value):
+    if isinstance(value, str) and value.startswith("lin_"):
+        start = float(value[4:])
+        return lambda progress_remaining: progress_remaining * start
+    return value
+
+
+def build_kwargs(hyperparams: dict) -> dict:
+    """Turn YAML hyperparameters into SB3 keyword arguments (``lin_`` schedules, activations)."""
+    kwargs = {k: _schedule(v) for k, v in hyperparams.items()}
+    pk = dict(kwargs.get("policy_kwargs") or {})
+    if isinstance(pk.get("activation_fn"), str):
+        pk["activation_fn"] = ACTIVATIONS[pk["activation_fn"]]
+    if "net_arch" in pk and isinstance(pk["net_arch"], dict):
+        pk["net_arch"] = {k: list(v) for k, v in pk["net_arch"].items()}
+    elif "net_arch" in pk:
+        pk["net_arch"] = list(pk["net_arch"])
+    if pk:
+        kwargs["policy_kwargs"] = pk
+    return kwargs
+
+
+class _Monitor(BaseCallback):
+    """Progress reports, ~``log_points`` metric snapshots (JSONL + TensorBoard)."""
+
+    def __init__(self, wrapper: RewardWrapper, spec: TrainSpec, progress: Callable[[int], None] | None,
+                 metrics_path: Path | None):
+        super().__init__()
+        self.wrapper, self.spec, self.progress = wrapper, spec, progress
+        self.metrics_path = metrics_path
+        self.every = max(spec.total_timesteps // max(spec.log_points, 1), 1)
+        self.next_log = self.every
+        self.next_progress = 0
+        self.snapshots: list[dict] = []
+        self._seen_eps = 0
+
+    def _on_step(self) -> bool:
+        t = self.num_timesteps
+        if self.progress is not None and t >= self.next_progress:
+            self.progress(t)
+            self.next_progress = t + max(self.spec.total_timesteps // 100, 256)
+        if t >= self.next_log:
+            self.snapshot()
+            self.next_log += self.every
+        return True
+
+    def snapshot(self) -> None:
+        t = self.num_timesteps
+        eps = self.wrapper.episode_fitness[self._seen_eps:]
+        lens = self.wrapper.episode_lengths[self._seen_eps:]
+        self._seen_eps = len(self.wrapper.episode_fitness)
+        row = {"step": int(t), "episodes": len(eps),
+               "fitness": float(np.mean(eps)) if eps else None,
+               "episode_length": float(np.mean(lens)) if lens else None,
+               "components": self.wrapper.pop_component_stats()}
+        self.snapshots.append(row)
+        for k, v in row["components"].items():
+            self.logger.record(f"reward/{k}", v["mean"])
+        if row["fitness"] is not None:
+            self.logger.record("fitness/train", row["fitness"])
+            self.logger.record("train/episode_length", row["episode_length"])
+        if self.metrics_path is not None:
+            with self.metrics_path.open("a") as f:
+                f.write(json.dumps(row) + "\n")
+
+
+def evaluate_fitness(model, task, episodes: int, seed: int, normalizer: VecNormalize | None = None,
+                     device: str = "cpu") -> tuple[list[float], list[int]]:
+    """Run the deterministic policy for ``episodes`` episodes; return per-episode fitness and lengths."""
+    n = max(1, min(episodes, 8))
+    venv = make_vec_env(task, n, seed + 10_000)
+    wrapper = RewardWrapper(venv, task, mode="env", device=device, info_components=False)
+    env = wrapper
+    if normalizer is not None:
+        env = VecNormalize(wrapper, training=False, norm_reward=False)
+        env.obs_rms = normalizer.obs_rms
+    quota = np.array([(episodes + i) // n for i in range(n)])
+    counts = np.zeros(n, dtype=int)
+    fitness: list[float] = []
+    lengths: list[int] = []
+    obs = env.reset()
+    while (counts < quota).any():
+        before = len(wrapper.episode_fitness)
+        actions, _ = model.predict(obs, deterministic=True)
+        obs, _, dones, _ = env.step(actions)
+        new_f = wrapper.episode_fitness[before:]
+        new_l = wrapper.episode_lengths[before:]
+        for j, i in enumerate(np.flatnonzero(dones)):
+            if counts[i] < quota[i]:
+                fitness.append(new_f[j])
+                lengths.append(new_l[j])
+                counts[i] += 1
+    env.close()
+    return fitness, lengths
+
+
+def run_training(spec: TrainSpec, progress: Callable[[int], None] | None = None) -> dict:
+    """Train and evaluate; always return a result dict (``status`` ok or failed)."""
+    t0 = time.time()
+    torch.set_num_threads(1)
+    out_dir = Path(spec.out_dir) if spec.out_dir else None
+    metrics_path = None
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        metrics_path = out_dir / "metrics.jsonl"
+        metrics_path.write_text("")
+    result = {"job_id": spec.job_id, "spec": asdict(spec), "status": "ok", "error_class": None,
+              "message": "", "fitness": None, "eval_fitness": [], "eval_lengths": [], "snapshots": []}
+    callback = None
+    try:
+        task = tasks.make(spec.task)
+        device = resolve_device(spec.device)
+        if spec.algo not in ALGOS:
+            raise TrainingCrash(f"unknown trainer.algo '{spec.algo}'; use one of {', '.join(ALGOS)}")
+        fn = params = None
+        if spec.mode == "candidate":
+            fn, params = load_reward(spec.reward_path)
+        venv = make_vec_env(task, spec.n_envs, spec.seed)
+        if spec.algo == "sac" and not hasattr(venv.action_space, "low"):
+            raise TrainingCrash(f"SAC needs continuous actions; task '{task.name}' has "
+                                f"{type(venv.action_space).__name__} actions (use trainer.algo=ppo)")
+        wrapper = RewardWrapper(venv, task, mode=spec.mode, reward_fn=fn, params=params,
+                                path=spec.reward_path or "", device=device)
+        env = VecNormalize(wrapper, norm_obs=True, norm_reward=True) if spec.normalize else wrapper
+        tb = str(out_dir / "tb") if (out_dir is not None and spec.tensorboard) else None
+        model = ALGOS[spec.algo]("MlpPolicy", env, seed=spec.seed, device=device, verbose=0,
+                                 tensorboard_log=tb, **build_kwargs(spec.hyperparams))
+        callback = _Monitor(wrapper, spec, progress, metrics_path)
+        model.learn(total_timesteps=spec.total_timesteps, callback=callback, progress_bar=False)
+        if callback.snapshots and callback.snapshots[-1]["step"] < model.num_timesteps:
+            callback.snapshot()
+        normalizer = env if isinstance(env, VecNormalize) else None
+        fit, lens = evaluate_fitness(model, task, spec.eval_episodes, spec.seed, normalizer, device)
+        result.update(fitness=float(np.mean(fit)) if fit else float("nan"), eval_fitness=fit, eval_lengths=lens,
+                      steps=int(model.num_timesteps))
+        if out_dir is not None:
+            model.save(out_dir / "policy.zip")
+            if normalizer is not None:
+                normalizer.save(str(out_dir / "vecnormalize.pkl"))
+        env.close()
+    except RewardError as err:
+        result.update(status="failed", **{k: v for k, v in err.to_dict().items()})
+    except Exception as exc:  # noqa: BLE001 - a crashed training must not stop the run
+        result.update(status="failed", error_class="TrainingCrash", message=f"{type(exc).__name__}: {exc}",
+                      hint=TrainingCrash.hint)
+    if callback is not None:
+        result["snapshots"] = callback.snapshots
+    if result["fitness"] is not None and not math.isfinite(result["fitness"]):
+        result["fitness"] = None
+    result["wall_time_s"] = time.time() - t0
+    if out_dir is not None:
+        (out_dir / "fitness.json").write_text(json.dumps(
+            {k: result.get(k) for k in ("status", "fitness", "eval_fitness", "eval_lengths", "error_class",
+                                        "message", "steps", "wall_time_s")}, indent=2))
+    return result
