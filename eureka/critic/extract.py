@@ -67,10 +67,14 @@ def _top_level_functions(tree: ast.Module, code: str) -> dict[str, str]:
     return out
 
 
-def _keep_definitions(tree: ast.Module, code: str) -> str:
-    """Keep imports, function definitions and constant assignments; drop usage snippets."""
+def _keep_definitions(tree: ast.Module, code: str, helpers: list[str] | None = None) -> str:
+    """Keep imports, function definitions and constant assignments; drop usage snippets.
+
+    ``helpers`` (functions from other blocks) go after the leading imports, which they may need.
+    """
     lines = code.splitlines()
     kept = []
+    pending = list(helpers or [])
     for node in tree.body:
         if not isinstance(node, _KEEP):
             continue
@@ -81,8 +85,11 @@ def _keep_definitions(tree: ast.Module, code: str) -> str:
         first = node.lineno
         if isinstance(node, ast.FunctionDef):
             first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+        if pending and not isinstance(node, (ast.Import, ast.ImportFrom)):
+            kept.extend(pending)
+            pending = []
         kept.append("\n".join(lines[first - 1:node.end_lineno]))
-    return "\n\n".join(kept)
+    return "\n\n".join(kept + pending)
 
 
 def extract_code(text: str) -> str:
@@ -124,9 +131,7 @@ def extract_code(text: str) -> str:
             if name in names_used and name not in defined:
                 helpers.append(src)
                 defined.add(name)
-    body = _keep_definitions(tree, code)
-    if helpers:
-        body = "\n\n".join(helpers) + "\n\n" + body
+    body = _keep_definitions(tree, code, helpers)
     present = set(body.splitlines())
     header = "".join(line + "\n" for line in HEADER.splitlines() if line not in present)
     return header + "\n" + body.rstrip() + "\n"

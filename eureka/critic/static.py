@@ -19,7 +19,10 @@ FORBIDDEN_ATTRS = frozenset({
     "ops", "classes", "utils", "system", "popen", "spawn", "fork", "compile", "library", "testing",
     "DataSource", "f2py", "lib", "backends", "cuda_sleep", "storage", "untyped_storage", "from_buffer",
     "frombuffer", "load_library", "cpp", "profiler", "onnx", "export", "serialization", "overrides",
-    "_dynamo", "sleep", "os", "sys", "builtins",
+    "_dynamo", "sleep", "os", "sys", "builtins", "fromregex", "fromtextfile",
+    # Frame and code objects (reachable from generators) lead to the caller's real builtins and globals.
+    "gi_frame", "gi_code", "cr_frame", "cr_code", "ag_frame", "ag_code", "f_back", "f_globals",
+    "f_builtins", "f_locals", "f_code", "tb_frame",
 })
 
 
@@ -46,7 +49,7 @@ def check_static(code: str, state_names: list[str]) -> ast.FunctionDef:
                 if root not in ALLOWED_MODULES:
                     raise ForbiddenCode(f"import of '{alias.name}' is not allowed{where}; only "
                                         f"{', '.join(sorted(ALLOWED_MODULES))} may be imported", line)
-                if alias.name.split(".")[-1] in FORBIDDEN_ATTRS:
+                if any(part in FORBIDDEN_ATTRS or part.startswith("_") for part in alias.name.split(".")[1:]):
                     raise ForbiddenCode(f"import of '{alias.name}' is not allowed{where}", line)
         elif isinstance(node, ast.ImportFrom):
             root = (node.module or "").split(".")[0]
@@ -66,6 +69,9 @@ def check_static(code: str, state_names: list[str]) -> ast.FunctionDef:
             if node.attr in FORBIDDEN_ATTRS:
                 raise ForbiddenCode(f"'.{node.attr}' is not allowed in a reward (files, processes, "
                                     f"native code){where}", line)
+            if isinstance(node.ctx, (ast.Store, ast.Del)):
+                raise ForbiddenCode(f"assigning or deleting the attribute '.{node.attr}' is not allowed in a "
+                                    f"reward (it could patch torch, numpy or the checks){where}", line)
         elif isinstance(node, (ast.ClassDef, ast.AsyncFunctionDef, ast.Await, ast.Global, ast.Nonlocal)):
             raise ForbiddenCode(f"{type(node).__name__} statements are not allowed in a reward{where}", line)
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):

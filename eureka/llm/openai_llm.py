@@ -57,6 +57,10 @@ class OpenAIDesigner(Designer):
                 resp = self.client.chat.completions.create(**kwargs)
                 if not getattr(resp, "choices", None):
                     raise ValueError("the response has no choices")
+                for ch in resp.choices:
+                    msg = getattr(ch, "message", None)
+                    if msg is None or not isinstance(getattr(msg, "content", None), (str, type(None))):
+                        raise ValueError("a choice of the response has no message text")
                 return resp
             except openai.AuthenticationError as exc:
                 raise LLMError(f"the LLM server at {self.where} rejected the API key (HTTP 401): "
@@ -82,7 +86,8 @@ class OpenAIDesigner(Designer):
                                f"{_short(exc)}") from None
             except (openai.APIResponseValidationError, ValueError, TypeError, AttributeError) as exc:
                 last = exc
-                time.sleep(self.backoff_s * (2 ** attempt))
+                if attempt < self.max_retries:
+                    time.sleep(self.backoff_s * (2 ** attempt))
         raise LLMError(f"the LLM server at {self.where} returned malformed responses "
                        f"{self.max_retries + 1} times: {_short(last)}")
 

@@ -88,7 +88,9 @@ def classify_exception(exc: BaseException, path: Path, during: str) -> RewardErr
         return ForbiddenCode(f"{during}: {type(exc).__name__}{where}: {first}", line)
     if isinstance(exc, SyntaxError):
         return RewardSyntaxError(f"{during}: syntax error{where}: {exc.msg}", line)
-    if during == "loading" and (type(exc).__module__.startswith("torch.jit") or "torch.jit" in text
+    in_jit = any(Path(f.filename).parent.name == "jit" and Path(f.filename).parent.parent.name == "torch"
+                 for f in traceback.extract_tb(exc.__traceback__))
+    if during == "loading" and (type(exc).__module__.startswith("torch.jit") or "torch.jit" in text or in_jit
                                 or "TorchScript" in text or "Expected a value of type" in text):
         return RewardSyntaxError(f"TorchScript compilation failed{where}: {first}", line, hint=TORCHSCRIPT_HINT)
     if isinstance(exc, RecursionError):

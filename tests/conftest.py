@@ -1,0 +1,30 @@
+"""Shared fixtures: real tasks, real state batches, a real sandbox pool."""
+
+from __future__ import annotations
+
+import pytest
+
+from eureka import tasks
+from eureka.critic import Critic, SandboxLimits, SandboxPool
+from eureka.reward import sample_states
+
+
+@pytest.fixture(scope="session")
+def cartpole():
+    return tasks.make("cartpole")
+
+
+@pytest.fixture(scope="session")
+def cartpole_states(cartpole):
+    return sample_states(cartpole, n_envs=4, steps=16, seed=0)
+
+
+@pytest.fixture(scope="session")
+def pool():
+    with SandboxPool(SandboxLimits(workers=2, timeout_s=3.0, cpu_s=3.0)) as p:
+        yield p
+
+
+@pytest.fixture()
+def critic(cartpole, cartpole_states, pool):
+    return Critic(cartpole.state_names, cartpole_states, pool)

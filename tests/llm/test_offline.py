@@ -1,0 +1,52 @@
+from eureka import tasks
+from eureka.critic.extract import extract_code
+from eureka.critic.static import check_static
+from eureka.llm import DesignRequest, OfflineDesigner
+from eureka.llm.offline import genome_from_code
+from eureka.prompts import build_messages
+
+
+def _request(task, n=4, it=0, parent=None, notes=()):
+    return DesignRequest(task, build_messages(task), n=n, iteration=it, seed=0, parent=parent,
+                         notes=list(notes))
+
+
+def test_offline_answers_are_valid_code_for_every_task():
+    for name in ("cartpole", "pendulum", "mountain_car", "acrobot"):
+        task = tasks.make(name)
+        answers = OfflineDesigner().propose(_request(task))
+        assert len(answers) == 4
+        codes = [extract_code(a.text) for a in answers]
+        for code in codes:
+            check_static(code, task.state_names)
+        assert len(set(codes)) > 1, "samples differ"
+
+
+def test_offline_is_deterministic_and_reads_the_reflection():
+    task = tasks.make("cartpole")
+    a = OfflineDesigner().propose(_request(task))
+    b = OfflineDesigner().propose(_request(task))
+    assert [x.text for x in a] == [x.text for x in b]
+    parent_code = extract_code(a[0].text)
+    names = [t.name for t in genome_from_code(parent_code)]
+    reflection = {"components": {
+        names[0]: {"mean": 100.0, "max": 100.0, "min": 90.0, "std_within": 1.0},
+        names[1]: {"mean": 0.5, "max": 0.5, "min": 0.5, "std_within": 0.0},
+        "alive": {"mean": 1.0, "max": 1.0, "min": 1.0, "std_within": 0.0}}, "fitness_curve": [10, 20, 30]}
+    child = OfflineDesigner().propose(_request(task, n=1, it=1, parent={"id": "p", "code": parent_code,
+                                                                          "reflection": reflection}))[0]
+    assert "scaled down dominating term" in child.text
+    assert "constant term" in child.text
+    before = {t.name: t.weight for t in genome_from_code(parent_code)}
+    after = {t.name: t.weight for t in genome_from_code(extract_code(child.text))}
+    assert after[names[0]] < before[names[0]] / 2.5
+
+
+def test_human_notes_scale_matching_terms():
+    task = tasks.make("cartpole")
+    base = genome_from_code(extract_code(OfflineDesigner().propose(_request(task, n=1))[0].text))
+    more = genome_from_code(extract_code(OfflineDesigner().propose(
+        _request(task, n=1, notes=["more pole_angle please"]))[0].text))
+    w0 = {t.name: t.weight for t in base}
+    w1 = {t.name: t.weight for t in more}
+    assert w1["pole_angle_near_target"] == 2 * w0["pole_angle_near_target"]

@@ -1,0 +1,19 @@
+"""One real learning run: the default offline search on cartpole reaches the task's maximum."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.mark.slow
+def test_offline_cartpole_reaches_475(tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-m", "eureka.cli", "iterations=2", "samples=2", "eval.baselines=false",
+                           "eval.seeds=[0]", f"hydra.run.dir={out}"], capture_output=True, text=True,
+                          timeout=900, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["best_fitness"] >= 475, summary["iterations"]
+    assert summary["final_eval"]["mean"] >= 475
