@@ -23,7 +23,7 @@ def test_candidate_reward_replaces_env_reward_for_the_batch(tmp_path, cartpole):
     path.write_text(GOOD)
     fn, params = load_reward(path)
     wrapper = RewardWrapper(make_vec_env(cartpole, 4, 0), cartpole, "candidate", fn, params, path)
-    for obs, rewards, dones, infos in _rollout(wrapper, 60):
+    for _obs, rewards, _dones, infos in _rollout(wrapper, 60):
         assert rewards.shape == (4,) and rewards.dtype == np.float32
         assert all(1.7 < r <= 2.0 for r in rewards)  # |angle| <= 0.21 even at termination
         assert all(info["env_reward"] == 1.0 for info in infos)
