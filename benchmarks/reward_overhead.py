@@ -1,0 +1,90 @@
+"""PPO training speed with the compiled reward wrapper vs the env's own reward, interleaved.
+
+    python benchmarks/reward_overhead.py [--task cartpole] [--steps 20000] [--rounds 3]
+
+Prints steps/s of: raw simulator with random actions (the ceiling), SB3 PPO on the
+plain vector env (native), PPO through RewardWrapper in env mode, and PPO through
+RewardWrapper with a compiled (TorchScript) candidate reward; rounds interleave the
+variants so machine noise hits them alike; the ratio ours/native is the figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import OmegaConf
+from stable_baselines3 import PPO
+
+from eureka import tasks
+from eureka.llm.offline import CodeWriter, seed_genome
+from eureka.paths import conf_dir
+from eureka.reward import RewardWrapper, load_reward, make_vec_env
+from eureka.train.runner import build_kwargs
+
+
+def ppo_kwargs(task_name: str) -> tuple[int, dict]:
+    cfg = OmegaConf.load(conf_dir() / "task" / f"{task_name}.yaml")
+    tr = cfg.trainer
+    return int(tr.n_envs), build_kwargs(OmegaConf.to_container(tr.get("ppo") or {}, resolve=True))
+
+
+def sim_speed(task, n_envs: int, steps: int) -> float:
+    venv = make_vec_env(task, n_envs, 0)
+    venv.reset()
+    actions = [np.stack([venv.action_space.sample() for _ in range(n_envs)]) for _ in range(64)]
+    t0 = time.perf_counter()
+    for i in range(steps // n_envs):
+        venv.step(actions[i % 64])
+    return steps / (time.perf_counter() - t0)
+
+
+def ppo_speed(task, variant: str, n_envs: int, kwargs: dict, steps: int, reward_path: Path) -> float:
+    venv = make_vec_env(task, n_envs, 0)
+    if variant == "wrapper_env":
+        venv = RewardWrapper(venv, task, mode="env")
+    elif variant == "ours":
+        fn, params = load_reward(reward_path)
+        venv = RewardWrapper(venv, task, mode="candidate", reward_fn=fn, params=params, path=reward_path)
+    model = PPO("MlpPolicy", venv, seed=0, device="cpu", verbose=0, **kwargs)
+    t0 = time.perf_counter()
+    model.learn(total_timesteps=steps)
+    return model.num_timesteps / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", default="cartpole")
+    parser.add_argument("--steps", type=int, default=20000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    task = tasks.make(args.task)
+    n_envs, kwargs = ppo_kwargs(args.task)
+    reward_path = Path(tempfile.mkdtemp()) / "reward.py"
+    reward_path.write_text(CodeWriter(task).code(seed_genome(task)))
+    results: dict[str, list[float]] = {"sim": [], "native": [], "wrapper_env": [], "ours": []}
+    for r in range(args.rounds):
+        results["sim"].append(sim_speed(task, n_envs, args.steps))
+        order = ["native", "ours", "wrapper_env"] if r % 2 == 0 else ["ours", "native", "wrapper_env"]
+        for variant in order:
+            results[variant].append(ppo_speed(task, variant, n_envs, kwargs, args.steps, reward_path))
+        print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.0f}" for k, v in results.items()), flush=True)
+    med = {k: statistics.median(v) for k, v in results.items()}
+    ratios = [o / n for o, n in zip(results["ours"], results["native"], strict=True)]
+    print(f"\n{args.task}: n_envs={n_envs}, {args.steps} steps per run, {args.rounds} interleaved rounds (median)")
+    print(f"  raw simulator (random actions):  {med['sim']:10.0f} steps/s")
+    print(f"  PPO, env's own reward (native):  {med['native']:10.0f} steps/s")
+    print(f"  PPO, wrapper passing env reward: {med['wrapper_env']:10.0f} steps/s")
+    print(f"  PPO, compiled candidate reward:  {med['ours']:10.0f} steps/s")
+    print(f"  ratio ours/native: median {statistics.median(ratios):.3f} (per round: "
+          + ", ".join(f"{x:.3f}" for x in ratios) + ")")
+
+
+if __name__ == "__main__":
+    main()
