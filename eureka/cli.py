@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import traceback
@@ -94,6 +95,8 @@ def _app(cfg) -> None:
 
     run_dir = HydraConfig.get().runtime.output_dir
     console = Console(stderr=False)
+    for name in ("httpx", "httpx2", "httpcore", "openai"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     loop = None
     try:
         with RichReporter(console) as reporter:
@@ -102,7 +105,7 @@ def _app(cfg) -> None:
         best_code = Path(summary["best_reward_path"]).read_text() if summary.get("best_reward_path") else None
         print_summary(summary, console, run_dir, best_code)
     except EurekaError as exc:
-        console.print(f"[red]eureka: error:[/] {exc}")
+        console.print(f"[red]eureka: error:[/] {exc}", soft_wrap=True)
         console.print(f"What was done so far is in {run_dir}")
         sys.exit(1)
     except KeyboardInterrupt:
@@ -112,7 +115,8 @@ def _app(cfg) -> None:
         log = Path(run_dir) / "error.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text(traceback.format_exc())
-        console.print(f"[red]eureka: internal error:[/] {type(exc).__name__}: {exc} (traceback in {log})")
+        console.print(f"[red]eureka: internal error:[/] {type(exc).__name__}: {exc} (traceback in {log})",
+                      soft_wrap=True)
         sys.exit(1)
 
 
