@@ -8,6 +8,7 @@ Python start, and no child inherits the main process's threads or run state.
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import sys
 import threading
 from multiprocessing.context import BaseContext
@@ -20,6 +21,7 @@ def context() -> BaseContext:
     """The multiprocessing context every eureka child process is started from."""
     global _ctx
     if _ctx is None:
+        os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering in every child
         ctx = mp.get_context("forkserver")
         ctx.set_forkserver_preload(PRELOAD)
         _ctx = ctx
@@ -49,3 +51,38 @@ def start(proc) -> None:
         finally:
             if main is not None:
                 main.__dict__.update(saved)
+
+
+def _child_main(conn, fn, args, kwargs) -> None:
+    try:
+        conn.send(("ok", fn(*args, **kwargs)))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def run_in_child(fn, *args, timeout: float = 300.0, **kwargs):
+    """Run ``fn(*args, **kwargs)`` in a child process; return its result or raise ``RuntimeError``.
+
+    A crash (segfault in a renderer, out of memory) or a hang only costs the child.
+    """
+    ctx = context()
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child_main, args=(child, fn, args, kwargs), daemon=True)
+    start(proc)
+    child.close()
+    try:
+        if not parent.poll(timeout):
+            raise RuntimeError(f"{getattr(fn, '__name__', 'child')} did not finish within {timeout:g} s")
+        try:
+            status, value = parent.recv()
+        except EOFError:
+            proc.join(timeout=5)
+            raise RuntimeError(f"{getattr(fn, '__name__', 'child')} died (exit code {proc.exitcode})") from None
+        if status != "ok":
+            raise RuntimeError(value)
+        return value
+    finally:
+        if proc.is_alive():
+            proc.kill()
+        proc.join(timeout=5)
+        parent.close()

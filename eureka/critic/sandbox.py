@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import shutil
 import signal
 import threading
 import time
@@ -44,6 +45,7 @@ class _Worker:
         start(self.proc)
         child.close()
         self.walls: list[str] = []
+        self.workdir: str | None = None
         self.ready = False
 
     def wait_ready(self, timeout: float) -> None:
@@ -57,13 +59,22 @@ class _Worker:
             self.kill()
             raise RuntimeError(f"sandbox worker failed to start: {msg.get('message')}")
         self.walls = msg["walls"]
+        self.workdir = msg.get("workdir")
         self.ready = True
 
     def kill(self) -> None:
+        if not self.ready:  # a worker that started but was never used: learn its workdir
+            try:
+                if self.conn.poll(0):
+                    self.workdir = self.conn.recv().get("workdir")
+            except (EOFError, OSError, AttributeError):
+                pass
         if self.proc.is_alive():
             self.proc.kill()
         self.proc.join(timeout=5)
         self.conn.close()
+        if self.workdir and "eureka-sandbox-" in self.workdir:  # its reward files must not pile up in /tmp
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 def _death_error(exitcode: int | None, limits: SandboxLimits) -> dict:

@@ -151,7 +151,7 @@ def worker_main(conn, limits: dict) -> None:
     except Exception as exc:  # noqa: BLE001
         conn.send({"status": "setup_failed", "message": f"{type(exc).__name__}: {exc}"})
         return
-    conn.send({"status": "ready", "walls": walls, "pid": os.getpid()})
+    conn.send({"status": "ready", "walls": walls, "pid": os.getpid(), "workdir": workdir})
     index = 0
     cpu_s = float(limits.get("cpu_s", 5))
     while True:

@@ -15,7 +15,9 @@ from eureka.analyze import Reflection, analyze
 from eureka.critic import Critic, SandboxLimits, SandboxPool, Verdict
 from eureka.errors import LLMBudgetExceeded, LLMError
 from eureka.llm import Designer, DesignRequest, make_designer
+from eureka.procs import run_in_child
 from eureka.prompts import build_messages
+from eureka.render import record_video
 from eureka.reward import sample_states
 from eureka.store import RunStore
 from eureka.train import LocalExecutor, TrainSpec
@@ -174,6 +176,21 @@ class EurekaLoop:
         if self.best is not None:
             self.store.event("best", id=self.best.id, fitness=self.best.fitness)
 
+    def record_video(self, cands: list[Candidate]) -> None:
+        """Save ``rollout.mp4`` of this iteration's best candidate (``video=false`` turns it off)."""
+        ok = [c for c in cands if c.status == "ok" and c.fitness is not None]
+        if not ok or not self.cfg.get("video", True):
+            return
+        best = max(ok, key=lambda c: c.fitness)
+        d = self.store.candidate_dir(best.id)
+        try:
+            info = run_in_child(record_video, self.cfg.task.name, str(d), str(d / "rollout.mp4"),
+                                str(self.cfg.trainer.algo), int(self.cfg.get("video_steps", 300)), timeout=300)
+            self.store.event("video", id=best.id, path=info["path"], frames=info["frames"])
+        except RuntimeError as exc:
+            self.reporter.message(f"no video for {best.id}: {exc}")
+            self.store.event("video_failed", id=best.id, message=str(exc))
+
     def top(self, k: int) -> list[Candidate]:
         ok = [c for c in self.candidates if c.status == "ok" and c.fitness is not None]
         return sorted(ok, key=lambda c: c.fitness, reverse=True)[:k]
@@ -213,6 +230,7 @@ class EurekaLoop:
                 if trainable:
                     self.train(trainable)
                 self.select(cands)
+                self.record_video(cands)
                 errors = [c.feedback() for c in cands if c.status in ("rejected", "failed")]
                 self.write_summary()
         if stop_error is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import torch
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
@@ -28,7 +29,11 @@ class RewardWrapper(VecEnvWrapper):
     def __init__(self, venv: VecEnv, task: Task, mode: str = "candidate", reward_fn: Callable | None = None,
                  params: list[str] | None = None, path: str | Path = "", device: str = "cpu",
                  info_components: bool = True):
-        super().__init__(venv)
+        space = venv.observation_space
+        self.hidden = int(task.hidden_obs)
+        if self.hidden:
+            space = gym.spaces.Box(space.low[self.hidden:], space.high[self.hidden:], dtype=space.dtype)
+        super().__init__(venv, observation_space=space)
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
         if mode == "candidate" and reward_fn is None:
@@ -50,7 +55,10 @@ class RewardWrapper(VecEnvWrapper):
         self._ep_sum[:] = 0
         self._ep_max[:] = -np.inf
         self._ep_len[:] = 0
-        return self.venv.reset()
+        return self._policy_obs(self.venv.reset())
+
+    def _policy_obs(self, obs):
+        return obs[:, self.hidden:] if self.hidden else obs
 
     def step_async(self, actions: np.ndarray) -> None:
         self._actions = actions
@@ -96,7 +104,11 @@ class RewardWrapper(VecEnvWrapper):
             info["env_reward"] = env_list[i]
             if comp_lists:
                 info["reward_components"] = {k: v[i] for k, v in comp_lists.items()}
-        return obs, rewards, dones, infos
+        if self.hidden:
+            for i in done_idx:
+                if infos[i].get("terminal_observation") is not None:
+                    infos[i]["terminal_observation"] = infos[i]["terminal_observation"][self.hidden:]
+        return self._policy_obs(obs), rewards, dones, infos
 
     def _finish_episodes(self, done_idx: np.ndarray) -> np.ndarray:
         if done_idx.size == 0:

@@ -10,8 +10,9 @@ Built-in tasks live in ``envs/*.py`` (one file each, exposing ``TASK``); a path
 to such a file also works as a task name (``task=path/to/my_task.py``).
 """
 
+from eureka.tasks.mujoco import locomotion_task
 from eureka.tasks.registry import list_tasks, load_task_file, make, register
 from eureka.tasks.spec import Fitness, Hint, StateVar, Task, fitness_value
 
-__all__ = ["Fitness", "Hint", "StateVar", "Task", "fitness_value", "list_tasks", "load_task_file",
+__all__ = ["Fitness", "Hint", "StateVar", "Task", "fitness_value", "list_tasks", "load_task_file", "locomotion_task",
            "make", "register"]

@@ -55,14 +55,21 @@ def load_task_file(path: str | Path) -> list[Task]:
     return found
 
 
+_BROKEN: dict[str, str] = {}
+
+
 def _load_builtins() -> None:
+    """Import every task file in ``envs/``; a broken file is remembered, not fatal for the others."""
     global _BUILTINS_LOADED
     if _BUILTINS_LOADED:
         return
     _BUILTINS_LOADED = True
     for path in sorted(envs_dir().glob("*.py")):
         if not path.name.startswith("_"):
-            load_task_file(path)
+            try:
+                load_task_file(path)
+            except UnknownTaskError as exc:
+                _BROKEN[path.stem] = str(exc)
 
 
 def list_tasks() -> list[str]:
@@ -75,7 +82,16 @@ def make(name: str) -> Task:
     """Return the task registered as ``name``, or load it from a ``.py`` path."""
     if name.endswith(".py"):
         return load_task_file(name)[0]
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    own_file = envs_dir() / f"{name}.py"
+    if own_file.is_file():
+        load_task_file(own_file)
+        if name in _REGISTRY:
+            return _REGISTRY[name]
     _load_builtins()
+    if name in _BROKEN:
+        raise UnknownTaskError(_BROKEN[name])
     if name not in _REGISTRY:
         raise UnknownTaskError(
             f"unknown task '{name}'; valid tasks: {', '.join(sorted(_REGISTRY))}.{did_you_mean(name, _REGISTRY)}")

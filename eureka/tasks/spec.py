@@ -69,15 +69,17 @@ class Task:
     fitness: Fitness
     hints: list[Hint] = field(default_factory=list)
     env_kwargs: dict[str, Any] = field(default_factory=dict)
+    hidden_obs: int = 0  # leading observation columns the reward sees but the policy does not
+    render_kwargs: dict[str, Any] = field(default_factory=dict)  # extra env kwargs when rendering
     source: str = ""
 
     @property
     def state_names(self) -> list[str]:
         return [v.name for v in self.state_vars]
 
-    def make_env(self, render_mode: str | None = None) -> gym.Env:
+    def make_env(self, render_mode: str | None = None, **extra: Any) -> gym.Env:
         """Create one environment instance."""
-        kwargs = dict(self.env_kwargs)
+        kwargs = {**self.env_kwargs, **extra}
         if render_mode is not None:
             kwargs["render_mode"] = render_mode
         if isinstance(self.env_id, str):
