@@ -120,12 +120,25 @@ def _app(cfg) -> None:
         sys.exit(1)
 
 
+def _task_path_override(arg: str) -> str | list[str]:
+    """``task=path/to/my_task.py`` becomes ``task=custom task.name=/abs/path/my_task.py``."""
+    if arg.startswith("task=") and arg.endswith(".py") and "," not in arg:
+        path = Path(arg[5:]).expanduser()
+        if not path.is_file():
+            print(f"eureka: error: task file not found: {path}", file=sys.stderr)
+            sys.exit(2)
+        return ["task=custom", f"task.name={path.resolve()}"]
+    return arg
+
+
 def main() -> None:
     """Console entry point."""
     import hydra
 
     os.environ.setdefault("HYDRA_FULL_ERROR", "0")
-    args = sys.argv[1:]
+    args = [_task_path_override(a) for a in sys.argv[1:]]
+    args = [x for a in args for x in (a if isinstance(a, list) else [a])]
+    sys.argv[1:] = args
     if not any(a in _HYDRA_FLAGS or a.startswith(("--cfg", "--info", "--package")) for a in args):
         try:
             validate_overrides(args)

@@ -96,6 +96,8 @@ def apply_limits(limits: dict, workdir: str) -> list[str]:
     resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
     walls.append("nproc")
     root = os.path.realpath(workdir)
+    denied = tuple(_DENIED_EVENTS)  # captured: rebinding the module global later changes nothing
+    gate = _GATE
 
     def audit(event: str, args: tuple) -> None:
         if event == "open":
@@ -108,9 +110,9 @@ def apply_limits(limits: dict, workdir: str) -> list[str]:
                 if not (p == root or p.startswith(root + os.sep)):
                     raise PermissionError(f"sandbox: writing to {p} is not allowed")
             return
-        if _GATE["admin"] and event.startswith("resource."):
+        if gate["admin"] and event.startswith("resource."):
             return
-        if event.startswith(_DENIED_EVENTS):
+        if event.startswith(denied):
             raise PermissionError(f"sandbox: '{event}' is not allowed")
 
     sys.addaudithook(audit)

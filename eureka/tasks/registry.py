@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import sys
 from pathlib import Path
@@ -64,12 +65,21 @@ def _load_builtins() -> None:
     if _BUILTINS_LOADED:
         return
     _BUILTINS_LOADED = True
-    for path in sorted(envs_dir().glob("*.py")):
+    for path in sorted(envs_dir().rglob("*.py")):
         if not path.name.startswith("_"):
             try:
                 load_task_file(path)
             except UnknownTaskError as exc:
                 _BROKEN[path.stem] = str(exc)
+    for entry in importlib.metadata.entry_points(group="eureka.tasks"):
+        try:
+            obj = entry.load()
+            for task in (obj if isinstance(obj, (list, tuple)) else [getattr(obj, "TASK", obj)]):
+                if isinstance(task, Task):
+                    task.source = task.source or f"entry point {entry.value}"
+                    register(task)
+        except Exception as exc:  # noqa: BLE001 - a broken plugin must not hide the others
+            _BROKEN[entry.name] = f"task entry point '{entry.name}' failed to load: {type(exc).__name__}: {exc}"
 
 
 def list_tasks() -> list[str]:
@@ -84,11 +94,11 @@ def make(name: str) -> Task:
         return load_task_file(name)[0]
     if name in _REGISTRY:
         return _REGISTRY[name]
-    own_file = envs_dir() / f"{name}.py"
-    if own_file.is_file():
-        load_task_file(own_file)
-        if name in _REGISTRY:
-            return _REGISTRY[name]
+    for own_file in (envs_dir() / f"{name}.py", envs_dir() / "examples" / f"{name}.py"):
+        if own_file.is_file():
+            load_task_file(own_file)
+            if name in _REGISTRY:
+                return _REGISTRY[name]
     _load_builtins()
     if name in _BROKEN:
         raise UnknownTaskError(_BROKEN[name])
