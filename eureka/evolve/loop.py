@@ -47,7 +47,8 @@ class Candidate:
 
     def row(self) -> dict:
         return {"id": self.id, "status": self.status, "error_class": self.error_class,
-                "fitness": self.fitness, "parent": self.parent, "message": self.message[:500]}
+                "fitness": self.fitness, "parent": self.parent, "steps": self.extra.get("steps"),
+                "stopped_at": self.extra.get("stopped_at"), "message": self.message[:500]}
 
 
 def human_normalized_score(f_method: float | None, f_env: float | None, f_sparse: float | None) -> float | None:
@@ -139,19 +140,62 @@ class EurekaLoop:
                          eval_episodes=int(self.cfg.eval.episodes), out_dir=str(out_dir),
                          tensorboard=bool(t.get("tensorboard", True)))
 
+    def rungs(self) -> list[float]:
+        """Budget fractions of successive halving (``[1.0]`` when ``loop.early_stop`` is off)."""
+        es = self.cfg.get("loop", {}).get("early_stop") or {}
+        if not es.get("enabled", False):
+            return [1.0]
+        eta, frac = float(es.get("eta", 2)), float(es.get("min_fraction", 0.25))
+        out = []
+        while frac < 1.0 - 1e-9:
+            out.append(frac)
+            frac *= eta
+        return out + [1.0]
+
     def train(self, cands: list[Candidate]) -> None:
-        by_id = {c.id: c for c in cands}
-        specs = [self.spec(c.id, "candidate", int(self.cfg.seed), c.reward_path, self.store.candidate_dir(c.id))
-                 for c in cands]
-        for s in specs:
-            self.reporter.training_started(s.job_id, s.total_timesteps)
+        """Train every candidate (step 3); with ``loop.early_stop``, by successive halving.
 
-        def done(job_id: str, result: dict) -> None:
-            cand = by_id[job_id]
-            self.absorb(cand, result)
-            self.reporter.candidate_done(cand)
+        Each rung trains the survivors up to the rung's share of the budget (continuing
+        their saved policies), evaluates them, and keeps the best 1/eta for the next rung.
+        """
+        total = int(self.cfg.trainer.total_timesteps)
+        eta = float((self.cfg.get("loop", {}).get("early_stop") or {}).get("eta", 2))
+        fractions = self.rungs()
+        alive, done_steps = list(cands), 0
+        snapshots: dict[str, list] = {c.id: [] for c in cands}
+        for r, frac in enumerate(fractions):
+            target = int(round(total * frac))
+            last = r == len(fractions) - 1
+            by_id = {c.id: c for c in alive}
+            specs = []
+            for c in alive:
+                sp = self.spec(c.id, "candidate", int(self.cfg.seed), c.reward_path, self.store.candidate_dir(c.id))
+                sp.total_timesteps, sp.resume = target - done_steps, r > 0
+                specs.append(sp)
+                self.reporter.training_started(c.id, sp.total_timesteps)
 
-        self.executor.run(specs, self.reporter.training_progress, done)
+            def done(job_id: str, result: dict, last: bool = last, by_id: dict = by_id) -> None:
+                cand = by_id[job_id]
+                snapshots[job_id] += result.get("snapshots", [])
+                cand.extra["steps"] = result.get("steps", cand.extra.get("steps", 0))
+                if last or result.get("status") != "ok":
+                    self.absorb(cand, {**result, "snapshots": snapshots[job_id]})
+                    self.reporter.candidate_done(cand)
+                else:
+                    cand.fitness = result.get("fitness")
+
+            self.executor.run(specs, self.reporter.training_progress, done)
+            done_steps = target
+            if last:
+                break
+            ranked = sorted([c for c in alive if c.status == "pending"], key=lambda c: -(c.fitness or -math.inf))
+            keep = max(1, math.ceil(len(ranked) / eta))
+            for c in ranked[keep:]:
+                self.absorb(c, {"status": "ok", "fitness": c.fitness, "snapshots": snapshots[c.id]})
+                c.extra["stopped_at"] = done_steps
+                self.store.event("stopped_early", id=c.id, steps=done_steps, fitness=c.fitness)
+                self.reporter.candidate_done(c)
+            alive = ranked[:keep]
 
     def absorb(self, cand: Candidate, result: dict) -> None:
         """Analyze one training result into the candidate (step 4)."""
@@ -303,5 +347,6 @@ class EurekaLoop:
             s["best_fitness"], s["best_candidate"] = self.best.fitness, self.best.id
             s["best_reward_path"] = self.best.reward_path
         s["llm_usage"] = self.designer.usage.to_dict()
+        s["search_env_steps"] = sum(int(c.extra.get("steps") or 0) for c in self.candidates)
         s["wall_time_s"] = round(time.time() - self.t0, 2)
         self.store.write_json("summary.json", s)

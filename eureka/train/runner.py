@@ -48,6 +48,7 @@ class TrainSpec:
     log_points: int = 10
     out_dir: str | None = None
     tensorboard: bool = True
+    resume: bool = False  # continue the policy saved in out_dir (successive halving's later rungs)
 
 
 def resolve_device(device: str) -> str:
@@ -94,11 +95,17 @@ class _Monitor(BaseCallback):
         self.next_progress = 0
         self.snapshots: list[dict] = []
         self._seen_eps = 0
+        self.start = 0
+
+    def _on_training_start(self) -> None:
+        self.start = self.num_timesteps
+        self.next_log = self.start + self.every
+        self.next_progress = self.start
 
     def _on_step(self) -> bool:
         t = self.num_timesteps
         if self.progress is not None and t >= self.next_progress:
-            self.progress(t)
+            self.progress(t - self.start)
             self.next_progress = t + max(self.spec.total_timesteps // 100, 256)
         if t >= self.next_log:
             self.snapshot()
@@ -164,7 +171,8 @@ def run_training(spec: TrainSpec, progress: Callable[[int], None] | None = None)
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         metrics_path = out_dir / "metrics.jsonl"
-        metrics_path.write_text("")
+        if not spec.resume:
+            metrics_path.write_text("")
     result = {"job_id": spec.job_id, "spec": asdict(spec), "status": "ok", "error_class": None,
               "message": "", "fitness": None, "eval_fitness": [], "eval_lengths": [], "snapshots": []}
     callback = None
@@ -182,18 +190,27 @@ def run_training(spec: TrainSpec, progress: Callable[[int], None] | None = None)
                                 f"{type(venv.action_space).__name__} actions (use trainer.algo=ppo)")
         wrapper = RewardWrapper(venv, task, mode=spec.mode, reward_fn=fn, params=params,
                                 path=spec.reward_path or "", device=device)
-        env = VecNormalize(wrapper, norm_obs=True, norm_reward=True) if spec.normalize else wrapper
         tb = str(out_dir / "tb") if (out_dir is not None and spec.tensorboard) else None
-        model = ALGOS[spec.algo]("MlpPolicy", env, seed=spec.seed, device=device, verbose=0,
-                                 tensorboard_log=tb, **build_kwargs(spec.hyperparams))
+        saved = out_dir / "policy.zip" if out_dir is not None else None
+        if spec.resume and saved is not None and saved.exists():
+            norm = out_dir / "vecnormalize.pkl"
+            env = VecNormalize.load(str(norm), wrapper) if spec.normalize and norm.exists() else wrapper
+            model = ALGOS[spec.algo].load(str(saved), env=env, device=device, tensorboard_log=tb)
+            start = model.num_timesteps
+        else:
+            env = VecNormalize(wrapper, norm_obs=True, norm_reward=True) if spec.normalize else wrapper
+            model = ALGOS[spec.algo]("MlpPolicy", env, seed=spec.seed, device=device, verbose=0,
+                                     tensorboard_log=tb, **build_kwargs(spec.hyperparams))
+            start = 0
         callback = _Monitor(wrapper, spec, progress, metrics_path)
-        model.learn(total_timesteps=spec.total_timesteps, callback=callback, progress_bar=False)
+        model.learn(total_timesteps=spec.total_timesteps, callback=callback, progress_bar=False,
+                    reset_num_timesteps=start == 0)
         if callback.snapshots and callback.snapshots[-1]["step"] < model.num_timesteps:
             callback.snapshot()
         normalizer = env if isinstance(env, VecNormalize) else None
         fit, lens = evaluate_fitness(model, task, spec.eval_episodes, spec.seed, normalizer, device)
         result.update(fitness=float(np.mean(fit)) if fit else float("nan"), eval_fitness=fit, eval_lengths=lens,
-                      steps=int(model.num_timesteps))
+                      steps=int(model.num_timesteps), new_steps=int(model.num_timesteps - start))
         if out_dir is not None:
             model.save(out_dir / "policy.zip")
             if normalizer is not None:
