@@ -11,7 +11,7 @@ from pathlib import Path
 from eureka.errors import ConfigError, EurekaError, closest
 from eureka.paths import conf_dir
 
-GROUPS = ("task", "llm", "trainer", "sandbox", "loop", "executor")
+GROUPS = ("task", "llm", "trainer", "sandbox", "loop", "feedback", "executor")
 _HYDRA_FLAGS = ("--help", "-h", "--hydra-help", "--info", "-i", "--cfg", "-c", "--version", "--shell-completion",
                 "-sc", "--resolve", "--package", "-p")
 

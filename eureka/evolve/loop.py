@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -14,7 +15,9 @@ from eureka import tasks
 from eureka.analyze import Reflection, analyze
 from eureka.critic import Critic, SandboxLimits, SandboxPool, Verdict
 from eureka.errors import LLMBudgetExceeded, LLMError
+from eureka.evolve.population import Population
 from eureka.llm import Designer, DesignRequest, make_designer
+from eureka.prefer import Pair, bradley_terry, choose_pairs, make_session
 from eureka.procs import run_in_child
 from eureka.prompts import build_messages
 from eureka.render import record_video
@@ -23,7 +26,7 @@ from eureka.store import RunStore
 from eureka.train import LocalExecutor, TrainSpec
 
 
-@dataclass
+@dataclass(eq=False)
 class Candidate:
     """One reward candidate and everything learned about it."""
 
@@ -40,6 +43,8 @@ class Candidate:
     reflection: Reflection | None = None
     reward_path: str = ""
     parent: str | None = None
+    island: int = 0
+    preference: float | None = None
     extra: dict = field(default_factory=dict)
 
     def feedback(self) -> str:
@@ -47,7 +52,8 @@ class Candidate:
 
     def row(self) -> dict:
         return {"id": self.id, "status": self.status, "error_class": self.error_class,
-                "fitness": self.fitness, "parent": self.parent, "steps": self.extra.get("steps"),
+                "fitness": self.fitness, "parent": self.parent, "island": self.island,
+                "preference": self.preference, "steps": self.extra.get("steps"),
                 "stopped_at": self.extra.get("stopped_at"), "message": self.message[:500]}
 
 
@@ -70,6 +76,10 @@ class Reporter:
     def training_progress(self, job_id: str, steps: int) -> None: ...
     def candidate_done(self, cand: Candidate) -> None: ...
     def job_done(self, job_id: str, result: dict) -> None: ...
+    def paused(self):
+        """Context in which a session may use the terminal (progress display paused)."""
+        return contextlib.nullcontext()
+
     def phase(self, text: str) -> None: ...
     def message(self, text: str) -> None: ...
 
@@ -86,6 +96,12 @@ class EurekaLoop:
         self.designer = designer or make_designer(cfg.llm, seed=int(cfg.seed))
         self.candidates: list[Candidate] = []
         self.best: Candidate | None = None
+        lcfg = cfg.get("loop") or {}
+        self.population = Population(int(lcfg.get("population", 4)), int(lcfg.get("islands", 1)),
+                                     str(lcfg.get("selection", "fitness")), int(lcfg.get("migration_every", 2)))
+        self.feedback_cfg = cfg.get("feedback") or {"mode": "fitness"}
+        self.session = make_session(self.feedback_cfg, run_dir, announce=self.reporter.message)
+        self.notes_for: dict[str, list[str]] = {}
         self.summary: dict = {}
         self.t0 = time.time()
         tcfg = cfg.trainer
@@ -94,28 +110,39 @@ class EurekaLoop:
 
     # -- the five steps ------------------------------------------------------------------
     def design(self, it: int, errors: list[str]) -> list[Candidate]:
-        parent = self.best
-        messages = build_messages(self.task, parent.response if parent else None,
-                                  parent.reflection.text if parent and parent.reflection else None,
-                                  errors, list(self.cfg.get("notes") or []))
-        population = [{"id": c.id, "code": c.code, "fitness": c.fitness} for c in self.top(4)]
-        request = DesignRequest(self.task, messages, int(self.cfg.samples), it, int(self.cfg.seed),
-                                parent={"id": parent.id, "code": parent.code, "fitness": parent.fitness,
-                                        "reflection": parent.reflection.to_dict() if parent.reflection else None}
-                                if parent else None,
-                                population=population, errors=errors, notes=list(self.cfg.get("notes") or []))
-        answers = self.designer.propose(request)
+        """Ask the designer for ``samples`` candidates (step 1): one request per parent."""
+        general = list(self.cfg.get("notes") or [])
+        groups: dict[str | None, list[int]] = {}
+        parents: dict[str | None, Candidate | None] = {}
+        for k in range(int(self.cfg.samples)):
+            parent = self.population.parent_for(k)
+            key = parent.id if parent else None
+            groups.setdefault(key, []).append(k)
+            parents[key] = parent
         cands = []
-        for k, answer in enumerate(answers):
-            cand = Candidate(f"iter{it}_sample{k}", it, k, response=answer.text,
-                             parent=parent.id if parent else None)
-            d = self.store.candidate_dir(cand.id)
-            self.store.write_json(d / "prompt.json", messages)
-            self.store.write_text(d / "response.txt", answer.text)
-            self.store.event("designed", id=cand.id, parent=cand.parent, prompt_tokens=answer.prompt_tokens,
-                             completion_tokens=answer.completion_tokens)
-            cands.append(cand)
-        return cands
+        for key, samples in groups.items():
+            parent = parents[key]
+            notes = general + (self.notes_for.get(parent.id, []) if parent else [])
+            messages = build_messages(self.task, parent.response if parent else None,
+                                      parent.reflection.text if parent and parent.reflection else None,
+                                      errors, notes)
+            population = [{"id": c.id, "code": c.code, "fitness": c.fitness} for c in self.population.all()]
+            request = DesignRequest(
+                self.task, messages, len(samples), it, int(self.cfg.seed) + 1000 * samples[0],
+                parent={"id": parent.id, "code": parent.code, "fitness": parent.fitness,
+                        "reflection": parent.reflection.to_dict() if parent.reflection else None} if parent else None,
+                population=population, errors=errors, notes=notes)
+            answers = self.designer.propose(request)
+            for k, answer in zip(samples, answers, strict=False):
+                cand = Candidate(f"iter{it}_sample{k}", it, k, response=answer.text, parent=key,
+                                 island=k % self.population.islands)
+                d = self.store.candidate_dir(cand.id)
+                self.store.write_json(d / "prompt.json", messages)
+                self.store.write_text(d / "response.txt", answer.text)
+                self.store.event("designed", id=cand.id, parent=cand.parent, island=cand.island,
+                                 prompt_tokens=answer.prompt_tokens, completion_tokens=answer.completion_tokens)
+                cands.append(cand)
+        return sorted(cands, key=lambda c: c.sample)
 
     def criticise(self, critic: Critic, cand: Candidate) -> None:
         verdict: Verdict = critic.check_answer(cand.response)
@@ -211,33 +238,75 @@ class EurekaLoop:
                          error_class=cand.error_class, message=cand.message,
                          wall_time_s=result.get("wall_time_s"))
 
-    def select(self, cands: list[Candidate]) -> None:
-        """Keep the best candidate so far by fitness (step 5)."""
-        for c in cands:
-            if c.status == "ok" and c.fitness is not None and math.isfinite(c.fitness):
-                if self.best is None or c.fitness > (self.best.fitness or -math.inf):
-                    self.best = c
+    def select(self, it: int, cands: list[Candidate]) -> None:
+        """Update the population (step 5): videos and a preference session first, when configured."""
+        if self.session is not None:
+            self.ask_preferences(it, cands)
+        self.population.update(cands, it)
+        self.best = self.population.best()
         if self.best is not None:
-            self.store.event("best", id=self.best.id, fitness=self.best.fitness)
+            self.store.event("best", id=self.best.id, fitness=self.best.fitness, preference=self.best.preference,
+                             population=[c.id for c in self.population.all()])
 
-    def record_video(self, cands: list[Candidate]) -> None:
-        """Save ``rollout.mp4`` of this iteration's best candidate (``video=false`` turns it off)."""
-        ok = [c for c in cands if c.status == "ok" and c.fitness is not None]
-        if not ok or not self.cfg.get("video", True):
+    def ask_preferences(self, it: int, cands: list[Candidate]) -> None:
+        """Show pairs of rollouts; turn the choices into Bradley-Terry scores and the notes into directives."""
+        fb = self.feedback_cfg
+        fresh = sorted([c for c in cands if c.status == "ok" and c.fitness is not None],
+                       key=lambda c: -c.fitness)[:int(fb.get("max_candidates", 4))]
+        shown = list(dict.fromkeys(fresh + self.population.all()))
+        shown.sort(key=lambda c: -(c.fitness if c.fitness is not None else -math.inf))
+        if len(shown) < 2:
             return
-        best = max(ok, key=lambda c: c.fitness)
-        d = self.store.candidate_dir(best.id)
-        try:
-            info = run_in_child(record_video, self.cfg.task.name, str(d), str(d / "rollout.mp4"),
-                                str(self.cfg.trainer.algo), int(self.cfg.get("video_steps", 300)), timeout=300)
-            self.store.event("video", id=best.id, path=info["path"], frames=info["frames"])
-        except RuntimeError as exc:
-            self.reporter.message(f"no video for {best.id}: {exc}")
-            self.store.event("video_failed", id=best.id, message=str(exc))
+        self.record_videos(shown)
+        info = {c.id: self.public(c) for c in shown}
+        pairs = [Pair(f"iter{it}:{a}|{b}", info[a], info[b])
+                 for a, b in choose_pairs([c.id for c in shown], int(fb.get("max_pairs", 10)), int(self.cfg.seed) + it)]
+        self.reporter.phase(f"preference session ({fb.get('mode')}): {len(pairs)} pair(s)")
+        with self.reporter.paused():
+            result = self.session.run(it, pairs,
+                                      [self.public(c) for c in self.population.all()] or list(info.values()))
+        if result.message:
+            self.reporter.message(result.message)
+        answers = self.session.log.latest(it)
+        for rec in answers.values():
+            note = (rec.get("note") or "").strip()
+            if not note:
+                continue
+            aimed = {"a": [rec["a"]], "b": [rec["b"]]}.get(rec.get("choice"), [rec["a"], rec["b"]])
+            for cid in aimed:
+                self.notes_for.setdefault(cid, [])
+                if note not in self.notes_for[cid]:
+                    self.notes_for[cid].append(note)
+        scores = bradley_terry([c.id for c in self.candidates], self.session.log.comparisons())
+        compared = {x for a, b, _ in self.session.log.comparisons() for x in (a, b)}
+        for c in self.candidates:
+            c.preference = scores.get(c.id) if c.id in compared else None
+        self.store.write_json("preference_scores.json", {"scores": {k: v for k, v in scores.items() if k in compared},
+                                                         "notes": self.notes_for})
+        self.store.event("preferences", iteration=it, answered=result.answered, pairs=len(pairs),
+                         timed_out=result.timed_out, message=result.message)
 
-    def top(self, k: int) -> list[Candidate]:
-        ok = [c for c in self.candidates if c.status == "ok" and c.fitness is not None]
-        return sorted(ok, key=lambda c: c.fitness, reverse=True)[:k]
+    @staticmethod
+    def public(c: Candidate) -> dict:
+        video = Path(c.reward_path).parent / "rollout.mp4" if c.reward_path else None
+        return {"id": c.id, "fitness": c.fitness, "preference": c.preference, "parent": c.parent,
+                "code": c.code, "video": str(video) if video is not None and video.exists() else None}
+
+    def record_videos(self, cands: list[Candidate]) -> None:
+        """Save ``rollout.mp4`` for each candidate that has none yet (``video=false`` turns it off)."""
+        if not self.cfg.get("video", True):
+            return
+        for c in cands:
+            d = self.store.candidate_dir(c.id)
+            if (d / "rollout.mp4").exists() or not (d / "policy.zip").exists():
+                continue
+            try:
+                info = run_in_child(record_video, self.cfg.task.name, str(d), str(d / "rollout.mp4"),
+                                    str(self.cfg.trainer.algo), int(self.cfg.get("video_steps", 300)), timeout=300)
+                self.store.event("video", id=c.id, path=info["path"], frames=info["frames"])
+            except RuntimeError as exc:
+                self.reporter.message(f"no video for {c.id}: {exc}")
+                self.store.event("video_failed", id=c.id, message=str(exc))
 
     # -- the run ---------------------------------------------------------------------------
     def run(self) -> dict:
@@ -273,8 +342,10 @@ class EurekaLoop:
                 trainable = [c for c in cands if c.status == "pending"]
                 if trainable:
                     self.train(trainable)
-                self.select(cands)
-                self.record_video(cands)
+                self.select(it, cands)
+                ok = [c for c in cands if c.status == "ok" and c.fitness is not None]
+                if ok:
+                    self.record_videos([max(ok, key=lambda c: c.fitness)])
                 errors = [c.feedback() for c in cands if c.status in ("rejected", "failed")]
                 self.write_summary()
         if stop_error is not None:
@@ -346,6 +417,9 @@ class EurekaLoop:
         if self.best is not None:
             s["best_fitness"], s["best_candidate"] = self.best.fitness, self.best.id
             s["best_reward_path"] = self.best.reward_path
+        s["population"] = [c.id for c in self.population.all()]
+        s["selection"] = self.population.selection
+        s["feedback"] = str(self.feedback_cfg.get("mode", "fitness"))
         s["llm_usage"] = self.designer.usage.to_dict()
         s["search_env_steps"] = sum(int(c.extra.get("steps") or 0) for c in self.candidates)
         s["wall_time_s"] = round(time.time() - self.t0, 2)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.syntax import Syntax
@@ -60,6 +62,15 @@ class RichReporter(Reporter):
         else:
             self.console.log(f"{cand.id}: [red]{cand.status}[/] {cand.error_class}: {cand.message[:160]}")
 
+    @contextlib.contextmanager
+    def paused(self):
+        """Stop the live progress display while a terminal session talks to the user."""
+        self.progress.stop()
+        try:
+            yield
+        finally:
+            self.progress.start()
+
     def _index(self, task_id: int) -> int:
         return next(i for i, t in enumerate(self.progress.tasks) if t.id == task_id)
 
@@ -85,13 +96,18 @@ def _f(v) -> str:
 def print_summary(summary: dict, console: Console, run_dir: str, best_code: str | None = None) -> None:
     """The final table of candidates, the best reward and the scores."""
     table = Table(title=f"eureka: {summary['task']} ({summary['llm']})")
-    for col in ("candidate", "status", "error", "fitness"):
+    for col in ("candidate", "parent", "status", "error", "fitness", "preference"):
         table.add_column(col)
+    population = set(summary.get("population", []))
     for it in summary.get("iterations", []):
         for c in it["candidates"]:
             style = "bold green" if c["id"] == summary.get("best_candidate") else None
-            table.add_row(c["id"], c["status"], c.get("error_class") or "", _f(c.get("fitness")), style=style)
+            mark = " *" if c["id"] in population else ""
+            table.add_row(c["id"] + mark, c.get("parent") or "", c["status"], c.get("error_class") or "",
+                          _f(c.get("fitness")), _f(c.get("preference")), style=style)
     console.print(table)
+    if population:
+        console.print(f"* = in the final population (selection: {summary.get('selection', 'fitness')})")
     if best_code:
         console.print(f"Best reward ({summary.get('best_candidate')}, fitness {_f(summary.get('best_fitness'))}):")
         console.print(Syntax(best_code, "python", line_numbers=False, word_wrap=True))

@@ -6,6 +6,7 @@ import ast
 import builtins
 import importlib.util
 import itertools
+import math
 import sys
 import traceback
 from collections.abc import Callable
@@ -161,7 +162,9 @@ def normalize_output(out, n: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]
 
 
 def check_finite(reward: torch.Tensor, components: dict[str, torch.Tensor], step: int | None = None) -> None:
-    """Raise ``NonFiniteReward`` if the reward has NaN or inf values."""
+    """Raise ``NonFiniteReward`` if the reward has NaN or inf values (one reduction in the common case)."""
+    if math.isfinite(float(reward.sum(dtype=torch.float64))):
+        return
     if not bool(torch.isfinite(reward).all()):
         bad = [k for k, v in components.items() if not bool(torch.isfinite(v).all())]
         n_nan = int(torch.isnan(reward).sum())
@@ -173,8 +176,12 @@ def check_finite(reward: torch.Tensor, components: dict[str, torch.Tensor], step
 
 
 def call_reward(fn: Callable, params: list[str], states: dict[str, torch.Tensor], path: Path,
-                step: int | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Call the reward on a batch of states; classify anything that goes wrong."""
+                step: int | None = None, validate: bool = True) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Call the reward on a batch of states; classify anything that goes wrong.
+
+    ``validate=False`` (the training hot path, after the first calls) checks only the
+    reward's shape, dtype and finiteness, not every component again.
+    """
     n = next(iter(states.values())).shape[0]
     try:
         out = fn(**{p: states[p] for p in params if p in states})
@@ -185,6 +192,10 @@ def call_reward(fn: Callable, params: list[str], states: dict[str, torch.Tensor]
         if step is not None:
             err.message += f" (training step {step})"
         raise err from None
-    reward, components = normalize_output(out, n)
+    if not validate and isinstance(out, tuple) and len(out) == 2 and isinstance(out[0], torch.Tensor) \
+            and out[0].shape == (n,) and out[0].dtype == torch.float32 and isinstance(out[1], dict) and out[1]:
+        reward, components = out
+    else:
+        reward, components = normalize_output(out, n)
     check_finite(reward, components, step)
     return reward, components

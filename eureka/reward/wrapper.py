@@ -49,7 +49,9 @@ class RewardWrapper(VecEnvWrapper):
         self.episode_fitness: list[float] = []
         self.episode_lengths: list[int] = []
         self.steps = 0
-        self._stats: dict[str, list[float]] = {}
+        self._names: list[str] = []
+        self._acc: torch.Tensor | None = None  # per component: sum, sum of squares, min, max, count
+        self._checked = 0
 
     def reset(self):
         self._ep_sum[:] = 0
@@ -90,7 +92,9 @@ class RewardWrapper(VecEnvWrapper):
 
         components: dict[str, torch.Tensor] = {}
         if self.mode == "candidate":
-            reward_t, components = call_reward(self.reward_fn, self.params, states, self.path, step=self.steps)
+            reward_t, components = call_reward(self.reward_fn, self.params, states, self.path, step=self.steps,
+                                               validate=self._checked < 3)
+            self._checked += 1
             rewards = reward_t.detach().cpu().numpy().astype(np.float32)
             self._record(components)
         elif self.mode == "sparse":
@@ -130,21 +134,30 @@ class RewardWrapper(VecEnvWrapper):
         return values.astype(np.float32)
 
     def _record(self, components: dict[str, torch.Tensor]) -> None:
-        for k, v in components.items():
-            s = self._stats.setdefault(k, [0.0, 0.0, 0, float("inf"), float("-inf")])
-            s[0] += float(v.sum())
-            s[1] += float((v * v).sum())
-            s[2] += v.numel()
-            s[3] = min(s[3], float(v.min()))
-            s[4] = max(s[4], float(v.max()))
+        names = list(components)
+        stacked = torch.stack([components[k] for k in names]).detach().to(torch.float64)
+        row = torch.stack([stacked.sum(1), (stacked * stacked).sum(1), stacked.amin(1), stacked.amax(1)])
+        if self._acc is None or names != self._names:
+            self._flush_pending()
+            self._names, self._acc, self._count = names, row, stacked.shape[1]
+            return
+        self._acc[:2] += row[:2]
+        torch.minimum(self._acc[2], row[2], out=self._acc[2])
+        torch.maximum(self._acc[3], row[3], out=self._acc[3])
+        self._count += stacked.shape[1]
+
+    def _flush_pending(self) -> None:
+        self._pending = getattr(self, "_pending", {})
+        if self._acc is not None:
+            acc = self._acc.cpu().tolist()
+            for i, k in enumerate(self._names):
+                mean = acc[0][i] / self._count
+                self._pending[k] = {"mean": mean, "std": float(np.sqrt(max(acc[1][i] / self._count - mean * mean, 0.0))),
+                                    "min": acc[2][i], "max": acc[3][i]}
+        self._acc = None
 
     def pop_component_stats(self) -> dict[str, dict[str, float]]:
         """Mean/std/min/max of each component since the last call, then reset."""
-        out = {}
-        for k, (total, sq, count, lo, hi) in self._stats.items():
-            if count:
-                mean = total / count
-                out[k] = {"mean": mean, "std": float(np.sqrt(max(sq / count - mean * mean, 0.0))),
-                          "min": lo, "max": hi}
-        self._stats = {}
+        self._flush_pending()
+        out, self._pending = self._pending, {}
         return out
