@@ -15,16 +15,27 @@ import threading
 import time
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from eureka.prefer.log import PreferenceLog
 from eureka.prefer.session import Pair, Session, SessionResult, wait_idle
 
 PAGE = Path(__file__).with_name("page.html")
 
 
+class AnswerIn(BaseModel):
+    """One answer posted by the page."""
+
+    pair_id: str
+    choice: str
+    note: str = ""
+
+
 def free_port(host: str, port: int, tries: int = 50) -> int:
     """``port`` if it can be bound on ``host``, else the next free one."""
     for p in range(port, port + tries):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
             try:
                 s.bind((host, p))
                 return p
@@ -45,17 +56,11 @@ class WebSession(Session):
     def app(self, iteration: int, pairs: list[Pair], population: list[dict], state: dict):
         from fastapi import FastAPI, HTTPException
         from fastapi.responses import FileResponse, HTMLResponse
-        from pydantic import BaseModel
 
         app = FastAPI(title="eureka preferences")
         by_id = {p.pair_id: p for p in pairs}
         videos = {c["id"]: c.get("video") for p in pairs for c in (p.a, p.b)}
         videos.update({c["id"]: c.get("video") for c in population})
-
-        class AnswerIn(BaseModel):
-            pair_id: str
-            choice: str
-            note: str = ""
 
         def public(c: dict) -> dict:
             return {k: c.get(k) for k in ("id", "fitness", "preference", "parent", "code")} | {
@@ -106,7 +111,8 @@ class WebSession(Session):
         state = {"done": False, "last": time.time()}
         port = free_port(self.host, self.port)
         config = uvicorn.Config(self.app(iteration, pairs, population, state), host=self.host, port=port,
-                                log_level="warning", lifespan="off")
+                                log_level="warning", lifespan="off", timeout_keep_alive=1,
+                                timeout_graceful_shutdown=2)
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pexpect
@@ -97,19 +98,25 @@ def test_web_session_in_chromium(tmp_path):
     from playwright.sync_api import sync_playwright
 
     out, port = tmp_path / "run", _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "eureka.cli", "feedback=web", f"feedback.port={port}", *TINY,
-                             "samples=3", f"hydra.run.dir={out}"], cwd=tmp_path, env=_env(tmp_path),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "eureka.cli", "feedback=web", f"feedback.port={port}",
+                             *[a for a in TINY if not a.startswith("samples=")], "samples=3",
+                             f"hydra.run.dir={out}"], cwd=tmp_path, env=_env(tmp_path),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}/"
 
     def wait_for_page(n: int) -> None:
+        """Poll the page's state until the session of iteration ``n`` is served."""
         deadline = time.time() + 240
         while time.time() < deadline:
-            line = proc.stdout.readline()
-            if url in line and "iteration" in line and f"iteration {n}" in line:
-                return
             assert proc.poll() is None, "eureka exited before the session"
-        raise AssertionError("no preference session started")
+            try:
+                with urllib.request.urlopen(url + "api/state", timeout=2) as r:
+                    if json.loads(r.read())["iteration"] == n - 1:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.5)
+        raise AssertionError(f"no preference session for iteration {n}")
 
     try:
         with sync_playwright() as pw:
@@ -149,8 +156,8 @@ def test_web_session_in_chromium(tmp_path):
             page.wait_for_selector("text=pair 1 of")
             page.click("#done")
             browser.close()
-        rest, _ = proc.communicate(timeout=300)
-        assert proc.returncode == 0, rest
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
     finally:
         if proc.poll() is None:
             proc.kill()
