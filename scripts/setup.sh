@@ -1,9 +1,25 @@
 #!/usr/bin/env bash
-# Creates the project venv and installs eureka with its dev extras.
+# Creates the project venv and installs eureka with its dev extras, plus the system packages the
+# tests and videos need (Debian: chromium for the browser tests, libegl1 for headless MuJoCo rendering).
 # torch is pinned to a CPU build (torch==2.13.0); see README for CUDA.
 set -euo pipefail
 VENV="${1:-.venv}"
 PYTHON="${2:-python3}"
+
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+ldconfig -p 2>/dev/null | grep -q 'libEGL.so.1' || missing+=(libegl1)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing system packages: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "setup: please install ${missing[*]} (Debian/Ubuntu: sudo apt-get install ${missing[*]});" \
+         "without chromium the browser test is skipped, without libegl1 MuJoCo videos are skipped" >&2
+  fi
+fi
+
 if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi

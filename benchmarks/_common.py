@@ -1,0 +1,27 @@
+"""Helpers shared by the benchmark scripts: compose the Hydra config and run the loop in-process."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from eureka.evolve import EurekaLoop
+from eureka.paths import conf_dir
+
+
+def config(overrides: list[str], **merge):
+    """The composed config for ``overrides`` (as on the command line), then ``merge`` on top."""
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base=None):
+        cfg = compose("config", overrides=overrides)
+    return OmegaConf.merge(cfg, merge) if merge else cfg
+
+
+def run_loop(overrides: list[str], **merge) -> tuple[dict, float, str]:
+    """Run one search; return (summary, wall seconds, run dir)."""
+    run_dir = tempfile.mkdtemp(prefix="eureka-bench-")
+    t0 = time.time()
+    summary = EurekaLoop(config(overrides, **merge), run_dir).run()
+    return summary, time.time() - t0, run_dir

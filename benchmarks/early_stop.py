@@ -1,0 +1,44 @@
+"""Successive halving vs full training of every candidate, same seeds, offline designer.
+
+    python benchmarks/early_stop.py [--task hopper] [--iterations 2] [--samples 4] [--steps 200000]
+
+Prints total env steps spent on the search and the best fitness for both settings
+(loop.early_stop.enabled=false / true with eta 2, min_fraction 0.25).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from _common import run_loop
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", default="hopper")
+    parser.add_argument("--iterations", type=int, default=2)
+    parser.add_argument("--samples", type=int, default=4)
+    parser.add_argument("--steps", type=int, default=200_000)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    base = [f"task={args.task}", f"iterations={args.iterations}", f"samples={args.samples}", f"seed={args.seed}",
+            f"trainer.total_timesteps={args.steps}", "video=false", "eval.baselines=false", "eval.seeds=[0]",
+            "trainer.tensorboard=false"]
+    rows = []
+    for enabled in (False, True):
+        summary, wall, run_dir = run_loop(base + [f"loop.early_stop.enabled={str(enabled).lower()}"])
+        fits = [c["fitness"] for it in summary["iterations"] for c in it["candidates"] if c["fitness"] is not None]
+        rows.append((enabled, summary["search_env_steps"], summary["best_fitness"], summary["best_candidate"],
+                     summary["final_eval"]["mean"], wall, len(fits), run_dir))
+        print(f"early_stop={enabled}: search env steps {summary['search_env_steps']:,}, best fitness "
+              f"{summary['best_fitness']:.3f} ({summary['best_candidate']}), re-trained best "
+              f"{summary['final_eval']['mean']:.3f}, wall {wall:.0f} s, run {run_dir}", flush=True)
+    (_, full_steps, full_best, *_), (_, es_steps, es_best, *_) = rows
+    print(f"\n{args.task}: {args.iterations} iterations x {args.samples} samples, {args.steps:,} steps per candidate")
+    print(f"  env steps: full {full_steps:,}  successive halving {es_steps:,}  -> "
+          f"{100 * (1 - es_steps / full_steps):.1f}% fewer")
+    print(f"  best fitness: full {full_best:.3f}  successive halving {es_best:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""Does selection by (scripted) preference find what selection by fitness finds?
+
+    python benchmarks/preference_alignment.py [--tasks cartpole pendulum] [--noise 0 0.1 0.2]
+
+For each task: one run with feedback=fitness, and one run per noise level with the
+scripted teacher (prefers the higher fitness, wrong with probability `noise`) and
+loop.selection=preference. Prints, per run, how often (over iterations) the population's
+best by preference equals its best by fitness, and the final fitness of the selected reward.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from _common import run_loop
+
+BUDGET = {"cartpole": 20_000, "pendulum": 40_000}
+
+
+def agreement(run_dir: str) -> tuple[int, int]:
+    """(iterations where the preference-best population member is the fitness-best, iterations)."""
+    events = [json.loads(x) for x in (Path(run_dir) / "events.jsonl").read_text().splitlines()]
+    fitness = {e["id"]: e["fitness"] for e in events if e["event"] == "trained" and e["fitness"] is not None}
+    hits = total = 0
+    for e in events:
+        if e["event"] == "best" and e.get("population"):
+            total += 1
+            by_fitness = max(e["population"], key=lambda c: fitness.get(c, float("-inf")))
+            hits += int(e["id"] == by_fitness or fitness.get(e["id"]) == fitness.get(by_fitness))
+    return hits, total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", nargs="+", default=["cartpole", "pendulum"])
+    parser.add_argument("--noise", nargs="+", type=float, default=[0.0, 0.1, 0.2])
+    parser.add_argument("--iterations", type=int, default=3)
+    parser.add_argument("--samples", type=int, default=4)
+    args = parser.parse_args()
+    results = []
+    for task in args.tasks:
+        base = [f"task={task}", f"iterations={args.iterations}", f"samples={args.samples}", "video=false",
+                "eval.baselines=false", "eval.seeds=[0]", f"trainer.total_timesteps={BUDGET.get(task, 30000)}",
+                "trainer.tensorboard=false"]
+        settings = [("fitness", base)] + [(f"scripted noise {n:g}", base + [
+            "feedback=scripted", f"feedback.noise={n}", "loop.selection=preference"]) for n in args.noise]
+        for label, overrides in settings:
+            summary, wall, run_dir = run_loop(overrides)
+            hits, total = agreement(run_dir)
+            row = (task, label, hits, total, summary["best_fitness"], summary["final_eval"]["mean"], wall)
+            results.append(row)
+            print(f"{task:9s} {label:20s} preference-best == fitness-best in {hits}/{total} iterations; "
+                  f"selected fitness {summary['best_fitness']:.3f}; re-trained {summary['final_eval']['mean']:.3f}; "
+                  f"{wall:.0f} s", flush=True)
+    print("\ntask      selection             agree   selected  re-trained")
+    for task, label, hits, total, best, final, _ in results:
+        print(f"{task:9s} {label:20s} {hits}/{total}     {best:8.3f}  {final:8.3f}")
+
+
+if __name__ == "__main__":
+    main()
