@@ -45,10 +45,10 @@ def sim_speed(task, n_envs: int, steps: int) -> float:
 
 
 def ppo_speed(task, variant: str, n_envs: int, kwargs: dict, steps: int, reward_path: Path) -> float:
-    venv = make_vec_env(task, n_envs, 0)
+    venv = make_vec_env(task, n_envs, 0, subprocess=variant == "ours_subproc")
     if variant == "wrapper_env":
         venv = RewardWrapper(venv, task, mode="env")
-    elif variant == "ours":
+    elif variant in ("ours", "ours_subproc"):
         fn, params = load_reward(reward_path)
         venv = RewardWrapper(venv, task, mode="candidate", reward_fn=fn, params=params, path=reward_path)
     model = PPO("MlpPolicy", venv, seed=0, device="cpu", verbose=0, **kwargs)
@@ -62,6 +62,7 @@ def main() -> None:
     parser.add_argument("--task", default="cartpole")
     parser.add_argument("--steps", type=int, default=20000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--subproc", action="store_true", help="also time SubprocVecEnv with the compiled reward")
     args = parser.parse_args()
     torch.set_num_threads(1)
     task = tasks.make(args.task)
@@ -69,9 +70,13 @@ def main() -> None:
     reward_path = Path(tempfile.mkdtemp()) / "reward.py"
     reward_path.write_text(CodeWriter(task).code(seed_genome(task)))
     results: dict[str, list[float]] = {"sim": [], "native": [], "wrapper_env": [], "ours": []}
+    if args.subproc:
+        results["ours_subproc"] = []
     for r in range(args.rounds):
         results["sim"].append(sim_speed(task, n_envs, args.steps))
         order = ["native", "ours", "wrapper_env"] if r % 2 == 0 else ["ours", "native", "wrapper_env"]
+        if args.subproc:
+            order.append("ours_subproc")
         for variant in order:
             results[variant].append(ppo_speed(task, variant, n_envs, kwargs, args.steps, reward_path))
         print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.0f}" for k, v in results.items()), flush=True)
@@ -82,6 +87,8 @@ def main() -> None:
     print(f"  PPO, env's own reward (native):  {med['native']:10.0f} steps/s")
     print(f"  PPO, wrapper passing env reward: {med['wrapper_env']:10.0f} steps/s")
     print(f"  PPO, compiled candidate reward:  {med['ours']:10.0f} steps/s")
+    if args.subproc:
+        print(f"  same, SubprocVecEnv({n_envs}):     {med['ours_subproc']:10.0f} steps/s")
     print(f"  ratio ours/native: median {statistics.median(ratios):.3f} (per round: "
           + ", ".join(f"{x:.3f}" for x in ratios) + ")")
 

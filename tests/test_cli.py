@@ -79,3 +79,28 @@ def test_replay_reproduces_an_offline_run(tmp_path):
     for cid in ("iter0_sample0", "iter0_sample1"):
         a = (tmp_path / "a" / "candidates" / cid / "response.txt").read_text()
         assert a == (tmp_path / "b" / "candidates" / cid / "response.txt").read_text()
+
+
+def test_multirun_over_tasks(tmp_path):
+    sweep = tmp_path / "sweep"
+    proc = run(["-m", "task=cartpole,catch", "iterations=1", "samples=1", "trainer.total_timesteps=256",
+                "trainer.n_envs=2", "eval.episodes=1", "eval.baselines=false", "eval.seeds=[0]", "video=false",
+                "trainer.ppo.n_steps=64", "trainer.ppo.batch_size=64", "trainer.ppo.n_epochs=1",
+                f"hydra.sweep.dir={sweep}"], tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    summaries = sorted(json.loads(p.read_text())["task"] for p in sweep.glob("*/summary.json"))
+    assert summaries == ["cartpole", "catch"]
+
+
+def test_task_file_by_path(tmp_path):
+    path = tmp_path / "my_task.py"
+    path.write_text((Path(__file__).resolve().parents[1] / "envs" / "cartpole.py").read_text()
+                    .replace('name="cartpole"', 'name="my_cartpole"'))
+    out = tmp_path / "run"
+    proc = run([f"task={path}", "iterations=1", "samples=1", "trainer.total_timesteps=256", "trainer.n_envs=2",
+                "eval.episodes=1", "eval.baselines=false", "eval.seeds=[0]", "video=false",
+                f"hydra.run.dir={out}"], tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert json.loads((out / "summary.json").read_text())["task"] == "my_cartpole"
+    missing = run(["task=nowhere/my_task.py"], tmp_path, timeout=60)
+    assert missing.returncode == 2 and "task file not found" in missing.stderr

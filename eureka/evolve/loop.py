@@ -165,7 +165,8 @@ class EurekaLoop:
                          total_timesteps=int(t.total_timesteps), n_envs=int(t.n_envs), seed=seed,
                          device=str(t.device), hyperparams=hyper, normalize=bool(t.get("normalize", False)),
                          eval_episodes=int(self.cfg.eval.episodes), out_dir=str(out_dir),
-                         tensorboard=bool(t.get("tensorboard", True)))
+                         tensorboard=bool(t.get("tensorboard", True)),
+                         subproc_envs=bool(t.get("subproc_envs", False)))
 
     def rungs(self) -> list[float]:
         """Budget fractions of successive halving (``[1.0]`` when ``loop.early_stop`` is off)."""

@@ -49,6 +49,7 @@ class TrainSpec:
     out_dir: str | None = None
     tensorboard: bool = True
     resume: bool = False  # continue the policy saved in out_dir (successive halving's later rungs)
+    subproc_envs: bool = False  # SubprocVecEnv instead of DummyVecEnv
 
 
 def resolve_device(device: str) -> str:
@@ -184,7 +185,7 @@ def run_training(spec: TrainSpec, progress: Callable[[int], None] | None = None)
         fn = params = None
         if spec.mode == "candidate":
             fn, params = load_reward(spec.reward_path)
-        venv = make_vec_env(task, spec.n_envs, spec.seed)
+        venv = make_vec_env(task, spec.n_envs, spec.seed, subprocess=spec.subproc_envs)
         if spec.algo == "sac" and not hasattr(venv.action_space, "low"):
             raise TrainingCrash(f"SAC needs continuous actions; task '{task.name}' has "
                                 f"{type(venv.action_space).__name__} actions (use trainer.algo=ppo)")
