@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import os
 import threading
 import time
 from pathlib import Path
+
+from eureka.store import append_jsonl, read_jsonl
 
 
 class PreferenceLog:
@@ -20,24 +20,12 @@ class PreferenceLog:
         """Store one answer: ``pair_id``, ``a``, ``b``, ``choice`` (a/b/tie/skip), ``note``, ``iteration``."""
         record = {"time": time.time(), **record}
         with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a") as f:
-                f.write(json.dumps(record) + "\n")
-                f.flush()
-                os.fsync(f.fileno())
+            append_jsonl(self.path, record)
         return record
 
     def records(self) -> list[dict]:
         """Every stored line (a torn last line is skipped)."""
-        if not self.path.exists():
-            return []
-        out = []
-        for line in self.path.read_text().splitlines():
-            try:
-                out.append(json.loads(line))
-            except ValueError:
-                continue
-        return out
+        return read_jsonl(self.path)
 
     def latest(self, iteration: int | None = None) -> dict[str, dict]:
         """The last answer per ``pair_id`` (of one iteration, or all)."""

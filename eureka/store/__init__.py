@@ -32,6 +32,28 @@ def _clean(obj: Any) -> Any:
     return obj
 
 
+def append_jsonl(path: Path, record: dict) -> None:
+    """Append one JSON line and flush it to disk (an append-only log)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as f:
+        f.write(json.dumps(_clean(record), default=str) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """Every line of a JSONL log (a torn last line, from a killed process, is skipped)."""
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue
+    return out
+
+
 class RunStore:
     """Files of one run, written as results arrive."""
 
@@ -61,23 +83,11 @@ class RunStore:
 
     def event(self, kind: str, **data: Any) -> None:
         """Append one event to ``events.jsonl`` and flush it to disk."""
-        line = json.dumps(_clean({"time": time.time(), "event": kind, **data}), default=str)
-        with self.events_path.open("a") as f:
-            f.write(line + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+        append_jsonl(self.events_path, {"time": time.time(), "event": kind, **data})
 
     def events(self) -> list[dict]:
         """All events so far (a truncated last line is ignored)."""
-        if not self.events_path.exists():
-            return []
-        out = []
-        for line in self.events_path.read_text().splitlines():
-            try:
-                out.append(json.loads(line))
-            except ValueError:
-                continue
-        return out
+        return read_jsonl(self.events_path)
 
 
-__all__ = ["RunStore"]
+__all__ = ["RunStore", "append_jsonl", "read_jsonl"]
