@@ -62,7 +62,8 @@ def test_typos_give_one_line(arg, expected, tmp_path):
 def test_help_lists_groups_and_keys(tmp_path):
     proc = run(["--help"], tmp_path, timeout=60)
     assert proc.returncode == 0
-    for needle in ("task: acrobot, cartpole, mountain_car, pendulum", "llm: offline, openai, replay",
+    for needle in ("task: acrobot, ant, cartpole, catch", "hopper", "pendulum", "llm: offline, openai, replay",
+                   "feedback: cli, fitness, scripted, web",
                    "trainer.algo", "trainer.total_timesteps", "eval.seeds", "iterations", "samples",
                    "llm.base_url", "hydra.run.dir"):
         assert needle in proc.stdout

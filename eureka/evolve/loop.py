@@ -160,7 +160,7 @@ class EurekaLoop:
     def spec(self, job_id: str, mode: str, seed: int, reward_path: str | None, out_dir: Path) -> TrainSpec:
         t = self.cfg.trainer
         algo = str(t.algo)
-        hyper = OmegaConf.to_container(t.get(algo) or {}, resolve=True) if t.get(algo) is not None else {}
+        hyper = OmegaConf.to_container(t[algo], resolve=True) if t.get(algo) else {}
         return TrainSpec(job_id=job_id, task=self.cfg.task.name, mode=mode, reward_path=reward_path, algo=algo,
                          total_timesteps=int(t.total_timesteps), n_envs=int(t.n_envs), seed=seed,
                          device=str(t.device), hyperparams=hyper, normalize=bool(t.get("normalize", False)),

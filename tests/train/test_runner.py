@@ -61,3 +61,15 @@ def test_executor_survives_a_dying_and_a_hanging_process(tmp_path):
     hang = LocalExecutor(max_workers=1, timeout_s=3).run(
         [TrainSpec(job_id="slow", task="cartpole", mode="env", total_timesteps=10**7, n_envs=1)])
     assert hang[0]["error_class"] == "TrainingCrash" and "did not finish" in hang[0]["message"]
+
+
+def test_sac_on_continuous_actions_with_normalization(tmp_path):
+    reward = tmp_path / "reward.py"
+    reward.write_text("import torch\ndef compute_reward(theta, actions):\n    r = torch.cos(theta) - 0.01 * actions ** 2\n"
+                      "    return r, {'upright': torch.cos(theta), 'effort': -0.01 * actions ** 2}\n")
+    result = run_training(TrainSpec(job_id="sac", task="pendulum", reward_path=str(reward), algo="sac",
+                                    total_timesteps=300, n_envs=1, normalize=True, eval_episodes=1,
+                                    hyperparams={"learning_starts": 100, "batch_size": 32}, out_dir=str(tmp_path / "o")))
+    assert result["status"] == "ok", result["message"]
+    assert 0.0 <= result["fitness"] <= 1.0 and result["eval_lengths"] == [200]
+    assert (tmp_path / "o" / "vecnormalize.pkl").exists()
