@@ -38,12 +38,13 @@ def main() -> None:
     parser.add_argument("--noise", nargs="+", type=float, default=[0.0, 0.1, 0.2])
     parser.add_argument("--iterations", type=int, default=3)
     parser.add_argument("--samples", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=0, help="parallel trainings (0 = one per core)")
     args = parser.parse_args()
     results = []
     for task in args.tasks:
         base = [f"task={task}", f"iterations={args.iterations}", f"samples={args.samples}", "video=false",
                 "eval.baselines=false", "eval.seeds=[0]", f"trainer.total_timesteps={BUDGET.get(task, 30000)}",
-                "trainer.tensorboard=false"]
+                "trainer.tensorboard=false", f"executor.max_workers={args.workers}"]
         settings = [("fitness", base)] + [(f"scripted noise {n:g}", base + [
             "feedback=scripted", f"feedback.noise={n}", "loop.selection=preference"]) for n in args.noise]
         for label, overrides in settings:
