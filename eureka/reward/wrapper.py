@@ -51,6 +51,8 @@ class RewardWrapper(VecEnvWrapper):
         self.steps = 0
         self._names: list[str] = []
         self._acc: torch.Tensor | None = None  # per component: sum, sum of squares, min, max, count
+        self._count = 0
+        self._pending: dict[str, dict[str, float]] = {}  # finished stats of a previous component set
         self._checked = 0
 
     def reset(self):
@@ -147,7 +149,6 @@ class RewardWrapper(VecEnvWrapper):
         self._count += stacked.shape[1]
 
     def _flush_pending(self) -> None:
-        self._pending = getattr(self, "_pending", {})
         if self._acc is not None:
             acc = self._acc.cpu().tolist()
             for i, k in enumerate(self._names):
