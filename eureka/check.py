@@ -5,25 +5,216 @@ declared variable with the declared shape as finite float tensors, that the
 fitness is per-env, that the offline designer's seed reward passes the critic,
 that a trivial reward trains for a few steps and yields a fitness, and that a
 frame renders. Prints each problem clearly; exits 1 when there is one.
+
+``preflight`` runs the same checks minus the critic, training and rendering
+before every search and stops at the first problem with one line naming the
+file and line (``TaskCheckError``).
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import re
 import sys
 import tempfile
+import traceback
 from pathlib import Path
+from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch
 
 from eureka import tasks
-from eureka.errors import EurekaError
+from eureka.errors import EurekaError, TaskCheckError
+from eureka.tasks import Task
 
 
 def _declared_dims(shape: str) -> list[str]:
     return [p.strip() for p in shape.strip("[] ").split(",") if p.strip()]
+
+
+# -- where a problem is: the task file (or a file beside it) and the line -----------------------------------
+def _task_folder(task: Task) -> Path | None:
+    return Path(task.source).resolve().parent if task.source.endswith(".py") else None
+
+
+def _frame_in_task(task: Task, exc: BaseException) -> tuple[str, int] | None:
+    """The deepest traceback frame in the task's folder (else outside eureka and site-packages)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    folder = _task_folder(task)
+    if folder is not None:
+        for fr in reversed(frames):
+            if Path(fr.filename).resolve().is_relative_to(folder):
+                return fr.filename, fr.lineno or 0
+    pkg = str(Path(__file__).resolve().parent)
+    for fr in reversed(frames):
+        if not fr.filename.startswith(pkg) and "site-packages" not in fr.filename and not fr.filename.startswith("<"):
+            return fr.filename, fr.lineno or 0
+    return None
+
+
+def _line_of(obj: Any, *needles: str) -> tuple[str, int] | None:
+    """The first line of ``obj``'s source (a function) containing one of ``needles`` (else its first line)."""
+    try:
+        lines, first = inspect.getsourcelines(obj)
+        path = inspect.getsourcefile(obj) or ""
+    except (OSError, TypeError):
+        return None
+    for i, line in enumerate(lines):
+        if any(n in line for n in needles):
+            return path, first + i
+    return path, first
+
+
+def _line_in_file(task: Task, *needles: str) -> tuple[str, int] | None:
+    if not task.source.endswith(".py"):
+        return None
+    try:
+        lines = Path(task.source).read_text().splitlines()
+    except OSError:
+        return None
+    for i, line in enumerate(lines, 1):
+        if any(n in line for n in needles):
+            return task.source, i
+    return task.source, 1
+
+
+def _fail(task: Task, what: str, where: tuple[str, int] | None) -> TaskCheckError:
+    loc = f"{where[0]}:{where[1]}: " if where else (f"{task.source}: " if task.source else "")
+    return TaskCheckError(f"{loc}task '{task.name}': {what}")
+
+
+def _exc(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+# -- the checks (shared by eureka-check-task and the check before every search) ----------------------------
+def check_env(task: Task) -> gym.Space:
+    """Make, reset and step one env; return its action space. Raises ``TaskCheckError``."""
+    call = f"gym.make({task.env_id!r})" if isinstance(task.env_id, str) else \
+        f"{getattr(task.env_id, '__name__', 'env_id')}()"
+    try:
+        env = task.make_env()
+    except Exception as exc:  # noqa: BLE001
+        where = _frame_in_task(task, exc) if not isinstance(task.env_id, str) else None
+        raise _fail(task, f"{call} failed: {_exc(exc)}", where or _line_in_file(task, "env_id")) from None
+    try:
+        for stage in ("reset", "step"):
+            if stage == "reset":
+                env.reset(seed=0)
+            else:
+                env.step(env.action_space.sample())
+    except Exception as exc:  # noqa: BLE001
+        raise _fail(task, f"env.{stage}() of {call} raised {_exc(exc)}",
+                    _frame_in_task(task, exc) or _line_in_file(task, "env_id")) from None
+    space = env.action_space
+    env.close()
+    return space
+
+
+def _check_types(task: Task, states: Any, n: int) -> None:
+    """A dict of torch tensors with one row per env; raise ``TaskCheckError`` naming the variable."""
+    fn = task.extract_state
+    if not isinstance(states, dict):
+        raise _fail(task, f"extract_state must return a dict of named torch tensors, got {type(states).__name__}",
+                    _line_of(fn, "return"))
+    for var in task.state_vars:
+        if var.name not in states:
+            raise _fail(task, f"state variable '{var.name}' is declared but extract_state does not return it",
+                        _line_of(fn, "return"))
+        value = states[var.name]
+        if not isinstance(value, torch.Tensor):
+            raise _fail(task, f"state variable '{var.name}' must be a torch.Tensor of shape {var.shape}, got "
+                              f"{type(value).__name__}", _line_of(fn, f'"{var.name}"', f"'{var.name}'"))
+
+
+def collect_states(task: Task, n_envs: int = 2, steps: int = 8, seed: int = 0) -> dict[str, np.ndarray]:
+    """Roll out random actions through ``extract_state`` (real infos, like training); raises ``TaskCheckError``."""
+    from eureka.reward import make_vec_env
+
+    venv = make_vec_env(task, n_envs, seed)
+    obs = venv.reset()
+    infos: list[dict] = [{} for _ in range(n_envs)]
+    batches: dict[str, list[np.ndarray]] = {}
+    try:
+        for _ in range(steps):
+            actions = np.stack([venv.action_space.sample() for _ in range(n_envs)])
+            obs_t = torch.as_tensor(obs, dtype=torch.float32)
+            try:
+                states = task.extract_state(obs_t, torch.as_tensor(actions), infos)
+            except Exception as exc:  # noqa: BLE001
+                raise _fail(task, f"extract_state raised {_exc(exc)}",
+                            _frame_in_task(task, exc) or _line_of(task.extract_state, "def")) from None
+            _check_types(task, states, n_envs)
+            for k, v in states.items():
+                if isinstance(v, torch.Tensor):
+                    batches.setdefault(k, []).append(v.detach().cpu().numpy())
+            obs, _, _, infos = venv.step(actions)
+    finally:
+        venv.close()
+    return {k: np.concatenate(v, axis=0) if v[0].ndim else np.stack(v) for k, v in batches.items()}
+
+
+def state_problems(task: Task, states: dict[str, np.ndarray], n: int) -> list[tuple[str, str]]:
+    """``(variable, problem)`` for every declared variable whose batch is not as declared."""
+    problems = []
+    for var in task.state_vars:
+        if var.name not in states:
+            problems.append((var.name, f"'{var.name}' is declared but not returned"))
+            continue
+        arr = states[var.name]
+        dims = _declared_dims(var.shape)
+        if arr.ndim == 0 or arr.shape[0] != n:
+            problems.append((var.name, f"'{var.name}' has batch size {arr.shape[0] if arr.ndim else 0}, expected "
+                                       f"{n} (one row per env)"))
+        elif len(dims) != arr.ndim:
+            problems.append((var.name, f"'{var.name}' has shape {list(arr.shape)} but is declared {var.shape}"))
+        elif len(dims) == 2 and re.fullmatch(r"\d+", dims[1]) and int(dims[1]) != arr.shape[1]:
+            problems.append((var.name, f"'{var.name}' has width {arr.shape[1]} but is declared {var.shape}"))
+        if not np.issubdtype(arr.dtype, np.floating):
+            problems.append((var.name, f"'{var.name}' has dtype {arr.dtype}, expected float"))
+        elif not np.isfinite(arr).all():
+            problems.append((var.name, f"'{var.name}' has non-finite values"))
+    return problems
+
+
+def fitness_problem(task: Task, states: dict[str, np.ndarray], n: int) -> str | None:
+    """Why ``fitness.step`` does not give one float per env (None when it does)."""
+    if task.fitness.reduce not in ("sum", "mean", "max"):
+        return f"fitness.reduce is '{task.fitness.reduce}'; valid choices: sum, mean, max"
+    try:
+        fit = task.fitness.step({k: torch.as_tensor(v) for k, v in states.items()})
+    except Exception as exc:  # noqa: BLE001
+        return f"fitness.step raised {_exc(exc)}"
+    if not isinstance(fit, torch.Tensor) or tuple(fit.shape) != (n,) or not fit.is_floating_point():
+        got = f"shape {list(fit.shape)}, dtype {fit.dtype}" if isinstance(fit, torch.Tensor) else type(fit).__name__
+        return f"fitness.step returned {got}; expected [{n}] float (one value per env)"
+    return None
+
+
+_CHECKED: dict[int, gym.Space] = {}
+
+
+def preflight(task: Task) -> gym.Space:
+    """The task's checks minus training, before a search: raise ``TaskCheckError`` (one line) on the first
+    problem; return the env's action space. Each task is checked once per process."""
+    if id(task) in _CHECKED:
+        return _CHECKED[id(task)]
+    space = check_env(task)
+    n_envs, steps = 2, 4
+    states = collect_states(task, n_envs, steps)
+    problems = state_problems(task, states, n_envs * steps)
+    if problems:
+        var, what = problems[0]
+        raise _fail(task, f"state variable {what}", _line_of(task.extract_state, f'"{var}"', f"'{var}'"))
+    what = fitness_problem(task, states, n_envs * steps)
+    if what:
+        raise _fail(task, what, _line_of(task.fitness.step, "") if callable(task.fitness.step) else None)
+    _CHECKED[id(task)] = space
+    return space
 
 
 def check_task(name: str, train_steps: int = 256, render: bool = True) -> list[tuple[str, bool, str]]:
@@ -45,52 +236,27 @@ def check_task(name: str, train_steps: int = 256, render: bool = True) -> list[t
     dupes = {n for n in names if names.count(n) > 1}
     record("state variables", bool(names) and not dupes,
            f"{len(names)} declared" if not dupes else f"duplicate names: {', '.join(sorted(dupes))}")
-    from eureka.reward import make_vec_env, sample_states
-
     try:
-        venv = make_vec_env(task, 2, 0)
-        venv.reset()
-        venv.step(np.stack([venv.action_space.sample() for _ in range(2)]))
-        venv.close()
+        check_env(task)
         record("env builds and steps", True, f"{task.env_id}")
-    except Exception as exc:  # noqa: BLE001
-        record("env builds and steps", False, f"{type(exc).__name__}: {exc}")
+    except TaskCheckError as exc:
+        record("env builds and steps", False, str(exc))
         return rows
     try:
-        states = sample_states(task, n_envs=2, steps=8, seed=0)
-    except Exception as exc:  # noqa: BLE001
-        record("state extractor runs", False, f"{type(exc).__name__}: {exc}")
+        states = collect_states(task, n_envs=2, steps=8, seed=0)
+    except TaskCheckError as exc:
+        record("state extractor runs", False, str(exc))
         return rows
     n = 16
-    problems = []
-    for var in task.state_vars:
-        if var.name not in states:
-            problems.append(f"'{var.name}' is declared but not returned")
-            continue
-        arr = states[var.name]
-        dims = _declared_dims(var.shape)
-        if arr.shape[0] != n:
-            problems.append(f"'{var.name}' has batch size {arr.shape[0]}, expected {n} (one row per env)")
-        if len(dims) != arr.ndim:
-            problems.append(f"'{var.name}' has shape {list(arr.shape)} but is declared {var.shape}")
-        elif len(dims) == 2 and re.fullmatch(r"\d+", dims[1]) and int(dims[1]) != arr.shape[1]:
-            problems.append(f"'{var.name}' has width {arr.shape[1]} but is declared {var.shape}")
-        if not np.issubdtype(arr.dtype, np.floating):
-            problems.append(f"'{var.name}' has dtype {arr.dtype}, expected float")
-        elif not np.isfinite(arr).all():
-            problems.append(f"'{var.name}' has non-finite values")
+    problems = [p for _, p in state_problems(task, states, n)]
     extra = sorted(set(states) - set(names))
     if extra:
         problems.append(f"returned but not declared: {', '.join(extra)}")
     record("state shapes and dtypes", not problems, "; ".join(problems) or f"{len(states)} variables, N={n}")
-    try:
-        fit = task.fitness.step({k: torch.as_tensor(v) for k, v in states.items()})
-        ok = tuple(fit.shape) == (n,) and fit.is_floating_point()
-        record("fitness step", ok and task.fitness.reduce in ("sum", "mean", "max"),
-               f"reduce={task.fitness.reduce}" if ok else f"fitness.step returned shape {list(fit.shape)}, "
-                                                          f"dtype {fit.dtype}; expected [{n}] float")
-    except Exception as exc:  # noqa: BLE001
-        record("fitness step", False, f"{type(exc).__name__}: {exc}")
+    problem = fitness_problem(task, states, n)
+    record("fitness step", problem is None, problem or f"reduce={task.fitness.reduce}")
+    if problems:
+        return rows
     from eureka.critic import Critic, SandboxLimits, SandboxPool
     from eureka.llm.offline import CodeWriter, seed_genome
 
@@ -98,7 +264,7 @@ def check_task(name: str, train_steps: int = 256, render: bool = True) -> list[t
     with SandboxPool(SandboxLimits(workers=1)) as pool:
         verdict = Critic(names, states, pool).check_code(code)
     record("seed reward passes the critic", verdict.ok, verdict.message if not verdict.ok else
-           f"components: {', '.join(verdict.details.get('components', []))}")
+           f"components: {', '.join(verdict.components)}")
     if verdict.ok:
         from eureka.train import TrainSpec, run_training
 
@@ -109,9 +275,9 @@ def check_task(name: str, train_steps: int = 256, render: bool = True) -> list[t
                                             total_timesteps=train_steps, eval_episodes=1,
                                             hyperparams={"n_steps": 64, "batch_size": 64, "n_epochs": 1},
                                             tensorboard=False, out_dir=tmp))
-        record("a trivial reward trains", result["status"] == "ok",
-               f"fitness after {train_steps} steps: {result['fitness']}" if result["status"] == "ok"
-               else f"{result['error_class']}: {result['message']}")
+        record("a trivial reward trains", result.ok,
+               f"fitness after {train_steps} steps: {result.fitness}" if result.ok
+               else f"{result.failure.error_class}: {result.failure.message}")
     if render:
         try:
             import eureka.render  # noqa: F401 - sets MUJOCO_GL

@@ -37,53 +37,96 @@ def _flat_keys(cfg, prefix: str = "") -> list[str]:
     return keys
 
 
-def validate_overrides(args: list[str]) -> None:
-    """Raise ``ConfigError`` (one line, with the closest match) for a wrong group choice or key."""
+_EXPECTED = {"Integer": "an integer", "Float": "a number", "Boolean": "true or false", "ListConfig": "a list, e.g. [1,2]",
+             "DictConfig": "a mapping, e.g. {a: 1}"}
+
+
+def _type_error(text: str, exc: BaseException) -> str:
+    """``key=value: expected <type>`` from OmegaConf's validation error of one override."""
+    key, _, value = text.partition("=")
+    cause = str(exc.__cause__ or exc).strip().splitlines()[0]
+    expected = next((v for k, v in _EXPECTED.items() if k in cause), None)
+    low = " >= 1" if key.lstrip("+~") in _AT_LEAST_ONE else ""
+    return f"{key}={value}: expected {expected}{low}" if expected else f"{key}={value}: {cause}"
+
+
+_AT_LEAST_ONE = ("iterations", "samples", "loop.population", "loop.islands", "eval.episodes", "eval.num_seeds",
+                 "trainer.total_timesteps", "trainer.n_envs")
+
+
+def compose_configs(args: list[str]) -> list:
+    """Compose the config of the command line (one per task of a sweep; other sweeps take their first value).
+
+    Raises ``ConfigError`` (one line, with the closest match) for a wrong group choice, key or type.
+    """
     from hydra import compose, initialize_config_dir
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
+    import eureka.config  # noqa: F401 - registers the schema
+
     plain = [a for a in args if not a.startswith("-")]
-    if not plain:
-        return
     try:
         overrides = OverridesParser.create().parse_overrides(plain)
     except Exception as exc:  # noqa: BLE001
         raise ConfigError(f"cannot parse the command line: {str(exc).splitlines()[0]}") from None
-    single = []
+    single, task_values = [], [None]
     for ov, text in zip(overrides, plain, strict=True):
         key = ov.key_or_group
         if key.startswith("hydra"):
             continue
+        values = [str(v) for v in ov.sweep_iterator()] if ov.is_sweep_override() else None
         if key in GROUPS and ov.package is None and not ov.is_delete():
             options = group_options(key)
-            values = list(ov.sweep_iterator()) if ov.is_sweep_override() else [ov.value()]
-            for value in values:
-                value = str(value)
+            for value in values or [str(ov.value())]:
                 if value not in options:
                     match = closest(value, options)
                     hint = f" Did you mean '{match}'?" if match else ""
                     raise ConfigError(f"unknown {key} '{value}'; valid choices: {', '.join(options)}.{hint}")
-        if ov.is_sweep_override():
-            first = next(iter(ov.sweep_iterator()))
-            text = f"{key}={first}"
+        if values is not None:
+            if key == "task":
+                task_values = values
+                continue
+            text = f"{key}={values[0]}"
         single.append(text)
-    try:
-        with initialize_config_dir(config_dir=str(conf_dir()), version_base=None):
-            compose("config", overrides=single)
-    except (HydraException, OmegaConfBaseException) as exc:
-        message = str(exc).strip().splitlines()[0]
-        with initialize_config_dir(config_dir=str(conf_dir()), version_base=None):
-            base = compose("config")
-        keys = _flat_keys(base)
-        for text in single:
-            key = text.split("=", 1)[0].lstrip("+~")
-            if key and key not in keys and not text.startswith("+"):
-                match = closest(key, keys)
-                hint = f" Did you mean '{match}'?" if match else ""
-                raise ConfigError(f"unknown config key '{key}'.{hint} (Add a new key with +{key}=...)") from None
-        raise ConfigError(message) from None
+    configs = []
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base=None):
+        for task in task_values:
+            extra = [] if task is None else [f"task={task}"]
+            try:
+                configs.append(compose("config", overrides=single + extra))
+            except (HydraException, OmegaConfBaseException) as exc:
+                message = str(exc).strip().splitlines()[0]
+                keys = _flat_keys(compose("config"))
+                for text in single:
+                    key = text.split("=", 1)[0].lstrip("+~")
+                    if key and key not in keys and key not in GROUPS and not text.startswith("+"):
+                        match = closest(key, keys)
+                        hint = f" Did you mean '{match}'?" if match else ""
+                        raise ConfigError(f"unknown config key '{key}'.{hint}") from None
+                    if message.startswith("Error merging override") and message.endswith(text):
+                        raise ConfigError(_type_error(text, exc)) from None
+                raise ConfigError(message) from None
+    return configs
+
+
+def validate_overrides(args: list[str]) -> None:
+    """Raise ``ConfigError`` (one line) for a wrong group choice, key, type or value of the command line."""
+    from eureka.config import check_config
+
+    for cfg in compose_configs(args):
+        check_config(cfg)
+
+
+def preflight(cfg) -> None:
+    """Before any work: the config's values, then the task (loads, env builds and steps, states as declared)."""
+    from eureka import tasks
+    from eureka.check import preflight as check_task
+    from eureka.config import check_action_space, check_config
+
+    check_config(cfg)
+    check_action_space(cfg, check_task(tasks.make(cfg.task.name)))
 
 
 def _app(cfg) -> None:
@@ -94,15 +137,15 @@ def _app(cfg) -> None:
     from eureka.report import RichReporter, print_summary
 
     run_dir = HydraConfig.get().runtime.output_dir
-    console = Console(stderr=False)
+    console = Console(stderr=False, log_path=False)
     for name in ("httpx", "httpx2", "httpcore", "openai"):
         logging.getLogger(name).setLevel(logging.WARNING)
     loop = None
     try:
         with RichReporter(console) as reporter:
             loop = EurekaLoop(cfg, run_dir, reporter)
-            summary = loop.run()
-        best_code = Path(summary["best_reward_path"]).read_text() if summary.get("best_reward_path") else None
+            summary = loop.run().to_dict()
+        best_code = Path(summary["best_reward_path"]).read_text() if summary["best_reward_path"] else None
         print_summary(summary, console, run_dir, best_code)
     except EurekaError as exc:
         console.print(f"[red]eureka: error:[/] {exc}", soft_wrap=True)
@@ -135,14 +178,17 @@ def main() -> None:
     """Console entry point."""
     import hydra
 
+    import eureka.config  # noqa: F401 - registers the schema
+
     os.environ.setdefault("HYDRA_FULL_ERROR", "0")
     args = [_task_path_override(a) for a in sys.argv[1:]]
     args = [x for a in args for x in (a if isinstance(a, list) else [a])]
     sys.argv[1:] = args
     if not any(a in _HYDRA_FLAGS or a.startswith(("--cfg", "--info", "--package")) for a in args):
         try:
-            validate_overrides(args)
-        except ConfigError as exc:
+            for cfg in compose_configs(args):
+                preflight(cfg)
+        except EurekaError as exc:
             print(f"eureka: error: {exc}", file=sys.stderr)
             sys.exit(2)
     hydra.main(version_base=None, config_path=str(conf_dir()), config_name="config")(_app)()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 
 class EurekaError(Exception):
@@ -21,6 +22,10 @@ class ConfigError(EurekaError):
 
 class UnknownTaskError(ConfigError):
     """A task name that is not registered."""
+
+
+class TaskCheckError(ConfigError):
+    """A task definition that cannot work (found before the search starts)."""
 
 
 class LLMError(EurekaError):
@@ -86,6 +91,37 @@ class RewardMemoryError(RewardError):
 
 class TrainingCrash(RewardError):
     hint = "The training process failed; keep the reward simple, bounded and vectorized."
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a candidate failed: the same record from where it is raised (critic, sandbox, training)
+    to where it is rendered (prompt, summary, terminal)."""
+
+    error_class: str
+    message: str
+    line: int | None = None  # line of the extracted reward code, when known
+    hint: str = ""
+
+    @classmethod
+    def of(cls, err: RewardError) -> Failure:
+        return cls(err.error_class, err.message, err.line, err.hint)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Failure:
+        """From the ``error_class``/``message``/``line``/``hint`` keys of a child process's answer."""
+        error_class = d.get("error_class") or "RewardRuntimeError"
+        hint = d.get("hint") or REWARD_ERRORS.get(error_class, RewardRuntimeError).hint
+        return cls(error_class, str(d.get("message") or ""), d.get("line"), hint)
+
+    def to_dict(self) -> dict:
+        return {"error_class": self.error_class, "message": self.message, "line": self.line, "hint": self.hint}
+
+    def render(self, cid: str | None = None) -> str:
+        """The failure as feedback text for the designer (with the line of the reward code, if known)."""
+        where = f" (line {self.line} of the reward code)" if self.line else ""
+        head = f"[{cid}] " if cid else ""
+        return f"{head}{self.error_class}{where}: {self.message}\nHint: {self.hint}"
 
 
 REWARD_ERRORS: dict[str, type[RewardError]] = {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from eureka.errors import ConfigError, did_you_mean
-from eureka.llm.base import Answer, Designer, DesignRequest, Usage
+from eureka.llm.base import Answer, Designer, DesignRequest, Parent, Usage
 from eureka.llm.cache import ResponseCache
 from eureka.llm.offline import OfflineDesigner
 from eureka.llm.replay import ReplayDesigner
@@ -52,5 +52,5 @@ def make_designer(cfg, seed: int = 0) -> Designer:
     return CachingDesigner(designer, cache)
 
 
-__all__ = ["Answer", "CachingDesigner", "DesignRequest", "Designer", "OfflineDesigner", "ReplayDesigner",
+__all__ = ["Answer", "CachingDesigner", "DesignRequest", "Designer", "OfflineDesigner", "Parent", "ReplayDesigner",
            "ResponseCache", "Usage", "make_designer"]

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from eureka.analyze import Reflection
 from eureka.tasks import Task
+
+
+@dataclass
+class Parent:
+    """A population member given to the designer: its answer, code, fitness and what training showed."""
+
+    id: str
+    code: str
+    fitness: float | None = None
+    reflection: Reflection | None = None
+    response: str = ""  # the designer's full answer that produced ``code``
 
 
 @dataclass
@@ -20,8 +32,8 @@ class DesignRequest:
     n: int
     iteration: int
     seed: int = 0
-    parent: dict | None = None  # {"id", "code", "fitness", "reflection": Reflection.to_dict()}
-    population: list[dict] = field(default_factory=list)
+    parent: Parent | None = None  # the candidate this request improves on (None in the first iteration)
+    population: list[Parent] = field(default_factory=list)  # every population member, best first
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 

@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from eureka.analyze import Reflection
 from eureka.llm.base import Answer, Designer, DesignRequest
 from eureka.tasks import Hint, Task
 
@@ -179,12 +180,12 @@ class Mutator:
             Term(f"{v.name}_near_zero", "tolerance", v.name, 0.0, 1.0, 0.5)
             for v in task.state_vars if v.name != "actions"]
 
-    def reflect(self, genome: list[Term], reflection: dict | None) -> tuple[list[Term], list[str]]:
+    def reflect(self, genome: list[Term], reflection: Reflection | None) -> tuple[list[Term], list[str]]:
         """Apply the reflection rules; return the new genome and what was changed."""
         if not reflection:
             return genome, []
         notes = []
-        comps = reflection.get("components", {})
+        comps = reflection.components
         mags = {k: abs(c["mean"]) for k, c in comps.items()}
         out = []
         for t in genome:
@@ -206,7 +207,7 @@ class Mutator:
                 t.weight *= float(self.rng.uniform(3, 10))
                 notes.append(f"scaled up tiny term '{t.name}'")
             out.append(t)
-        curve = [v for v in reflection.get("fitness_curve", []) if v is not None]
+        curve = [v for v in reflection.fitness_curve if v is not None]
         if len(curve) >= 3 and max(curve) - min(curve) < 1e-3 * (abs(max(curve)) + 1):
             candidates = [t for t in out if t.kind != "alive"]
             if candidates:
@@ -302,8 +303,8 @@ class OfflineDesigner(Designer):
     def propose(self, request: DesignRequest) -> list[Answer]:
         task = request.task
         writer = CodeWriter(task)
-        parent = genome_from_code(request.parent["code"]) if request.parent else None
-        others = [g for g in (genome_from_code(p.get("code", "")) for p in request.population) if g]
+        parent = genome_from_code(request.parent.code) if request.parent else None
+        others = [g for g in (genome_from_code(p.code) for p in request.population) if g]
         answers = []
         for k in range(request.n):
             rng = np.random.default_rng([request.seed, request.iteration, k])
@@ -318,7 +319,7 @@ class OfflineDesigner(Designer):
                     changes.append("seed genome from the task's hints")
             else:
                 genome = [copy.copy(t) for t in parent]
-                genome, notes = mut.reflect(genome, request.parent.get("reflection"))
+                genome, notes = mut.reflect(genome, request.parent.reflection)
                 changes += notes
                 if others and k % 2 == 1:
                     mate = others[int(rng.integers(len(others)))]

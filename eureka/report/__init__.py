@@ -10,6 +10,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from eureka.evolve.loop import Candidate, Reporter
+from eureka.train.result import TrainResult
 
 
 class RichReporter(Reporter):
@@ -74,12 +75,13 @@ class RichReporter(Reporter):
     def _index(self, task_id: int) -> int:
         return next(i for i, t in enumerate(self.progress.tasks) if t.id == task_id)
 
-    def job_done(self, job_id: str, result: dict) -> None:
+    def job_done(self, job_id: str, result: TrainResult) -> None:
         if job_id in self._jobs:
             task = self._jobs[job_id]
             self.progress.update(task, completed=self.progress.tasks[self._index(task)].total)
-        fit = result.get("fitness")
-        status = f"fitness {fit:.3f}" if fit is not None else f"{result.get('error_class')}: {result.get('message')}"
+        fit = result.fitness
+        status = f"fitness {fit:.3f}" if fit is not None else \
+            f"{result.failure.error_class}: {result.failure.message}" if result.failure else "no fitness"
         self.console.log(f"{job_id}: {status}")
 
     def phase(self, text: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import sys
+import traceback
 from pathlib import Path
 
 from eureka.errors import UnknownTaskError, did_you_mean
@@ -26,11 +27,30 @@ def register(task: Task, overwrite: bool = False) -> Task:
     return task
 
 
-def load_task_file(path: str | Path) -> list[Task]:
-    """Import a task file and register every ``Task`` it exposes as ``TASK`` or ``TASKS``."""
+def _import_error(path: Path, exc: BaseException) -> str:
+    """One line: the file and line where importing a task file failed, and why."""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        where = f"{exc.filename}:{exc.lineno}"
+        why = f"{type(exc).__name__}: {exc.msg}"
+    else:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__)
+                  if Path(f.filename).resolve().is_relative_to(path.parent)]
+        where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else str(path)
+        why = f"{type(exc).__name__}: {exc}"
+    return f"{where}: task file {path.name} failed to import: {why}"
+
+
+def load_task_file(path: str | Path, add_to_path: bool = True) -> list[Task]:
+    """Import a task file and register every ``Task`` it exposes as ``TASK`` or ``TASKS``.
+
+    The file's folder goes on ``sys.path`` first (as pytest does with its rootdir), so a task
+    file can import its own modules kept beside it (``from my_game import MyGameEnv``).
+    """
     path = Path(path).expanduser().resolve()
     if not path.is_file():
         raise UnknownTaskError(f"task file not found: {path}")
+    if add_to_path and str(path.parent) not in sys.path:
+        sys.path.insert(0, str(path.parent))
     mod_name = f"eureka_task_{path.stem}_{abs(hash(str(path))) % 10**8}"
     if mod_name in sys.modules:
         module = sys.modules[mod_name]
@@ -44,7 +64,7 @@ def load_task_file(path: str | Path) -> list[Task]:
             spec.loader.exec_module(module)
         except Exception as exc:
             del sys.modules[mod_name]
-            raise UnknownTaskError(f"task file {path} failed to import: {type(exc).__name__}: {exc}") from exc
+            raise UnknownTaskError(_import_error(path, exc)) from None
     found = list(getattr(module, "TASKS", []))
     if getattr(module, "TASK", None) is not None:
         found.append(module.TASK)
@@ -68,7 +88,7 @@ def _load_builtins() -> None:
     for path in sorted(envs_dir().rglob("*.py")):
         if not path.name.startswith("_"):
             try:
-                load_task_file(path)
+                load_task_file(path, add_to_path=False)
             except UnknownTaskError as exc:
                 _BROKEN[path.stem] = str(exc)
     for entry in importlib.metadata.entry_points(group="eureka.tasks"):
@@ -96,7 +116,7 @@ def make(name: str) -> Task:
         return _REGISTRY[name]
     for own_file in (envs_dir() / f"{name}.py", envs_dir() / "examples" / f"{name}.py"):
         if own_file.is_file():
-            load_task_file(own_file)
+            load_task_file(own_file, add_to_path=False)
             if name in _REGISTRY:
                 return _REGISTRY[name]
     _load_builtins()

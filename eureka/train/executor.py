@@ -6,15 +6,11 @@ import os
 import queue
 import signal
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from eureka.errors import TrainingCrash
 from eureka.procs import context, start
+from eureka.train.result import DoneFn, ProgressFn, TrainResult
 from eureka.train.runner import TrainSpec, run_training
-
-ProgressFn = Callable[[str, int], None]
-DoneFn = Callable[[str, dict], None]
 
 
 def _job_main(spec: TrainSpec, conn, progress_q) -> None:
@@ -37,10 +33,8 @@ class _Running:
     started: float
 
 
-def _crash(spec: TrainSpec, message: str) -> dict:
-    err = TrainingCrash(message)
-    return {"job_id": spec.job_id, "status": "failed", "fitness": None, "snapshots": [],
-            "eval_fitness": [], **err.to_dict()}
+def _crash(spec: TrainSpec, message: str) -> TrainResult:
+    return TrainResult.crashed(spec.job_id, message)
 
 
 class LocalExecutor:
@@ -55,15 +49,15 @@ class LocalExecutor:
         self.timeout_s = timeout_s
 
     def run(self, specs: list[TrainSpec], on_progress: ProgressFn | None = None,
-            on_done: DoneFn | None = None) -> list[dict]:
+            on_done: DoneFn | None = None) -> list[TrainResult]:
         """Train every spec; return results in the order of ``specs``."""
         ctx = context()
         progress_q = ctx.Queue()
         pending = list(specs)
         running: list[_Running] = []
-        results: dict[str, dict] = {}
+        results: dict[str, TrainResult] = {}
 
-        def finish(job: _Running, result: dict) -> None:
+        def finish(job: _Running, result: TrainResult) -> None:
             results[job.spec.job_id] = result
             if on_done is not None:
                 on_done(job.spec.job_id, result)

@@ -1,7 +1,7 @@
 """Train one policy on one reward (candidate, env's own, or sparse fitness) and measure its fitness.
 
 Runs inside a child process started by an executor; everything it needs is in
-a picklable ``TrainSpec`` and everything it returns is a plain dict.
+a picklable ``TrainSpec`` and everything it returns is a ``TrainResult``.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,10 +20,11 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecNormalize
 
 from eureka import tasks
-from eureka.errors import RewardError, TrainingCrash
+from eureka.errors import Failure, RewardError, TrainingCrash
 from eureka.reward.compiled import load_reward
 from eureka.reward.vecenv import make_vec_env
 from eureka.reward.wrapper import RewardWrapper
+from eureka.train.result import TrainResult
 
 ALGOS = {"ppo": PPO, "sac": SAC}
 ACTIVATIONS = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "elu": torch.nn.ELU}
@@ -163,8 +164,8 @@ def evaluate_fitness(model, task, episodes: int, seed: int, normalizer: VecNorma
     return fitness, lengths
 
 
-def run_training(spec: TrainSpec, progress: Callable[[int], None] | None = None) -> dict:
-    """Train and evaluate; always return a result dict (``status`` ok or failed)."""
+def run_training(spec: TrainSpec, progress: Callable[[int], None] | None = None) -> TrainResult:
+    """Train and evaluate; always return a ``TrainResult`` (ok, or failed with the cause)."""
     t0 = time.time()
     torch.set_num_threads(1)
     out_dir = Path(spec.out_dir) if spec.out_dir else None
@@ -174,8 +175,7 @@ def run_training(spec: TrainSpec, progress: Callable[[int], None] | None = None)
         metrics_path = out_dir / "metrics.jsonl"
         if not spec.resume:
             metrics_path.write_text("")
-    result = {"job_id": spec.job_id, "spec": asdict(spec), "status": "ok", "error_class": None,
-              "message": "", "fitness": None, "eval_fitness": [], "eval_lengths": [], "snapshots": []}
+    result = TrainResult(spec.job_id)
     callback = None
     try:
         task = tasks.make(spec.task)
@@ -210,25 +210,24 @@ def run_training(spec: TrainSpec, progress: Callable[[int], None] | None = None)
             callback.snapshot()
         normalizer = env if isinstance(env, VecNormalize) else None
         fit, lens = evaluate_fitness(model, task, spec.eval_episodes, spec.seed, normalizer, device)
-        result.update(fitness=float(np.mean(fit)) if fit else float("nan"), eval_fitness=fit, eval_lengths=lens,
-                      steps=int(model.num_timesteps), new_steps=int(model.num_timesteps - start))
+        result.fitness = float(np.mean(fit)) if fit else float("nan")
+        result.eval_fitness, result.eval_lengths = fit, lens
+        result.steps, result.new_steps = int(model.num_timesteps), int(model.num_timesteps - start)
         if out_dir is not None:
             model.save(out_dir / "policy.zip")
             if normalizer is not None:
                 normalizer.save(str(out_dir / "vecnormalize.pkl"))
         env.close()
     except RewardError as err:
-        result.update(status="failed", **{k: v for k, v in err.to_dict().items()})
+        result.fail(Failure.of(err))
     except Exception as exc:  # noqa: BLE001 - a crashed training must not stop the run
-        result.update(status="failed", error_class="TrainingCrash", message=f"{type(exc).__name__}: {exc}",
-                      hint=TrainingCrash.hint)
+        result.fail(Failure.of(TrainingCrash(f"{type(exc).__name__}: {exc}")))
     if callback is not None:
-        result["snapshots"] = callback.snapshots
-    if result["fitness"] is not None and not math.isfinite(result["fitness"]):
-        result["fitness"] = None
-    result["wall_time_s"] = time.time() - t0
+        result.snapshots = callback.snapshots
+    if result.fitness is not None and not math.isfinite(result.fitness):
+        result.fitness = None
+    result.wall_time_s = time.time() - t0
     if out_dir is not None:
         (out_dir / "fitness.json").write_text(json.dumps(
-            {k: result.get(k) for k in ("status", "fitness", "eval_fitness", "eval_lengths", "error_class",
-                                        "message", "steps", "wall_time_s")}, indent=2))
+            {k: v for k, v in result.to_dict().items() if k not in ("job_id", "new_steps", "stopped_at")}, indent=2))
     return result

@@ -123,7 +123,7 @@ def test_corpus_case(path, critic, canaries, valid_code):
     if verdict.ok:
         assert verdict.error_class is None
         assert "def compute_reward" in verdict.code
-        assert verdict.details.get("components"), verdict.details
+        assert verdict.components, verdict.check
     else:
         assert verdict.message.strip(), f"{path.name}: rejected without a message"
         assert verdict.error_class in verdict.feedback()

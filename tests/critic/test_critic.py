@@ -4,7 +4,7 @@ from eureka.llm.offline import CodeWriter, seed_genome
 def test_offline_seed_passes_the_critic(critic, cartpole):
     verdict = critic.check_code(CodeWriter(cartpole).code(seed_genome(cartpole)))
     assert verdict.ok, verdict.message
-    assert set(verdict.details["components"]) == {"pole_angle_near_target", "cart_position_near_target", "alive"}
+    assert set(verdict.components) == {"pole_angle_near_target", "cart_position_near_target", "alive"}
 
 
 def test_rejections_are_classified_with_feedback(critic):

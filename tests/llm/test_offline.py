@@ -1,7 +1,8 @@
 from eureka import tasks
+from eureka.analyze import Reflection
 from eureka.critic.extract import extract_code
 from eureka.critic.static import check_static
-from eureka.llm import DesignRequest, OfflineDesigner
+from eureka.llm import DesignRequest, OfflineDesigner, Parent
 from eureka.llm.offline import genome_from_code
 from eureka.prompts import build_messages
 
@@ -29,12 +30,12 @@ def test_offline_is_deterministic_and_reads_the_reflection():
     assert [x.text for x in a] == [x.text for x in b]
     parent_code = extract_code(a[0].text)
     names = [t.name for t in genome_from_code(parent_code)]
-    reflection = {"components": {
+    reflection = Reflection(components={
         names[0]: {"mean": 100.0, "max": 100.0, "min": 90.0, "std_within": 1.0},
         names[1]: {"mean": 0.5, "max": 0.5, "min": 0.5, "std_within": 0.0},
-        "alive": {"mean": 1.0, "max": 1.0, "min": 1.0, "std_within": 0.0}}, "fitness_curve": [10, 20, 30]}
-    child = OfflineDesigner().propose(_request(task, n=1, it=1, parent={"id": "p", "code": parent_code,
-                                                                          "reflection": reflection}))[0]
+        "alive": {"mean": 1.0, "max": 1.0, "min": 1.0, "std_within": 0.0}}, fitness_curve=[10, 20, 30])
+    parent = Parent("p", parent_code, reflection=reflection)
+    child = OfflineDesigner().propose(_request(task, n=1, it=1, parent=parent))[0]
     assert "scaled down dominating term" in child.text
     assert "constant term" in child.text
     before = {t.name: t.weight for t in genome_from_code(parent_code)}

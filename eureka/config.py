@@ -1,0 +1,233 @@
+"""The configuration schema: one dataclass per Hydra config group, with every default in one place.
+
+``conf/config.yaml`` extends ``eureka_schema`` (registered here with Hydra's ConfigStore), so
+Hydra rejects unknown keys and wrong types itself; the YAML files of the groups only hold what
+differs from these defaults (a task's trainer settings, an LLM's provider and model).
+``check_config`` then checks the values that need more than a type, before any work starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, OmegaConf
+
+from eureka.errors import ConfigError, did_you_mean
+
+# OmegaConf reads these annotations at runtime: they are the types Hydra checks overrides against.
+ALGOS = ("ppo", "sac")
+DEVICES = ("auto", "cpu", "cuda")
+PROVIDERS = ("offline", "openai", "replay")
+SELECTIONS = ("fitness", "preference", "mixed")
+FEEDBACK_MODES = ("fitness", "cli", "web", "scripted")
+
+
+@dataclass
+class TaskConfig:
+    """``task``: which task to solve (``conf/task/<name>.yaml`` also sets its trainer defaults)."""
+
+    name: str = MISSING  # a registered task name, or the path of a task file (task=path/to/my_task.py)
+
+
+@dataclass
+class LLMConfig:
+    """``llm``: the designer that writes candidate rewards."""
+
+    provider: str = "offline"  # offline (evolutionary synthesizer, no key) | openai | replay
+    model: str = "offline-synthesizer"  # model name sent to the server (replay: the model of the recorded run)
+    base_url: str | None = None  # OpenAI-compatible server, e.g. http://localhost:8000/v1 (vLLM)
+    api_key: str | None = None  # default: $OPENAI_API_KEY; never stored in the repo
+    temperature: float = 1.0  # sampling temperature (offline: mutation strength)
+    cache_dir: str | None = None  # answer cache (default ~/.cache/eureka/llm or $EUREKA_CACHE_DIR)
+    timeout_s: float = 120.0  # per request
+    max_retries: int = 3  # retries with exponential backoff on 429/5xx/connection errors
+    max_tokens: int | None = None  # completion tokens per answer (None = the server's default)
+    use_n: bool = True  # ask for all samples in one request (n=samples) where the server supports it
+    max_total_tokens: int = 0  # token budget of the run (0 = unlimited); the search stops cleanly when used up
+
+
+@dataclass
+class TrainerConfig:
+    """``trainer``: how each candidate (and each final/baseline run) is trained."""
+
+    algo: str = "ppo"  # ppo | sac (sac needs continuous actions)
+    # env steps per training; rounded up by SB3 to a whole rollout (n_steps * n_envs for PPO)
+    total_timesteps: int = 50_000
+    n_envs: int = 8  # vectorized environments per training
+    device: str = "auto"  # auto (cuda when available) | cpu | cuda
+    normalize: bool = False  # VecNormalize observations and rewards
+    subproc_envs: bool = False  # SubprocVecEnv (one process per env); on 2 cores DummyVecEnv is faster
+    tensorboard: bool = True  # TensorBoard logs in candidates/<id>/tb (components as reward/<name>)
+    timeout_s: float = 3600.0  # a training that runs longer is killed and reported as TrainingCrash
+    ppo: dict[str, Any] = field(default_factory=dict)  # SB3 PPO keyword arguments ("lin_<x>" = linear schedule)
+    sac: dict[str, Any] = field(default_factory=dict)  # SB3 SAC keyword arguments
+
+
+@dataclass
+class SandboxConfig:
+    """``sandbox``: limits of the workers that dry-run every candidate before training (``SandboxLimits``)."""
+
+    workers: int = 2  # warm worker processes (torch already imported)
+    timeout_s: float = 5.0  # wall clock per check, then a hard kill (a generous backstop)
+    cpu_s: float = 5.0  # CPU seconds per check
+    memory_mb: int = 1024  # address space a check may add
+    max_file_mb: int = 1  # largest file a worker may write (only in its private temp dir)
+    max_open_files: int = 64  # open file descriptors per worker
+    network_namespace: bool = True  # own network namespace with no interfaces (when permitted)
+    drop_privileges: bool = True  # run as user nobody when started as root
+    start_timeout_s: float = 60.0  # a worker that is not ready by then is an error
+
+
+@dataclass
+class EarlyStopConfig:
+    """``loop.early_stop``: successive halving of each iteration's candidates."""
+
+    enabled: bool = False  # train all for min_fraction of the budget, continue the best 1/eta, ...
+    eta: float = 2.0  # keep the best 1/eta of the candidates at each rung
+    min_fraction: float = 0.25  # budget fraction of the first rung
+
+
+@dataclass
+class LoopConfig:
+    """``loop``: the population and when the search stops."""
+
+    selection: str = "fitness"  # fitness | preference (Bradley-Terry scores) | mixed (mean of both ranks)
+    population: int = 4  # best candidates kept; each sample's parent is drawn from them (round-robin)
+    islands: int = 1  # sub-populations that evolve apart (sample k belongs to island k % islands)
+    migration_every: int = 2  # every this many iterations each island's best moves to the next island
+    # stop the search once the best candidate reaches this fitness (the task's ceiling; null = never)
+    target_fitness: float | None = None
+    early_stop: EarlyStopConfig = field(default_factory=EarlyStopConfig)
+
+
+@dataclass
+class FeedbackConfig:
+    """``feedback``: preference sessions after each iteration's training."""
+
+    mode: str = "fitness"  # fitness (none) | cli (terminal) | web (local page) | scripted (teacher)
+    max_candidates: int = 4  # candidates shown per iteration (top by fitness, plus the population)
+    max_pairs: int = 10  # all pairs when few, else neighbours in the fitness ranking plus random pairs
+    timeout_s: float = 600.0  # idle this long without an answer: fall back to fitness (and say so)
+    host: str = "127.0.0.1"  # web: where the page is served
+    port: int = 8765  # web: the next free port (of the following 50) is used when this one is busy
+    noise: float = 0.0  # scripted: probability the teacher picks the lower-fitness candidate
+    seed: int = 0  # scripted: noise seed
+    open_videos: bool = True  # cli: open videos with xdg-open/mpv/vlc when a display is present
+
+
+@dataclass
+class ExecutorConfig:
+    """``executor``: where trainings run."""
+
+    name: str = "local"  # local: a pool of child processes on this machine
+    max_workers: int = 0  # trainings at once (0 = one per CPU core)
+
+
+@dataclass
+class EvalConfig:
+    """``eval``: how a trained policy is scored, and the final re-training of the best reward."""
+
+    episodes: int = 10  # evaluation episodes per trained policy (its fitness is their mean)
+    # final re-training seeds; null = seed+1 .. seed+num_seeds (never the search's own seed)
+    seeds: list[int] | None = None
+    num_seeds: int = 3  # how many final seeds when eval.seeds is null
+    baselines: bool = True  # also train the env's own reward and the sparse fitness (human-normalized score)
+
+
+@dataclass
+class EurekaConfig:
+    """The whole configuration (``conf/config.yaml``); every key can be overridden on the command line."""
+
+    task: TaskConfig = field(default_factory=TaskConfig)
+    llm: LLMConfig = field(default_factory=LLMConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    sandbox: SandboxConfig = field(default_factory=SandboxConfig)
+    loop: LoopConfig = field(default_factory=LoopConfig)
+    feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    iterations: int = 3  # design -> critic -> train -> analyze -> select rounds (at most)
+    samples: int = 4  # candidates per iteration (Eureka's K)
+    seed: int = 0  # seeds the designer, the environments and the training of every search candidate
+    notes: list[str] = field(default_factory=list)  # notes for the designer, e.g. 'notes=["more forward speed"]'
+    video: bool = True  # save candidates/<id>/rollout.mp4 of each iteration's best candidate
+    video_steps: int = 300  # at most this many steps per video
+
+
+def register() -> None:
+    """Register the schema as ``eureka_schema`` (``conf/config.yaml`` lists it first in its defaults)."""
+    ConfigStore.instance().store(name="eureka_schema", node=EurekaConfig)
+
+
+register()
+
+
+def final_seeds(cfg) -> list[int]:
+    """The final re-training seeds: ``eval.seeds``, or ``seed+1 .. seed+eval.num_seeds``."""
+    if cfg.eval.seeds is not None:
+        return [int(s) for s in cfg.eval.seeds]
+    return [int(cfg.seed) + k for k in range(1, int(cfg.eval.num_seeds) + 1)]
+
+
+def _choice(key: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{key}={value}: not a valid choice; valid choices: {', '.join(choices)}."
+                          f"{did_you_mean(str(value), choices)}")
+
+
+def _at_least(key: str, value: Any, low: float, what: str = "an integer") -> None:
+    if value < low:
+        raise ConfigError(f"{key}={value}: must be {what} >= {low:g}")
+
+
+def check_config(cfg) -> None:
+    """Check the values a type cannot (choices, ranges, CUDA, a free port); raise ``ConfigError`` (one line)."""
+    _choice("trainer.algo", cfg.trainer.algo, ALGOS)
+    _choice("trainer.device", cfg.trainer.device, DEVICES)
+    _choice("llm.provider", cfg.llm.provider, PROVIDERS)
+    _choice("loop.selection", cfg.loop.selection, SELECTIONS)
+    _choice("feedback.mode", cfg.feedback.mode, FEEDBACK_MODES)
+    for key in ("iterations", "samples", "loop.population", "loop.islands", "loop.migration_every",
+                "eval.episodes", "trainer.total_timesteps", "trainer.n_envs", "sandbox.workers", "eval.num_seeds"):
+        _at_least(key, OmegaConf.select(cfg, key), 1)
+    if cfg.executor.max_workers < 0:
+        raise ConfigError(f"executor.max_workers={cfg.executor.max_workers}: must be >= 0 (0 = one per core)")
+    if cfg.eval.seeds is not None and len(cfg.eval.seeds) == 0:
+        raise ConfigError("eval.seeds=[]: the final evaluation needs at least one seed, e.g. eval.seeds=[1,2,3] "
+                          "(or eval.seeds=null for seed+1 .. seed+eval.num_seeds)")
+    es = cfg.loop.early_stop
+    if es.enabled and not (es.eta > 1 and 0 < es.min_fraction <= 1):
+        raise ConfigError(f"loop.early_stop: eta={es.eta:g}, min_fraction={es.min_fraction:g}; valid: eta > 1 "
+                          "and 0 < min_fraction <= 1")
+    if cfg.trainer.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError("trainer.device=cuda: torch sees no CUDA device; valid choices here: auto, cpu "
+                              "(or install a CUDA build of torch)")
+    if cfg.feedback.mode == "web":
+        from eureka.prefer.web import free_port
+
+        if not 1 <= cfg.feedback.port <= 65535 - 50:
+            raise ConfigError(f"feedback.port={cfg.feedback.port}: not a port; valid: 1 .. {65535 - 50}")
+
+        try:
+            free_port(str(cfg.feedback.host), int(cfg.feedback.port))
+        except OSError as exc:
+            raise ConfigError(f"feedback.port={cfg.feedback.port}: {exc}; choose another feedback.port "
+                              "(or feedback.host)") from None
+
+
+
+
+
+def check_action_space(cfg, action_space) -> None:
+    """SAC needs continuous (Box) actions: say so before any training (``ConfigError``, one line)."""
+    import gymnasium as gym
+
+    if cfg.trainer.algo == "sac" and not isinstance(action_space, gym.spaces.Box):
+        raise ConfigError(f"trainer.algo=sac: SAC needs continuous (Box) actions but task '{cfg.task.name}' has "
+                          f"{action_space} actions; valid choices for this task: ppo")
+__all__ = ["ALGOS", "DEVICES", "EurekaConfig", "check_action_space", "check_config", "final_seeds", "register"]

@@ -1,0 +1,72 @@
+"""One reward candidate and its status, from the designer's answer to its trained fitness."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from eureka.analyze import Reflection
+from eureka.errors import Failure
+from eureka.llm import Parent
+
+
+class Status(str, Enum):
+    """Where a candidate stands: ``pending`` until it is rejected by the critic, or trained (ok / failed)."""
+
+    PENDING = "pending"
+    OK = "ok"  # trained; has a fitness
+    REJECTED = "rejected"  # the critic refused it (never trained)
+    FAILED = "failed"  # its training failed
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(eq=False)
+class Candidate:
+    """One reward candidate and everything learned about it."""
+
+    id: str
+    iteration: int
+    sample: int
+    response: str = ""  # the designer's answer (free text)
+    code: str = ""  # the reward code extracted from it
+    status: Status = Status.PENDING
+    failure: Failure | None = None  # why it was rejected or failed
+    fitness: float | None = None
+    reflection: Reflection | None = None
+    reward_path: str = ""
+    parent: str | None = None  # id of the candidate it was derived from
+    island: int = 0
+    preference: float | None = None  # Bradley-Terry score, when compared by a person
+    steps: int = 0  # env steps it was trained for
+    stopped_at: int | None = None  # successive halving dropped it after this many steps
+
+    @property
+    def error_class(self) -> str | None:
+        return self.failure.error_class if self.failure else None
+
+    @property
+    def message(self) -> str:
+        return self.failure.message if self.failure else ""
+
+    def reject(self, status: Status, failure: Failure) -> None:
+        self.status, self.failure, self.fitness = status, failure, None
+
+    def feedback(self) -> str:
+        """Its failure as text for the next prompt, with the line of the reward code when known."""
+        return self.failure.render(self.id) if self.failure else ""
+
+    def as_parent(self) -> Parent:
+        """What the designer gets to see of it."""
+        return Parent(self.id, self.code, self.fitness, self.reflection, self.response)
+
+    def row(self) -> dict:
+        """Its row in ``summary.json``."""
+        return {"id": self.id, "status": self.status.value, "error_class": self.error_class,
+                "line": self.failure.line if self.failure else None, "fitness": self.fitness,
+                "parent": self.parent, "island": self.island, "preference": self.preference,
+                "steps": self.steps, "stopped_at": self.stopped_at, "message": self.message[:500]}
+
+
+__all__ = ["Candidate", "Status"]

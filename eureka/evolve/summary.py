@@ -1,0 +1,172 @@
+"""The run's summary (``summary.json``) and the final evaluation of the best reward against the baselines."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from eureka.evolve.candidate import Candidate
+from eureka.train import TrainSpec
+from eureka.train.result import DoneFn, Executor, ProgressFn, TrainResult
+
+SpecFn = Callable[[str, str, int, "str | None", Path], TrainSpec]  # (job_id, mode, seed, reward_path, out_dir)
+
+
+def human_normalized_score(f_method: float | None, f_env: float | None, f_sparse: float | None) -> float | None:
+    """``(F_method - F_sparse) / |F_env - F_sparse|``; None when undefined (baselines equal)."""
+    if None in (f_method, f_env, f_sparse):
+        return None
+    denom = abs(f_env - f_sparse)
+    if denom < 1e-9 * max(1.0, abs(f_env), abs(f_sparse)):
+        return None
+    return (f_method - f_sparse) / denom
+
+
+def denominator_note(env: SeedStats, sparse: SeedStats) -> str | None:
+    """A warning when ``|F_env - F_sparse|`` is small against the baselines' spread over seeds (else None).
+
+    The score divides by that difference: when it is within twice the seed-to-seed standard deviation
+    of the two baselines (combined), the score mostly measures noise.
+    """
+    if env.mean is None or sparse.mean is None:
+        return None
+    denom = abs(env.mean - sparse.mean)
+    spread = math.hypot(env.std or 0.0, sparse.std or 0.0)
+    if len(env.values()) < 2 or len(sparse.values()) < 2:
+        return (f"|F_env - F_sparse| = {denom:.4g} from one seed each: its noise is unknown; use more "
+                "eval.seeds before reading the score") if denom > 0 else None
+    if denom < 2 * spread:
+        return (f"|F_env - F_sparse| = {denom:.4g} is less than twice the baselines' spread over seeds "
+                f"({spread:.4g}): the score is dominated by noise")
+    return None
+
+
+@dataclass
+class SeedStats:
+    """One reward trained with several seeds: the fitness per seed, their mean and standard deviation."""
+
+    per_seed: dict[int, float | None] = field(default_factory=dict)
+
+    def values(self) -> list[float]:
+        return [v for v in self.per_seed.values() if v is not None]
+
+    @property
+    def mean(self) -> float | None:
+        return float(np.mean(self.values())) if self.values() else None
+
+    @property
+    def std(self) -> float | None:
+        return float(np.std(self.values())) if self.values() else None
+
+    def to_dict(self) -> dict:
+        return {"seeds": list(self.per_seed), "per_seed": {str(s): v for s, v in self.per_seed.items()},
+                "mean": self.mean, "std": self.std}
+
+
+@dataclass
+class FinalEvaluation:
+    """The best reward re-trained with each final seed, and the two baselines with the same seeds and budget."""
+
+    best: SeedStats = field(default_factory=SeedStats)
+    env_reward: SeedStats | None = None  # the env's own reward ("human")
+    sparse: SeedStats | None = None  # the task fitness paid as a sparse reward at episode end
+
+    @property
+    def human_normalized_score(self) -> float | None:
+        if self.env_reward is None or self.sparse is None:
+            return None
+        return human_normalized_score(self.best.mean, self.env_reward.mean, self.sparse.mean)
+
+    @property
+    def note(self) -> str | None:
+        if self.env_reward is None or self.sparse is None:
+            return None
+        return denominator_note(self.env_reward, self.sparse)
+
+
+def final_evaluation(executor: Executor, make_spec: SpecFn, reward_path: str, seeds: list[int], root: Path,
+                     baselines: bool = True, on_start: Callable[[TrainSpec], None] | None = None,
+                     on_progress: ProgressFn | None = None, on_done: DoneFn | None = None) -> FinalEvaluation:
+    """Re-train ``reward_path`` with each seed, and both baselines with the same seeds and budget."""
+    specs = []
+    for s in seeds:
+        specs.append(make_spec(f"best_seed{s}", "candidate", s, reward_path, root / "final" / f"best_seed{s}"))
+        if baselines:
+            for mode in ("env", "sparse"):
+                specs.append(make_spec(f"{mode}_seed{s}", mode, s, None, root / "baselines" / f"{mode}_seed{s}"))
+    for sp in specs:
+        if on_start is not None:
+            on_start(sp)
+    results: list[TrainResult] = executor.run(specs, on_progress, on_done)
+    per = {r.job_id: r.fitness for r in results}
+
+    def stats(prefix: str) -> SeedStats:
+        return SeedStats({s: per.get(f"{prefix}_seed{s}") for s in seeds})
+
+    final = FinalEvaluation(stats("best"))
+    if baselines:
+        final.env_reward, final.sparse = stats("env"), stats("sparse")
+    return final
+
+
+@dataclass
+class Summary:
+    """``summary.json``: what the run found, how, and at what cost."""
+
+    task: str
+    llm: str
+    model: str
+    fitness_metric: str
+    search_seed: int  # the seed of every search candidate's training
+    target_fitness: float | None = None
+    status: str = "running"  # running | completed | all_failed | stopped
+    message: str = ""
+    best: Candidate | None = None
+    candidates: list[Candidate] = field(default_factory=list)
+    population: list[str] = field(default_factory=list)
+    selection: str = "fitness"
+    feedback: str = "fitness"
+    llm_usage: dict = field(default_factory=dict)
+    final_seeds: list[int] = field(default_factory=list)
+    final: FinalEvaluation | None = None
+    baselines: bool = True
+    wall_time_s: float = 0.0
+
+    def to_dict(self) -> dict:
+        its: dict[int, list] = {}
+        for c in self.candidates:
+            its.setdefault(c.iteration, []).append(c.row())
+        final = self.final or FinalEvaluation()
+        env, sparse = final.env_reward, final.sparse
+        return {
+            "task": self.task, "llm": self.llm, "model": self.model, "status": self.status, "message": self.message,
+            "best_fitness": self.best.fitness if self.best else None,
+            "best_candidate": self.best.id if self.best else None,
+            "best_reward_path": self.best.reward_path if self.best else None,
+            "target_fitness": self.target_fitness,
+            "iterations": [{"iteration": i, "candidates": rows} for i, rows in sorted(its.items())],
+            "search_seed": self.search_seed,
+            "final_eval": {**final.best.to_dict(), "seeds": self.final_seeds},
+            "baselines": {"env_reward_fitness": env.mean if env else None,
+                          "sparse_fitness": sparse.mean if sparse else None,
+                          **({"env_reward": env.to_dict(), "sparse": sparse.to_dict()} if env and sparse else {})},
+            "human_normalized_score": final.human_normalized_score,
+            "human_normalized_score_note": final.note,
+            "population": self.population, "selection": self.selection, "feedback": self.feedback,
+            "llm_usage": self.llm_usage, "search_env_steps": sum(c.steps for c in self.candidates),
+            "wall_time_s": round(self.wall_time_s, 2), "fitness_metric": self.fitness_metric,
+        }
+
+    # read access like the JSON file, for scripts that index the returned summary
+    def __getitem__(self, key: str):
+        return self.to_dict()[key]
+
+    def get(self, key: str, default=None):
+        return self.to_dict().get(key, default)
+
+
+__all__ = ["FinalEvaluation", "SeedStats", "Summary", "final_evaluation", "human_normalized_score"]

@@ -1,0 +1,66 @@
+"""What a training returns, and the interface of whatever runs trainings (the executor)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+from eureka.errors import Failure, TrainingCrash
+
+
+@dataclass
+class TrainResult:
+    """One training's outcome: the fitness of the trained policy, or why it failed.
+
+    ``snapshots`` are the ~10 metric rows taken during training (step, episodes, fitness,
+    episode_length, components) that the analyzer turns into the reflection.
+    """
+
+    job_id: str
+    ok: bool = True
+    fitness: float | None = None  # mean task fitness over the evaluation episodes
+    eval_fitness: list[float] = field(default_factory=list)  # per evaluation episode
+    eval_lengths: list[int] = field(default_factory=list)  # per evaluation episode
+    snapshots: list[dict] = field(default_factory=list)
+    steps: int = 0  # env steps of the policy in total (all rungs of successive halving)
+    new_steps: int = 0  # env steps of this training call
+    wall_time_s: float = 0.0
+    stopped_at: int | None = None  # successive halving dropped it after this many steps
+    failure: Failure | None = None
+
+    @property
+    def status(self) -> str:
+        return "ok" if self.ok else "failed"
+
+    @classmethod
+    def crashed(cls, job_id: str, message: str) -> TrainResult:
+        """A training whose process died, hung or could not start."""
+        return cls(job_id, ok=False, failure=Failure.of(TrainingCrash(message)))
+
+    def fail(self, failure: Failure) -> None:
+        self.ok, self.failure, self.fitness = False, failure, None
+
+    def merged(self, later: TrainResult) -> TrainResult:
+        """This (earlier rung's) result continued by ``later``: snapshots concatenated."""
+        return replace(later, snapshots=self.snapshots + later.snapshots)
+
+    def to_dict(self) -> dict:
+        """JSON form (``fitness.json``, events): the failure's fields are flattened."""
+        failure = self.failure.to_dict() if self.failure else {"error_class": None, "message": "", "line": None,
+                                                                  "hint": ""}
+        return {"job_id": self.job_id, "status": self.status, "fitness": self.fitness,
+                "eval_fitness": self.eval_fitness, "eval_lengths": self.eval_lengths, "steps": self.steps,
+                "new_steps": self.new_steps, "wall_time_s": self.wall_time_s, "stopped_at": self.stopped_at,
+                **failure}
+
+
+ProgressFn = Callable[[str, int], None]
+DoneFn = Callable[[str, TrainResult], None]
+
+
+class Executor(Protocol):
+    """Runs training specs (in parallel where it can) and returns their results in order."""
+
+    def run(self, specs: list, on_progress: ProgressFn | None = None,
+            on_done: DoneFn | None = None) -> list[TrainResult]: ...
