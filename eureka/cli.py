@@ -8,6 +8,7 @@ import sys
 import traceback
 from pathlib import Path
 
+import eureka.config  # noqa: F401 - registers the config schema (eureka_schema)
 from eureka.errors import ConfigError, EurekaError, closest
 from eureka.paths import conf_dir
 
@@ -64,7 +65,6 @@ def compose_configs(args: list[str]) -> list:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    import eureka.config  # noqa: F401 - registers the schema
 
     plain = [a for a in args if not a.startswith("-")]
     try:
@@ -178,7 +178,6 @@ def main() -> None:
     """Console entry point."""
     import hydra
 
-    import eureka.config  # noqa: F401 - registers the schema
 
     os.environ.setdefault("HYDRA_FULL_ERROR", "0")
     args = [_task_path_override(a) for a in sys.argv[1:]]
