@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 os.environ.setdefault("MUJOCO_GL", "egl")
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # pygame (classic control) renders off-screen, no XDG_RUNTIME_DIR
 
 import numpy as np  # noqa: E402
 from stable_baselines3.common.monitor import Monitor  # noqa: E402

@@ -117,3 +117,36 @@ def test_broken_tasks_on_the_command_line(tmp_path):
     one_line_exit_2(run([f"task={task}", f"hydra.run.dir={tmp_path / 'b'}"], tmp_path),
                     f"{game}:9", "env.reset() of BrokenEnv() raised RuntimeError: the level file is missing",
                     run_dir=tmp_path / "b")
+
+
+def test_a_task_whose_env_lives_in_its_own_file(tmp_path):
+    """README's 'Add your environment': task file + game module side by side, run from another folder."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    game = (root / "envs" / "examples" / "catch.py").read_text()
+    folder = tmp_path / "my_project"
+    folder.mkdir()
+    (folder / "my_catch.py").write_text(game[:game.index("TASK = Task(")])
+    (folder / "my_task.py").write_text(
+        "import torch\nfrom my_catch import CatchEnv, extract_state\nfrom eureka.tasks import Fitness, StateVar, Task\n"
+        "TASK = Task(name='my_catch', env_id=CatchEnv, description='catch the balls',\n"
+        "            state_vars=[StateVar(n) for n in ('paddle_x', 'ball_x', 'ball_height', 'ball_vx', 'ball_offset',"
+        " 'last_event', 'actions')],\n"
+        "            extract_state=extract_state,\n"
+        "            fitness=Fitness('balls caught', step=lambda s: (s['last_event'] > 0).float(), maximum=10.0))\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    check = subprocess.run([sys.executable, "-m", "eureka.check", str(folder / "my_task.py"), "--no-render",
+                            "--steps", "128"], capture_output=True, text=True, timeout=300, cwd=elsewhere)
+    assert check.returncode == 0 and "looks good" in check.stdout, check.stdout + check.stderr
+    out = tmp_path / "run"
+    proc = run([f"task={folder / 'my_task.py'}", "iterations=1", "samples=1", "trainer.total_timesteps=256",
+                "trainer.n_envs=2", "eval.episodes=1", "eval.baselines=false", "eval.num_seeds=1", "video=false",
+                f"hydra.run.dir={out}"], elsewhere, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    import json
+
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["task"] == "my_catch" and summary["status"] == "completed"
+    assert summary["final_eval"]["seeds"] == [1] and summary["search_seed"] == 0

@@ -35,6 +35,7 @@ from eureka.store import RunStore
 from eureka.train import LocalExecutor, TrainSpec
 from eureka.train.halving import rungs, successive_halving
 from eureka.train.result import Executor, TrainResult
+from eureka.train.runner import rounded_timesteps
 
 _MAKE = object()  # "build it from the config"
 
@@ -178,7 +179,7 @@ class EurekaLoop:
         specs = [self.spec(c.id, "candidate", int(self.cfg.seed), c.reward_path, self.store.candidate_dir(c.id))
                  for c in cands]
         for sp in specs:
-            self.reporter.training_started(sp.job_id, sp.total_timesteps)
+            self.reporter.training_started(sp.job_id, rounded_timesteps(sp))
         es = self.cfg.loop.early_stop
         fractions = rungs(float(es.eta), float(es.min_fraction)) if es.enabled else [1.0]
         return successive_halving(self.executor, specs, fractions, float(es.eta), self.reporter.training_progress)
@@ -258,7 +259,7 @@ class EurekaLoop:
                             f"search used seed {int(self.cfg.seed)})")
         self.summary.final = final_evaluation(
             self.executor, self.spec, self.best.reward_path, seeds, self.store.root, bool(self.cfg.eval.baselines),
-            on_start=lambda sp: self.reporter.training_started(sp.job_id, sp.total_timesteps),
+            on_start=lambda sp: self.reporter.training_started(sp.job_id, rounded_timesteps(sp)),
             on_progress=self.reporter.training_progress, on_done=self.reporter.job_done)
         if self.summary.final.note:
             self.reporter.message(f"human-normalized score: {self.summary.final.note}")

@@ -33,12 +33,13 @@ def sample_states(task: Task, n_envs: int = 8, steps: int = 32, seed: int = 0) -
     rng = np.random.default_rng(seed)
     venv.action_space.seed(int(rng.integers(2**31)))
     obs = venv.reset()
+    infos: list[dict] = [{} for _ in range(n_envs)]  # as in training: one dict per env (empty after reset)
     batches: dict[str, list[np.ndarray]] = {}
     for _ in range(steps):
         actions = np.stack([venv.action_space.sample() for _ in range(n_envs)])
-        states = task.extract_state(torch.as_tensor(obs, dtype=torch.float32), torch.as_tensor(actions), [])
+        states = task.extract_state(torch.as_tensor(obs, dtype=torch.float32), torch.as_tensor(actions), infos)
         for k, v in states.items():
             batches.setdefault(k, []).append(v.detach().cpu().numpy().astype(np.float32))
-        obs, _, _, _ = venv.step(actions)
+        obs, _, _, infos = venv.step(actions)
     venv.close()
     return {k: np.concatenate(v, axis=0) for k, v in batches.items()}

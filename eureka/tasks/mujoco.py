@@ -10,6 +10,8 @@ velocity), in metres.
 
 from __future__ import annotations
 
+import logging
+
 import torch
 
 from eureka.tasks.spec import Fitness, Hint, StateVar, Task
@@ -21,11 +23,23 @@ def _up_z(quat: torch.Tensor) -> torch.Tensor:
     return 1.0 - 2.0 * (x * x + y * y)
 
 
+def quiet_mujoco_warnings() -> None:
+    """Send MuJoCo's warnings (e.g. half_cheetah's deprecated 'settotalmass', once per env made) to the
+    ``eureka.mujoco`` logger at debug level instead of the terminal (``hydra.verbose=eureka.mujoco`` shows them)."""
+    try:
+        import mujoco
+    except ImportError:
+        return
+    log = logging.getLogger("eureka.mujoco")
+    mujoco.set_mju_user_warning(lambda msg: log.debug(msg.strip()))
+
+
 def locomotion_task(name: str, env_id: str, nq: int, nv: int, n_act: int, dt: float, description: str,
                     planar: bool, contact_slice: tuple[int, int] | None = None,
                     hints: list[Hint] | None = None, healthy_height: str = "") -> Task:
     """A forward-locomotion task over a v5 MuJoCo env (planar: hopper/walker/cheetah; else ant/humanoid)."""
     hidden = 1 if planar else 2
+    quiet_mujoco_warnings()
 
     def extract_state(obs: torch.Tensor, actions: torch.Tensor, infos: list) -> dict:
         qpos, qvel = obs[:, :nq], obs[:, nq:nq + nv]

@@ -84,6 +84,13 @@ def build_kwargs(hyperparams: dict) -> dict:
     return kwargs
 
 
+def rounded_timesteps(spec: TrainSpec) -> int:
+    """The env steps SB3 really runs for ``spec.total_timesteps``: whole rollouts of ``n_steps * n_envs``
+    (PPO; SB3's default n_steps is 2048), whole vector steps of ``n_envs`` (SAC)."""
+    chunk = spec.n_envs * (int(spec.hyperparams.get("n_steps", 2048)) if spec.algo == "ppo" else 1)
+    return -(-spec.total_timesteps // chunk) * chunk
+
+
 class _Monitor(BaseCallback):
     """Progress reports, ~``log_points`` metric snapshots (JSONL + TensorBoard)."""
 

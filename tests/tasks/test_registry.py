@@ -51,3 +51,25 @@ def test_task_file_registers(tmp_path):
         "    fitness=Fitness('len', step=lambda s: torch.ones_like(s['x'])))\n")
     task = tasks.make(str(path))
     assert task.name == "my_cartpole" and tasks.make("my_cartpole") is task
+
+
+def test_a_task_file_imports_its_env_from_a_module_beside_it(tmp_path, monkeypatch):
+    """Like pytest's rootdir: the task file's folder goes on sys.path (no PYTHONPATH=. needed)."""
+    (tmp_path / "my_game.py").write_text(
+        "import gymnasium as gym\nimport numpy as np\n\n"
+        "class MyGame(gym.Env):\n"
+        "    observation_space = gym.spaces.Box(-1, 1, (2,), dtype=np.float32)\n"
+        "    action_space = gym.spaces.Discrete(2)\n\n"
+        "    def reset(self, *, seed=None, options=None):\n"
+        "        return np.zeros(2, dtype=np.float32), {}\n\n"
+        "    def step(self, action):\n"
+        "        return np.full(2, 0.5, dtype=np.float32), 0.0, True, False, {}\n")
+    (tmp_path / "game_task.py").write_text(
+        "import torch\nfrom my_game import MyGame\nfrom eureka.tasks import Task, StateVar, Fitness\n"
+        "TASK = Task(name='my_game', env_id=MyGame, description='d', state_vars=[StateVar('x')],\n"
+        "    extract_state=lambda o, a, i: {'x': o[:, 0]},\n"
+        "    fitness=Fitness('x', step=lambda s: s['x']))\n")
+    monkeypatch.chdir("/")
+    monkeypatch.setattr("sys.path", [p for p in __import__("sys").path if p not in ("", ".")])
+    task = tasks.make(str(tmp_path / "game_task.py"))
+    assert task.make_env().reset()[0].shape == (2,)

@@ -1,0 +1,53 @@
+"""Successive halving over any executor (here a stub that trains nothing)."""
+
+from eureka.train import TrainSpec
+from eureka.train.halving import rungs, successive_halving
+from eureka.train.result import TrainResult
+
+
+class Stub:
+    def __init__(self):
+        self.calls = []
+
+    def run(self, specs, on_progress=None, on_done=None):
+        self.calls.append([(sp.job_id, sp.total_timesteps, sp.resume) for sp in specs])
+        out = []
+        for sp in specs:
+            k = int(sp.job_id[1:])
+            ok = k != 1
+            r = TrainResult(sp.job_id, ok=ok, fitness=float(k) if ok else None, snapshots=[{"step": len(self.calls)}],
+                            steps=sp.total_timesteps)
+            if on_done:
+                on_done(sp.job_id, r)
+            out.append(r)
+        return out
+
+
+def test_rungs():
+    assert rungs(2, 0.25) == [0.25, 0.5, 1.0]
+    assert rungs(3, 0.1) == [0.1, 0.30000000000000004, 0.9000000000000001, 1.0]
+    assert rungs(2, 1.0) == [1.0]
+
+
+def test_successive_halving_keeps_the_best_and_continues_them():
+    specs = [TrainSpec(job_id=f"j{k}", task="cartpole", total_timesteps=1000) for k in range(5)]
+    stub, done = Stub(), []
+    results = successive_halving(stub, specs, rungs(2, 0.25), eta=2, on_done=lambda j, r: done.append(j))
+    assert stub.calls[0] == [(f"j{k}", 250, False) for k in range(5)]
+    # j1 failed in the first rung; of the 4 others the best ceil(4/2) = 2 go on ...
+    assert stub.calls[1] == [("j4", 250, True), ("j3", 250, True)]
+    assert stub.calls[2] == [("j4", 500, True)]
+    by_id = {r.job_id: r for r in results}
+    assert [r.job_id for r in results] == [f"j{k}" for k in range(5)]
+    assert not by_id["j1"].ok and by_id["j1"].stopped_at is None
+    assert by_id["j0"].stopped_at == 250 and by_id["j2"].stopped_at == 250 and by_id["j3"].stopped_at == 500
+    assert by_id["j4"].stopped_at is None and [s["step"] for s in by_id["j4"].snapshots] == [1, 2, 3]
+    assert sorted(done) == sorted(by_id)
+
+
+def test_one_rung_is_a_plain_run():
+    specs = [TrainSpec(job_id=f"j{k}", task="cartpole", total_timesteps=100) for k in range(2)]
+    stub = Stub()
+    results = successive_halving(stub, specs, [1.0])
+    assert stub.calls == [[("j0", 100, False), ("j1", 100, False)]]
+    assert [r.stopped_at for r in results] == [None, None]
