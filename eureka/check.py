@@ -123,8 +123,7 @@ def _check_types(task: Task, states: Any, n: int) -> None:
                     _line_of(fn, "return"))
     for var in task.state_vars:
         if var.name not in states:
-            raise _fail(task, f"state variable '{var.name}' is declared but extract_state does not return it",
-                        _line_of(fn, "return"))
+            continue  # reported by state_problems, with the other shape problems
         value = states[var.name]
         if not isinstance(value, torch.Tensor):
             raise _fail(task, f"state variable '{var.name}' must be a torch.Tensor of shape {var.shape}, got "
@@ -209,7 +208,9 @@ def preflight(task: Task) -> gym.Space:
     problems = state_problems(task, states, n_envs * steps)
     if problems:
         var, what = problems[0]
-        raise _fail(task, f"state variable {what}", _line_of(task.extract_state, f'"{var}"', f"'{var}'"))
+        raise _fail(task, f"state variable {what}",
+                    _line_of(task.extract_state, f'"{var}"', f"'{var}'") if var in states else
+                    _line_of(task.extract_state, "return"))
     what = fitness_problem(task, states, n_envs * steps)
     if what:
         raise _fail(task, what, _line_of(task.fitness.step, "") if callable(task.fitness.step) else None)

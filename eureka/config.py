@@ -22,6 +22,7 @@ DEVICES = ("auto", "cpu", "cuda")
 PROVIDERS = ("offline", "openai", "replay")
 SELECTIONS = ("fitness", "preference", "mixed")
 FEEDBACK_MODES = ("fitness", "cli", "web", "scripted")
+EXECUTORS = ("local",)
 
 
 @dataclass
@@ -182,6 +183,24 @@ def _at_least(key: str, value: Any, low: float, what: str = "an integer") -> Non
         raise ConfigError(f"{key}={value}: must be {what} >= {low:g}")
 
 
+def _check_hyperparams(cfg) -> None:
+    """``trainer.<algo>.*`` must be keyword arguments of the SB3 class (else every training would crash)."""
+    algo = cfg.trainer.algo
+    given = list(cfg.trainer[algo].keys())
+    if not given:
+        return
+    import inspect
+
+    from stable_baselines3 import PPO, SAC
+
+    cls = {"ppo": PPO, "sac": SAC}[algo]
+    valid = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "policy", "env")]
+    for key in given:
+        if key not in valid:
+            raise ConfigError(f"trainer.{algo}.{key}: not a keyword argument of SB3's {cls.__name__}."
+                              f"{did_you_mean(str(key), valid)} (valid: see the {cls.__name__} documentation)")
+
+
 def check_config(cfg) -> None:
     """Check the values a type cannot (choices, ranges, CUDA, a free port); raise ``ConfigError`` (one line)."""
     _choice("trainer.algo", cfg.trainer.algo, ALGOS)
@@ -189,6 +208,8 @@ def check_config(cfg) -> None:
     _choice("llm.provider", cfg.llm.provider, PROVIDERS)
     _choice("loop.selection", cfg.loop.selection, SELECTIONS)
     _choice("feedback.mode", cfg.feedback.mode, FEEDBACK_MODES)
+    _choice("executor.name", cfg.executor.name, EXECUTORS)
+    _check_hyperparams(cfg)
     for key in ("iterations", "samples", "loop.population", "loop.islands", "loop.migration_every",
                 "eval.episodes", "trainer.total_timesteps", "trainer.n_envs", "sandbox.workers", "eval.num_seeds"):
         _at_least(key, OmegaConf.select(cfg, key), 1)

@@ -48,6 +48,7 @@ def one_line_exit_2(proc, *needles, run_dir=None):
     (["eval.seeds=[]"], ["eval.seeds=[]", "at least one seed"]),
     (["feedback=web", "feedback.host=203.0.113.1"], ["feedback.port=8765", "no free port in 8765-8814"]),
     (["loop.selection=vibes"], ["loop.selection=vibes", "fitness, preference, mixed"]),
+    (["+trainer.ppo.n_stepz=32"], ["trainer.ppo.n_stepz", "Did you mean 'n_steps'?"]),
 ])
 def test_config_mistakes_stop_before_any_work(args, needles, tmp_path):
     out = tmp_path / "run"

@@ -85,7 +85,7 @@ class EurekaLoop:
         self.summary = Summary(self.task.name, str(cfg.llm.provider), self.designer.model,
                                self.task.fitness.description, int(cfg.seed), lc.target_fitness,
                                selection=self.population.selection, feedback=str(cfg.feedback.mode),
-                               final_seeds=final_seeds(cfg), baselines=bool(cfg.eval.baselines))
+                               final_seeds=final_seeds(cfg))
         self.t0 = time.time()
 
     # -- the run ---------------------------------------------------------------------------

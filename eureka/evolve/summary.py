@@ -133,7 +133,6 @@ class Summary:
     llm_usage: dict = field(default_factory=dict)
     final_seeds: list[int] = field(default_factory=list)
     final: FinalEvaluation | None = None
-    baselines: bool = True
     wall_time_s: float = 0.0
 
     def to_dict(self) -> dict:

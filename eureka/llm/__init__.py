@@ -31,21 +31,20 @@ class CachingDesigner(Designer):
 
 
 def make_designer(cfg, seed: int = 0) -> Designer:
-    """Build the designer named by ``cfg.provider`` from the ``llm`` config group."""
-    provider = cfg.get("provider", "offline")
-    cache = ResponseCache(cfg.get("cache_dir") or None)
+    """Build the designer named by ``cfg.provider`` from the ``llm`` config group (``LLMConfig``)."""
+    provider = cfg.provider
+    cache = ResponseCache(cfg.cache_dir or None)
     if provider == "offline":
-        designer: Designer = OfflineDesigner(temperature=float(cfg.get("temperature", 1.0)), seed=seed)
+        designer: Designer = OfflineDesigner(temperature=float(cfg.temperature), seed=seed)
     elif provider == "openai":
         from eureka.llm.openai_llm import OpenAIDesigner
 
         designer = OpenAIDesigner(
-            model=cfg.model, base_url=cfg.get("base_url") or None, api_key=cfg.get("api_key") or None,
-            temperature=float(cfg.get("temperature", 1.0)), timeout_s=float(cfg.get("timeout_s", 120)),
-            max_retries=int(cfg.get("max_retries", 3)), max_tokens=cfg.get("max_tokens") or None,
-            use_n=bool(cfg.get("use_n", True)), max_total_tokens=int(cfg.get("max_total_tokens", 0) or 0))
+            model=cfg.model, base_url=cfg.base_url or None, api_key=cfg.api_key or None,
+            temperature=float(cfg.temperature), timeout_s=float(cfg.timeout_s), max_retries=int(cfg.max_retries),
+            max_tokens=cfg.max_tokens or None, use_n=bool(cfg.use_n), max_total_tokens=int(cfg.max_total_tokens))
     elif provider == "replay":
-        return ReplayDesigner(model=cfg.model, temperature=float(cfg.get("temperature", 1.0)), cache=cache)
+        return ReplayDesigner(model=cfg.model, temperature=float(cfg.temperature), cache=cache)
     else:
         raise ConfigError(f"unknown llm provider '{provider}'; valid: {', '.join(PROVIDERS)}."
                           f"{did_you_mean(provider, PROVIDERS)}")

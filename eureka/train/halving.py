@@ -34,6 +34,8 @@ def successive_halving(executor: Executor, specs: list[TrainSpec], fractions: li
     A result dropped after a rung has ``stopped_at`` set (its fitness is the one measured then);
     with ``fractions == [1.0]`` this is one plain ``executor.run``.
     """
+    if not specs:
+        return []
     final: dict[str, TrainResult] = {}
     earlier: dict[str, TrainResult] = {}
     alive = list(specs)

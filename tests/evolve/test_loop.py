@@ -6,6 +6,7 @@ from omegaconf import OmegaConf
 
 from eureka.cli import conf_dir
 from eureka.evolve import EurekaLoop, human_normalized_score
+from eureka.evolve.summary import SeedStats, denominator_note
 from eureka.llm import Answer, Designer
 
 
@@ -62,3 +63,10 @@ def test_human_normalized_score():
     assert human_normalized_score(1.0, -1.0, 2.0) == -1 / 3  # 'human' below 'sparse' is allowed
     assert human_normalized_score(1.0, 2.0, 2.0) is None
     assert human_normalized_score(None, 2.0, 1.0) is None
+
+
+def test_a_small_denominator_is_flagged():
+    env, sparse = SeedStats({1: 12.0, 2: 30.0}), SeedStats({1: 10.0, 2: 14.0})
+    assert "twice the baselines' spread" in denominator_note(env, sparse)  # |21 - 12| = 9 < 2 * 9.2
+    assert denominator_note(SeedStats({1: 500.0, 2: 480.0}), SeedStats({1: 9.0, 2: 11.0})) is None
+    assert "one seed each" in denominator_note(SeedStats({1: 500.0}), SeedStats({1: 9.0}))
