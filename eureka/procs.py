@@ -26,7 +26,7 @@ from collections.abc import Callable
 from multiprocessing.context import BaseContext
 from typing import Any
 
-PRELOAD = ["eureka.critic.worker", "eureka.train.runner"]
+PRELOAD = ["eureka.critic.worker", "eureka.train.runner", "eureka.train.preload"]
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 _ctx: BaseContext | None = None
 _start_lock = threading.Lock()

@@ -168,8 +168,8 @@ def _audit_hook(roots: tuple[str, ...], strict: bool):
             if not (args and isinstance(args[0], (str, bytes, os.PathLike)) and inside(args[0])):
                 raise PermissionError(f"sandbox: '{event}' outside the allowed directories is not allowed")
             return
-        if gate["admin"] and event.startswith("resource."):
-            return
+        if (gate["admin"] and event.startswith("resource.")) or event == "socket.gethostname":
+            return  # TensorBoard names its event files after the host
         if event.startswith(denied):
             raise PermissionError(f"sandbox: '{event}' is not allowed")
 
@@ -194,6 +194,7 @@ def private_tmpdir(kind: str) -> str:
     d = tempfile.mkdtemp(prefix=f"eureka-{kind}-")
     os.environ["TMPDIR"] = d
     tempfile.tempdir = d
+    _STATE["tmp"] = d
     return d
 
 
@@ -209,8 +210,8 @@ def apply_walls(spec: WallSpec) -> list[str]:
     if not secret_names():
         walls.append("no-secrets")
     sys.dont_write_bytecode = True
-    tmp = os.environ.get("TMPDIR") if "eureka-" in os.environ.get("TMPDIR", "") else private_tmpdir(spec.kind)
-    writable = [os.path.realpath(p) for p in [*spec.writable, tmp]]
+    tmp = os.path.realpath(_STATE.get("tmp") or private_tmpdir(spec.kind))
+    writable = list(dict.fromkeys(os.path.realpath(p) for p in [*spec.writable, tmp]))
     for p in writable:
         os.makedirs(p, exist_ok=True)
     if spec.network_namespace:
@@ -232,10 +233,14 @@ def apply_walls(spec: WallSpec) -> list[str]:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     walls.append("rlimits")
     if os.geteuid() == 0 and spec.drop_privileges:
+        os.chown(tmp, NOBODY, NOBODY)
         for p in writable:
-            for root, dirs, files in os.walk(p):
-                for name in [root, *(os.path.join(root, x) for x in dirs + files)]:
-                    os.lchown(name, NOBODY, NOBODY)
+            if p == tmp:
+                continue
+            # Sticky and world-writable, still root's: nobody may add files, but not change or
+            # remove the ones the run wrote there (the candidate's reward.py, prompt, verdict).
+            if os.stat(p).st_uid == 0:
+                os.chmod(p, 0o1777)
         os.setgroups([])
         os.setgid(NOBODY)
         os.setuid(NOBODY)
