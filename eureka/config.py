@@ -62,23 +62,27 @@ class TrainerConfig:
     subproc_envs: bool = False  # SubprocVecEnv (one process per env); on 2 cores DummyVecEnv is faster
     tensorboard: bool = True  # TensorBoard logs in candidates/<id>/tb (components as reward/<name>)
     timeout_s: float = 3600.0  # a training that runs longer is killed and reported as TrainingCrash
+    memory_mb: int = 4096  # address space a training process may add; a reward allocating beyond it: RewardMemoryError
+    max_file_mb: int = 256  # largest file a training process may write (policy, logs)
     ppo: dict[str, Any] = field(default_factory=dict)  # SB3 PPO keyword arguments ("lin_<x>" = linear schedule)
     sac: dict[str, Any] = field(default_factory=dict)  # SB3 SAC keyword arguments
 
 
 @dataclass
 class SandboxConfig:
-    """``sandbox``: limits of the workers that dry-run every candidate before training (``SandboxLimits``)."""
+    """``sandbox``: limits of the workers that dry-run every candidate (``SandboxLimits``), and of reward calls
+    in training."""
 
     workers: int = 2  # warm worker processes (torch already imported)
-    timeout_s: float = 5.0  # wall clock per check, then a hard kill (a generous backstop)
-    cpu_s: float = 5.0  # CPU seconds per check
+    timeout_s: float = 60.0  # wall-clock backstop per check (runaway code is judged by cpu_s, so load does not matter)
+    cpu_s: float = 5.0  # CPU seconds per check (then the check is killed: RewardTimeout)
     memory_mb: int = 1024  # address space a check may add
     max_file_mb: int = 1  # largest file a worker may write (only in its private temp dir)
     max_open_files: int = 64  # open file descriptors per worker
     network_namespace: bool = True  # own network namespace with no interfaces (when permitted)
     drop_privileges: bool = True  # run as user nobody when started as root
-    start_timeout_s: float = 60.0  # a worker that is not ready by then is an error
+    start_timeout_s: float = 120.0  # a worker must be ready within this (wall clock)
+    call_timeout_s: float = 2.0  # CPU seconds one reward call may take in training (the first 3 calls get cpu_s)
 
 
 @dataclass

@@ -40,6 +40,14 @@ from eureka.train.runner import rounded_timesteps
 _MAKE = object()  # "build it from the config"
 
 
+def redacted(cfg: DictConfig) -> DictConfig:
+    """A copy of ``cfg`` with ``llm.api_key`` replaced, for files of the run directory."""
+    out = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+    if out.get("llm") is not None and out.llm.get("api_key"):
+        out.llm.api_key = "***"
+    return out
+
+
 class Reporter:
     """Hooks the CLI uses to show progress; all no-ops here."""
 
@@ -82,6 +90,7 @@ class EurekaLoop:
         self.session = make_session(self.feedback_cfg, run_dir, announce=self.reporter.message) \
             if session is _MAKE else session
         self.notes_for: dict[str, list[str]] = {}
+        self.walls: dict[str, list[str]] = {}  # walls reported by each kind of process that ran candidate code
         self.summary = Summary(self.task.name, str(cfg.llm.provider), self.designer.model,
                                self.task.fitness.description, int(cfg.seed), lc.target_fitness,
                                selection=self.population.selection, feedback=str(cfg.feedback.mode),
@@ -187,6 +196,8 @@ class EurekaLoop:
     def analyze(self, cands: list[Candidate], results: list[TrainResult]) -> None:
         """Turn each training result into the candidate's fitness and reflection (step 4)."""
         for cand, result in zip(cands, results, strict=True):
+            if result.walls:
+                self.walls.setdefault("training", result.walls)
             cand.reflection = analyze(result.snapshots, result.fitness, self.task.fitness.description)
             self.store.write_text(self.store.candidate_dir(cand.id) / "reflection.txt", cand.reflection.text)
             cand.steps, cand.stopped_at = result.steps, result.stopped_at
@@ -218,14 +229,16 @@ class EurekaLoop:
     def begin(self) -> Critic:
         """Check the task (once per process), record the config, and start the critic's sandbox."""
         check_action_space(self.cfg, preflight(self.task))
-        self.store.write_text("config.yaml", OmegaConf.to_yaml(self.cfg, resolve=True))
+        self.store.write_text("config.yaml", OmegaConf.to_yaml(redacted(self.cfg), resolve=True))
         self.store.event("run_started", task=self.task.name, llm=self.cfg.llm.provider, seed=int(self.cfg.seed),
                          final_seeds=self.summary.final_seeds)
         self.write_summary()
         self.reporter.phase("collecting a batch of real states for the critic")
         states = sample_states(self.task, seed=int(self.cfg.seed))
         limits = SandboxLimits(**OmegaConf.to_container(self.cfg.sandbox, resolve=True))
-        return Critic(self.task.state_names, states, SandboxPool(limits))
+        pool = SandboxPool(limits)
+        self.walls["critic"] = pool.walls
+        return Critic(self.task.state_names, states, pool)
 
     def solved(self, it: int) -> bool:
         """True when the best candidate reached ``loop.target_fitness`` (the search then stops)."""
@@ -270,19 +283,23 @@ class EurekaLoop:
 
     def spec(self, job_id: str, mode: str, seed: int, reward_path: str | None, out_dir: Path) -> TrainSpec:
         """What to train, from ``trainer.*`` and ``eval.episodes``."""
-        t = self.cfg.trainer
+        t, sb = self.cfg.trainer, self.cfg.sandbox
         algo = str(t.algo)
         return TrainSpec(job_id=job_id, task=self.cfg.task.name, mode=mode, reward_path=reward_path, algo=algo,
                          total_timesteps=int(t.total_timesteps), n_envs=int(t.n_envs), seed=seed,
                          device=str(t.device), hyperparams=OmegaConf.to_container(t[algo], resolve=True),
                          normalize=bool(t.normalize), eval_episodes=int(self.cfg.eval.episodes),
-                         out_dir=str(out_dir), tensorboard=bool(t.tensorboard), subproc_envs=bool(t.subproc_envs))
+                         out_dir=str(out_dir), tensorboard=bool(t.tensorboard), subproc_envs=bool(t.subproc_envs),
+                         memory_mb=int(t.memory_mb), max_file_mb=int(t.max_file_mb),
+                         call_timeout_s=float(sb.call_timeout_s), first_call_cpu_s=float(sb.cpu_s),
+                         network_namespace=bool(sb.network_namespace), drop_privileges=bool(sb.drop_privileges))
 
     def write_summary(self) -> None:
         s = self.summary
         s.best, s.candidates = self.best, self.candidates
         s.population = [c.id for c in self.population.all()]
         s.llm_usage = self.designer.usage.to_dict()
+        s.walls = self.walls
         s.wall_time_s = time.time() - self.t0
         self.store.write_json("summary.json", s.to_dict())
 
@@ -343,6 +360,7 @@ class EurekaLoop:
                 info = run_in_child(record_video, self.cfg.task.name, str(d), str(d / "rollout.mp4"),
                                     str(self.cfg.trainer.algo), int(self.cfg.get("video_steps", 300)), timeout=300)
                 self.store.event("video", id=c.id, path=info["path"], frames=info["frames"])
+                self.walls.setdefault("renderer", info.get("walls", []))
             except RuntimeError as exc:
                 self.reporter.message(f"no video for {c.id}: {exc}")
                 self.store.event("video_failed", id=c.id, message=str(exc))

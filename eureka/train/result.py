@@ -27,6 +27,7 @@ class TrainResult:
     new_steps: int = 0  # env steps of this training call
     wall_time_s: float = 0.0
     stopped_at: int | None = None  # successive halving dropped it after this many steps
+    walls: list[str] = field(default_factory=list)  # the walls that were up in the training process
     failure: Failure | None = None
 
     @property
@@ -37,6 +38,17 @@ class TrainResult:
     def crashed(cls, job_id: str, message: str) -> TrainResult:
         """A training whose process died, hung or could not start."""
         return cls(job_id, ok=False, failure=Failure.of(TrainingCrash(message)))
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainResult:
+        """From the runner's JSON form, in the same (trusted) process; the executor checks a child's
+        answer field by field instead (``eureka.train.executor.sanitize_result``)."""
+        ok = d.get("status") == "ok"
+        return cls(str(d.get("job_id", "")), ok=ok, fitness=d.get("fitness") if ok else None,
+                   eval_fitness=list(d.get("eval_fitness") or []), eval_lengths=list(d.get("eval_lengths") or []),
+                   snapshots=list(d.get("snapshots") or []), steps=int(d.get("steps") or 0),
+                   new_steps=int(d.get("new_steps") or 0), wall_time_s=float(d.get("wall_time_s") or 0.0),
+                   walls=list(d.get("walls") or []), failure=None if ok else Failure.from_dict(d))
 
     def fail(self, failure: Failure) -> None:
         self.ok, self.failure, self.fitness = False, failure, None
@@ -52,7 +64,7 @@ class TrainResult:
         return {"job_id": self.job_id, "status": self.status, "fitness": self.fitness,
                 "eval_fitness": self.eval_fitness, "eval_lengths": self.eval_lengths, "steps": self.steps,
                 "new_steps": self.new_steps, "wall_time_s": self.wall_time_s, "stopped_at": self.stopped_at,
-                **failure}
+                "walls": self.walls, **failure}
 
 
 ProgressFn = Callable[[str, int], None]
