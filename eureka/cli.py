@@ -103,7 +103,10 @@ def _app(cfg) -> None:
     try:
         with RichReporter(console) as reporter:
             loop = EurekaLoop(cfg, run_dir, reporter)
-            summary = loop.run()
+            try:
+                summary = loop.run()
+            finally:
+                loop.executor.shutdown()
         best_code = Path(summary["best_reward_path"]).read_text() if summary.get("best_reward_path") else None
         print_summary(summary, console, run_dir, best_code)
     except EurekaError as exc:
