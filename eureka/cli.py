@@ -91,7 +91,7 @@ def _app(cfg) -> None:
     from rich.console import Console
 
     from eureka.evolve import EurekaLoop
-    from eureka.report import RichReporter, print_summary
+    from eureka.report import RichReporter, print_summary, report_after_run
 
     run_dir = HydraConfig.get().runtime.output_dir
     console = Console(stderr=False)
@@ -118,6 +118,8 @@ def _app(cfg) -> None:
         console.print(f"[red]eureka: internal error:[/] {type(exc).__name__}: {exc} (traceback in {log})",
                       soft_wrap=True)
         sys.exit(1)
+    finally:
+        report_after_run(run_dir, console)  # report.html after success, stop, error or Ctrl-C; never fails the run
 
 
 def _task_path_override(arg: str) -> str | list[str]:
