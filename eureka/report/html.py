@@ -44,7 +44,8 @@ h3 { font-size: 14px; margin: 14px 0 6px; }
 .note { border-left: 4px solid var(--warn); background: #fff8e6; padding: 6px 10px; margin: 8px 0; }
 table { border-collapse: collapse; font-size: 13px; }
 th, td { border-bottom: 1px solid var(--line); padding: 4px 10px; text-align: left; vertical-align: top; }
-th { background: var(--bg); position: sticky; top: 0; }
+th { background: var(--bg); position: sticky; top: 0; white-space: nowrap; }
+td.num { white-space: nowrap; }
 table.sortable th { cursor: pointer; user-select: none; }
 table.sortable th:after { content: " \\2195"; color: #aab; font-size: 11px; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
@@ -99,14 +100,14 @@ def fmt(v, digits: int = 3) -> str:
     if v is None:
         return "-"
     if isinstance(v, float):
-        return f"{v:.{digits}g}" if abs(v) < 1e5 else f"{v:,.0f}"
+        return f"{v:.{digits}g}" if abs(v) < 10 ** digits else f"{v:,.0f}"
     return str(v)
 
 
 def pm(st: SeedStats, digits: int = 3) -> str:
     if st.mean is None:
         return "-"
-    return f"{st.mean:.{digits}g} ± {(st.std or 0.0):.2g}"
+    return f"{fmt(st.mean, digits)} ± {fmt(st.std or 0.0, 2 if abs(st.std or 0) < 10 else 3)}"
 
 
 def _highlight(code: str, lang: str = "python") -> str:
@@ -369,8 +370,24 @@ def _comparison_table(runs: list[RunData], out_dir: Path) -> str:
             f'<td class="num">{e(fmt(r.total_env_steps))}</td>'
             f'<td class="num">{e(fmt(round(r.wall_time_s) if r.wall_time_s is not None else None))}</td>'
             f'<td class="num">{e(fmt(tokens))}</td></tr>')
+    groups: dict[tuple[str, str], list[RunData]] = {}
+    for r in runs:
+        groups.setdefault((r.task, r.llm), []).append(r)
+    agg = ""
+    if any(len(g) > 1 for g in groups.values()):
+        arows = ""
+        for (task, llm), g in groups.items():
+            finals = SeedStats({r.name: r.final.mean for r in g}).filled()
+            envs = SeedStats({r.name: r.env_baseline.mean for r in g}).filled()
+            sparse = SeedStats({r.name: r.sparse_baseline.mean for r in g}).filled()
+            arows += (f"<tr><td>{e(task)}</td><td>{e(llm)}</td><td class=\"num\">{len(g)}</td>"
+                      f'<td class="num">{e(pm(finals))}</td><td class="num">{e(pm(envs))}</td>'
+                      f'<td class="num">{e(pm(sparse))}</td></tr>')
+        agg = ("<h3>Across runs (mean ± std of each run's mean)</h3><table><thead><tr><th>task</th><th>designer</th>"
+               '<th class="num">runs</th><th class="num">final</th><th class="num">env reward</th>'
+               f'<th class="num">sparse</th></tr></thead><tbody>{arows}</tbody></table>')
     return (f'<table class="sortable" id="runs"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody>'
-            f'</table><p class="muted">⚠ = the human-normalized score\'s denominator is small against the '
+            f'</table>{agg}<p class="muted">⚠ = the human-normalized score\'s denominator is small against the '
             f"baselines' spread (hover for details). The search best is one selected seed (optimistic); the "
             f"final column is the result.</p>")
 

@@ -144,7 +144,7 @@ def final_plot(run: RunData) -> str | None:
     if not groups:
         return None
     fig, ax = plt.subplots(figsize=(5.2, 3.2))
-    for x, (label, st, color) in enumerate(groups):
+    for x, (_label, st, color) in enumerate(groups):
         for s, v in st.per_seed.items():
             if v is None:
                 continue
@@ -183,7 +183,7 @@ def comparison_plot(runs: list[RunData]) -> str | None:
     ax.set_xlabel("iteration (best search fitness so far); final = re-training mean ± std")
     ax.set_ylabel("fitness")
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
-    ax.set_title("runs compared")
+    ax.set_title(f"{runs[0].task}: runs compared" if len({r.task for r in runs}) == 1 else "runs compared")
     return to_data_uri(fig)
 
 
