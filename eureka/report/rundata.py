@@ -435,12 +435,16 @@ def load_run(path: str | Path) -> RunData:
         summary = {}
     config_text = _text(root / "config.yaml")
     events = _jsonl(root / "events.jsonl")
-    final = SeedStats.from_summary(summary.get("final_eval")).merged(
-        SeedStats.from_dirs(list((root / "final").glob("*")), "best"))
+    def stats(recorded: Any, dirs: list[Path], prefix: str) -> SeedStats:
+        """The summary's figures once written; until then what the trainings' directories hold."""
+        st = SeedStats.from_summary(recorded)
+        return st if st.mean is not None else st.merged(SeedStats.from_dirs(dirs, prefix))
+
+    final = stats(summary.get("final_eval"), list((root / "final").glob("*")), "best")
     bl = summary.get("baselines") or {}
     dirs = list((root / "baselines").glob("*"))
-    env = SeedStats.from_summary(bl.get("env_reward")).merged(SeedStats.from_dirs(dirs, "env"))
-    sparse = SeedStats.from_summary(bl.get("sparse")).merged(SeedStats.from_dirs(dirs, "sparse"))
+    env = stats(bl.get("env_reward"), dirs, "env")
+    sparse = stats(bl.get("sparse"), dirs, "sparse")
     if env.mean is None:
         env.mean = _num(bl.get("env_reward_fitness"))
     if sparse.mean is None:

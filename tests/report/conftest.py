@@ -1,0 +1,30 @@
+"""One small real run (video on, two final seeds, both baselines) shared by the report tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TINY = ["iterations=2", "samples=2", "trainer.total_timesteps=1024", "trainer.n_envs=4", "eval.episodes=3",
+        "eval.seeds=[1,2]", "trainer.ppo.n_steps=64", "trainer.ppo.batch_size=128", "trainer.ppo.n_epochs=2",
+        "video=true", "video_steps=60"]
+
+
+def real_run(out: Path, *extra: str) -> Path:
+    """Run ``eureka`` with a tiny budget into ``out`` (the way a user does) and return ``out``."""
+    root = str(Path(__file__).resolve().parents[2])  # this checkout, whatever is installed in the venv
+    path = os.pathsep.join([root] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
+    env = {**os.environ, "EUREKA_CACHE_DIR": str(out.parent / "cache"), "COLUMNS": "160", "PYTHONPATH": path}
+    proc = subprocess.run([sys.executable, "-m", "eureka.cli", *TINY, *extra, f"hydra.run.dir={out}"],
+                          cwd=str(out.parent), env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return out
+
+
+@pytest.fixture(scope="session")
+def run_dir(tmp_path_factory) -> Path:
+    return real_run(tmp_path_factory.mktemp("report") / "run")
