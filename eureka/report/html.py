@@ -54,12 +54,12 @@ td.msg { max-width: 460px; color: var(--muted); font-size: 12px; white-space: pr
 img.plot { max-width: 100%; height: auto; display: block; margin: 6px 0; }
 pre { background: var(--bg); border: 1px solid var(--line); border-radius: 6px; padding: 10px 12px;
       overflow-x: auto; font-size: 12.5px; line-height: 1.4; }
-.highlight pre { margin: 0; }
+.highlight pre { margin: 0; }\n#best-code pre, pre.wrap { white-space: pre-wrap; word-break: break-word; }
 .videos { display: flex; flex-wrap: wrap; gap: 16px; }
 .videos figure { margin: 0; }
 video { max-width: 360px; max-height: 300px; background: #000; border-radius: 4px; }
 details > summary { cursor: pointer; color: #1c7ed6; margin: 6px 0; }
-.grid2 { display: grid; grid-template-columns: minmax(0, 1.3fr) minmax(0, 1fr); gap: 20px; }
+.grid2 { display: grid; grid-template-columns: minmax(0, 1.5fr) minmax(0, 1fr); gap: 20px; align-items: start; }
 @media (max-width: 900px) { .grid2 { grid-template-columns: 1fr; } }
 """
 
@@ -253,10 +253,6 @@ def _best_section(run: RunData) -> str:
     best = run.best
     if best is None:
         return '<section id="best"><h2>Best reward</h2><p class="muted">No candidate has a fitness yet.</p></section>'
-    parts = [f'<section id="best"><h2>Best reward: {e(best.id)}</h2><div class="grid2"><div>']
-    if best.code:
-        parts.append(f'<div id="best-code">{_highlight(best.code)}</div>')
-    parts.append("</div><div>")
     parent = next((c for c in run.candidates if c.id == best.parent), None)
     lineage = []
     cur, seen = best, set()
@@ -264,20 +260,27 @@ def _best_section(run: RunData) -> str:
         seen.add(cur.id)
         lineage.append(cur.id)
         cur = next((c for c in run.candidates if c.id == cur.parent), None)
-    parts.append(f"<p><b>Lineage</b>: {' ← '.join(e(x) for x in lineage)}</p>")
+    fit = f" (search fitness {fmt(best.fitness)}, one seed)" if best.fitness is not None else ""
+    parts = [f'<section id="best"><h2>Best reward: {e(best.id)}</h2>',
+             f'<p class="muted">{e(fit.strip(" ()"))}; lineage: {" ← ".join(e(x) for x in lineage)}</p>',
+             '<div class="grid2"><div>']
+    if best.code:
+        parts.append(f'<div id="best-code">{_highlight(best.code)}</div>')
+    parts.append("</div><div>")
+    if best.video is not None:
+        parts.append(_video(best.video, run.path, f"{best.id}: rollout.mp4"))
     notes = run.notes_for(best)
     parts.append("<h3>Human notes that led to it</h3>")
     parts.append("<ul>" + "".join(f"<li>{e(n)}</li>" for n in notes) + "</ul>" if notes
                  else '<p class="muted">none</p>')
+    parts.append("</div></div>")
     if parent is not None and parent.reflection:
         parts.append(f"<h3>Reflection on its parent {e(parent.id)} (fed to the designer)</h3>"
-                     f"<pre>{e(parent.reflection)}</pre>")
+                     f'<pre class="wrap">{e(parent.reflection)}</pre>')
     if best.reflection:
-        parts.append(f"<h3>Reflection on {e(best.id)} after training</h3><pre>{e(best.reflection)}</pre>")
+        parts.append(f'<h3>Reflection on {e(best.id)} after training</h3><pre class="wrap">{e(best.reflection)}</pre>')
     parts.append(_prompt_feedback(best))
-    if best.video is not None:
-        parts.append("<h3>Rollout</h3>" + _video(best.video, run.path, f"{best.id}: rollout.mp4"))
-    parts.append("</div></div></section>")
+    parts.append("</section>")
     return "".join(parts)
 
 
@@ -301,11 +304,15 @@ def _preferences(run: RunData) -> str:
     scores = run.preference_scores.get("scores") if run.preference_scores else None
     if not scores and not run.preferences:
         return ""
-    rows = "".join(f'<tr><td>{e(k)}</td><td class="num">{e(fmt(v))}</td></tr>'
-                   for k, v in sorted((scores or {}).items(), key=lambda kv: -(kv[1] or 0)))
+    notes = run.preference_scores.get("notes") if run.preference_scores else None
+    notes = notes if isinstance(notes, dict) else {}
+    ids = list(dict.fromkeys(sorted((scores or {}), key=lambda k: -((scores or {}).get(k) or 0)) + list(notes)))
+    rows = "".join(f'<tr><td>{e(k)}</td><td class="num">{e(fmt((scores or {}).get(k)))}</td>'
+                   f'<td>{e("; ".join(str(n) for n in notes.get(k, [])))}</td></tr>' for k in ids)
     return (f'<section id="preferences"><h2>Preferences</h2><p class="muted">{len(run.preferences)} pairwise '
-            f"answers in preferences.jsonl; Bradley-Terry scores:</p><table><thead><tr><th>candidate</th>"
-            f'<th class="num">score</th></tr></thead><tbody>{rows}</tbody></table></section>')
+            f"answers in preferences.jsonl; Bradley-Terry scores and the notes aimed at each candidate (they go "
+            f"into its children's prompts):</p><table><thead><tr><th>candidate</th>"
+            f'<th class="num">score</th><th>notes</th></tr></thead><tbody>{rows}</tbody></table></section>')
 
 
 def render_report(run: RunData) -> str:

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-TINY = ["iterations=2", "samples=2", "trainer.total_timesteps=1024", "trainer.n_envs=4", "eval.episodes=3",
-        "eval.seeds=[1,2]", "trainer.ppo.n_steps=64", "trainer.ppo.batch_size=128", "trainer.ppo.n_epochs=2",
-        "video=true", "video_steps=60"]
+TINY = ["iterations=2", "samples=2", "trainer.total_timesteps=3000", "eval.episodes=3", "eval.seeds=[1,2]",
+        "trainer.ppo.n_epochs=5", "video=true", "video_steps=100"]
 
 
 def real_run(out: Path, *extra: str) -> Path:

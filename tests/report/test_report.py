@@ -79,12 +79,18 @@ def test_a_stopped_run_and_the_new_summary_keys(run_dir, tmp_path):
              human_normalized_score_note="the baselines are 0.4 apart, their seeds spread by 30")
     s["final_eval"]["seeds"] = [int(k) for k in s["final_eval"]["per_seed"]]
     (run / "summary.json").write_text(json.dumps(s))
+    cfg = (run / "config.yaml").read_text()
+    (run / "config.yaml").write_text(cfg.replace("notes: []", "notes:\n- keep the cart centred", 1))
+    best = s["best_candidate"]
+    (run / "preference_scores.json").write_text(json.dumps({"scores": {best: 0.7}, "notes": {best: ["less alive"]}}))
     data = load_run(run)
     assert data.search_seed == 7 and data.final_seeds == ["1", "2"]
     page = write_report(run).read_text()
     assert "stopped" in page and "LLM budget reached" in page
     assert "the search ran with seed 7" in page
     assert "their seeds spread by 30" in page
+    assert "keep the cart centred" in page  # the run's notes went into every prompt
+    assert 'id="preferences"' in page and "less alive" in page
 
 
 def test_a_reused_search_seed_is_flagged(run_dir, tmp_path):
