@@ -13,11 +13,15 @@ TINY = ["iterations=2", "samples=2", "trainer.total_timesteps=3000", "eval.episo
         "trainer.ppo.n_epochs=5", "video=true", "video_steps=100"]
 
 
-def real_run(out: Path, *extra: str) -> Path:
-    """Run ``eureka`` with a tiny budget into ``out`` (the way a user does) and return ``out``."""
+def _env(out: Path) -> dict:
     root = str(Path(__file__).resolve().parents[2])  # this checkout, whatever is installed in the venv
     path = os.pathsep.join([root] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
-    env = {**os.environ, "EUREKA_CACHE_DIR": str(out.parent / "cache"), "COLUMNS": "160", "PYTHONPATH": path}
+    return {**os.environ, "EUREKA_CACHE_DIR": str(out.parent / "cache"), "COLUMNS": "160", "PYTHONPATH": path}
+
+
+def real_run(out: Path, *extra: str) -> Path:
+    """Run ``eureka`` with a tiny budget into ``out`` (the way a user does) and return ``out``."""
+    env = _env(out)
     proc = subprocess.run([sys.executable, "-m", "eureka.cli", *TINY, *extra, f"hydra.run.dir={out}"],
                           cwd=str(out.parent), env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

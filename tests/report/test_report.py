@@ -133,3 +133,57 @@ def test_report_failure_never_fails_the_run(run_dir, tmp_path, monkeypatch):
     monkeypatch.setattr(html_mod, "write_report", boom)
     assert report_after_run(run_dir) is None
     assert report_after_run(tmp_path / "never-started") is None
+
+
+def test_ctrl_c_still_writes_the_report(tmp_path):
+    """SIGINT mid-search: the run exits 130 and report.html says 'interrupted' with what was done."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.report.conftest import TINY, _env
+
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "eureka.cli", *TINY, "iterations=3", "video=false",
+                             f"hydra.run.dir={out}"], cwd=str(tmp_path), env=_env(out),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        ev = out / "events.jsonl"
+        if ev.exists() and '"trained"' in ev.read_text():
+            break
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGINT)
+    output, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 130, output[-2000:]
+    assert "Report: " in output
+    page = (out / "report.html").read_text()
+    assert 'badge interrupted">interrupted' in page
+    assert "iter0_sample0" in page
+
+
+def test_eureka_show_watch_follows_a_running_run(run_dir, tmp_path, capsys):
+    import threading
+    import time
+
+    run = _copy(run_dir, tmp_path)
+    s = _summary(run)
+    s["status"] = "running"
+    (run / "summary.json").write_text(json.dumps(s))
+    events = (run / "events.jsonl").read_text().splitlines()
+    (run / "events.jsonl").write_text("\n".join(e for e in events if '"run_finished"' not in e) + "\n")
+
+    def finish():
+        time.sleep(1.0)
+        s["status"] = "completed"
+        (run / "summary.json").write_text(json.dumps(s))
+
+    t = threading.Thread(target=finish)
+    t.start()
+    t0 = time.time()
+    assert show_main([str(run), "--watch", "--interval", "0.2"]) == 0
+    t.join()
+    assert 0.9 < time.time() - t0 < 30
+    assert "completed" in capsys.readouterr().out
