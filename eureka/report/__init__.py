@@ -152,6 +152,8 @@ def report_after_run(run_dir: str | Path, console: Console | None = None) -> Pat
     hint = None
     if isinstance(exc, KeyboardInterrupt) or (isinstance(exc, SystemExit) and exc.code == 130):
         hint = "interrupted"
+    elif isinstance(exc, SystemExit) and exc.code == 143:
+        hint = "terminated"
     elif isinstance(exc, SystemExit) and exc.code not in (0, None):
         hint = "stopped"
     try:

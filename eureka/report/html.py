@@ -35,7 +35,7 @@ h3 { font-size: 14px; margin: 14px 0 6px; }
          color:#fff; background: var(--muted); vertical-align: middle; }
 .badge.completed, .badge.ok { background: var(--ok); }
 .badge.running, .badge.training, .badge.pending, .badge.starting { background: #1c7ed6; }
-.badge.stopped, .badge.all_failed, .badge.rejected, .badge.failed, .badge.interrupted { background: var(--bad); }
+.badge.stopped, .badge.all_failed, .badge.rejected, .badge.failed, .badge.interrupted, .badge.terminated { background: var(--bad); }
 .cards { display: flex; flex-wrap: wrap; gap: 12px; }
 .card { border: 1px solid var(--line); border-radius: 8px; padding: 10px 14px; min-width: 150px; max-width: 235px; background:#fff; }
 .card .v { font-size: 22px; font-weight: 650; }
@@ -269,6 +269,8 @@ def _best_section(run: RunData) -> str:
     parts.append("</div><div>")
     if best.video is not None:
         parts.append(_video(best.video, run.path, f"{best.id}: rollout.mp4"))
+    elif best.video_error:
+        parts.append(f'<div class="note">No rollout video: {e(best.video_error)}</div>')
     notes = run.notes_for(best)
     parts.append("<h3>Human notes that led to it</h3>")
     parts.append("<ul>" + "".join(f"<li>{e(n)}</li>" for n in notes) + "</ul>" if notes
@@ -327,6 +329,7 @@ def render_report(run: RunData) -> str:
     top = sorted([c for c in run.candidates if c.fitness is not None and c.metrics], key=lambda c: -c.fitness)
     comp_uri = plots.components_plot(top[:TOP_COMPONENTS])
     videos = [c for c in run.candidates if c.video is not None]
+    no_video = [c for c in run.candidates if c.video_error]
     body = [header, "<main>",
             f'<section id="headline"><h2>Result</h2>{_headline(run)}</section>',
             f'<section id="fitness"><h2>Fitness over the search</h2>'
@@ -342,6 +345,9 @@ def render_report(run: RunData) -> str:
         body.append('<section id="videos"><h2>Rollout videos</h2><div class="videos">'
                     + "".join(_video(c.video, run.path, f"{c.id} (fitness {fmt(c.fitness)})") for c in videos)
                     + "</div></section>")
+    if no_video:
+        body.append('<section id="no-videos"><p class="muted">Videos that failed: '
+                    + "; ".join(f"{e(c.id)}: {e(c.video_error)}" for c in no_video) + "</p></section>")
     body.append(_preferences(run))
     body.append(f'<section id="usage"><h2>LLM usage, cost and time</h2>{_usage(run)}</section>')
     if run.config_text:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 _CAND_RE = re.compile(r"iter(\d+)_sample(\d+)")
-FINISHED = ("completed", "stopped", "all_failed", "interrupted", "failed")
+FINISHED = ("completed", "stopped", "all_failed", "interrupted", "terminated", "failed")
 
 
 def _json(path: Path, default: Any = None) -> Any:
@@ -146,6 +146,7 @@ class CandidateData:
     reflection: str | None = None
     metrics: list[dict] = field(default_factory=list)
     video: Path | None = None
+    video_error: str | None = None
     prompt: list[dict] | None = None
 
     @property
@@ -417,6 +418,10 @@ def _candidates(root: Path, summary: dict, events: list[dict]) -> list[Candidate
             code=_text(d / "reward.py"), reflection=_text(d / "reflection.txt"),
             metrics=_jsonl(d / "metrics.jsonl"), video=video if video.is_file() else None,
             prompt=prompt if isinstance(prompt, list) else None))
+    video_errors = {str(e.get("id")): str(e.get("message", "")) for e in events if e.get("event") == "video_failed"}
+    for c in out:
+        if c.video is None and c.id in video_errors:
+            c.video_error = video_errors[c.id]
     out.sort(key=lambda c: (c.iteration, c.sample, c.id))
     return out
 

@@ -18,7 +18,7 @@ from rich.text import Text
 from eureka.report.rundata import RunData, SeedStats, ago, load_run
 
 STATUS_STYLE = {"completed": "green", "running": "cyan", "starting": "cyan", "stopped": "red",
-                "all_failed": "red", "interrupted": "yellow"}
+                "all_failed": "red", "interrupted": "yellow", "terminated": "yellow"}
 
 
 def _f(v, digits: int = 3) -> str:
