@@ -370,11 +370,13 @@ def _comparison_table(runs: list[RunData], out_dir: Path) -> str:
         u = r.llm_usage
         tokens = (u.get("prompt_tokens") or 0) + (u.get("completion_tokens") or 0)
         note = f' title="{e(r.hns_note)}"' if r.hns_note else ""
+        reused = (' <span title="a final seed equals the search seed: that re-training repeats the selected '
+                  'search run">⚑</span>' if r.search_seed is not None and str(r.search_seed) in r.final.seeds else "")
         rows.append(
             f"<tr><td>{name}</td><td>{e(r.task)}</td><td>{e(r.llm)}</td><td class=\"num\">{e(fmt(r.search_seed))}</td>"
             f'<td><span class="badge {e(r.status)}">{e(r.status)}</span></td>'
             f'<td class="num" data-v="{e(r.final.mean if r.final.mean is not None else "")}">{e(pm(r.final))}</td>'
-            f"<td>{e(', '.join(r.final.seeds))}</td><td class=\"num\">{e(fmt(r.best_search_fitness))}</td>"
+            f"<td>{e(', '.join(r.final.seeds))}{reused}</td><td class=\"num\">{e(fmt(r.best_search_fitness))}</td>"
             f'<td class="num" data-v="{e(r.env_baseline.mean if r.env_baseline.mean is not None else "")}">'
             f"{e(pm(r.env_baseline))}</td>"
             f'<td class="num" data-v="{e(r.sparse_baseline.mean if r.sparse_baseline.mean is not None else "")}">'
@@ -401,7 +403,7 @@ def _comparison_table(runs: list[RunData], out_dir: Path) -> str:
                f'<th class="num">sparse</th></tr></thead><tbody>{arows}</tbody></table>')
     return (f'<table class="sortable" id="runs"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody>'
             f'</table>{agg}<p class="muted">⚠ = the human-normalized score\'s denominator is small against the '
-            f"baselines' spread (hover for details). The search best is one selected seed (optimistic); the "
+            f"baselines' spread; ⚑ = a final seed repeats the search seed (hover for details). The search best is one selected seed (optimistic); the "
             f"final column is the result.</p>")
 
 

@@ -418,10 +418,14 @@ def _candidates(root: Path, summary: dict, events: list[dict]) -> list[Candidate
             code=_text(d / "reward.py"), reflection=_text(d / "reflection.txt"),
             metrics=_jsonl(d / "metrics.jsonl"), video=video if video.is_file() else None,
             prompt=prompt if isinstance(prompt, list) else None))
-    video_errors = {str(e.get("id")): str(e.get("message", "")) for e in events if e.get("event") == "video_failed"}
+    last_video: dict[str, dict] = {}  # the last word on each candidate's video
+    for e in events:
+        if e.get("event") in ("video", "video_failed"):
+            last_video[str(e.get("id"))] = e
     for c in out:
-        if c.video is None and c.id in video_errors:
-            c.video_error = video_errors[c.id]
+        ev = last_video.get(c.id)
+        if ev is not None and ev.get("event") == "video_failed":
+            c.video, c.video_error = None, str(ev.get("message") or "recording failed")  # a torn file may remain
     out.sort(key=lambda c: (c.iteration, c.sample, c.id))
     return out
 

@@ -78,7 +78,6 @@ def test_comparison_page_in_chromium(run_dir, tmp_path):
             sizes = page.eval_on_selector_all("img", "els => els.map(e => e.naturalWidth)")
             assert sizes and all(w > 0 for w in sizes)
             assert page.locator("table#runs tbody tr").count() == 2
-            page.screenshot(path=str(DOCS / "report-comparison.png"), full_page=True)
             assert problems == []
         finally:
             browser.close()

@@ -98,7 +98,12 @@ def test_a_reused_search_seed_is_flagged(run_dir, tmp_path):
     s = _summary(run)
     s["search_seed"] = 1
     (run / "summary.json").write_text(json.dumps(s))
-    assert "Seed 1 is both the search seed and a final re-training seed" in write_report(run).read_text()
+    with (run / "events.jsonl").open("a") as f:  # a failed recording can leave a torn rollout.mp4 behind
+        f.write(json.dumps({"time": 2e9, "event": "video_failed", "id": s["best_candidate"],
+                            "message": "renderer crashed"}) + "\n")
+    page = write_report(run).read_text()
+    assert "Seed 1 is both the search seed and a final re-training seed" in page
+    assert "No rollout video: renderer crashed" in page
 
 
 def test_comparison_page_and_cli(run_dir, tmp_path, capsys):
