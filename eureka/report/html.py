@@ -202,6 +202,9 @@ def _candidate_table(run: RunData) -> str:
     cols = [("candidate", ""), ("iter", "num"), ("status", ""), ("error class", ""), ("fitness", "num"),
             ("parent", ""), ("island", "num"), ("preference", "num"), ("env steps", "num"),
             ("train s", "num"), ("message", "")]
+    halving = any(c.stopped_at is not None for c in run.candidates)
+    if halving:
+        cols.insert(-1, ("stopped at", "num"))
     head = "".join(f'<th class="{c}">{e(n)}</th>' for n, c in cols)
     rows = []
     for c in run.candidates:
@@ -213,7 +216,7 @@ def _candidate_table(run: RunData) -> str:
             f'<td><span class="badge {e(c.status)}">{e(c.status)}</span></td><td>{e(c.error_class or "")}</td>'
             f"{num(c.fitness)}<td>{e(c.parent or '')}</td>{num(c.island)}{num(c.preference)}{num(c.steps)}"
             f'{num(round(c.train_wall_s, 1) if c.train_wall_s is not None else None)}'
-            f'<td class="msg">{e((c.message or "")[:400])}</td></tr>')
+            f'{num(c.stopped_at) if halving else ""}<td class="msg">{e((c.message or "")[:400])}</td></tr>')
     legend = ('<p class="muted">Click a column to sort. ★ = in the final population; the highlighted row is the '
               "selected reward. Fitness here is the search's own (one seed per candidate).</p>")
     return (f'{legend}<table class="sortable" id="candidates"><thead><tr>{head}</tr></thead>'
@@ -282,6 +285,10 @@ def _best_section(run: RunData) -> str:
     if best.reflection:
         parts.append(f'<h3>Reflection on {e(best.id)} after training</h3><pre class="wrap">{e(best.reflection)}</pre>')
     parts.append(_prompt_feedback(best))
+    raw = best.dir / "response.txt" if best.dir is not None else None
+    if raw is not None and raw.is_file():
+        parts.append(f"<details><summary>The designer's raw answer (response.txt)</summary>"
+                     f'<pre class="wrap">{e(raw.read_text(errors="replace")[:20000])}</pre></details>')
     parts.append("</section>")
     return "".join(parts)
 
@@ -324,7 +331,8 @@ def render_report(run: RunData) -> str:
     now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     header = (f"<header><h1>eureka: {e(run.task)} <span class=\"badge {e(status)}\">{e(status)}</span></h1>"
               f'<div class="muted">{e(run.summary.get("fitness_metric") or "")} · designer {e(run.llm)}'
-              f'{" (" + e(run.model) + ")" if run.model else ""} · {e(run.path)} · generated {now}{live}</div>'
+              f'{" (" + e(run.model) + ")" if run.model else ""} · selection {e(run.summary.get("selection") or "fitness")}'
+              f' · feedback {e(run.summary.get("feedback") or "fitness")} · {e(run.path)} · generated {now}{live}</div>'
               f"</header>")
     top = sorted([c for c in run.candidates if c.fitness is not None and c.metrics], key=lambda c: -c.fitness)
     comp_uri = plots.components_plot(top[:TOP_COMPONENTS])

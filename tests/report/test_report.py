@@ -192,3 +192,20 @@ def test_eureka_show_watch_follows_a_running_run(run_dir, tmp_path, capsys):
     t.join()
     assert 0.9 < time.time() - t0 < 30
     assert "completed" in capsys.readouterr().out
+
+
+def test_rejected_candidates_and_a_multirun_directory(run_dir, tmp_path):
+    multi = tmp_path / "multirun"
+    for k in range(2):
+        run = _copy(run_dir, multi, f"{k}_cartpole")
+        s = _summary(run)
+        cand = s["iterations"][-1]["candidates"][-1]
+        cand.update(status="rejected", fitness=None, error_class="ForbiddenCode", message="import os is not allowed")
+        (run / "summary.json").write_text(json.dumps(s))
+    page = write_report(multi / "0_cartpole").read_text()
+    assert "ForbiddenCode" in page and "import os is not allowed" in page
+    out = tmp_path / "cmp.html"
+    assert report_main([str(multi), "-o", str(out), "--each", "--no-tensorboard"]) == 0
+    page = out.read_text()
+    assert "2 runs compared" in page and "0_cartpole" in page and "1_cartpole" in page
+    assert 'href="multirun/1_cartpole/report.html"' in page
