@@ -35,6 +35,11 @@ def to_data_uri(fig) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def _g(v: float) -> str:
+    """3 significant digits, never in exponent form for ordinary magnitudes."""
+    return f"{v:.3g}" if abs(v) < 1000 and (v == 0 or abs(v) >= 1e-3) else (f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.2e}")
+
+
 def _band(ax, stats: SeedStats, color: str, label: str) -> None:
     if stats.mean is None:
         return
@@ -42,7 +47,7 @@ def _band(ax, stats: SeedStats, color: str, label: str) -> None:
     ax.axhspan(stats.mean - std, stats.mean + std, color=color, alpha=0.15, lw=0)
     n = len(stats.values)
     ax.axhline(stats.mean, color=color, lw=1.2, ls="--",
-               label=f"{label}: {stats.mean:.3g} ± {std:.2g} ({n} seed{'s' if n != 1 else ''})")
+               label=f"{label}: {_g(stats.mean)} ± {_g(std)} ({n} seed{'s' if n != 1 else ''})")
 
 
 def fitness_plot(run: RunData) -> str | None:
@@ -80,7 +85,7 @@ def fitness_plot(run: RunData) -> str | None:
                    zorder=4)
         ax.errorbar([xf], [run.final.mean], yerr=[run.final.std or 0.0], fmt="D", color=FINAL_COLOR,
                     capsize=5, ms=7, zorder=5,
-                    label=f"final re-training: {run.final.mean:.3g} ± {run.final.std or 0:.2g}")
+                    label=f"final re-training: {_g(run.final.mean)} ± {_g(run.final.std or 0.0)}")
         xt.append(xf)
         labels.append("final")
     ax.set_xticks(xt, labels)
@@ -121,7 +126,7 @@ def components_plot(cands: list[CandidateData]) -> str | None:
                 col = COLORS[k % len(COLORS)]
                 ax.plot(xs, ys, color=col, lw=1.5, label=_short(name, 28))
                 ax.fill_between(xs, lo, hi, color=col, alpha=0.12, lw=0)
-        title = f"{c.id}" + (f" (fitness {c.fitness:.3g})" if c.fitness is not None else "")
+        title = f"{c.id}" + (f" (fitness {_g(c.fitness)})" if c.fitness is not None else "")
         ax.set_title(title, fontsize=9)
         if j == 0:
             ax.set_ylabel("component value (mean ± std)")
