@@ -45,28 +45,10 @@ def sim_speed(task, n_envs: int, steps: int) -> float:
     return steps / (time.perf_counter() - t0)
 
 
-def walled_speed(task_name: str, steps: int, reward_path: str) -> float:
-    """PPO steps/s in a child process behind the training walls, with the reward-call watchdog."""
-    from eureka.reward.watchdog import CallWatchdog
-    from eureka.sandbox.walls import WallSpec, apply_walls, load_candidate
-
-    torch.set_num_threads(1)
-    task = tasks.make(task_name)
-    n_envs, kwargs = ppo_kwargs(task_name)
-    venv = make_vec_env(task, n_envs, 0)
-    out = tempfile.mkdtemp()
-    apply_walls(WallSpec(kind="training", writable=[out], memory_mb=4096))
-    fn, params = load_candidate(reward_path)
-    wrapper = RewardWrapper(venv, task, mode="candidate", reward_fn=fn, params=params, path=reward_path)
-    wrapper.watchdog = CallWatchdog(2.0, lambda step, cpu: None)
-    model = PPO("MlpPolicy", wrapper, seed=0, device="cpu", verbose=0, **kwargs)
-    t0 = time.perf_counter()
-    model.learn(total_timesteps=steps)
-    return model.num_timesteps / (time.perf_counter() - t0)
-
-
 def ppo_speed(task, variant: str, n_envs: int, kwargs: dict, steps: int, reward_path: Path) -> float:
     if variant == "walled":
+        from _walled import walled_speed
+
         from eureka.procs import run_in_child
 
         return float(run_in_child(walled_speed, task.name, steps, str(reward_path), timeout=3600))
