@@ -22,7 +22,7 @@ DEVICES = ("auto", "cpu", "cuda")
 PROVIDERS = ("offline", "openai", "replay")
 SELECTIONS = ("fitness", "preference", "mixed")
 FEEDBACK_MODES = ("fitness", "cli", "web", "scripted")
-EXECUTORS = ("local",)
+EXECUTORS = ("local", "ray")
 
 
 @dataclass
@@ -126,8 +126,13 @@ class FeedbackConfig:
 class ExecutorConfig:
     """``executor``: where trainings run."""
 
-    name: str = "local"  # local: a pool of child processes on this machine
-    max_workers: int = 0  # trainings at once (0 = one per CPU core)
+    name: str = "local"  # local: child processes on this machine | ray: one Ray task per training
+    max_workers: int = 0  # local: trainings at once (0 = one per CPU core); unused by Ray
+    address: str | None = None  # ray: null = a local Ray started by the run; 'auto' or 'ray://host:10001'
+    num_cpus: int = 0  # ray: CPUs of the local Ray (0 = all cores); ignored with an address
+    cpus_per_task: float = 1.0  # ray: resources per training
+    gpus_per_task: float = 0.0  # ray: GPUs per training
+    max_retries: int = 3  # ray: re-runs of a training whose worker died
 
 
 @dataclass

@@ -32,7 +32,7 @@ from eureka.prompts import build_messages
 from eureka.render import record_video
 from eureka.reward import sample_states
 from eureka.store import RunStore
-from eureka.train import LocalExecutor, TrainSpec
+from eureka.train import TrainSpec, make_executor
 from eureka.train.halving import rungs, successive_halving
 from eureka.train.result import Executor, TrainResult
 from eureka.train.runner import rounded_timesteps
@@ -81,7 +81,7 @@ class EurekaLoop:
         self.reporter = reporter or Reporter()
         self.task = tasks.make(cfg.task.name)
         self.designer = designer or make_designer(cfg.llm, seed=int(cfg.seed))
-        self.executor = executor or LocalExecutor(int(cfg.executor.max_workers), float(cfg.trainer.timeout_s))
+        self.executor = executor or make_executor(cfg.executor, float(cfg.trainer.timeout_s))
         self.candidates: list[Candidate] = []
         self.best: Candidate | None = None
         lc = cfg.loop

@@ -76,3 +76,6 @@ class Executor(Protocol):
 
     def run(self, specs: list, on_progress: ProgressFn | None = None,
             on_done: DoneFn | None = None) -> list[TrainResult]: ...
+
+    def shutdown(self) -> None:
+        """Release what the executor started (a local Ray, say); called once at the end of a run."""
