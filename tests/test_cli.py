@@ -15,7 +15,7 @@ TINY = ["iterations=2", "samples=2", "trainer.total_timesteps=512", "trainer.n_e
 def run(args, tmp_path, timeout=300):
     env = {"EUREKA_CACHE_DIR": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"}
     return subprocess.run(EUREKA + args, capture_output=True, text=True, timeout=timeout, cwd=tmp_path,
-                          env={**env, **{k: v for k, v in __import__("os").environ.items() if k == "HOME"}})
+                          env={**env, **{k: v for k, v in __import__("os").environ.items() if k in ("HOME", "PYTHONPATH")}})
 
 
 def test_tiny_offline_run_writes_the_run_store(tmp_path):
