@@ -127,7 +127,7 @@ class EurekaLoop:
             key = parent.id if parent else None
             groups.setdefault(key, []).append(k)
             parents[key] = parent
-        cands = []
+        requests = []
         for key, samples in groups.items():
             parent = parents[key]
             notes = general + (self.notes_for.get(parent.id, []) if parent else [])
@@ -135,21 +135,28 @@ class EurekaLoop:
                                       parent.reflection.text if parent and parent.reflection else None,
                                       errors, notes)
             population = [{"id": c.id, "code": c.code, "fitness": c.fitness} for c in self.population.all()]
-            request = DesignRequest(
+            requests.append(DesignRequest(
                 self.task, messages, len(samples), it, int(self.cfg.seed) + 1000 * samples[0],
                 parent={"id": parent.id, "code": parent.code, "fitness": parent.fitness,
                         "reflection": parent.reflection.to_dict() if parent.reflection else None} if parent else None,
-                population=population, errors=errors, notes=notes)
-            answers = self.designer.propose(request)
+                population=population, errors=errors, notes=notes))
+        cands = []
+        for (key, samples), request, answers in zip(groups.items(), requests,
+                                                     self.designer.propose_many(requests), strict=True):
             for k, answer in zip(samples, answers, strict=False):
                 cand = Candidate(f"iter{it}_sample{k}", it, k, response=answer.text, parent=key,
                                  island=k % self.population.islands)
                 d = self.store.candidate_dir(cand.id)
-                self.store.write_json(d / "prompt.json", messages)
+                self.store.write_json(d / "prompt.json", request.messages)
                 self.store.write_text(d / "response.txt", answer.text)
                 self.store.event("designed", id=cand.id, parent=cand.parent, island=cand.island,
-                                 prompt_tokens=answer.prompt_tokens, completion_tokens=answer.completion_tokens)
+                                 prompt_tokens=answer.prompt_tokens, completion_tokens=answer.completion_tokens,
+                                 cached=answer.cached)
                 cands.append(cand)
+        usage = self.designer.usage
+        if usage.requests:
+            self.reporter.message(f"LLM so far: {usage.requests} request(s), {usage.total_tokens} tokens"
+                                  + (f", ${usage.usd:.4f}" if usage.usd else ""))
         return sorted(cands, key=lambda c: c.sample)
 
     def criticise(self, critic: Critic, cand: Candidate) -> None:
@@ -366,6 +373,11 @@ class EurekaLoop:
                     self.record_videos([max(ok, key=lambda c: c.fitness)])
                 errors = [c.feedback() for c in cands if c.status in ("rejected", "failed")]
                 self.write_summary()
+                refused = getattr(self.designer, "refused", None)
+                if refused is not None:  # part of this iteration's requests did not fit the budget
+                    self.reporter.message(f"stopping the search: {refused}")
+                    self.summary["message"] = str(refused)
+                    break
         if stop_error is not None:
             self.summary.update(status="stopped", message=str(stop_error))
             self.write_summary()
