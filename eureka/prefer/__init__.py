@@ -6,8 +6,9 @@ from pathlib import Path
 
 from eureka.prefer.log import PreferenceLog
 from eureka.prefer.pairs import choose_pairs
+from eureka.prefer.round import PreferenceRound, public, record_videos, run_round
 from eureka.prefer.scores import bradley_terry
-from eureka.prefer.session import CliSession, Pair, ScriptedTeacher, Session, SessionResult
+from eureka.prefer.session import CliSession, Pair, ScriptedTeacher, Session, SessionInfo, SessionResult
 
 MODES = ("fitness", "cli", "web", "scripted")
 
@@ -27,9 +28,11 @@ def make_session(cfg, run_dir: str | Path, announce=print) -> Session | None:
         from eureka.prefer.web import WebSession
 
         return WebSession(log, host=str(cfg.get("host", "127.0.0.1")), port=int(cfg.get("port", 8765)),
-                          timeout_s=timeout, announce=announce)
+                          timeout_s=timeout, announce=announce, finish_delay_s=float(cfg.get("finish_delay_s", 3)),
+                          open_browser=bool(cfg.get("open_browser", False)))
     raise ValueError(f"feedback.mode must be one of {', '.join(MODES)}, not '{mode}'")
 
 
-__all__ = ["MODES", "CliSession", "Pair", "PreferenceLog", "ScriptedTeacher", "Session", "SessionResult",
-           "bradley_terry", "choose_pairs", "make_session"]
+__all__ = ["MODES", "CliSession", "Pair", "PreferenceLog", "PreferenceRound", "ScriptedTeacher", "Session",
+           "SessionInfo", "SessionResult", "bradley_terry", "choose_pairs", "make_session", "public", "record_videos",
+           "run_round"]
