@@ -136,6 +136,14 @@ def earlier_answers(records: list[dict], iteration: int) -> dict[tuple[str, str]
     return out
 
 
+def _unique(cands: list) -> list:
+    """Candidates without repeats (by id), in their first order."""
+    seen: dict[str, Any] = {}
+    for c in cands:
+        seen.setdefault(c.id, c)
+    return list(seen.values())
+
+
 def _fitness(c: Any) -> float:
     return c.fitness if c.fitness is not None and math.isfinite(c.fitness) else -math.inf
 
@@ -152,8 +160,8 @@ def run_round(session: Session, iteration: int, candidates: list, population: li
     rnd = PreferenceRound(iteration)
     fresh = sorted([c for c in candidates if c.status == "ok" and c.fitness is not None],
                    key=lambda c: -_fitness(c))[:int(fb.get("max_candidates", 4))]
-    shown = sorted(dict.fromkeys(fresh + list(population)), key=lambda c: -_fitness(c))
-    by_id = {c.id: c for c in shown}
+    by_id = {c.id: c for c in sorted(_unique(fresh + list(population)), key=lambda c: -_fitness(c))}
+    shown = list(by_id.values())
     revs = {c.id: revision(c) for c in shown}
     earlier = earlier_answers(session.log.records(), iteration)
     known: set[tuple[str, str]] = set()
@@ -186,7 +194,7 @@ def run_round(session: Session, iteration: int, candidates: list, population: li
                     if pair_key(p.a["id"], p.b["id"]) in why}
         in_pop = {c.id for c in population}
         table = [{**show(c), "in_population": c.id in in_pop, "current": c.iteration == iteration}
-                 for c in dict.fromkeys(list(population) + sorted(
+                 for c in _unique(list(population) + sorted(
                      [c for c in candidates if c.status == "ok"], key=lambda c: -_fitness(c)))]
         lcfg = cfg.get("loop") or {}
         session_info = SessionInfo(
