@@ -1,6 +1,7 @@
 """The web page's server driven in-process (no training): session ids, countdowns, the waiting state."""
 
 import datetime
+import io
 import json
 import shutil
 import socket
@@ -107,6 +108,19 @@ def test_web_session_idle_timeout_and_busy_port(tmp_path, capsys):
     assert f"port {port} was busy" in lines[0]
     urls = [x for x in capsys.readouterr().out.splitlines() if x.startswith("http")]
     assert urls and urls[0] == session.url and f":{port}/" not in urls[0]
+
+
+def test_url_is_one_unbroken_line_in_a_narrow_log(tmp_path):
+    from rich.console import Console
+
+    from eureka.report import RichReporter
+
+    buf = io.StringIO()
+    session = WebSession(PreferenceLog(tmp_path / "p.jsonl"), port=_free_port(), announce=lambda s: None)
+    session.watch(RichReporter(Console(file=buf, width=16, force_terminal=False)))
+    with session:
+        url = session.url
+    assert len(url) > 16 and url in buf.getvalue().splitlines()
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium not installed (make test installs it as root)")
