@@ -176,7 +176,8 @@ class CliSession(Session):
         if info.note_hint:
             self._say(f"Notes: {info.note_hint}")
         self._say("For each pair, watch both rollouts and answer a (A is better), b, t (tie), s (skip), "
-                  "or q (finish now).")
+                  f"or q (finish now). No answer for {self.timeout_s:g} s: the rest falls back to fitness "
+                  "(feedback.timeout_s).")
         result = SessionResult()
         for n, pair in enumerate(todo, 1):
             self._say(f"\n--- pair {n} of {len(todo)} ---")
