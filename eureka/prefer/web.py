@@ -127,6 +127,9 @@ class PageReporter:
             job = s.jobs.setdefault(job_id, {"id": job_id, "group": "final evaluation", "fitness": None,
                                              "parent": None})
             job.update(status="training", steps=job.get("steps") or 0, total=(job.get("steps") or 0) + total_steps)
+            training = [j for j in s.jobs.values() if j["status"] == "training"]
+            s.phase = (f"training {len(training)} candidate(s)" if job["group"] != "final evaluation"
+                       else f"final evaluation: {len(training)} training(s)")
         self.status.update(f)
         self.inner.training_started(job_id, total_steps)
 
