@@ -100,15 +100,16 @@ def check_task(name: str, train_steps: int = 256, render: bool = True) -> list[t
     record("seed reward passes the critic", verdict.ok, verdict.message if not verdict.ok else
            f"components: {', '.join(verdict.details.get('components', []))}")
     if verdict.ok:
-        from eureka.train import TrainSpec, run_training
+        from eureka.train import LocalExecutor, TrainSpec
 
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "reward.py"
             path.write_text(code)
-            result = run_training(TrainSpec(job_id="check", task=name, reward_path=str(path), n_envs=2,
-                                            total_timesteps=train_steps, eval_episodes=1,
-                                            hyperparams={"n_steps": 64, "batch_size": 64, "n_epochs": 1},
-                                            tensorboard=False, out_dir=tmp))
+            # the training runs behind the same walls as a search's (a walled child process)
+            result = LocalExecutor(1, timeout_s=600).run([TrainSpec(
+                job_id="check", task=name, reward_path=str(path), n_envs=2, total_timesteps=train_steps,
+                eval_episodes=1, hyperparams={"n_steps": 64, "batch_size": 64, "n_epochs": 1},
+                tensorboard=False, out_dir=str(Path(tmp) / "train"))])[0]
         record("a trivial reward trains", result["status"] == "ok",
                f"fitness after {train_steps} steps: {result['fitness']}" if result["status"] == "ok"
                else f"{result['error_class']}: {result['message']}")

@@ -37,6 +37,9 @@ class RewardError(Exception):
     hint: str = ""
 
     def __init__(self, message: str, line: int | None = None, hint: str | None = None):
+        from eureka.sandbox.policy import bound_text
+
+        message = bound_text(message)  # it goes into files, the terminal and the next prompt
         super().__init__(message)
         self.message = message
         self.line = line
@@ -98,6 +101,19 @@ REWARD_ERRORS: dict[str, type[RewardError]] = {
 def reward_error(error_class: str, message: str, line: int | None = None) -> RewardError:
     """Build a ``RewardError`` subclass instance from its class name."""
     return REWARD_ERRORS.get(error_class, RewardRuntimeError)(message, line)
+
+
+def error_from_child(data: object) -> RewardError:
+    """Rebuild a classified error from what a (possibly hostile) child process reported.
+
+    Only the class name, a bounded message and an integer line are taken; the hint is the
+    class's own, so nothing a candidate wrote grows the next prompt beyond a bound.
+    """
+    d = data if isinstance(data, dict) else {}
+    cls = REWARD_ERRORS.get(str(d.get("error_class")), RewardRuntimeError)
+    line = d.get("line")
+    line = line if isinstance(line, int) and not isinstance(line, bool) and 0 < line < 1_000_000 else None
+    return cls(str(d.get("message") or "no message"), line)
 
 
 def closest(name: str, choices: Iterable[str]) -> str | None:

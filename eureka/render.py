@@ -14,7 +14,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 
 import numpy as np  # noqa: E402
 from stable_baselines3.common.monitor import Monitor  # noqa: E402
-from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize  # noqa: E402
+from stable_baselines3.common.vec_env import DummyVecEnv  # noqa: E402
 
 from eureka import tasks  # noqa: E402
 from eureka.reward.wrapper import RewardWrapper  # noqa: E402
@@ -22,16 +22,32 @@ from eureka.train.runner import ALGOS  # noqa: E402
 
 
 def load_policy(policy_dir: str | Path, algo: str = "ppo"):
-    """Load ``policy.zip`` from a candidate (or baseline) directory."""
+    """Load ``policy.zip`` from a candidate (or baseline) directory (a pickle: only in a walled process)."""
     return ALGOS[algo].load(str(Path(policy_dir) / "policy.zip"), device="cpu")
 
 
 def record_video(task_name: str, policy_dir: str | Path, out_path: str | Path, algo: str = "ppo",
-                 max_steps: int = 300, fps: int = 30, seed: int = 0) -> dict:
-    """Roll out the deterministic policy once and save the frames; return what was recorded."""
+                 max_steps: int = 300, fps: int = 30, seed: int = 0, walled: bool = True) -> dict:
+    """Roll out the deterministic policy once and save the frames; return what was recorded.
+
+    The policy and its VecNormalize statistics were written by a training process that ran
+    candidate code, and both are pickles: they are read as bytes first, then the walls go
+    up (``eureka.sandbox.walls``, renderer profile), then they are unpickled. The MP4
+    encoder (an ffmpeg process) is started before the walls and only receives frames.
+    Call it in a child process (``eureka.procs.run_in_child``) unless ``walled=False``.
+    """
+    import io
+    import multiprocessing
+    import pickle
+
+    if walled and multiprocessing.parent_process() is None:
+        raise RuntimeError("record_video puts up walls for good: call it through eureka.procs.run_in_child")
     task = tasks.make(task_name)
     policy_dir, out_path = Path(policy_dir), Path(out_path)
-    model = load_policy(policy_dir, algo)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    policy_bytes = (policy_dir / "policy.zip").read_bytes()
+    norm_path = policy_dir / "vecnormalize.pkl"
+    norm_bytes = norm_path.read_bytes() if norm_path.exists() else None
 
     def make():
         return Monitor(task.make_env(render_mode="rgb_array", **task.render_kwargs))
@@ -39,26 +55,63 @@ def record_video(task_name: str, policy_dir: str | Path, out_path: str | Path, a
     base = DummyVecEnv([make])
     base.seed(seed)
     env = RewardWrapper(base, task, mode="env", info_components=False)
-    norm_path = policy_dir / "vecnormalize.pkl"
-    if norm_path.exists():
-        env = VecNormalize.load(str(norm_path), env)
-        env.training, env.norm_reward = False, False
     obs = env.reset()
-    frames = [base.envs[0].render()]
-    steps = 0
+    first = np.asarray(base.envs[0].render(), dtype=np.uint8)
+    writer = FrameWriter(out_path, first.shape, fps)
+    if walled:
+        from eureka.sandbox.walls import WallSpec, apply_walls
+
+        apply_walls(WallSpec(kind="renderer", writable=[str(out_path.parent)] if out_path.suffix == ".gif" else [],
+                             memory_mb=4096))
+    model = ALGOS[algo].load(io.BytesIO(policy_bytes), device="cpu")
+    if norm_bytes is not None:
+        norm = pickle.loads(norm_bytes)
+        norm.set_venv(env)
+        norm.training, norm.norm_reward = False, False
+        obs = norm.normalize_obs(obs)
+        env = norm
+    writer.add(first)
+    frames, steps = 1, 0
     while steps < max_steps:
         action, _ = model.predict(obs, deterministic=True)
         obs, _, dones, _ = env.step(action)
         steps += 1
         frame = base.envs[0].render()
         if frame is not None:
-            frames.append(frame)
+            writer.add(np.asarray(frame, dtype=np.uint8))
+            frames += 1
         if dones[0]:
             break
     env.close()
-    frames = [np.asarray(f, dtype=np.uint8) for f in frames if f is not None]
-    write_frames(frames, out_path, fps)
-    return {"path": str(out_path), "frames": len(frames), "steps": steps}
+    writer.close()
+    return {"path": str(out_path), "frames": frames, "steps": steps}
+
+
+class FrameWriter:
+    """MP4 (H.264 through an ffmpeg process started now) or GIF (written at ``close``), by the suffix."""
+
+    def __init__(self, out_path: Path, shape: tuple, fps: int = 30):
+        self.out_path, self.fps, self.frames = out_path, fps, []
+        self.gen = None
+        if out_path.suffix != ".gif":
+            import imageio_ffmpeg
+
+            h, w = shape[0], shape[1]
+            self.gen = imageio_ffmpeg.write_frames(str(out_path), (w, h), fps=fps, codec="libx264", quality=6,
+                                                   macro_block_size=8, ffmpeg_log_level="error")
+            self.gen.send(None)
+
+    def add(self, frame: np.ndarray) -> None:
+        if self.gen is not None:
+            self.gen.send(np.ascontiguousarray(frame))
+        else:
+            self.frames.append(frame)
+
+    def close(self) -> None:
+        if self.gen is not None:
+            self.gen.close()
+        else:
+            write_frames(self.frames, self.out_path, self.fps)
 
 
 def write_frames(frames: list[np.ndarray], out_path: Path, fps: int = 30) -> None:
@@ -87,7 +140,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--fps", type=int, default=30)
     args = parser.parse_args(argv)
-    info = record_video(args.task, args.policy_dir, args.out, args.algo, args.steps, args.fps)
+    from eureka.procs import run_in_child
+
+    info = run_in_child(record_video, args.task, str(Path(args.policy_dir).resolve()),
+                        str(Path(args.out).resolve()), args.algo, args.steps, args.fps, timeout=600)
     print(f"wrote {info['path']} ({info['frames']} frames)")
 
 

@@ -16,8 +16,9 @@ from eureka.errors import (
     RewardMemoryError,
     RewardRuntimeError,
     RewardTimeout,
+    error_from_child,
 )
-from eureka.procs import context, start
+from eureka.procs import Child, ChildDied
 
 
 @dataclass
@@ -25,25 +26,22 @@ class SandboxLimits:
     """Limits applied to every sandbox worker (``sandbox.*`` in the config)."""
 
     workers: int = 2
-    timeout_s: float = 5.0
+    timeout_s: float = 60.0  # wall-clock backstop per check; runaway code is judged by cpu_s
     cpu_s: float = 5.0
     memory_mb: int = 1024
     max_file_mb: int = 1
     max_open_files: int = 64
     network_namespace: bool = True
     drop_privileges: bool = True
-    start_timeout_s: float = 60.0
+    start_timeout_s: float = 120.0
+    call_timeout_s: float = 2.0  # CPU seconds one reward call may take during training
 
 
 class _Worker:
     def __init__(self, limits: SandboxLimits):
-        ctx = context()
-        self.conn, child = ctx.Pipe()
         from eureka.critic.worker import worker_main
 
-        self.proc = ctx.Process(target=worker_main, args=(child, asdict(limits)), daemon=True)
-        start(self.proc)
-        child.close()
+        self.child = Child(worker_main, asdict(limits), name="eureka-sandbox")
         self.walls: list[str] = []
         self.workdir: str | None = None
         self.ready = False
@@ -51,28 +49,29 @@ class _Worker:
     def wait_ready(self, timeout: float) -> None:
         if self.ready:
             return
-        if not self.conn.poll(timeout):
+        try:
+            msg = self.child.wait(timeout)
+        except TimeoutError:
             self.kill()
-            raise RuntimeError("sandbox worker did not start in time")
-        msg = self.conn.recv()
+            raise RuntimeError("sandbox worker did not start in time") from None
+        except ChildDied:
+            self.kill()
+            raise RuntimeError(f"sandbox worker failed to start: {self.child.cause('it')}") from None
         if msg.get("status") != "ready":
             self.kill()
             raise RuntimeError(f"sandbox worker failed to start: {msg.get('message')}")
-        self.walls = msg["walls"]
-        self.workdir = msg.get("workdir")
+        self.walls = [str(w) for w in msg["walls"]]
+        self.workdir = str(msg.get("workdir"))
         self.ready = True
 
     def kill(self) -> None:
         if not self.ready:  # a worker that started but was never used: learn its workdir
             try:
-                if self.conn.poll(0):
-                    self.workdir = self.conn.recv().get("workdir")
-            except (EOFError, OSError, AttributeError):
+                if self.child.poll(0):
+                    self.workdir = str(self.child.recv().get("workdir"))
+            except (ChildDied, AttributeError):
                 pass
-        if self.proc.is_alive():
-            self.proc.kill()
-        self.proc.join(timeout=5)
-        self.conn.close()
+        self.child.kill()
         if self.workdir and "eureka-sandbox-" in self.workdir:  # its reward files must not pile up in /tmp
             shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -90,6 +89,22 @@ def _death_error(exitcode: int | None, limits: SandboxLimits) -> dict:
     else:
         err = RewardRuntimeError(f"the sandbox worker exited unexpectedly (exit code {exitcode})")
     return {"status": "rejected", **err.to_dict()}
+
+
+def _from_worker(msg: object) -> dict:
+    """Keep only known, bounded fields of a worker's answer (the worker ran candidate code)."""
+    if not isinstance(msg, dict) or msg.get("status") != "ok":
+        return {"status": "rejected", **error_from_child(msg).to_dict()}
+    out: dict = {"status": "ok"}
+    comps = msg.get("components")
+    out["components"] = [str(c)[:64] for c in comps][:32] if isinstance(comps, list) else []
+    for key in ("reward_mean", "reward_std", "call_ms"):
+        v = msg.get(key)
+        out[key] = float(v) if isinstance(v, (int, float)) else None
+    means = msg.get("component_means")
+    out["component_means"] = {str(k)[:64]: float(v) for k, v in list(means.items())[:32]
+                              if isinstance(v, (int, float))} if isinstance(means, dict) else {}
+    return out
 
 
 class SandboxPool:
@@ -135,21 +150,19 @@ class SandboxPool:
         recycle = True
         try:
             worker.wait_ready(self.limits.start_timeout_s)
-            worker.conn.send({"code": code, "states": states, "calls": calls})
-            if worker.conn.poll(self.limits.timeout_s):
+            worker.child.send({"code": code, "states": states, "calls": calls})
+            if worker.child.poll(self.limits.timeout_s):
                 try:
-                    result = worker.conn.recv()
-                except (EOFError, OSError):
-                    worker.proc.join(timeout=2)
-                    result = _death_error(worker.proc.exitcode, self.limits)
+                    result = _from_worker(worker.child.recv())
+                except ChildDied:
+                    result = _death_error(worker.child.proc.exitcode, self.limits)
             else:
                 result = {"status": "rejected", **RewardTimeout(
-                    f"the reward did not return within {self.limits.timeout_s:g} s (wall clock); "
-                    "the check was killed").to_dict()}
+                    f"the reward did not return within {self.limits.timeout_s:g} s of wall-clock time "
+                    f"(it used {worker.child.cpu_seconds():.1f} CPU seconds); the check was killed").to_dict()}
             recycle = result.get("status") != "ok"
-        except (BrokenPipeError, EOFError, OSError):
-            worker.proc.join(timeout=2)
-            result = _death_error(worker.proc.exitcode, self.limits)
+        except ChildDied:
+            result = _death_error(worker.child.proc.exitcode, self.limits)
         finally:
             if recycle:
                 worker.kill()
@@ -164,8 +177,8 @@ class SandboxPool:
         while not self._idle.empty():
             w = self._idle.get_nowait()
             try:
-                w.conn.send(None)
-            except OSError:
+                w.child.send(None)
+            except ChildDied:
                 pass
             w.kill()
 

@@ -1,20 +1,16 @@
-"""The sandbox worker: a process that dry-runs candidate rewards under limits.
+"""The sandbox worker: a process that dry-runs candidate rewards behind the walls.
 
-Walls, from the outside in: resource limits (address space, CPU seconds, file
-size, open files, processes), its own network namespace when allowed (no
-interfaces up), an unprivileged user when started as root, a private temp
-dir as working directory, an audit hook that refuses writes outside it,
-sockets, processes and native code, and restricted builtins in the reward
-module itself. The parent adds a wall-clock timeout with a hard kill.
+The walls are the same as in every process that runs candidate code
+(``eureka.sandbox.walls.apply_walls``, critic profile: strict audit hook, 1 MB files,
+64 open files, a memory limit per worker). Runaway code is judged by CPU time: each
+check gets ``cpu_s`` CPU seconds (``RLIMIT_CPU``, then SIGXCPU); the parent keeps a
+generous wall-clock backstop. What a reward prints goes to a capped log in the worker's
+private directory, never to the terminal.
 """
 
 from __future__ import annotations
 
-import ctypes
-import os
 import resource
-import sys
-import tempfile
 import time
 import traceback
 import warnings
@@ -24,100 +20,32 @@ import numpy as np
 import torch
 
 from eureka.errors import ForbiddenCode, RewardError, RewardRuntimeError
-from eureka.reward.compiled import call_reward, load_reward
-
-CLONE_NEWNET = 0x40000000
-NOBODY = 65534
-_GATE = {"admin": False}  # True only while the worker itself (not a reward) adjusts its limits
-_DENIED_EVENTS = ("socket.", "subprocess.", "os.system", "os.fork", "os.forkpty", "os.exec", "os.spawn",
-                  "os.posix_spawn", "os.kill", "os.killpg", "ctypes.", "os.remove", "os.rename", "os.rmdir",
-                  "os.mkdir", "os.chmod", "os.chown", "os.truncate", "os.symlink", "os.link", "os.setuid",
-                  "shutil.", "pty.", "os.putenv", "os.unsetenv", "webbrowser.", "urllib.", "http.", "ftplib.",
-                  "smtplib.", "telnetlib.", "os.startfile", "sys.addaudithook", "os.chdir", "os.listdir",
-                  "os.scandir", "glob.", "os.walk", "resource.", "signal.", "fcntl.",
-                  "code.", "cpython.run_")
-
-
-def _libc_unshare(flags: int) -> bool:
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.unshare(flags) == 0
-    except OSError:
-        return False
-
-
-def _vm_size_bytes() -> int:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmSize:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
-
-
-def _warm_up_torchscript(workdir: str) -> None:
-    """Compile one scripted reward so TorchScript's lazy imports happen before the walls go up."""
-    import numpy.ma  # noqa: F401 - imported lazily by torch.jit
-
-    path = Path(workdir) / "warmup.py"
-    path.write_text("import torch\nfrom typing import Dict, Tuple\n\n@torch.jit.script\n"
-                    "def compute_reward(x: torch.Tensor) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:\n"
-                    "    return x * 1.0, {'x': x}\n")
-    fn, _ = load_reward(path)
-    fn(torch.zeros(2))
-    path.unlink()
+from eureka.procs import send_json
+from eureka.reward.compiled import call_reward
+from eureka.sandbox.walls import (
+    WallSpec,
+    admin,
+    apply_walls,
+    capture_output,
+    load_candidate,
+    private_tmpdir,
+    warm_up_torchscript,
+)
 
 
 def apply_limits(limits: dict, workdir: str) -> list[str]:
-    """Lock this process down; return the list of walls that are in place."""
-    walls = []
+    """Lock this worker down; return the list of walls that are in place."""
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore")
-    _warm_up_torchscript(workdir)
+    warm_up_torchscript(workdir)
+    import os
+
     os.chdir(workdir)
-    if limits.get("network_namespace", True):
-        if _libc_unshare(CLONE_NEWNET):
-            walls.append("netns")
-    mem = int(limits.get("memory_mb", 1024)) * 1024 * 1024
-    if mem > 0:
-        resource.setrlimit(resource.RLIMIT_AS, (_vm_size_bytes() + mem, resource.RLIM_INFINITY))
-        walls.append("memory")
-    fsize = int(limits.get("max_file_mb", 1)) * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
-    nofile = int(limits.get("max_open_files", 64))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
-    if os.geteuid() == 0 and limits.get("drop_privileges", True):
-        os.chown(workdir, NOBODY, NOBODY)
-        os.setgroups([])
-        os.setgid(NOBODY)
-        os.setuid(NOBODY)
-        walls.append("nobody")
-    resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
-    walls.append("nproc")
-    root = os.path.realpath(workdir)
-    denied = tuple(_DENIED_EVENTS)  # captured: rebinding the module global later changes nothing
-    gate = _GATE
-
-    def audit(event: str, args: tuple) -> None:
-        if event == "open":
-            path, mode = args[0], args[1]
-            writing = isinstance(mode, str) and any(c in mode for c in "wax+")
-            if isinstance(mode, int):
-                writing = bool(mode & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC))
-            if writing and isinstance(path, (str, bytes)):
-                p = os.path.realpath(os.fsdecode(path))
-                if not (p == root or p.startswith(root + os.sep)):
-                    raise PermissionError(f"sandbox: writing to {p} is not allowed")
-            return
-        if gate["admin"] and event.startswith("resource."):
-            return
-        if event.startswith(denied):
-            raise PermissionError(f"sandbox: '{event}' is not allowed")
-
-    sys.addaudithook(audit)
-    walls.append("audit")
-    return walls
+    return apply_walls(WallSpec(
+        kind="critic", writable=[workdir], memory_mb=int(limits.get("memory_mb", 1024)),
+        max_file_mb=int(limits.get("max_file_mb", 1)), max_open_files=int(limits.get("max_open_files", 64)),
+        network_namespace=bool(limits.get("network_namespace", True)),
+        drop_privileges=bool(limits.get("drop_privileges", True)), strict_audit=True))
 
 
 def run_check(code: str, states: dict[str, np.ndarray], workdir: str, index: int, calls: int = 3) -> dict:
@@ -125,7 +53,7 @@ def run_check(code: str, states: dict[str, np.ndarray], workdir: str, index: int
     path = Path(workdir) / f"reward_{index}.py"
     try:
         path.write_text(code)
-        fn, params = load_reward(path)
+        fn, params = load_candidate(path)
         batch = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in states.items()}
         times = []
         for _ in range(max(1, calls)):
@@ -146,14 +74,15 @@ def run_check(code: str, states: dict[str, np.ndarray], workdir: str, index: int
 
 
 def worker_main(conn, limits: dict) -> None:
-    """Serve dry-run requests from ``conn`` until it closes."""
-    workdir = tempfile.mkdtemp(prefix="eureka-sandbox-")
+    """Serve dry-run requests from ``conn`` until it closes (answers are JSON)."""
+    workdir = private_tmpdir("sandbox")
     try:
         walls = apply_limits(limits, workdir)
+        log = capture_output(Path(workdir) / "output.log", cap_bytes=64 * 1024)
     except Exception as exc:  # noqa: BLE001
-        conn.send({"status": "setup_failed", "message": f"{type(exc).__name__}: {exc}"})
+        send_json(conn, {"status": "setup_failed", "message": f"{type(exc).__name__}: {exc}"})
         return
-    conn.send({"status": "ready", "walls": walls, "pid": os.getpid(), "workdir": workdir})
+    send_json(conn, {"status": "ready", "walls": walls, "workdir": workdir})
     index = 0
     cpu_s = float(limits.get("cpu_s", 5))
     while True:
@@ -166,11 +95,11 @@ def worker_main(conn, limits: dict) -> None:
         index += 1
         used = resource.getrusage(resource.RUSAGE_SELF)
         spent = used.ru_utime + used.ru_stime
-        _GATE["admin"] = True
-        resource.setrlimit(resource.RLIMIT_CPU, (int(spent + cpu_s) + 1, resource.RLIM_INFINITY))
-        _GATE["admin"] = False
+        with admin():
+            resource.setrlimit(resource.RLIMIT_CPU, (int(spent + cpu_s) + 1, resource.RLIM_INFINITY))
         result = run_check(msg["code"], msg["states"], workdir, index, msg.get("calls", 3))
+        result["printed_bytes_dropped"] = log.dropped
         try:
-            conn.send(result)
+            send_json(conn, result)
         except (OSError, ValueError):
             return

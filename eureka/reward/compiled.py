@@ -23,10 +23,14 @@ from eureka.errors import (
     RewardShapeError,
     RewardSyntaxError,
 )
+from eureka.sandbox.policy import (
+    ALLOWED_MODULES,
+    BLOCKED_BUILTINS,
+    MAX_COMPONENTS,
+    bound_text,
+    valid_component_name,
+)
 
-ALLOWED_IMPORTS = ("torch", "math", "typing", "numpy")
-_BLOCKED_BUILTINS = ("open", "eval", "exec", "compile", "globals", "locals", "vars", "getattr", "setattr",
-                     "delattr", "input", "breakpoint", "exit", "quit", "help", "memoryview")
 _counter = itertools.count()
 
 TORCHSCRIPT_HINT = (
@@ -38,14 +42,14 @@ TORCHSCRIPT_HINT = (
 
 
 def _guarded_import(name, globals=None, locals=None, fromlist=(), level=0):  # noqa: A002
-    if level or name.split(".")[0] not in ALLOWED_IMPORTS:
+    if level or name.split(".")[0] not in ALLOWED_MODULES:
         raise ImportError(f"import of '{name}' is not allowed in a reward")
     return builtins.__import__(name, globals, locals, fromlist, level)
 
 
 def safe_builtins() -> dict:
     """Builtins for reward modules: no file, eval or introspection functions; imports guarded."""
-    table = {k: v for k, v in vars(builtins).items() if k not in _BLOCKED_BUILTINS}
+    table = {k: v for k, v in vars(builtins).items() if k not in BLOCKED_BUILTINS}
     table["__import__"] = _guarded_import
     return table
 
@@ -100,8 +104,20 @@ def classify_exception(exc: BaseException, path: Path, during: str) -> RewardErr
     return RewardRuntimeError(f"{during}: {type(exc).__name__}{where}: {first}", line)
 
 
-def load_reward(path: str | Path) -> tuple[Callable, list[str]]:
-    """Import the reward file at ``path``; return ``(compute_reward, parameter names)``."""
+TRUST_UNWALLED = False  # tests set this: they load their own rewards in the test process
+
+
+def load_reward(path: str | Path, trusted: bool = False) -> tuple[Callable, list[str]]:
+    """Import the reward file at ``path``; return ``(compute_reward, parameter names)``.
+
+    Candidate code is only ever loaded behind the walls (``eureka.sandbox.walls``): in any
+    other process this raises, unless the caller vouches for the code (``trusted``).
+    """
+    from eureka.sandbox.walls import walls_up
+
+    if not (walls_up() or trusted or TRUST_UNWALLED):
+        raise RuntimeError("load_reward: refusing to load reward code in a process without walls "
+                           "(call eureka.sandbox.walls.apply_walls first)")
     path = Path(path).resolve()
     code = path.read_text()
     name = f"eureka_reward_{next(_counter)}_{path.parent.name}".replace("-", "_")
@@ -148,9 +164,12 @@ def normalize_output(out, n: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]
         raise RewardShapeError(f"the reward has dtype {reward.dtype}; expected a float tensor "
                                "(use .float())")
     checked: dict[str, torch.Tensor] = {}
+    if len(components) > MAX_COMPONENTS:
+        raise RewardShapeError(f"compute_reward returned {len(components)} components; at most {MAX_COMPONENTS}")
     for key, value in components.items():
-        if not isinstance(key, str):
-            raise RewardShapeError(f"component keys must be strings, got {key!r}")
+        if not valid_component_name(key):
+            raise RewardShapeError(f"component name {bound_text(repr(key), 80)} is not an identifier of at most "
+                                   "64 characters (letters, digits, underscores)")
         if not isinstance(value, torch.Tensor):
             raise RewardShapeError(f"component '{key}' is a {type(value).__name__}, not a tensor of shape [{n}]")
         if tuple(value.shape) != (n,):

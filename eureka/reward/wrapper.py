@@ -10,7 +10,9 @@ import numpy as np
 import torch
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
+from eureka.errors import RewardShapeError
 from eureka.reward.compiled import call_reward
+from eureka.sandbox.policy import MAX_COMPONENTS, bound_text, valid_component_name
 from eureka.tasks import Task
 
 MODES = ("candidate", "env", "sparse")
@@ -41,6 +43,7 @@ class RewardWrapper(VecEnvWrapper):
         self.task, self.mode, self.reward_fn = task, mode, reward_fn
         self.params, self.path, self.device = params or [], Path(path), torch.device(device)
         self.info_components = info_components
+        self.watchdog = None  # a CallWatchdog in walled training processes (see reward/watchdog.py)
         self.n = venv.num_envs
         self._actions: np.ndarray | None = None
         self._ep_sum = np.zeros(self.n)
@@ -94,8 +97,12 @@ class RewardWrapper(VecEnvWrapper):
 
         components: dict[str, torch.Tensor] = {}
         if self.mode == "candidate":
+            if self.watchdog is not None:
+                self.watchdog.begin(self.steps)
             reward_t, components = call_reward(self.reward_fn, self.params, states, self.path, step=self.steps,
                                                validate=self._checked < 3)
+            if self.watchdog is not None:
+                self.watchdog.end()
             self._checked += 1
             rewards = reward_t.detach().cpu().numpy().astype(np.float32)
             self._record(components)
@@ -140,6 +147,11 @@ class RewardWrapper(VecEnvWrapper):
         stacked = torch.stack([components[k] for k in names]).detach().to(torch.float64)
         row = torch.stack([stacked.sum(1), (stacked * stacked).sum(1), stacked.amin(1), stacked.amax(1)])
         if self._acc is None or names != self._names:
+            bad = [k for k in names if not valid_component_name(k)]
+            if bad or len(names) > MAX_COMPONENTS:
+                raise RewardShapeError(f"at training step {self.steps} the reward returned "
+                                       f"{bound_text(repr(bad[:3]) if bad else len(names), 120)} as component "
+                                       f"name(s); use at most {MAX_COMPONENTS} identifiers of <= 64 characters")
             self._flush_pending()
             self._names, self._acc, self._count = names, row, stacked.shape[1]
             return

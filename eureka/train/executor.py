@@ -1,53 +1,88 @@
-"""Run training jobs in parallel child processes; survive hangs and crashes."""
+"""Run many trainings in parallel, each in its own supervised, walled child process."""
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
-import queue
-import signal
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from eureka.errors import TrainingCrash
-from eureka.procs import context, start
+from eureka.errors import TrainingCrash, error_from_child
+from eureka.procs import Child, ChildDied, send_json
+from eureka.sandbox.policy import MAX_COMPONENTS, valid_component_name
 from eureka.train.runner import TrainSpec, run_training
 
 ProgressFn = Callable[[str, int], None]
 DoneFn = Callable[[str, dict], None]
 
 
-def _job_main(spec: TrainSpec, conn, progress_q) -> None:
+def _job_main(conn, spec: TrainSpec) -> None:
+    """Child: train behind the walls; send progress and the result to the parent as JSON."""
+    lock = threading.Lock()
+
+    def emit(msg: dict) -> None:
+        with lock:
+            send_json(conn, msg)
+
     def report(steps: int) -> None:
-        try:
-            progress_q.put_nowait((spec.job_id, steps))
-        except Exception:  # noqa: BLE001 - progress is best effort
-            pass
+        with contextlib.suppress(Exception):  # progress is best effort
+            emit({"progress": int(steps)})
 
-    result = run_training(spec, report)
-    conn.send(result)
-    conn.close()
-
-
-@dataclass
-class _Running:
-    spec: TrainSpec
-    proc: object
-    conn: object
-    started: float
+    emit({"result": run_training(spec, report, emit=emit)})
 
 
 def _crash(spec: TrainSpec, message: str) -> dict:
     err = TrainingCrash(message)
     return {"job_id": spec.job_id, "status": "failed", "fitness": None, "snapshots": [],
-            "eval_fitness": [], **err.to_dict()}
+            "eval_fitness": [], "eval_lengths": [], "walls": [], **err.to_dict()}
+
+
+def _num(v: object) -> float | None:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
+
+
+def _nums(v: object, limit: int = 10_000) -> list[float]:
+    return [x for x in (_num(y) for y in v[:limit]) if x is not None] if isinstance(v, list) else []
+
+
+def _snapshot(row: object) -> dict | None:
+    if not isinstance(row, dict):
+        return None
+    comps = row.get("components") if isinstance(row.get("components"), dict) else {}
+    clean = {}
+    for name, stats in list(comps.items())[:MAX_COMPONENTS]:
+        if valid_component_name(name) and isinstance(stats, dict):
+            clean[name] = {k: _num(stats.get(k)) for k in ("mean", "std", "min", "max")}
+    return {"step": int(_num(row.get("step")) or 0), "episodes": int(_num(row.get("episodes")) or 0),
+            "fitness": _num(row.get("fitness")), "episode_length": _num(row.get("episode_length")),
+            "components": clean}
+
+
+def sanitize_result(spec: TrainSpec, raw: object) -> dict:
+    """Keep only known, typed, bounded fields of what a training child reported (it ran candidate code)."""
+    if not isinstance(raw, dict):
+        return _crash(spec, "the training process sent no result")
+    out = {"job_id": spec.job_id, "status": "ok" if raw.get("status") == "ok" else "failed",
+           "fitness": _num(raw.get("fitness")), "eval_fitness": _nums(raw.get("eval_fitness")),
+           "eval_lengths": [int(x) for x in _nums(raw.get("eval_lengths"))],
+           "snapshots": [s for s in (_snapshot(r) for r in (raw.get("snapshots") or [])[:1000]) if s],
+           "steps": int(_num(raw.get("steps")) or 0), "new_steps": int(_num(raw.get("new_steps")) or 0),
+           "wall_time_s": _num(raw.get("wall_time_s")),
+           "walls": [str(w)[:40] for w in raw.get("walls", [])[:20]] if isinstance(raw.get("walls"), list) else [],
+           "error_class": None, "message": "", "line": None, "hint": ""}
+    if out["status"] != "ok":
+        out.update(error_from_child(raw).to_dict())
+    return out
 
 
 class LocalExecutor:
-    """Up to ``max_workers`` trainings at once, each in its own process.
+    """Up to ``max_workers`` trainings at once, each in its own walled process.
 
-    A job that exceeds ``timeout_s`` is killed; a job whose process dies
-    (out of memory, segfault) is reported as ``TrainingCrash``; the others go on.
+    A job that exceeds ``timeout_s`` is killed; a job whose process dies (out of memory,
+    segfault) is reported as ``TrainingCrash``; the others go on. Results are JSON from
+    the child, checked field by field (``sanitize_result``).
     """
 
     def __init__(self, max_workers: int = 0, timeout_s: float = 3600.0):
@@ -57,70 +92,56 @@ class LocalExecutor:
     def run(self, specs: list[TrainSpec], on_progress: ProgressFn | None = None,
             on_done: DoneFn | None = None) -> list[dict]:
         """Train every spec; return results in the order of ``specs``."""
-        ctx = context()
-        progress_q = ctx.Queue()
         pending = list(specs)
-        running: list[_Running] = []
+        running: dict[str, tuple[TrainSpec, Child]] = {}
         results: dict[str, dict] = {}
-
-        def finish(job: _Running, result: dict) -> None:
-            results[job.spec.job_id] = result
-            if on_done is not None:
-                on_done(job.spec.job_id, result)
-
         try:
             while pending or running:
                 while pending and len(running) < self.max_workers:
                     spec = pending.pop(0)
-                    parent, child = ctx.Pipe(duplex=False)
-                    proc = ctx.Process(target=_job_main, args=(spec, child, progress_q), daemon=True)
-                    start(proc)
-                    child.close()
-                    running.append(_Running(spec, proc, parent, time.time()))
-                self._drain(progress_q, on_progress)
-                for job in list(running):
-                    result = None
-                    if job.conn.poll():
-                        try:
-                            result = job.conn.recv()
-                        except (EOFError, OSError):
-                            job.proc.join(timeout=5)
-                            result = _crash(job.spec, self._death(job.proc.exitcode))
-                    elif not job.proc.is_alive():
-                        job.proc.join(timeout=1)
-                        if job.conn.poll():
-                            continue
-                        result = _crash(job.spec, self._death(job.proc.exitcode))
-                    elif time.time() - job.started > self.timeout_s:
-                        job.proc.kill()
-                        result = _crash(job.spec, f"training did not finish within {self.timeout_s:g} s; killed")
-                    if result is not None:
-                        job.proc.join(timeout=5)
-                        job.conn.close()
-                        running.remove(job)
-                        finish(job, result)
-                time.sleep(0.05)
-            self._drain(progress_q, on_progress)
+                    if spec.out_dir:
+                        os.makedirs(spec.out_dir, exist_ok=True)
+                    running[spec.job_id] = (spec, Child(_job_main, spec, name=f"eureka-train-{spec.job_id}"))
+                for job_id, (spec, child) in list(running.items()):
+                    result = self._poll(spec, child, on_progress)
+                    if result is None:
+                        continue
+                    child.kill()
+                    self._restore(spec)
+                    del running[job_id]
+                    results[job_id] = result
+                    if on_done is not None:
+                        on_done(job_id, result)
+                if running:
+                    time.sleep(0.05)
         finally:
-            for job in running:
-                job.proc.kill()
-            progress_q.close()
+            for spec, child in running.values():
+                child.kill()
+                self._restore(spec)
         return [results[s.job_id] for s in specs]
 
-    @staticmethod
-    def _drain(progress_q, on_progress: ProgressFn | None) -> None:
-        while True:
-            try:
-                job_id, steps = progress_q.get_nowait()
-            except queue.Empty:
-                return
-            if on_progress is not None:
-                on_progress(job_id, steps)
+    def _poll(self, spec: TrainSpec, child: Child, on_progress: ProgressFn | None) -> dict | None:
+        """Read what the child sent; return its result when it is done (or dead, or late)."""
+        try:
+            while child.poll(0):
+                msg = child.recv()
+                if isinstance(msg, dict) and "result" in msg:
+                    return sanitize_result(spec, msg["result"])
+                if isinstance(msg, dict) and on_progress is not None and _num(msg.get("progress")) is not None:
+                    on_progress(spec.job_id, int(msg["progress"]))
+        except ChildDied:
+            return _crash(spec, child.cause("the training process"))
+        if not child.alive():
+            if child.poll(0):
+                return self._poll(spec, child, on_progress)
+            return _crash(spec, child.cause("the training process"))
+        if child.elapsed() > self.timeout_s:
+            return _crash(spec, f"training did not finish within {self.timeout_s:g} s (trainer.timeout_s); killed")
+        return None
 
     @staticmethod
-    def _death(exitcode: int | None) -> str:
-        if exitcode is not None and exitcode < 0:
-            name = signal.Signals(-exitcode).name
-            cause = " (likely out of memory)" if name == "SIGKILL" else ""
-            return f"the training process died with {name}{cause}"
-        return f"the training process exited with code {exitcode} before reporting a result"
+    def _restore(spec: TrainSpec) -> None:
+        """The walled child made its directory sticky and world-writable; close it again."""
+        if spec.out_dir and os.geteuid() == 0:
+            with contextlib.suppress(OSError):
+                os.chmod(spec.out_dir, 0o755)

@@ -21,8 +21,8 @@ from stable_baselines3.common.vec_env import VecNormalize
 
 from eureka import tasks
 from eureka.errors import RewardError, TrainingCrash
-from eureka.reward.compiled import load_reward
 from eureka.reward.vecenv import make_vec_env
+from eureka.reward.watchdog import CallWatchdog
 from eureka.reward.wrapper import RewardWrapper
 
 ALGOS = {"ppo": PPO, "sac": SAC}
@@ -50,6 +50,12 @@ class TrainSpec:
     tensorboard: bool = True
     resume: bool = False  # continue the policy saved in out_dir (successive halving's later rungs)
     subproc_envs: bool = False  # SubprocVecEnv instead of DummyVecEnv
+    memory_mb: int = 4096  # address space the walled training process may add (then RewardMemoryError)
+    max_file_mb: int = 256  # largest file it may write
+    call_timeout_s: float = 2.0  # CPU seconds per reward call (then RewardTimeout with the step)
+    first_call_cpu_s: float = 5.0  # for the first 3 calls (TorchScript compiles on them)
+    network_namespace: bool = True
+    drop_privileges: bool = True
 
 
 def resolve_device(device: str) -> str:
@@ -163,34 +169,85 @@ def evaluate_fitness(model, task, episodes: int, seed: int, normalizer: VecNorma
     return fitness, lengths
 
 
-def run_training(spec: TrainSpec, progress: Callable[[int], None] | None = None) -> dict:
-    """Train and evaluate; always return a result dict (``status`` ok or failed)."""
+def _put_up_walls(spec: TrainSpec, out_dir: Path | None) -> tuple[list[str], str | None]:
+    """Walls for this training process; return them and the path to load the candidate from.
+
+    Everything the training needs is imported and the env is built before this; the
+    candidate's file is read now and loaded from the private temp dir afterwards. The
+    process then works in ``out_dir`` (its only writable directory besides the temp dir).
+    """
+    import os
+
+    import torch.utils.tensorboard  # noqa: F401 - lazily imported by SB3's logger; import before the walls
+
+    from eureka.sandbox.walls import (
+        WallSpec,
+        apply_walls,
+        capture_output,
+        private_tmpdir,
+        warm_up_torchscript,
+    )
+
+    code = Path(spec.reward_path).read_text() if spec.mode == "candidate" and spec.reward_path else None
+    tmp = private_tmpdir("training")
+    warm_up_torchscript(tmp)
+    writable = [str(out_dir)] if out_dir is not None else []
+    if out_dir is not None:
+        os.chdir(out_dir)
+    walls = apply_walls(WallSpec(kind="training", writable=writable, memory_mb=spec.memory_mb,
+                                 max_file_mb=spec.max_file_mb, network_namespace=spec.network_namespace,
+                                 drop_privileges=spec.drop_privileges))
+    capture_output(Path(tmp if out_dir is None else ".") / "output.log")
+    path = None
+    if code is not None:
+        path = str(Path(tmp) / "reward.py")
+        Path(path).write_text(code)
+    return walls, path
+
+
+def run_training(spec: TrainSpec, progress: Callable[[int], None] | None = None,
+                 emit: Callable[[dict], None] | None = None) -> dict:
+    """Train and evaluate; always return a result dict (``status`` ok or failed).
+
+    With ``emit`` (in an executor's child process) the process first puts up the walls
+    (``eureka.sandbox.walls``), a watchdog ends it with ``RewardTimeout`` through ``emit``
+    when one reward call runs too long, and the result holds the walls that were up.
+    Without it (tests, in-process use) nothing is walled: only for trusted rewards.
+    """
     t0 = time.time()
     torch.set_num_threads(1)
-    out_dir = Path(spec.out_dir) if spec.out_dir else None
-    metrics_path = None
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        metrics_path = out_dir / "metrics.jsonl"
-        if not spec.resume:
-            metrics_path.write_text("")
+    out_dir = Path(spec.out_dir).resolve() if spec.out_dir else None
     result = {"job_id": spec.job_id, "spec": asdict(spec), "status": "ok", "error_class": None,
-              "message": "", "fitness": None, "eval_fitness": [], "eval_lengths": [], "snapshots": []}
+              "message": "", "fitness": None, "eval_fitness": [], "eval_lengths": [], "snapshots": [], "walls": []}
     callback = None
+    reward_path = spec.reward_path
     try:
         task = tasks.make(spec.task)
         device = resolve_device(spec.device)
         if spec.algo not in ALGOS:
             raise TrainingCrash(f"unknown trainer.algo '{spec.algo}'; use one of {', '.join(ALGOS)}")
+        if out_dir is not None:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        venv = make_vec_env(task, spec.n_envs, spec.seed, subprocess=spec.subproc_envs)
+        if emit is not None:
+            result["walls"], reward_path = _put_up_walls(spec, out_dir)
+            out_dir = Path(".") if out_dir is not None else None
+        metrics_path = out_dir / "metrics.jsonl" if out_dir is not None else None
+        if metrics_path is not None and not spec.resume:
+            metrics_path.write_text("")
         fn = params = None
         if spec.mode == "candidate":
-            fn, params = load_reward(spec.reward_path)
-        venv = make_vec_env(task, spec.n_envs, spec.seed, subprocess=spec.subproc_envs)
+            from eureka.sandbox.walls import load_candidate
+
+            fn, params = load_candidate(reward_path)
         if spec.algo == "sac" and not hasattr(venv.action_space, "low"):
             raise TrainingCrash(f"SAC needs continuous actions; task '{task.name}' has "
                                 f"{type(venv.action_space).__name__} actions (use trainer.algo=ppo)")
         wrapper = RewardWrapper(venv, task, mode=spec.mode, reward_fn=fn, params=params,
-                                path=spec.reward_path or "", device=device)
+                                path=reward_path or "", device=device)
+        if emit is not None and spec.mode == "candidate":
+            wrapper.watchdog = CallWatchdog(spec.call_timeout_s, _aborter(spec, result, out_dir, emit, t0),
+                                            first_calls_s=spec.first_call_cpu_s)
         tb = str(out_dir / "tb") if (out_dir is not None and spec.tensorboard) else None
         saved = out_dir / "policy.zip" if out_dir is not None else None
         if spec.resume and saved is not None and saved.exists():
@@ -224,11 +281,33 @@ def run_training(spec: TrainSpec, progress: Callable[[int], None] | None = None)
                       hint=TrainingCrash.hint)
     if callback is not None:
         result["snapshots"] = callback.snapshots
+    return _finish(result, out_dir, t0)
+
+
+def _finish(result: dict, out_dir: Path | None, t0: float) -> dict:
     if result["fitness"] is not None and not math.isfinite(result["fitness"]):
         result["fitness"] = None
     result["wall_time_s"] = time.time() - t0
     if out_dir is not None:
         (out_dir / "fitness.json").write_text(json.dumps(
             {k: result.get(k) for k in ("status", "fitness", "eval_fitness", "eval_lengths", "error_class",
-                                        "message", "steps", "wall_time_s")}, indent=2))
+                                        "message", "steps", "wall_time_s", "walls")}, indent=2))
     return result
+
+
+def _aborter(spec: TrainSpec, result: dict, out_dir: Path | None, emit: Callable[[dict], None], t0: float):
+    """What the watchdog does when a reward call overruns: report RewardTimeout and end the process."""
+    import os
+
+    from eureka.errors import RewardTimeout
+
+    def abort(step: int, cpu_s: float) -> None:
+        err = RewardTimeout(f"one reward call used {cpu_s:.1f} CPU seconds at training step {step} (limit "
+                            f"{spec.call_timeout_s:g} s per call, sandbox.call_timeout_s); training stopped")
+        result.update(status="failed", fitness=None, **err.to_dict())
+        try:
+            emit({"result": _finish(result, out_dir, t0)})
+        finally:
+            os._exit(3)
+
+    return abort

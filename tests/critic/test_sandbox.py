@@ -91,7 +91,7 @@ def rejected(result: dict, error_class: str) -> dict:
 
 def test_walls_are_up(pool):
     walls = pool.walls
-    for wall in ("audit", "memory", "nproc"):
+    for wall in ("audit", "memory", "rlimits", "landlock", "seccomp", "no-secrets", "builtins"):
         assert wall in walls, walls
     if os.geteuid() == 0:
         assert "netns" in walls, walls
@@ -171,26 +171,28 @@ def test_runs_as_nobody_without_network(pool):
     assert result["status"] == "ok", result
     assert result["reward_mean"] == pytest.approx(np.cos(65534.0), abs=1e-3)
     # In its own network namespace even loopback is down: nothing to connect to.
-    code = escape("    pole_angle = pole_angle * 0.0 + float(len(real_import('socket').if_nameindex()))")
+    code = escape("    n = len(real_builtins()['open']('/proc/self/net/dev').read().splitlines()) - 2\n"
+                  "    pole_angle = pole_angle * 0.0 + float(n)")
     result = pool.run(code, STATES)
     assert result["status"] == "ok", result
     assert result["reward_mean"] == pytest.approx(np.cos(1.0), abs=1e-3)  # only 'lo'
 
 
-def test_wall_clock_timeout_then_worker_is_recycled(pool):
-    code = "import torch\n\ndef compute_reward(pole_angle):\n    while True:\n        pass\n"
+def test_wall_clock_backstop_then_worker_is_recycled(pool):
+    """A reward that blocks without using CPU is ended by the wall-clock backstop."""
+    code = escape("    real_import('time').sleep(1000)")
     t0 = time.perf_counter()
     result = rejected(pool.run(code, STATES), "RewardTimeout")
     elapsed = time.perf_counter() - t0
     assert TIMEOUT_S - 0.1 <= elapsed <= TIMEOUT_S + 2.0, elapsed
-    assert "wall clock" in result["message"]
+    assert "wall-clock" in result["message"]
     for _ in range(3):  # both workers, including the fresh replacement
         ok = pool.run(VALID, STATES)
         assert ok["status"] == "ok", ok
 
 
 def worker_pids(pool: SandboxPool) -> list[int]:
-    return [w.proc.pid for w in list(pool._idle.queue)]
+    return [w.child.pid for w in list(pool._idle.queue)]
 
 
 def test_worker_is_recycled_after_each_failure(pool):
