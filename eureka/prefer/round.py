@@ -97,6 +97,7 @@ def record_videos(cfg: Any, store: Any, cands: list, reporter: Any) -> None:
                                 str(cfg.trainer.algo), int(cfg.get("video_steps", 300)), timeout=300)
             store.event("video", id=c.id, path=info["path"], frames=info["frames"])
         except RuntimeError as exc:
+            (d / "rollout.mp4").unlink(missing_ok=True)  # a broken file would be shown, and never re-recorded
             reporter.message(f"no video for {c.id}: {exc}")
             store.event("video_failed", id=c.id, message=str(exc))
 

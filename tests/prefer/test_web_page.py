@@ -199,3 +199,18 @@ def test_page_follows_the_run_and_refuses_a_stale_tab_in_chromium(tmp_path):
     records = log.records()
     assert [r["session"] for r in records] == ["0-aaaa", "0-aaaa", "1-bbbb"]
     assert records[0]["note"] == "more pole_angle" and records[0]["choice"] == "b"
+
+
+def test_open_browser_only_where_a_display_exists(tmp_path, monkeypatch):
+    opened = []
+    monkeypatch.setattr("webbrowser.open", lambda url: opened.append(url))
+    for display, expected in (("", 0), (":0", 1)):
+        monkeypatch.setenv("DISPLAY", display)
+        monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+        session = WebSession(PreferenceLog(tmp_path / "p.jsonl"), port=_free_port(), announce=lambda s: None,
+                             open_browser=True)
+        with session:
+            deadline = time.time() + 5
+            while len(opened) < expected and time.time() < deadline:
+                time.sleep(0.05)
+        assert len(opened) == expected and (not opened or opened[-1] == session.url)
