@@ -24,7 +24,8 @@ from stable_baselines3 import PPO
 from eureka import tasks
 from eureka.llm.offline import CodeWriter, seed_genome
 from eureka.paths import conf_dir
-from eureka.reward import RewardWrapper, load_reward, make_vec_env
+from eureka.reward import RewardWrapper, make_vec_env
+from eureka.reward.compiled import load_reward
 from eureka.train.runner import build_kwargs
 
 
@@ -49,7 +50,7 @@ def ppo_speed(task, variant: str, n_envs: int, kwargs: dict, steps: int, reward_
     if variant == "wrapper_env":
         venv = RewardWrapper(venv, task, mode="env")
     elif variant in ("ours", "ours_subproc"):
-        fn, params = load_reward(reward_path)
+        fn, params = load_reward(reward_path, trusted=True)  # our own reward, measured in-process
         venv = RewardWrapper(venv, task, mode="candidate", reward_fn=fn, params=params, path=reward_path)
     model = PPO("MlpPolicy", venv, seed=0, device="cpu", verbose=0, **kwargs)
     t0 = time.perf_counter()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -111,6 +113,9 @@ def _app(cfg) -> None:
     except KeyboardInterrupt:
         console.print(f"[yellow]interrupted[/]; what was done so far is in {run_dir}")
         sys.exit(130)
+    except Terminated:
+        console.print(f"[yellow]terminated (SIGTERM)[/]; what was done so far is in {run_dir}")
+        sys.exit(143)
     except Exception as exc:  # noqa: BLE001 - never a bare traceback
         log = Path(run_dir) / "error.log"
         log.parent.mkdir(parents=True, exist_ok=True)
@@ -118,6 +123,35 @@ def _app(cfg) -> None:
         console.print(f"[red]eureka: internal error:[/] {type(exc).__name__}: {exc} (traceback in {log})",
                       soft_wrap=True)
         sys.exit(1)
+
+
+class Terminated(BaseException):  # noqa: N818 - like KeyboardInterrupt
+    """SIGTERM arrived: unwind (every child is killed on the way out) and exit 143."""
+
+
+def _on_sigterm(signum, frame) -> None:  # noqa: ARG001
+    raise Terminated()
+
+
+API_KEY_ARG = re.compile(r"^\+{0,2}llm\.api_key=(.*)$")
+
+
+def take_api_key(args: list[str]) -> list[str]:
+    """Remove ``llm.api_key=...`` from the command line and hand the key over in memory only.
+
+    Hydra writes the command line into ``.hydra/`` and the resolved config into the run
+    directory; the key must reach neither. It goes to ``OPENAI_API_KEY`` of this process
+    (children are started without secret-looking variables, see ``eureka.procs``).
+    """
+    rest = []
+    for a in args:
+        m = API_KEY_ARG.match(a)
+        if m:
+            if m.group(1) not in ("", "null"):
+                os.environ["OPENAI_API_KEY"] = m.group(1).strip("'\"")
+            continue
+        rest.append(a)
+    return rest
 
 
 def _task_path_override(arg: str) -> str | list[str]:
@@ -135,8 +169,12 @@ def main() -> None:
     """Console entry point."""
     import hydra
 
+    from eureka.sandbox.walls import protect_secrets_of_this_process
+
     os.environ.setdefault("HYDRA_FULL_ERROR", "0")
-    args = [_task_path_override(a) for a in sys.argv[1:]]
+    protect_secrets_of_this_process()  # children cannot read this process's environ or memory
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    args = [_task_path_override(a) for a in take_api_key(sys.argv[1:])]
     args = [x for a in args for x in (a if isinstance(a, list) else [a])]
     sys.argv[1:] = args
     if not any(a in _HYDRA_FLAGS or a.startswith(("--cfg", "--info", "--package")) for a in args):

@@ -58,10 +58,11 @@ def record_video(task_name: str, policy_dir: str | Path, out_path: str | Path, a
     obs = env.reset()
     first = np.asarray(base.envs[0].render(), dtype=np.uint8)
     writer = FrameWriter(out_path, first.shape, fps)
+    walls: list[str] = []
     if walled:
         from eureka.sandbox.walls import WallSpec, apply_walls
 
-        apply_walls(WallSpec(kind="renderer", writable=[str(out_path.parent)] if out_path.suffix == ".gif" else [],
+        walls = apply_walls(WallSpec(kind="renderer", writable=[str(out_path.parent)] if out_path.suffix == ".gif" else [],
                              memory_mb=4096))
     model = ALGOS[algo].load(io.BytesIO(policy_bytes), device="cpu")
     if norm_bytes is not None:
@@ -84,7 +85,7 @@ def record_video(task_name: str, policy_dir: str | Path, out_path: str | Path, a
             break
     env.close()
     writer.close()
-    return {"path": str(out_path), "frames": frames, "steps": steps}
+    return {"path": str(out_path), "frames": frames, "steps": steps, "walls": walls}
 
 
 class FrameWriter:

@@ -5,10 +5,8 @@ from __future__ import annotations
 import pytest
 
 from eureka import tasks
-from eureka.reward import compiled
 from eureka.critic import Critic, SandboxLimits, SandboxPool
-from eureka.reward import sample_states
-
+from eureka.reward import compiled, sample_states
 
 # The test process loads rewards the tests wrote themselves (trusted code); candidate code from
 # the corpus only ever runs in walled children. tests/test_walls.py checks the refusal without this.

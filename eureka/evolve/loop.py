@@ -55,6 +55,14 @@ class Candidate:
                 "stopped_at": self.extra.get("stopped_at"), "message": self.message[:500]}
 
 
+def redacted(cfg: DictConfig) -> DictConfig:
+    """A copy of ``cfg`` with ``llm.api_key`` replaced, for files of the run directory."""
+    out = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+    if out.get("llm") is not None and out.llm.get("api_key"):
+        out.llm.api_key = "***"
+    return out
+
+
 def human_normalized_score(f_method: float | None, f_env: float | None, f_sparse: float | None) -> float | None:
     """``(F_method - F_sparse) / |F_env - F_sparse|``; None when undefined (baselines equal)."""
     if None in (f_method, f_env, f_sparse):
@@ -102,6 +110,7 @@ class EurekaLoop:
         if self.session is not None:
             self.reporter = self.session.watch(self.reporter)  # the web page follows the run through the hooks
         self.notes_for: dict[str, list[str]] = {}
+        self.walls: dict[str, list[str]] = {}  # walls reported by each kind of process that ran candidate code
         self.summary: dict = {}
         self.t0 = time.time()
         tcfg = cfg.trainer
@@ -166,7 +175,12 @@ class EurekaLoop:
                          device=str(t.device), hyperparams=hyper, normalize=bool(t.get("normalize", False)),
                          eval_episodes=int(self.cfg.eval.episodes), out_dir=str(out_dir),
                          tensorboard=bool(t.get("tensorboard", True)),
-                         subproc_envs=bool(t.get("subproc_envs", False)))
+                         subproc_envs=bool(t.get("subproc_envs", False)),
+                         memory_mb=int(t.get("memory_mb", 4096)), max_file_mb=int(t.get("max_file_mb", 256)),
+                         call_timeout_s=float(self.cfg.sandbox.get("call_timeout_s", 2.0)),
+                         first_call_cpu_s=float(self.cfg.sandbox.get("cpu_s", 5.0)),
+                         network_namespace=bool(self.cfg.sandbox.get("network_namespace", True)),
+                         drop_privileges=bool(self.cfg.sandbox.get("drop_privileges", True)))
 
     def rungs(self) -> list[float]:
         """Budget fractions of successive halving (``[1.0]`` when ``loop.early_stop`` is off)."""
@@ -228,6 +242,8 @@ class EurekaLoop:
     def absorb(self, cand: Candidate, result: dict) -> None:
         """Analyze one training result into the candidate (step 4)."""
         fitness = result.get("fitness")
+        if result.get("walls"):
+            self.walls.setdefault("training", result["walls"])
         cand.reflection = analyze(result.get("snapshots", []), fitness, self.task.fitness.description)
         self.store.write_text(self.store.candidate_dir(cand.id) / "reflection.txt", cand.reflection.text)
         if result.get("status") != "ok":
@@ -260,6 +276,8 @@ class EurekaLoop:
             c.preference = rnd.scores.get(c.id)
         self.store.write_json("preference_scores.json", {"scores": rnd.scores, "notes": self.notes_for})
         self.store.event("preferences", **rnd.event())
+        for info in rnd.videos:
+            self.walls.setdefault("renderer", info.get("walls", []))
         self.reporter.message(rnd.line())
 
     @staticmethod
@@ -268,7 +286,8 @@ class EurekaLoop:
 
     def record_videos(self, cands: list[Candidate]) -> None:
         """Save ``rollout.mp4`` for each candidate that has none yet (``video=false`` turns it off)."""
-        record_videos(self.cfg, self.store, cands, self.reporter)
+        for info in record_videos(self.cfg, self.store, cands, self.reporter):
+            self.walls.setdefault("renderer", info.get("walls", []))
 
     # -- the run ---------------------------------------------------------------------------
     def run(self) -> dict:
@@ -278,7 +297,7 @@ class EurekaLoop:
 
     def search(self) -> dict:
         cfg = self.cfg
-        self.store.write_text("config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+        self.store.write_text("config.yaml", OmegaConf.to_yaml(redacted(cfg), resolve=True))
         self.store.event("run_started", task=self.task.name, llm=cfg.llm.provider)
         self.summary = self.base_summary()
         self.reporter.phase("collecting a batch of real states for the critic")
@@ -288,6 +307,7 @@ class EurekaLoop:
         errors: list[str] = []
         with SandboxPool(limits) as pool:
             critic = Critic(self.task.state_names, states, pool)
+            self.walls["critic"] = pool.walls
             for it in range(int(cfg.iterations)):
                 self.reporter.iteration_started(it, int(cfg.iterations))
                 try:
@@ -388,5 +408,6 @@ class EurekaLoop:
         s["feedback"] = str(self.feedback_cfg.get("mode", "fitness"))
         s["llm_usage"] = self.designer.usage.to_dict()
         s["search_env_steps"] = sum(int(c.extra.get("steps") or 0) for c in self.candidates)
+        s["walls"] = self.walls
         s["wall_time_s"] = round(time.time() - self.t0, 2)
         self.store.write_json("summary.json", s)

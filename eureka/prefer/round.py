@@ -34,6 +34,7 @@ class PreferenceRound:
     timed_out: bool = False
     ended: str = ""         # all answered | done | quit | idle | no pairs
     message: str = ""
+    videos: list[dict] = field(default_factory=list)  # what the renderer reported for each video made
 
     @property
     def fell_back(self) -> int:
@@ -81,13 +82,17 @@ def public(c: Any) -> dict:
             "video": str(video) if video is not None and video.exists() else None}
 
 
-def record_videos(cfg: Any, store: Any, cands: list, reporter: Any) -> None:
-    """Save ``rollout.mp4`` for each candidate that has none yet (``video=false`` turns it off)."""
+def record_videos(cfg: Any, store: Any, cands: list, reporter: Any) -> list[dict]:
+    """Save ``rollout.mp4`` for each candidate that has none yet (``video=false`` turns it off).
+
+    Returns what the renderer reported for each video made (path, frames, walls).
+    """
     from eureka.procs import run_in_child
     from eureka.render import record_video
 
+    made: list[dict] = []
     if not cfg.get("video", True):
-        return
+        return made
     for c in cands:
         d = store.candidate_dir(c.id)
         if (d / "rollout.mp4").exists() or not (d / "policy.zip").exists():
@@ -96,10 +101,12 @@ def record_videos(cfg: Any, store: Any, cands: list, reporter: Any) -> None:
             info = run_in_child(record_video, cfg.task.name, str(d), str(d / "rollout.mp4"),
                                 str(cfg.trainer.algo), int(cfg.get("video_steps", 300)), timeout=300)
             store.event("video", id=c.id, path=info["path"], frames=info["frames"])
+            made.append(info)
         except RuntimeError as exc:
             (d / "rollout.mp4").unlink(missing_ok=True)  # a broken file would be shown, and never re-recorded
             reporter.message(f"no video for {c.id}: {exc}")
             store.event("video_failed", id=c.id, message=str(exc))
+    return made
 
 
 # -- what the page says about choices and notes ----------------------------------------------------
@@ -183,7 +190,8 @@ def run_round(session: Session, iteration: int, candidates: list, population: li
                           exclude=known) if len(shown) >= 2 else []
     if chosen:
         reporter.phase("recording rollout videos for the preference session")
-        record_videos(cfg, store, [by_id[x] for x in dict.fromkeys(x for p in chosen for x in p)], reporter)
+        rnd.videos = record_videos(cfg, store, [by_id[x] for x in dict.fromkeys(x for p in chosen for x in p)],
+                                   reporter)
         reflections = {c.id: getattr(getattr(c, "reflection", None), "text", "") or "" for c in everyone}
 
         def show(c: Any) -> dict:

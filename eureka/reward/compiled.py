@@ -27,7 +27,6 @@ from eureka.sandbox.policy import (
     ALLOWED_MODULES,
     BLOCKED_BUILTINS,
     MAX_COMPONENTS,
-    bound_text,
     valid_component_name,
 )
 
@@ -168,8 +167,8 @@ def normalize_output(out, n: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]
         raise RewardShapeError(f"compute_reward returned {len(components)} components; at most {MAX_COMPONENTS}")
     for key, value in components.items():
         if not valid_component_name(key):
-            raise RewardShapeError(f"component name {bound_text(repr(key), 80)} is not an identifier of at most "
-                                   "64 characters (letters, digits, underscores)")
+            raise RewardShapeError(f"component name {str(key)[:16]!r}... ({len(str(key))} characters) is not an "
+                                   "identifier of at most 64 characters (letters, digits, underscores)")
         if not isinstance(value, torch.Tensor):
             raise RewardShapeError(f"component '{key}' is a {type(value).__name__}, not a tensor of shape [{n}]")
         if tuple(value.shape) != (n,):

@@ -12,7 +12,7 @@ from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
 from eureka.errors import RewardShapeError
 from eureka.reward.compiled import call_reward
-from eureka.sandbox.policy import MAX_COMPONENTS, bound_text, valid_component_name
+from eureka.sandbox.policy import MAX_COMPONENTS, valid_component_name
 from eureka.tasks import Task
 
 MODES = ("candidate", "env", "sparse")
@@ -149,9 +149,10 @@ class RewardWrapper(VecEnvWrapper):
         if self._acc is None or names != self._names:
             bad = [k for k in names if not valid_component_name(k)]
             if bad or len(names) > MAX_COMPONENTS:
-                raise RewardShapeError(f"at training step {self.steps} the reward returned "
-                                       f"{bound_text(repr(bad[:3]) if bad else len(names), 120)} as component "
-                                       f"name(s); use at most {MAX_COMPONENTS} identifiers of <= 64 characters")
+                what = f"{len(names)} components" if not bad else \
+                    f"a component name of {len(str(bad[0]))} characters starting {str(bad[0])[:16]!r}"
+                raise RewardShapeError(f"at training step {self.steps} the reward returned {what}; use at most "
+                                       f"{MAX_COMPONENTS} components named by identifiers of <= 64 characters")
             self._flush_pending()
             self._names, self._acc, self._count = names, row, stacked.shape[1]
             return

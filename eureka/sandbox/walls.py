@@ -232,6 +232,15 @@ def apply_walls(spec: WallSpec) -> list[str]:
     resource.setrlimit(resource.RLIMIT_NOFILE, (spec.max_open_files, spec.max_open_files))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     walls.append("rlimits")
+    # Landlock before dropping privileges: its rules open the directories, which nobody may not reach.
+    threads = _native_threads()
+    try:
+        details["landlock"] = kernel.install_landlock(writable)
+        walls.append("landlock")
+        if threads > 1:
+            details["landlock"] += f"; {threads - 1} earlier threads not covered"
+    except OSError as exc:
+        details["landlock"] = f"unavailable: {exc.strerror or exc}"
     if os.geteuid() == 0 and spec.drop_privileges:
         os.chown(tmp, NOBODY, NOBODY)
         for p in writable:
@@ -245,14 +254,6 @@ def apply_walls(spec: WallSpec) -> list[str]:
         os.setgid(NOBODY)
         os.setuid(NOBODY)
         walls.append("nobody")
-    threads = _native_threads()
-    try:
-        details["landlock"] = kernel.install_landlock(writable)
-        walls.append("landlock")
-        if threads > 1:
-            details["landlock"] += f"; {threads - 1} earlier threads not covered"
-    except OSError as exc:
-        details["landlock"] = f"unavailable: {exc.strerror or exc}"
     try:
         kernel.install_seccomp()
         walls.append("seccomp")

@@ -23,6 +23,8 @@ k requests"; ``True`` means every request):
 - ``fewer_choices``: one choice even when ``n > 1``;
 - ``garbage``: prose answers without any code;
 - ``bad_shape``: valid JSON with status 200 whose choice has no ``message``.
+
+``server.script([...])`` serves given answer texts first, one per choice.
 """
 
 from __future__ import annotations
@@ -180,7 +182,7 @@ class _Handler(BaseHTTPRequestHandler):
         garbage = fake._take("garbage")
         choices = []
         for i in range(count):
-            text = garbage_answer(i) if garbage else reward_answer(i, no)
+            text = garbage_answer(i) if garbage else (fake._next_scripted() or reward_answer(i, no))
             if fake._take("empty"):
                 text = ""
             choices.append({"index": i, "message": {"role": "assistant", "content": text, "refusal": None},
@@ -207,6 +209,7 @@ class FakeOpenAI:
         self.faults: dict = dict(_FAULTS)
         self.requests: list[dict] = []
         self.responses: list[dict] = []  # every successful answer body, in order
+        self.scripted: list[str] = []  # answers served (one per choice) before the built-in ones
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -276,6 +279,16 @@ class FakeOpenAI:
     def _answered(self, resp: dict) -> None:
         with self._lock:
             self.responses.append(resp)
+
+    def script(self, answers: list[str]) -> FakeOpenAI:
+        """Serve these answer texts, one per choice, in order (then the built-in answers again)."""
+        with self._lock:
+            self.scripted = list(answers)
+        return self
+
+    def _next_scripted(self) -> str | None:
+        with self._lock:
+            return self.scripted.pop(0) if self.scripted else None
 
     def _take(self, name: str) -> bool:
         """Consume one occurrence of a counted fault; ``True`` never runs out."""

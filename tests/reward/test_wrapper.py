@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from eureka.errors import NonFiniteReward
-from eureka.reward import RewardWrapper, load_reward, make_vec_env
+from eureka.reward import RewardWrapper, make_vec_env
+from eureka.reward.compiled import load_reward
 
 GOOD = ("import torch\nfrom typing import Dict, Tuple\n\n@torch.jit.script\n"
         "def compute_reward(pole_angle: torch.Tensor) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:\n"
