@@ -128,7 +128,7 @@ def test_page_follows_the_run_and_refuses_a_stale_tab_in_chromium(tmp_path):
     from playwright.sync_api import sync_playwright
 
     log = PreferenceLog(tmp_path / "preferences.jsonl")
-    session = WebSession(log, port=_free_port(), timeout_s=120, announce=lambda s: None, finish_delay_s=1.0)
+    session = WebSession(log, port=_free_port(), timeout_s=120, announce=lambda s: None, finish_delay_s=3.0)
     reporter = session.watch(Reporter())
     first = [cand("iter0_sample0", 300.0, 0), cand("iter0_sample1", 200.0, 0), cand("iter0_sample2", 100.0, 0)]
     second = [cand("iter1_sample0", 400.0, 1, "iter0_sample0")]
