@@ -151,7 +151,9 @@ def test_one_page_for_a_two_iteration_run_in_chromium(tmp_path):
     events = [json.loads(x) for x in (out / "events.jsonl").read_text().splitlines()]
     ended = next(e for e in events if e["event"] == "preferences" and e["iteration"] == 0)
     latency = ended["time"] - records[-1]["time"]
-    print(f"last answer -> run continues: {latency:.2f} s")
+    designed = next(e for e in events if e["event"] == "designed" and e["id"].startswith("iter1"))
+    print(f"last answer -> run continues: {latency:.2f} s (-> next iteration designed: "
+          f"{designed['time'] - records[-1]['time']:.2f} s)")
     assert latency < 3 + 3  # feedback.finish_delay_s (3 s) plus polling, on a busy machine
     summary = json.loads((out / "summary.json").read_text())
     assert summary["feedback"] == "web" and summary["selection"] == "mixed"
