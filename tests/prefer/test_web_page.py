@@ -171,7 +171,7 @@ def test_page_follows_the_run_and_refuses_a_stale_tab_in_chromium(tmp_path):
         page.click("#btn-b")
         page.wait_for_selector("text=pair 2 of 2 (1 answered)")
         page.wait_for_function("[...document.querySelectorAll('#population td.score')].some(td => td.textContent !== 'n/a')")
-        page.click("#btn-a")
+        page.keyboard.press("a")  # keys answer too
         page.wait_for_selector("text=All pairs answered: the search continues in")
         t.join(timeout=15)
         assert out["result"].ended == "all answered" and out["result"].answered == 2
@@ -214,3 +214,34 @@ def test_open_browser_only_where_a_display_exists(tmp_path, monkeypatch):
             while len(opened) < expected and time.time() < deadline:
                 time.sleep(0.05)
         assert len(opened) == expected and (not opened or opened[-1] == session.url)
+
+
+def test_page_reporter_forwards_every_hook(tmp_path):
+    calls = []
+
+    class Inner(Reporter):
+        def __getattribute__(self, name):
+            if not name.startswith("_"):
+                calls.append(name)
+            return super().__getattribute__(name)
+
+    session = WebSession(PreferenceLog(tmp_path / "p.jsonl"), port=_free_port(), announce=lambda s: None)
+    rep = session.watch(Inner())
+    c = SimpleNamespace(id="iter0_sample0", iteration=0, parent=None, status="ok", fitness=1.5, error_class=None)
+    rep.iteration_started(0, 2)
+    rep.candidates_designed(0, [c])
+    rep.training_started("iter0_sample0", 100)
+    rep.training_progress("iter0_sample0", 50)
+    assert session.status.snapshot()["jobs"][0]["steps"] == 50
+    rep.candidate_done(c)
+    rep.training_started("best_seed0", 100)
+    rep.job_done("best_seed0", {"status": "ok", "fitness": 2.0})
+    rep.phase("final evaluation")
+    rep.message("hello")
+    with rep.paused():
+        pass
+    assert calls == ["iteration_started", "candidates_designed", "training_started", "training_progress",
+                     "candidate_done", "training_started", "job_done", "phase", "message", "paused"]
+    snap = session.status.snapshot()
+    assert snap["best"] == {"id": "iter0_sample0", "fitness": 1.5} and snap["messages"] == ["hello"]
+    assert [j["group"] for j in snap["jobs"]] == ["iteration 1", "final evaluation"]
