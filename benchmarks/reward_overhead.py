@@ -46,12 +46,22 @@ def sim_speed(task, n_envs: int, steps: int) -> float:
 
 
 def ppo_speed(task, variant: str, n_envs: int, kwargs: dict, steps: int, reward_path: Path) -> float:
+    if variant == "walled":
+        from _walled import walled_speed
+
+        from eureka.procs import run_in_child
+
+        return float(run_in_child(walled_speed, task.name, steps, str(reward_path), timeout=3600))
     venv = make_vec_env(task, n_envs, 0, subprocess=variant == "ours_subproc")
     if variant == "wrapper_env":
         venv = RewardWrapper(venv, task, mode="env")
-    elif variant in ("ours", "ours_subproc"):
+    elif variant in ("ours", "ours_subproc", "watchdog"):
         fn, params = load_reward(reward_path, trusted=True)  # our own reward, measured in-process
         venv = RewardWrapper(venv, task, mode="candidate", reward_fn=fn, params=params, path=reward_path)
+        if variant == "watchdog":
+            from eureka.reward.watchdog import CallWatchdog
+
+            venv.watchdog = CallWatchdog(2.0, lambda step, cpu: None)
     model = PPO("MlpPolicy", venv, seed=0, device="cpu", verbose=0, **kwargs)
     t0 = time.perf_counter()
     model.learn(total_timesteps=steps)
@@ -70,12 +80,14 @@ def main() -> None:
     n_envs, kwargs = ppo_kwargs(args.task)
     reward_path = Path(tempfile.mkdtemp()) / "reward.py"
     reward_path.write_text(CodeWriter(task).code(seed_genome(task)))
-    results: dict[str, list[float]] = {"sim": [], "native": [], "wrapper_env": [], "ours": []}
+    results: dict[str, list[float]] = {"sim": [], "native": [], "wrapper_env": [], "ours": [], "watchdog": [],
+                                       "walled": []}
     if args.subproc:
         results["ours_subproc"] = []
     for r in range(args.rounds):
         results["sim"].append(sim_speed(task, n_envs, args.steps))
-        order = ["native", "ours", "wrapper_env"] if r % 2 == 0 else ["ours", "native", "wrapper_env"]
+        order = ["native", "ours", "walled", "watchdog", "wrapper_env"] if r % 2 == 0 else \
+            ["walled", "ours", "native", "watchdog", "wrapper_env"]
         if args.subproc:
             order.append("ours_subproc")
         for variant in order:
@@ -88,10 +100,17 @@ def main() -> None:
     print(f"  PPO, env's own reward (native):  {med['native']:10.0f} steps/s")
     print(f"  PPO, wrapper passing env reward: {med['wrapper_env']:10.0f} steps/s")
     print(f"  PPO, compiled candidate reward:  {med['ours']:10.0f} steps/s")
+    print(f"  same + reward-call watchdog:     {med['watchdog']:10.0f} steps/s")
+    print(f"  same, walled child process:      {med['walled']:10.0f} steps/s  (walls + watchdog, as in a run)")
     if args.subproc:
         print(f"  same, SubprocVecEnv({n_envs}):     {med['ours_subproc']:10.0f} steps/s")
     print(f"  ratio ours/native: median {statistics.median(ratios):.3f} (per round: "
           + ", ".join(f"{x:.3f}" for x in ratios) + ")")
+    walled = [w / n for w, n in zip(results["walled"], results["native"], strict=True)]
+    dog = [w / o for w, o in zip(results["watchdog"], results["ours"], strict=True)]
+    print(f"  ratio walled/native: median {statistics.median(walled):.3f} (per round: "
+          + ", ".join(f"{x:.3f}" for x in walled) + ")")
+    print(f"  ratio watchdog/ours (the watchdog's cost): median {statistics.median(dog):.3f}")
 
 
 if __name__ == "__main__":

@@ -93,7 +93,7 @@ def _app(cfg) -> None:
     from rich.console import Console
 
     from eureka.evolve import EurekaLoop
-    from eureka.report import RichReporter, print_summary
+    from eureka.report import RichReporter, print_summary, report_after_run
 
     run_dir = HydraConfig.get().runtime.output_dir
     console = Console(stderr=False)
@@ -103,7 +103,10 @@ def _app(cfg) -> None:
     try:
         with RichReporter(console) as reporter:
             loop = EurekaLoop(cfg, run_dir, reporter)
-            summary = loop.run()
+            try:
+                summary = loop.run()
+            finally:
+                loop.executor.shutdown()
         best_code = Path(summary["best_reward_path"]).read_text() if summary.get("best_reward_path") else None
         print_summary(summary, console, run_dir, best_code)
     except EurekaError as exc:
@@ -123,6 +126,8 @@ def _app(cfg) -> None:
         console.print(f"[red]eureka: internal error:[/] {type(exc).__name__}: {exc} (traceback in {log})",
                       soft_wrap=True)
         sys.exit(1)
+    finally:
+        report_after_run(run_dir, console)  # report.html after success, stop, error or Ctrl-C; never fails the run
 
 
 class Terminated(BaseException):  # noqa: N818 - like KeyboardInterrupt

@@ -89,9 +89,28 @@ def send_json(conn, obj: Any) -> None:
     conn.send_bytes(json.dumps(obj, default=str).encode())
 
 
+def _release_forkserver() -> None:
+    """Drop this child's copy of the forkserver's keep-alive pipe.
+
+    Every forkserver child inherits it (to fork further children), and while any copy is
+    open the forkserver never notices that the main process died. Our children fork
+    nothing, so they let go: the forkserver exits with the main process, and the kernel
+    then ends each child (``die_with_parent``).
+    """
+    from multiprocessing import forkserver
+
+    server = forkserver._forkserver
+    fd = getattr(server, "_forkserver_alive_fd", None)
+    if fd is not None:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        server._forkserver_alive_fd = None
+
+
 def _child_entry(target: Callable, conn, args: tuple) -> None:
     from eureka.sandbox.walls import die_with_parent
 
+    _release_forkserver()
     die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     target(conn, *args)

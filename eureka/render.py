@@ -18,12 +18,12 @@ from stable_baselines3.common.vec_env import DummyVecEnv  # noqa: E402
 
 from eureka import tasks  # noqa: E402
 from eureka.reward.wrapper import RewardWrapper  # noqa: E402
-from eureka.train.runner import ALGOS  # noqa: E402
+from eureka.train.runner import ALGOS, load_model  # noqa: E402
 
 
 def load_policy(policy_dir: str | Path, algo: str = "ppo"):
     """Load ``policy.zip`` from a candidate (or baseline) directory (a pickle: only in a walled process)."""
-    return ALGOS[algo].load(str(Path(policy_dir) / "policy.zip"), device="cpu")
+    return load_model(algo, str(Path(policy_dir) / "policy.zip"), device="cpu")
 
 
 def record_video(task_name: str, policy_dir: str | Path, out_path: str | Path, algo: str = "ppo",
@@ -64,7 +64,7 @@ def record_video(task_name: str, policy_dir: str | Path, out_path: str | Path, a
 
         walls = apply_walls(WallSpec(kind="renderer", writable=[str(out_path.parent)] if out_path.suffix == ".gif" else [],
                              memory_mb=4096))
-    model = ALGOS[algo].load(io.BytesIO(policy_bytes), device="cpu")
+    model = load_model(algo, io.BytesIO(policy_bytes), device="cpu")
     if norm_bytes is not None:
         norm = pickle.loads(norm_bytes)
         norm.set_venv(env)

@@ -12,7 +12,8 @@ from eureka.train import TrainSpec, run_training
 def test_rollout_video_of_a_trained_policy(tmp_path, task, n_envs):
     out = tmp_path / "policy"
     result = run_training(TrainSpec(job_id="v", task=task, mode="env", total_timesteps=128, n_envs=n_envs,
-                                    hyperparams={"n_steps": 64, "batch_size": 64, "n_epochs": 1},
+                                    hyperparams={"n_steps": 64, "batch_size": 64, "n_epochs": 1, "learning_rate": "lin_0.001",
+                                                 "clip_range": "lin_0.2"},
                                     normalize=task == "hopper", eval_episodes=1, out_dir=str(out),
                                     tensorboard=False))
     assert result["status"] == "ok", result["message"]

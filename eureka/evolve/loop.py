@@ -21,7 +21,7 @@ from eureka.prefer import make_session, public, record_videos, run_round
 from eureka.prompts import build_messages
 from eureka.reward import sample_states
 from eureka.store import RunStore
-from eureka.train import LocalExecutor, TrainSpec
+from eureka.train import TrainSpec, make_executor
 
 
 @dataclass(eq=False)
@@ -114,8 +114,7 @@ class EurekaLoop:
         self.summary: dict = {}
         self.t0 = time.time()
         tcfg = cfg.trainer
-        self.executor = LocalExecutor(int(cfg.executor.get("max_workers", 0) or 0),
-                                      float(tcfg.get("timeout_s", 3600)))
+        self.executor = make_executor(cfg.executor, float(tcfg.get("timeout_s", 3600)))
 
     # -- the five steps ------------------------------------------------------------------
     def design(self, it: int, errors: list[str]) -> list[Candidate]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import sys
+from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -111,13 +113,21 @@ def print_summary(summary: dict, console: Console, run_dir: str, best_code: str 
     if best_code:
         console.print(f"Best reward ({summary.get('best_candidate')}, fitness {_f(summary.get('best_fitness'))}):")
         console.print(Syntax(best_code, "python", line_numbers=False, word_wrap=True))
-    fe = summary.get("final_eval", {})
-    bl = summary.get("baselines", {})
+    fe = summary.get("final_eval") or {}
+    bl = summary.get("baselines") or {}
     if fe.get("mean") is not None:
-        console.print(f"Final evaluation (seeds {', '.join(fe.get('per_seed', {}))}): fitness {_f(fe['mean'])} "
-                      f"+- {_f(fe.get('std'))}; env reward baseline {_f(bl.get('env_reward_fitness'))}; "
-                      f"sparse baseline {_f(bl.get('sparse_fitness'))}; human-normalized score "
-                      f"{_f(summary.get('human_normalized_score'))}")
+        seeds = fe.get("seeds") or list(fe.get("per_seed") or {})
+        hns = summary.get("human_normalized_score")
+        hns = hns.get("value") if isinstance(hns, dict) else hns
+        console.print(f"[bold]Result: final re-training {_f(fe['mean'])} +- {_f(fe.get('std'))}[/] "
+                      f"(mean +- std over seeds {', '.join(str(s) for s in seeds)}); env reward baseline "
+                      f"{_f(bl.get('env_reward_fitness'))}; sparse baseline {_f(bl.get('sparse_fitness'))}; "
+                      f"human-normalized score {_f(hns)}")
+        note = summary.get("human_normalized_score_note") or summary.get("hns_note")
+        if note:
+            console.print(f"[yellow]note:[/] {note}")
+        console.print(f"(The search's own fitness of {summary.get('best_candidate')}, "
+                      f"{_f(summary.get('best_fitness'))}, is one seed selected among many: optimistic.)")
     if summary.get("message"):
         console.print(summary["message"])
     usage = summary.get("llm_usage", {})
@@ -126,4 +136,35 @@ def print_summary(summary: dict, console: Console, run_dir: str, best_code: str 
     console.print(f"Run directory: {run_dir}")
 
 
-__all__ = ["RichReporter", "print_summary"]
+def write_report(run_dir: str | Path, **kwargs) -> Path:
+    """Write ``<run_dir>/report.html`` (and ``tb_run/`` scalars); see :mod:`eureka.report.html`."""
+    from eureka.report.html import write_report as _write
+
+    return _write(run_dir, **kwargs)
+
+
+def report_after_run(run_dir: str | Path, console: Console | None = None) -> Path | None:
+    """``write_report`` for the end of a run: any failure (even Ctrl-C) is one line, never the run's failure."""
+    root = Path(run_dir)
+    if not any((root / f).exists() for f in ("summary.json", "events.jsonl")):
+        return None  # the run stopped before it started (a config error): nothing to report
+    exc = sys.exc_info()[1]  # called from a ``finally``: the SystemExit on its way out, if any
+    hint = None
+    if isinstance(exc, KeyboardInterrupt) or (isinstance(exc, SystemExit) and exc.code == 130):
+        hint = "interrupted"
+    elif isinstance(exc, SystemExit) and exc.code == 143:
+        hint = "terminated"
+    elif isinstance(exc, SystemExit) and exc.code not in (0, None):
+        hint = "stopped"
+    try:
+        path = write_report(root, status_hint=hint)
+    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001
+        if console is not None:
+            console.print(f"[yellow]no report.html:[/] {type(exc).__name__}: {exc}", soft_wrap=True)
+        return None
+    if console is not None:
+        console.print(f"Report: {path}")
+    return path
+
+
+__all__ = ["RichReporter", "print_summary", "report_after_run", "write_report"]

@@ -253,6 +253,7 @@ def apply_walls(spec: WallSpec) -> list[str]:
         os.setgroups([])
         os.setgid(NOBODY)
         os.setuid(NOBODY)
+        die_with_parent()  # a change of user clears the parent-death signal: ask again
         walls.append("nobody")
     try:
         kernel.install_seccomp()

@@ -139,6 +139,9 @@ class LocalExecutor:
             return _crash(spec, f"training did not finish within {self.timeout_s:g} s (trainer.timeout_s); killed")
         return None
 
+    def shutdown(self) -> None:
+        """Nothing to stop: every child ends with its training."""
+
     @staticmethod
     def _restore(spec: TrainSpec) -> None:
         """The walled child made its directory sticky and world-writable; close it again."""

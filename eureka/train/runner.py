@@ -74,6 +74,32 @@ def _schedule(value):
     return value
 
 
+def _constant(value: float):
+    return lambda _progress: value
+
+
+# Saved policies hold their schedules as pickled functions (code objects): never unpickle those.
+# A policy file is written by a process that ran candidate code; code objects from it are refused.
+NO_CODE_OBJECTS = {"learning_rate": 0.0, "lr_schedule": _constant(0.0), "clip_range": _constant(0.2),
+                   "clip_range_vf": None}
+
+
+def load_model(algo: str, source, hyperparams: dict | None = None, **kwargs):
+    """Load a saved SB3 model without unpickling its schedules (``custom_objects``).
+
+    For continued training, pass the run's ``hyperparams``: their schedules are rebuilt here.
+    """
+    custom = dict(NO_CODE_OBJECTS)
+    built = build_kwargs(hyperparams or {})
+    for key in ("learning_rate", "clip_range", "clip_range_vf"):
+        if key in built:
+            value = built[key]
+            custom[key] = value
+            if key == "learning_rate":
+                custom["lr_schedule"] = value if callable(value) else _constant(float(value))
+    return ALGOS[algo].load(source, custom_objects=custom, **kwargs)
+
+
 def build_kwargs(hyperparams: dict) -> dict:
     """Turn YAML hyperparameters into SB3 keyword arguments (``lin_`` schedules, activations)."""
     kwargs = {k: _schedule(v) for k, v in hyperparams.items()}
@@ -253,7 +279,7 @@ def run_training(spec: TrainSpec, progress: Callable[[int], None] | None = None,
         if spec.resume and saved is not None and saved.exists():
             norm = out_dir / "vecnormalize.pkl"
             env = VecNormalize.load(str(norm), wrapper) if spec.normalize and norm.exists() else wrapper
-            model = ALGOS[spec.algo].load(str(saved), env=env, device=device, tensorboard_log=tb)
+            model = load_model(spec.algo, str(saved), spec.hyperparams, env=env, device=device, tensorboard_log=tb)
             start = model.num_timesteps
         else:
             env = VecNormalize(wrapper, norm_obs=True, norm_reward=True) if spec.normalize else wrapper

@@ -1,0 +1,249 @@
+"""Search quality: the reward search on tasks x seeds, against the env-reward and sparse baselines.
+
+    python benchmarks/search_quality.py                                      # 4 classic tasks x 3 seeds, offline
+    python benchmarks/search_quality.py --tasks hopper,half_cheetah --seeds 0
+    python benchmarks/search_quality.py --llm openai -- llm.model=gpt-4o-mini   # any llm config + overrides
+    python benchmarks/search_quality.py --tasks cartpole --seeds 0 -- trainer.total_timesteps=4000  # tiny
+
+Each (task, seed) is one ordinary ``eureka`` run (a child process, exactly as on the command line) in
+``<out>/<task>/<llm>/seed<k>/``: the search with ``seed=k``, then the final re-training of the best reward
+and both baselines (the env's own reward, and the task fitness paid as a sparse reward), all with the same
+budget (``trainer.total_timesteps``) and the same final seeds. The final seeds never include a search seed
+(they are ``1000 + 10 k + j``), so no re-training repeats the selected search run. A run directory whose
+``summary.json`` says ``completed`` is skipped: kill the benchmark and start it again, it goes on where it
+stopped (an unfinished run is started again from scratch, or resumed when the loop supports ``resume=``).
+
+The designer only ever sees the task description and the state-variable table (plus its own earlier
+candidates and their statistics); the env's reward code is a baseline, never a hint.
+
+Writes ``<out>/search_quality.md`` and ``<out>/search_quality.html`` and prints the Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from eureka.report.rundata import RunData, SeedStats, load_run  # noqa: E402
+
+CLASSIC = ["cartpole", "pendulum", "mountain_car", "acrobot"]
+
+
+@dataclass
+class Row:
+    """One task's figures over its search seeds."""
+
+    task: str
+    llm: str
+    runs: list[RunData]
+
+    @property
+    def done(self) -> list[RunData]:
+        return [r for r in self.runs if r.final.mean is not None]
+
+    @property
+    def final(self) -> SeedStats:
+        """Mean +- std over search seeds of each run's final re-training mean (the method's spread)."""
+        return SeedStats({str(r.search_seed): r.final.mean for r in self.done}).filled()
+
+    def pooled(self, attr: str) -> SeedStats:
+        """A baseline over every final seed of every run (baselines do not depend on the search)."""
+        per = {}
+        for r in self.runs:
+            for s, v in getattr(r, attr).per_seed.items():
+                per[f"{r.search_seed}/{s}"] = v
+        return SeedStats(per).filled()
+
+    @property
+    def search_best(self) -> SeedStats:
+        return SeedStats({str(r.search_seed): r.best_search_fitness for r in self.runs}).filled()
+
+    @property
+    def hns(self) -> float | None:
+        f, e, s = self.final.mean, self.pooled("env_baseline").mean, self.pooled("sparse_baseline").mean
+        if None in (f, e, s) or abs(e - s) < 1e-12:
+            return None
+        return (f - s) / abs(e - s)
+
+    @property
+    def hns_note(self) -> str:
+        e, s = self.pooled("env_baseline"), self.pooled("sparse_baseline")
+        if e.mean is None or s.mean is None:
+            return ""
+        gap, spread = abs(e.mean - s.mean), max(e.std or 0, s.std or 0)
+        return "small denominator" if spread > 0 and gap < 2 * spread else ""
+
+    @property
+    def env_steps(self) -> int:
+        return sum(r.total_env_steps or 0 for r in self.runs)
+
+    @property
+    def wall_s(self) -> float:
+        return sum(r.wall_time_s or 0 for r in self.runs)
+
+
+def _g(v: float | None) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.3g}" if abs(v) < 1000 else f"{v:,.0f}"
+
+
+def _pm(st: SeedStats) -> str:
+    return "-" if st.mean is None else f"{_g(st.mean)} ± {_g(st.std or 0.0)} (n={len(st.values)})"
+
+
+def cells(row: Row) -> list[str]:
+    n = len(row.runs)
+    seeds = ",".join(str(r.search_seed) for r in row.runs)
+    wall = row.wall_s
+    return [row.task, row.llm, f"{len(row.done)}/{n} ({seeds})", _pm(row.final), _pm(row.search_best),
+            _pm(row.pooled("env_baseline")), _pm(row.pooled("sparse_baseline")),
+            _g(row.hns) + (f" ({row.hns_note})" if row.hns_note and row.hns is not None else ""),
+            f"{row.env_steps:,}", f"{wall / 60:.1f} min ({wall / max(n, 1):.0f} s/run)"]
+
+
+HEADER = ["task", "designer", "runs done (seeds)", "final fitness: mean ± std over seeds",
+          "search best (1 seed, optimistic)", "env reward", "sparse fitness", "human-normalized",
+          "env steps (all)", "wall time"]
+
+
+def markdown(rows: list[Row], cmd: str) -> str:
+    out = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    out += ["| " + " | ".join(cells(r)) + " |" for r in rows]
+    out += ["", f"Command: `{cmd}`  ", f"Machine: {platform.node()}, {platform.machine()}, "
+            f"{os.cpu_count()} cores, Python {platform.python_version()}; {time.strftime('%Y-%m-%d')}.  ",
+            "Final fitness: each run's best reward re-trained on its final seeds (never the search seed), "
+            "mean over those, then mean ± std over search seeds. Baselines: the env's own reward and the "
+            "sparse fitness, same budget and final seeds, pooled over all runs. Human-normalized: "
+            "(final - sparse) / |env - sparse|."]
+    return "\n".join(out) + "\n"
+
+
+def html_page(rows: list[Row], cmd: str, out_dir: Path) -> str:
+    from eureka.report.html import _page  # the report's stylesheet
+
+    def e(x) -> str:
+        return html.escape(str(x))
+
+    body = ["<header><h1>eureka: search quality</h1>", f'<div class="muted">{e(cmd)}</div></header><main>',
+            "<section><table class=\"sortable\" id=\"bench\"><thead><tr>",
+            "".join(f"<th>{e(h)}</th>" for h in HEADER), "</tr></thead><tbody>"]
+    for r in rows:
+        body.append("<tr>" + "".join(f"<td>{e(c)}</td>" for c in cells(r)) + "</tr>")
+    body.append("</tbody></table></section><section><h2>Run reports</h2><ul>")
+    for r in rows:
+        for run in r.runs:
+            rep = run.path / "report.html"
+            if rep.exists():
+                body.append(f'<li><a href="{e(os.path.relpath(rep, out_dir))}">{e(r.task)} seed '
+                            f"{e(run.search_seed)}</a> ({e(run.status)})</li>")
+    body.append("</ul></section></main>")
+    return _page("eureka: search quality", "".join(body))
+
+
+def run_one(task: str, seed: int, run_dir: Path, llm: str, n_eval: int, overrides: list[str],
+            supports_resume: bool) -> str:
+    """Run (or skip, or resume) one search; return what happened."""
+    summary = run_dir / "summary.json"
+    if summary.exists():
+        try:
+            if load_run(run_dir).status == "completed":
+                return "skipped (completed)"
+        except FileNotFoundError:
+            pass
+    eval_seeds = [1000 + 10 * seed + j for j in range(n_eval)]
+    args = [f"task={task}", f"llm={llm}", f"seed={seed}", f"eval.seeds=[{','.join(map(str, eval_seeds))}]",
+            "eval.baselines=true", "video=false", f"hydra.run.dir={run_dir}", *overrides]
+    how = "ran"
+    if run_dir.exists() and any(run_dir.iterdir()):
+        if supports_resume:
+            args.append(f"resume={run_dir}")
+            how = "resumed"
+        else:
+            shutil.rmtree(run_dir)
+            how = "restarted"
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    log = run_dir.parent / f"{run_dir.name}.log"
+    t0 = time.time()
+    with log.open("w") as f:
+        code = subprocess.call([sys.executable, "-m", "eureka.cli", *args], stdout=f, stderr=subprocess.STDOUT,
+                               env=env, cwd=str(ROOT))
+    status = f"{how}, exit {code}, {time.time() - t0:.0f} s (log {log})"
+    if code != 0:
+        status += " FAILED"
+    return status
+
+
+def _supports_resume() -> bool:
+    try:
+        from hydra import compose, initialize_config_dir
+
+        from eureka.paths import conf_dir
+
+        with initialize_config_dir(config_dir=str(conf_dir()), version_base=None):
+            return "resume" in compose("config")
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    cmd = " ".join(["python benchmarks/search_quality.py", *argv])
+    overrides: list[str] = []
+    if "--" in argv:
+        i = argv.index("--")
+        argv, overrides = argv[:i], argv[i + 1:]
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", default=",".join(CLASSIC), help="comma-separated task names")
+    parser.add_argument("--seeds", default="0,1,2", help="comma-separated search seeds")
+    parser.add_argument("--llm", default="offline", help="designer config: offline, openai, replay")
+    parser.add_argument("--eval-seeds", type=int, default=3, help="final re-training seeds per run")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "search_quality"),
+                        help="one run directory per task and seed below this")
+    parser.add_argument("--table-only", action="store_true", help="only (re)write the table from what is there")
+    args = parser.parse_args(argv)
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    out = Path(args.out).resolve()
+    resume = _supports_resume()
+    if not args.table_only:
+        for task in tasks:
+            for seed in seeds:
+                run_dir = out / task / args.llm / f"seed{seed}"
+                print(f"{task} seed {seed}: ", end="", flush=True)
+                print(run_one(task, seed, run_dir, args.llm, args.eval_seeds, overrides, resume), flush=True)
+    rows = []
+    for task in tasks:
+        runs = []
+        for seed in seeds:
+            d = out / task / args.llm / f"seed{seed}"
+            try:
+                runs.append(load_run(d))
+            except FileNotFoundError:
+                continue
+        if runs:
+            rows.append(Row(task, args.llm, runs))
+    out.mkdir(parents=True, exist_ok=True)
+    md = markdown(rows, cmd)
+    (out / "search_quality.md").write_text(md)
+    (out / "search_quality.html").write_text(html_page(rows, cmd, out))
+    print()
+    print(md)
+    print(f"wrote {out / 'search_quality.md'} and {out / 'search_quality.html'}")
+    return 0 if all(len(r.done) == len(seeds) for r in rows) and len(rows) == len(tasks) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""``eureka-show <run_dir>``: a terminal summary (rich) of a finished or running run; ``--watch`` refreshes it.
+
+    eureka-show outputs/cartpole/2026-11-25_10-00-00
+    eureka-show outputs/cartpole/2026-11-25_10-00-00 --watch      # until the run ends (or Ctrl-C)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from eureka.report.rundata import RunData, SeedStats, ago, load_run
+
+STATUS_STYLE = {"completed": "green", "running": "cyan", "starting": "cyan", "stopped": "red",
+                "all_failed": "red", "interrupted": "yellow", "terminated": "yellow"}
+
+
+def _f(v, digits: int = 3) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.{digits}g}" if abs(v) < 10 ** digits else f"{v:,.0f}"
+    return str(v)
+
+
+def _pm(st: SeedStats) -> str:
+    return "-" if st.mean is None else f"{_f(st.mean, 4)} +- {_f(st.std or 0.0)}"
+
+
+def _events_tail(run: RunData, n: int) -> list[str]:
+    out = []
+    for ev in run.events[-n:]:
+        kind = ev.get("event", "?")
+        rest = ", ".join(f"{k}={_f(v) if isinstance(v, float) else v}" for k, v in ev.items()
+                        if k not in ("time", "event", "population", "path") and v not in (None, ""))
+        stamp = time.strftime("%H:%M:%S", time.localtime(ev["time"])) if ev.get("time") else "--:--:--"
+        out.append(f"{stamp} {kind} {rest}"[:160])
+    return out
+
+
+def render(run: RunData, events: int = 6):
+    """The rich renderable of one run."""
+    status = run.status
+    style = STATUS_STYLE.get(status, "white")
+    title = Text.assemble(("eureka: ", "bold"), (run.task, "bold"), "  ", (status, f"bold {style}"),
+                          f"  designer {run.llm}" + (f" ({run.model})" if run.model else ""))
+    lines = [Text(str(run.path), style="dim")]
+    if not run.finished:
+        lines.append(Text(f"last activity {ago(run.last_activity)}", style="dim"))
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="bold")
+    head.add_column()
+    if run.final.mean is not None:
+        head.add_row("Result (final re-training)",
+                     Text(f"{_pm(run.final)}  over seeds {', '.join(run.final.seeds)}", style="bold red"))
+    else:
+        head.add_row("Result (final re-training)", "pending" if not run.finished else "not run")
+    best = run.best
+    head.add_row("Search fitness of selected",
+                 f"{_f(run.best_search_fitness)} ({best.id if best else '-'}; one seed, selected: optimistic)")
+    head.add_row("Env reward baseline", _pm(run.env_baseline))
+    head.add_row("Sparse fitness baseline", _pm(run.sparse_baseline))
+    head.add_row("Human-normalized score", _f(run.human_normalized_score)
+                 + (f"  [yellow]({run.hns_note})[/]" if run.hns_note else ""))
+    ss = run.search_seed
+    reused = ss is not None and str(ss) in run.final_seeds
+    head.add_row("Seeds", f"search {ss if ss is not None else '?'}; final + baselines "
+                          f"{', '.join(run.final_seeds) or '-'}"
+                 + (f"  [yellow](seed {ss} repeats the search run: not independent)[/]" if reused else ""))
+    usage = run.llm_usage
+    head.add_row("LLM", f"{usage.get('requests', '-')} requests, {usage.get('prompt_tokens', 0)} prompt + "
+                        f"{usage.get('completion_tokens', 0)} completion tokens"
+                 + (f", cost {usage['cost_usd']}" if usage.get("cost_usd") is not None else ""))
+    head.add_row("Wall time / env steps", f"{_f(round(run.wall_time_s) if run.wall_time_s else None)} s / "
+                                          f"{run.total_env_steps or 0:,} steps")
+
+    table = Table(title="candidates", expand=False)
+    for col, just in (("candidate", "left"), ("status", "left"), ("error", "left"), ("fitness", "right"),
+                      ("parent", "left"), ("preference", "right"), ("steps", "right")):
+        table.add_column(col, justify=just)
+    population = set(run.summary.get("population") or [])
+    for c in run.candidates:
+        st = {"ok": "green", "rejected": "red", "failed": "red"}.get(c.status, "cyan")
+        table.add_row(c.id + (" *" if c.id in population else ""), f"[{st}]{c.status}[/]", c.error_class or "",
+                      _f(c.fitness), c.parent or "", _f(c.preference), _f(c.steps),
+                      style="bold green" if best is not None and c.id == best.id else None)
+    parts = [*lines, head, table]
+    if run.summary.get("message"):
+        parts.append(Text(str(run.summary["message"]), style="yellow"))
+    tail = _events_tail(run, events)
+    if tail:
+        parts.append(Text("recent events:\n" + "\n".join(tail), style="dim"))
+    return Panel(Group(*parts), title=title, title_align="left")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="eureka-show", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", help="a run directory")
+    parser.add_argument("--watch", action="store_true", help="refresh until the run ends (Ctrl-C to leave)")
+    parser.add_argument("--interval", type=float, default=2.0, help="seconds between refreshes (--watch)")
+    parser.add_argument("--events", type=int, default=6, help="recent events to show")
+    args = parser.parse_args(argv)
+    console = Console()
+    try:
+        run = load_run(args.run)
+    except FileNotFoundError as exc:
+        console.print(f"[red]eureka-show: error:[/] {exc}")
+        return 2
+    if not args.watch:
+        console.print(render(run, args.events))
+        return 0
+    from rich.live import Live
+
+    try:
+        with Live(render(run, args.events), console=console, refresh_per_second=4, screen=False) as live:
+            while not run.finished:
+                time.sleep(args.interval)
+                run = load_run(args.run)
+                live.update(render(run, args.events))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def entry() -> None:
+    """Console entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

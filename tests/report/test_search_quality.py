@@ -1,0 +1,44 @@
+"""benchmarks/search_quality.py with a tiny budget: one task, one seed, then a resumed call that skips it."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = ["iterations=1", "samples=2", "trainer.total_timesteps=512", "trainer.n_envs=4", "eval.episodes=2",
+        "trainer.ppo.n_steps=64", "trainer.ppo.batch_size=128", "trainer.ppo.n_epochs=1"]
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("search_quality", ROOT / "benchmarks" / "search_quality.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["search_quality"] = mod  # dataclasses look their module up
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_search_quality_tiny_and_resumable(tmp_path, capsys):
+    bench = _bench()
+    out = tmp_path / "sq"
+    args = ["--tasks", "cartpole", "--seeds", "0", "--eval-seeds", "2", "--out", str(out), "--", *TINY]
+    assert bench.main(args) == 0
+    first = capsys.readouterr().out
+    assert "cartpole seed 0: ran, exit 0" in first
+    run = out / "cartpole" / "offline" / "seed0"
+    assert (run / "summary.json").exists() and (run / "report.html").exists()
+    assert not (run / "final" / "best_seed0").exists()  # final seeds never repeat the search seed
+    assert sorted(p.name for p in (run / "final").iterdir()) == ["best_seed1000", "best_seed1001"]
+    md = (out / "search_quality.md").read_text()
+    row = next(line for line in md.splitlines() if line.startswith("| cartpole"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1] == "offline" and cells[2] == "1/1 (0)"
+    for cell in cells[3:7]:  # final, search best, env reward, sparse: mean ± std (n=...)
+        assert re.fullmatch(r"[-\d.,e+]+ ± [-\d.,e+]+ \(n=\d\)", cell), cell
+    assert cells[6].endswith("(n=2)")
+    assert "<table" in (out / "search_quality.html").read_text()
+    # a second call finds the run completed and only rewrites the table
+    assert bench.main(args) == 0
+    assert "cartpole seed 0: skipped (completed)" in capsys.readouterr().out
