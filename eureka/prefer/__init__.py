@@ -1,4 +1,10 @@
-"""Human (or scripted) preferences: sessions, the preference log, Bradley-Terry scores."""
+"""Human (or scripted) preferences: sessions, the preference log, Bradley-Terry scores.
+
+``run_round`` (in ``round.py``) is what the loop calls after an iteration: videos, pairs, one session,
+and a typed ``PreferenceRound`` (scores, notes) back. ``feedback=web`` serves one page for the whole run
+(``web.py``): the session is a context manager around the run, and ``Session.watch`` wraps the loop's
+reporter so the page can show the run's progress between sessions.
+"""
 
 from __future__ import annotations
 
