@@ -32,6 +32,20 @@ class TaskConfig:
     name: str = MISSING  # a registered task name, or the path of a task file (task=path/to/my_task.py)
 
 
+def _prices() -> dict[str, Any]:
+    return {"gpt-4o-mini": {"prompt": 0.15, "completion": 0.60}, "gpt-4o": {"prompt": 2.50, "completion": 10.00},
+            "gpt-4.1": {"prompt": 2.00, "completion": 8.00}, "gpt-4.1-mini": {"prompt": 0.40, "completion": 1.60},
+            "o4-mini": {"prompt": 1.10, "completion": 4.40}}
+
+
+@dataclass
+class BudgetConfig:
+    """``llm.budget``: what the run may spend on the LLM; the search stops cleanly before going over."""
+
+    max_tokens: int = 0  # stop asking before a request would take the run over this many tokens (0 = unlimited)
+    max_usd: float = 0.0  # ... or over this cost in USD, priced with llm.prices (0 = unlimited)
+
+
 @dataclass
 class LLMConfig:
     """``llm``: the designer that writes candidate rewards."""
@@ -46,7 +60,11 @@ class LLMConfig:
     max_retries: int = 3  # retries with exponential backoff on 429/5xx/connection errors
     max_tokens: int | None = None  # completion tokens per answer (None = the server's default)
     use_n: bool = True  # ask for all samples in one request (n=samples) where the server supports it
-    max_total_tokens: int = 0  # token budget of the run (0 = unlimited); the search stops cleanly when used up
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
+    # USD per 1M tokens, per model (override or add: llm.prices.my-model.prompt=0.5)
+    prices: dict[str, Any] = field(default_factory=_prices)
+    concurrency: int = 4  # parents' requests in flight at once
+    replay_from: str | None = None  # llm=replay: a run directory whose answers to replay (default: the answer cache)
 
 
 @dataclass
@@ -114,9 +132,11 @@ class FeedbackConfig:
     mode: str = "fitness"  # fitness (none) | cli (terminal) | web (local page) | scripted (teacher)
     max_candidates: int = 4  # candidates shown per iteration (top by fitness, plus the population)
     max_pairs: int = 10  # all pairs when few, else neighbours in the fitness ranking plus random pairs
-    timeout_s: float = 600.0  # idle this long without an answer: fall back to fitness (and say so)
-    host: str = "127.0.0.1"  # web: where the page is served
+    timeout_s: float = 600.0  # idle this long without an answer: fall back to fitness (and say so; the page counts down)
+    finish_delay_s: float = 3.0  # web: after the last answer the session ends after this countdown
+    host: str = "127.0.0.1"  # web: where the page is served (one server for the whole run)
     port: int = 8765  # web: the next free port (of the following 50) is used when this one is busy
+    open_browser: bool = False  # web: open the page in a browser when a display exists
     noise: float = 0.0  # scripted: probability the teacher picks the lower-fitness candidate
     seed: int = 0  # scripted: noise seed
     open_videos: bool = True  # cli: open videos with xdg-open/mpv/vlc when a display is present
@@ -219,7 +239,7 @@ def check_config(cfg) -> None:
     _choice("feedback.mode", cfg.feedback.mode, FEEDBACK_MODES)
     _choice("executor.name", cfg.executor.name, EXECUTORS)
     _check_hyperparams(cfg)
-    for key in ("iterations", "samples", "loop.population", "loop.islands", "loop.migration_every",
+    for key in ("iterations", "samples", "loop.population", "llm.concurrency", "loop.islands", "loop.migration_every",
                 "eval.episodes", "trainer.total_timesteps", "trainer.n_envs", "sandbox.workers", "eval.num_seeds"):
         _at_least(key, OmegaConf.select(cfg, key), 1)
     if cfg.executor.max_workers < 0:

@@ -148,3 +148,32 @@ def test_answers_without_code_are_fed_back(server, tmp_path):
     # and that is what the server was sent in the second iteration
     assert server.bodies[1]["messages"] == prompt
     assert first_error["message"] in server.bodies[1]["messages"][-1]["content"]
+
+
+def test_replay_from_a_run_directory_needs_no_server(server, tmp_path):
+    first = run_eureka(tmp_path, server.base_url, iterations=2)
+    assert first.returncode == 0, output(first)[-3000:]
+    asked = len(server.requests)
+    cmd = [sys.executable, "-m", "eureka.cli", "llm=replay", "llm.model=test-model",
+           f"llm.replay_from={tmp_path / 'run'}", "iterations=2", "samples=2", "trainer.total_timesteps=1024",
+           "trainer.n_envs=2", "eval.episodes=2", "eval.seeds=[0]", "eval.baselines=false",
+           f"hydra.run.dir={tmp_path / 'replayed'}"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    env["EUREKA_CACHE_DIR"] = str(tmp_path / "empty-cache")  # not the cache: the run directory
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240, cwd=tmp_path)
+    assert proc.returncode == 0, output(proc)[-3000:]
+    for cid in ("iter0_sample0", "iter0_sample1", "iter1_sample0", "iter1_sample1"):
+        a = (tmp_path / "run" / "candidates" / cid / "response.txt").read_text()
+        assert a == (tmp_path / "replayed" / "candidates" / cid / "response.txt").read_text()
+    assert len(server.requests) == asked  # the replay asked nothing
+
+
+def test_token_budget_stops_the_search_and_the_final_evaluation_runs(server, tmp_path):
+    proc = run_eureka(tmp_path, server.base_url, "llm.budget.max_tokens=1500", iterations=3)
+    assert proc.returncode == 0, output(proc)[-3000:]
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["status"] == "completed" and "would be exceeded" in summary["message"]
+    assert summary["llm_usage"]["total_tokens"] <= 1500
+    assert len(server.requests) == 1
+    assert summary["final_eval"]["per_seed"]  # the final evaluation ran
+    assert summary["llm_usage"]["per_iteration"][0]["iteration"] == 0

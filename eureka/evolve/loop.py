@@ -10,7 +10,6 @@ reached; then the best reward is re-trained with the final seeds against the bas
 from __future__ import annotations
 
 import contextlib
-import math
 import time
 from pathlib import Path
 
@@ -26,10 +25,8 @@ from eureka.evolve.candidate import Candidate, Status
 from eureka.evolve.population import Population
 from eureka.evolve.summary import Summary, final_evaluation
 from eureka.llm import Designer, DesignRequest, make_designer
-from eureka.prefer import Pair, Session, bradley_terry, choose_pairs, make_session
-from eureka.procs import run_in_child
+from eureka.prefer import Session, make_session, public, record_videos, run_round
 from eureka.prompts import build_messages
-from eureka.render import record_video
 from eureka.reward import sample_states
 from eureka.store import RunStore
 from eureka.train import TrainSpec, make_executor
@@ -89,6 +86,8 @@ class EurekaLoop:
         self.feedback_cfg = cfg.feedback
         self.session = make_session(self.feedback_cfg, run_dir, announce=self.reporter.message) \
             if session is _MAKE else session
+        if self.session is not None:
+            self.reporter = self.session.watch(self.reporter)  # the web page follows the run through the hooks
         self.notes_for: dict[str, list[str]] = {}
         self.walls: dict[str, list[str]] = {}  # walls reported by each kind of process that ran candidate code
         self.summary = Summary(self.task.name, str(cfg.llm.provider), self.designer.model,
@@ -100,6 +99,10 @@ class EurekaLoop:
     # -- the run ---------------------------------------------------------------------------
     def run(self) -> Summary:
         """The search (the five steps per iteration, until solved), then the final evaluation."""
+        with self.session or contextlib.nullcontext():  # the preference page lives as long as the run
+            return self.search()
+
+    def search(self) -> Summary:
         critic = self.begin()
         try:
             errors: list[str] = []
@@ -112,7 +115,7 @@ class EurekaLoop:
                 self.analyze(trainable, results)
                 self.select(it, cands)
                 errors = [c.feedback() for c in cands if c.failure is not None]
-                if self.solved(it):
+                if self.solved(it) or self.out_of_budget():
                     break
         except LLMError as exc:
             self.stop(exc)
@@ -136,7 +139,7 @@ class EurekaLoop:
             key = parent.id if parent else None
             groups.setdefault(key, []).append(k)
             parents[key] = parent
-        cands = []
+        requests = []
         population = [c.as_parent() for c in self.population.all()]
         for key, samples in groups.items():
             parent = parents[key]
@@ -144,24 +147,32 @@ class EurekaLoop:
             messages = build_messages(self.task, parent.response if parent else None,
                                       parent.reflection.text if parent and parent.reflection else None,
                                       errors, notes)
-            request = DesignRequest(self.task, messages, len(samples), it, int(self.cfg.seed) + 1000 * samples[0],
-                                    parent=parent.as_parent() if parent else None, population=population,
-                                    errors=errors, notes=notes)
-            try:
-                answers = self.designer.propose(request)
-            except LLMBudgetExceeded as exc:
-                self.reporter.message(f"stopping the search: {exc}")
-                self.summary.message = str(exc)
-                return []
+            requests.append(DesignRequest(self.task, messages, len(samples), it,
+                                          int(self.cfg.seed) + 1000 * samples[0],
+                                          parent=parent.as_parent() if parent else None, population=population,
+                                          errors=errors, notes=notes))
+        try:
+            answered = self.designer.propose_many(requests)
+        except LLMBudgetExceeded as exc:
+            self.reporter.message(f"stopping the search: {exc}")
+            self.summary.message = str(exc)
+            return []
+        cands = []
+        for (key, samples), request, answers in zip(groups.items(), requests, answered, strict=True):
             for k, answer in zip(samples, answers, strict=False):
                 cand = Candidate(f"iter{it}_sample{k}", it, k, response=answer.text, parent=key,
                                  island=k % self.population.islands)
                 d = self.store.candidate_dir(cand.id)
-                self.store.write_json(d / "prompt.json", messages)
+                self.store.write_json(d / "prompt.json", request.messages)
                 self.store.write_text(d / "response.txt", answer.text)
                 self.store.event("designed", id=cand.id, parent=cand.parent, island=cand.island,
-                                 prompt_tokens=answer.prompt_tokens, completion_tokens=answer.completion_tokens)
+                                 prompt_tokens=answer.prompt_tokens, completion_tokens=answer.completion_tokens,
+                                 cached=answer.cached)
                 cands.append(cand)
+        usage = self.designer.usage
+        if usage.requests:
+            self.reporter.message(f"LLM so far: {usage.requests} request(s), {usage.total_tokens} tokens"
+                                  + (f", ${usage.usd:.4f}" if usage.usd else ""))
         cands.sort(key=lambda c: c.sample)
         self.candidates += cands
         self.reporter.candidates_designed(it, cands)
@@ -253,6 +264,14 @@ class EurekaLoop:
                          target=target)
         return True
 
+    def out_of_budget(self) -> bool:
+        """True when part of this iteration's requests did not fit the LLM budget (the search then stops)."""
+        refused = getattr(self.designer, "refused", None)
+        if refused is not None:
+            self.reporter.message(f"stopping the search: {refused}")
+            self.summary.message = str(refused)
+        return refused is not None
+
     def stop(self, exc: Exception) -> None:
         """The designer cannot go on (unreachable, bad key): keep what was done."""
         self.summary.status, self.summary.message = "stopped", str(exc)
@@ -305,62 +324,25 @@ class EurekaLoop:
 
     # -- preferences (a session after each iteration's training) ---------------------------
     def ask_preferences(self, it: int, cands: list[Candidate]) -> None:
-        """Show pairs of rollouts; turn the choices into Bradley-Terry scores and the notes into directives."""
-        fb = self.feedback_cfg
-        fresh = sorted([c for c in cands if c.status == "ok" and c.fitness is not None],
-                       key=lambda c: -c.fitness)[:int(fb.get("max_candidates", 4))]
-        shown = list(dict.fromkeys(fresh + self.population.all()))
-        shown.sort(key=lambda c: -(c.fitness if c.fitness is not None else -math.inf))
-        if len(shown) < 2:
-            return
-        self.record_videos(shown)
-        info = {c.id: self.public(c) for c in shown}
-        pairs = [Pair(f"iter{it}:{a}|{b}", info[a], info[b])
-                 for a, b in choose_pairs([c.id for c in shown], int(fb.get("max_pairs", 10)), int(self.cfg.seed) + it)]
-        self.reporter.phase(f"preference session ({fb.get('mode')}): {len(pairs)} pair(s)")
-        with self.reporter.paused():
-            result = self.session.run(it, pairs,
-                                      [self.public(c) for c in self.population.all()] or list(info.values()))
-        if result.message:
-            self.reporter.message(result.message)
-        answers = self.session.log.latest(it)
-        for rec in answers.values():
-            note = (rec.get("note") or "").strip()
-            if not note:
-                continue
-            aimed = {"a": [rec["a"]], "b": [rec["b"]]}.get(rec.get("choice"), [rec["a"], rec["b"]])
-            for cid in aimed:
-                self.notes_for.setdefault(cid, [])
-                if note not in self.notes_for[cid]:
-                    self.notes_for[cid].append(note)
-        scores = bradley_terry([c.id for c in self.candidates], self.session.log.comparisons())
-        compared = {x for a, b, _ in self.session.log.comparisons() for x in (a, b)}
+        """Run a preference round (``eureka.prefer.run_round``); apply its scores and notes."""
+        rnd = run_round(self.session, it, cands, self.population.all(), everyone=self.candidates, cfg=self.cfg,
+                        store=self.store, task=self.task, reporter=self.reporter)
+        for cid, notes in rnd.notes.items():
+            known = self.notes_for.setdefault(cid, [])
+            known += [n for n in notes if n not in known]
         for c in self.candidates:
-            c.preference = scores.get(c.id) if c.id in compared else None
-        self.store.write_json("preference_scores.json", {"scores": {k: v for k, v in scores.items() if k in compared},
-                                                         "notes": self.notes_for})
-        self.store.event("preferences", iteration=it, answered=result.answered, pairs=len(pairs),
-                         timed_out=result.timed_out, message=result.message)
+            c.preference = rnd.scores.get(c.id)
+        self.store.write_json("preference_scores.json", {"scores": rnd.scores, "notes": self.notes_for})
+        self.store.event("preferences", **rnd.event())
+        for info in rnd.videos:
+            self.walls.setdefault("renderer", info.get("walls", []))
+        self.reporter.message(rnd.line())
 
     @staticmethod
     def public(c: Candidate) -> dict:
-        video = Path(c.reward_path).parent / "rollout.mp4" if c.reward_path else None
-        return {"id": c.id, "fitness": c.fitness, "preference": c.preference, "parent": c.parent,
-                "code": c.code, "video": str(video) if video is not None and video.exists() else None}
+        return public(c)
 
     def record_videos(self, cands: list[Candidate]) -> None:
         """Save ``rollout.mp4`` for each candidate that has none yet (``video=false`` turns it off)."""
-        if not self.cfg.get("video", True):
-            return
-        for c in cands:
-            d = self.store.candidate_dir(c.id)
-            if (d / "rollout.mp4").exists() or not (d / "policy.zip").exists():
-                continue
-            try:
-                info = run_in_child(record_video, self.cfg.task.name, str(d), str(d / "rollout.mp4"),
-                                    str(self.cfg.trainer.algo), int(self.cfg.get("video_steps", 300)), timeout=300)
-                self.store.event("video", id=c.id, path=info["path"], frames=info["frames"])
-                self.walls.setdefault("renderer", info.get("walls", []))
-            except RuntimeError as exc:
-                self.reporter.message(f"no video for {c.id}: {exc}")
-                self.store.event("video_failed", id=c.id, message=str(exc))
+        for info in record_videos(self.cfg, self.store, cands, self.reporter):
+            self.walls.setdefault("renderer", info.get("walls", []))

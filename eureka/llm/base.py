@@ -50,15 +50,34 @@ class Answer:
 
 @dataclass
 class Usage:
-    """Token accounting for a run."""
+    """Token accounting for a run (``requests`` counts HTTP requests to the model)."""
 
     requests: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    usd: float = 0.0
+    per_request: list[dict] = field(default_factory=list)  # one row per parent's request (iteration, tokens, usd)
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def per_iteration(self) -> list[dict]:
+        """Tokens and cost summed per iteration."""
+        out: dict[int, dict] = {}
+        for r in self.per_request:
+            row = out.setdefault(r["iteration"], {"iteration": r["iteration"], "requests": 0, "prompt_tokens": 0,
+                                                  "completion_tokens": 0, "usd": 0.0, "cached": 0})
+            row["requests"] += 1
+            row["cached"] += int(r.get("cached", False))
+            for k in ("prompt_tokens", "completion_tokens", "usd"):
+                row[k] += r[k]
+        return [out[i] for i in sorted(out)]
 
     def to_dict(self) -> dict:
         return {"requests": self.requests, "prompt_tokens": self.prompt_tokens,
-                "completion_tokens": self.completion_tokens}
+                "completion_tokens": self.completion_tokens, "total_tokens": self.total_tokens,
+                "usd": round(self.usd, 6), "per_iteration": self.per_iteration(), "per_request": self.per_request}
 
 
 class Designer:
@@ -73,3 +92,7 @@ class Designer:
 
     def propose(self, request: DesignRequest) -> list[Answer]:
         raise NotImplementedError
+
+    def propose_many(self, requests: list[DesignRequest]) -> list[list[Answer]]:
+        """Answer several requests (one per parent); sequential here, bounded-parallel in ``ManagedDesigner``."""
+        return [self.propose(r) for r in requests]

@@ -7,7 +7,7 @@ import time
 
 import openai
 
-from eureka.errors import LLMBudgetExceeded, LLMError
+from eureka.errors import LLMError
 from eureka.llm.base import Answer, Designer, DesignRequest
 
 
@@ -25,8 +25,7 @@ class OpenAIDesigner(Designer):
 
     def __init__(self, model: str, base_url: str | None = None, api_key: str | None = None,
                  temperature: float = 1.0, timeout_s: float = 120.0, max_retries: int = 3,
-                 max_tokens: int | None = None, use_n: bool = True, max_total_tokens: int = 0,
-                 backoff_s: float = 1.0):
+                 max_tokens: int | None = None, use_n: bool = True, backoff_s: float = 1.0):
         super().__init__()
         self.model, self.temperature = model, temperature
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
@@ -37,7 +36,7 @@ class OpenAIDesigner(Designer):
                                "llm.base_url at a local OpenAI-compatible server")
             key = "not-needed"
         self.max_retries, self.backoff_s = max_retries, backoff_s
-        self.max_tokens, self.use_n, self.max_total_tokens = max_tokens, use_n, max_total_tokens
+        self.max_tokens, self.use_n = max_tokens, use_n
         self.client = openai.OpenAI(api_key=key, base_url=self.base_url, timeout=timeout_s,
                                     max_retries=max_retries)
 
@@ -117,9 +116,6 @@ class OpenAIDesigner(Designer):
         return out[:n]
 
     def propose(self, request: DesignRequest) -> list[Answer]:
-        if self.max_total_tokens and (self.usage.prompt_tokens + self.usage.completion_tokens
-                                      >= self.max_total_tokens):
-            raise LLMBudgetExceeded(f"token budget llm.max_total_tokens={self.max_total_tokens} is used up")
         answers = []
         for text, p, c in self._texts(request.messages, request.n):
             if not text.strip():

@@ -17,7 +17,8 @@ class PreferenceLog:
         self._lock = threading.Lock()
 
     def append(self, record: dict) -> dict:
-        """Store one answer: ``pair_id``, ``a``, ``b``, ``choice`` (a/b/tie/skip), ``note``, ``iteration``."""
+        """Store one answer: ``pair_id``, ``a``, ``b``, ``choice`` (a/b/tie/skip), ``note``, ``iteration``,
+        ``session`` (the session's id) and ``a_rev``/``b_rev`` (the evaluations the person saw)."""
         record = {"time": time.time(), **record}
         with self._lock:
             append_jsonl(self.path, record)

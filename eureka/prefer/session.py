@@ -41,20 +41,61 @@ class SessionResult:
     timed_out: bool = False
     message: str = ""
     notes: list[str] = field(default_factory=list)
+    ended: str = ""  # all answered | done | quit | idle
+
+
+@dataclass
+class SessionInfo:
+    """What a session shows besides the pairs: how choices and notes are used, which pairs repeat."""
+
+    session_id: str = ""
+    iterations: int = 0                 # of the run (0: unknown)
+    selection: str = "fitness"          # loop.selection
+    selection_text: str = ""            # how the choices act on selection, in plain words
+    note_hint: str = ""                 # what the designer does with a note
+    repeated: dict[str, str] = field(default_factory=dict)  # pair_id -> why it is asked again
+    known: int = 0                      # pairs skipped: answered in an earlier session, nothing changed
+    candidates: list[dict] = field(default_factory=list)   # the population table: population + current
+    score_ids: list[str] = field(default_factory=list)     # every candidate of the run (Bradley-Terry ids)
 
 
 class Session:
-    """Base class: ``run`` asks about ``pairs`` and stores answers in ``log``."""
+    """Base class: ``run`` asks about ``pairs`` and stores answers in ``log``.
+
+    A session is also a context manager around the whole run (the web page's
+    server lives that long), and ``watch`` may wrap the loop's reporter to
+    follow the run between sessions.
+    """
 
     def __init__(self, log: PreferenceLog, timeout_s: float = 600.0):
         self.log, self.timeout_s = log, timeout_s
 
-    def record(self, iteration: int, pair: Pair, choice: str, note: str = "", source: str = "") -> dict:
-        return self.log.append({"iteration": iteration, "pair_id": pair.pair_id, "a": pair.a["id"],
-                                "b": pair.b["id"], "choice": choice, "note": note.strip(),
-                                "source": source or type(self).__name__})
+    def __enter__(self) -> Session:
+        self.open()
+        return self
 
-    def run(self, iteration: int, pairs: list[Pair], population: list[dict]) -> SessionResult:
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def open(self) -> None:
+        """Called when the run starts."""
+
+    def close(self) -> None:
+        """Called when the run ends (also on errors and Ctrl-C)."""
+
+    def watch(self, reporter):
+        """The reporter the loop should use (the web session wraps it to show the run's progress)."""
+        return reporter
+
+    def record(self, iteration: int, pair: Pair, choice: str, note: str = "", source: str = "",
+               session_id: str = "") -> dict:
+        return self.log.append({"iteration": iteration, "pair_id": pair.pair_id, "a": pair.a["id"],
+                                "b": pair.b["id"], "a_rev": pair.a.get("revision"),
+                                "b_rev": pair.b.get("revision"), "choice": choice, "note": note.strip(),
+                                "source": source or type(self).__name__, "session": session_id})
+
+    def run(self, iteration: int, pairs: list[Pair], population: list[dict],
+            info: SessionInfo | None = None) -> SessionResult:
         raise NotImplementedError
 
 
@@ -65,7 +106,8 @@ class ScriptedTeacher(Session):
         super().__init__(log)
         self.noise, self.rng = noise, np.random.default_rng(seed)
 
-    def run(self, iteration: int, pairs: list[Pair], population: list[dict]) -> SessionResult:
+    def run(self, iteration: int, pairs: list[Pair], population: list[dict],
+            info: SessionInfo | None = None) -> SessionResult:
         for pair in pairs:
             fa, fb = pair.a.get("fitness"), pair.b.get("fitness")
             fa = -np.inf if fa is None else fa
@@ -73,8 +115,8 @@ class ScriptedTeacher(Session):
             choice = "tie" if abs(fa - fb) < 1e-9 else ("a" if fa > fb else "b")
             if choice != "tie" and self.rng.random() < self.noise:
                 choice = "b" if choice == "a" else "a"
-            self.record(iteration, pair, choice)
-        return SessionResult(answered=len(pairs))
+            self.record(iteration, pair, choice, session_id=info.session_id if info else "")
+        return SessionResult(answered=len(pairs), ended="all answered")
 
 
 def _viewer() -> str | None:
@@ -120,16 +162,27 @@ class CliSession(Session):
         line = self.stdin.readline()
         return None if line == "" else line.strip()
 
-    def run(self, iteration: int, pairs: list[Pair], population: list[dict]) -> SessionResult:
+    def run(self, iteration: int, pairs: list[Pair], population: list[dict],
+            info: SessionInfo | None = None) -> SessionResult:
+        info = info or SessionInfo()
         done = self.log.latest(iteration)
         todo = [p for p in pairs if p.pair_id not in done]
         self._say(f"\n=== Preference session, iteration {iteration + 1}: {len(todo)} pair(s) to compare "
                   f"({len(pairs) - len(todo)} already answered) ===")
+        if info.known:
+            self._say(f"({info.known} pair(s) answered in earlier sessions are not asked again)")
+        if info.selection_text:
+            self._say(info.selection_text)
+        if info.note_hint:
+            self._say(f"Notes: {info.note_hint}")
         self._say("For each pair, watch both rollouts and answer a (A is better), b, t (tie), s (skip), "
-                  "or q (finish now).")
+                  f"or q (finish now). No answer for {self.timeout_s:g} s: the rest falls back to fitness "
+                  "(feedback.timeout_s).")
         result = SessionResult()
         for n, pair in enumerate(todo, 1):
             self._say(f"\n--- pair {n} of {len(todo)} ---")
+            if pair.pair_id in info.repeated:
+                self._say(f"  (asked again on purpose: {info.repeated[pair.pair_id]})")
             for label, c in (("A", pair.a), ("B", pair.b)):
                 fit = "n/a" if c.get("fitness") is None else f"{c['fitness']:.3f}"
                 self._say(f"  {label}: {c['id']}  fitness {fit}  video: {c.get('video') or '(none)'}")
@@ -138,24 +191,25 @@ class CliSession(Session):
             while True:
                 answer = self._ask("Which is better? [a/b/t/s/q] ")
                 if answer is None:
-                    result.timed_out = True
+                    result.timed_out, result.ended = True, "idle"
                     result.message = (f"no answer within {self.timeout_s:g} s; falling back to fitness for "
                                       "the unanswered pairs")
                     self._say("\n" + result.message)
                     return result
                 answer = answer.lower()
                 if answer in ("q", "quit", "done"):
-                    result.message = "finished early by the user"
+                    result.message, result.ended = "finished early by the user", "quit"
                     return result
                 if answer in CHOICES:
                     break
                 self._say("  please type a, b, t, s or q")
             note = self._ask("What should change? (enter to skip) ")
-            self.record(iteration, pair, CHOICES[answer], note or "")
+            self.record(iteration, pair, CHOICES[answer], note or "", session_id=info.session_id)
             result.answered += 1
             if note:
                 result.notes.append(note)
         self._say("Thanks: all pairs answered.")
+        result.ended = "all answered"
         return result
 
 

@@ -39,7 +39,7 @@ GOOD_KEY = "good-key"
 
 _FAULTS = {"fail_times": 0, "fail_status": 500, "retry_after_ms": 20, "hang_s": 0.0, "hang_times": True,
            "drop": 0, "malformed": 0, "empty": 0, "unauthorized": False, "no_n": False,
-           "fewer_choices": False, "garbage": 0, "bad_shape": 0}
+           "fewer_choices": False, "garbage": 0, "bad_shape": 0, "retry_after_s": None}
 
 
 def reward_answer(index: int, request_no: int) -> str:
@@ -159,6 +159,8 @@ class _Handler(BaseHTTPRequestHandler):
             status = int(fake.faults["fail_status"])
             ms = fake.faults["retry_after_ms"]
             headers = {"retry-after-ms": str(ms)} if ms is not None else {}
+            if fake.faults["retry_after_s"] is not None:
+                headers["retry-after"] = str(fake.faults["retry_after_s"])
             if status == 429:
                 self._error(429, "Rate limit reached for requests", "requests", "rate_limit_exceeded", headers)
             else:

@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 from eureka import tasks
 from eureka.critic.extract import extract_code
 from eureka.errors import LLMBudgetExceeded, LLMError
-from eureka.llm import CachingDesigner, DesignRequest, ReplayDesigner, make_designer
+from eureka.llm import DesignRequest, ManagedDesigner, ReplayDesigner, make_designer
 from eureka.llm.openai_llm import OpenAIDesigner
 from eureka.paths import conf_dir
 from eureka.prompts import build_messages
@@ -129,17 +129,79 @@ def test_token_accounting_matches_what_the_server_reported(server, request3, tas
     assert d.usage.completion_tokens == sum(u["completion_tokens"] for u in server.usage_reported)
     assert sum(a.prompt_tokens for a in first + second) == d.usage.prompt_tokens
     assert sum(a.completion_tokens for a in first + second) == d.usage.completion_tokens
-    assert d.usage.to_dict() == {"requests": 2, "prompt_tokens": d.usage.prompt_tokens,
-                                 "completion_tokens": d.usage.completion_tokens}
+    u = d.usage.to_dict()
+    assert (u["requests"], u["prompt_tokens"], u["completion_tokens"]) == \
+        (2, d.usage.prompt_tokens, d.usage.completion_tokens)
 
 
-def test_token_budget_stops_cleanly(server, request3):
-    d = designer(server, max_total_tokens=100)
-    assert len(d.propose(request3)) == 3  # the first request is allowed; it uses up the budget
-    with pytest.raises(LLMBudgetExceeded, match="max_total_tokens=100"):
-        d.propose(request3)
-    assert len(server.requests) == 1, "no request is sent once the budget is used up"
+def managed(server, tmp_path, **kw) -> ManagedDesigner:
+    cfg = _llm_cfg(model="gpt-4o-mini", base_url=server.base_url, api_key=GOOD_KEY, cache_dir=str(tmp_path),
+                   timeout_s=5, max_retries=1, **kw)
+    return make_designer(cfg)
+
+
+def test_token_budget_stops_before_it_would_be_exceeded(server, request3, tmp_path):
+    d = managed(server, tmp_path, budget={"max_tokens": 2500})
+    assert len(d.propose(request3)) == 3  # nothing known yet: the first request goes out
+    first = d.usage.total_tokens
+    assert 0 < first < 2500 < 2 * first + 1  # a second request of the same size would exceed it
+    other = DesignRequest(request3.task, build_messages(request3.task, notes=["x"]), n=3, iteration=1)
+    with pytest.raises(LLMBudgetExceeded, match="max_tokens=2500 would be exceeded"):
+        d.propose(other)
+    assert len(server.requests) == 1, "no request is sent once the budget would be exceeded"
     assert issubclass(LLMBudgetExceeded, LLMError)
+
+
+def test_cost_budget_uses_the_price_table(server, request3, tmp_path):
+    d = managed(server, tmp_path, budget={"max_usd": 0.0005})
+    d.propose(request3)
+    u = d.usage
+    assert u.usd == pytest.approx((u.prompt_tokens * 0.15 + u.completion_tokens * 0.60) / 1e6)
+    other = DesignRequest(request3.task, build_messages(request3.task, notes=["y"]), n=3, iteration=1)
+    if 2 * u.usd > 0.0005:
+        with pytest.raises(LLMBudgetExceeded, match="max_usd"):
+            d.propose(other)
+    row = u.to_dict()["per_iteration"][0]
+    assert row["iteration"] == 0 and row["usd"] == pytest.approx(u.usd)
+
+
+def test_cost_budget_without_a_price_is_a_config_error(server, tmp_path):
+    from eureka.errors import ConfigError
+
+    cfg = _llm_cfg(model="unpriced-model", base_url=server.base_url, api_key=GOOD_KEY, cache_dir=str(tmp_path),
+                   budget={"max_usd": 1.0})
+    with pytest.raises(ConfigError, match="llm.prices.unpriced-model"):
+        make_designer(cfg)
+
+
+def test_concurrency_bounds_parallel_requests(server, task, tmp_path):
+    server.configure(hang_s=0.5)
+    d = managed(server, tmp_path, concurrency=2)
+    reqs = [DesignRequest(task, build_messages(task, notes=[f"note {i}"]), n=1, iteration=0) for i in range(4)]
+    import time
+
+    t0 = time.monotonic()
+    out = d.propose_many(reqs)
+    elapsed = time.monotonic() - t0
+    assert [len(a) for a in out] == [1, 1, 1, 1] and len(server.requests) == 4
+    assert 0.95 <= elapsed < 1.9, elapsed  # 4 requests of 0.5 s, two at a time
+
+
+def test_identical_requests_are_answered_from_the_cache_across_runs(server, request3, tmp_path):
+    first = managed(server, tmp_path).propose(request3)
+    again = managed(server, tmp_path).propose(request3)  # a new run, the same cache
+    assert [a.text for a in again] == [a.text for a in first] and all(a.cached for a in again)
+    assert len(server.requests) == 1
+
+
+def test_rate_limit_honours_retry_after(server, request3):
+    import time
+
+    server.configure(fail_times=1, fail_status=429, retry_after_ms=None, retry_after_s=1)
+    t0 = time.monotonic()
+    assert len(designer(server).propose(request3)) == 3
+    assert time.monotonic() - t0 >= 1.0
+    assert len(server.requests) == 2
 
 
 def test_unlimited_budget_by_default(server, request3):
@@ -332,8 +394,11 @@ def test_answers_go_through_extract_code(server, request3, task):
 
 # -- cache and replay --------------------------------------------------------------------------------------
 def _llm_cfg(**over):
-    cfg = OmegaConf.load(Path(conf_dir()) / "llm" / "openai.yaml")
-    cfg.merge_with(over)
+    """The ``llm`` group as the app composes it: the schema's defaults, then ``llm/openai.yaml``, then ``over``."""
+    from eureka.config import LLMConfig
+
+    cfg = OmegaConf.structured(LLMConfig)
+    cfg.merge_with(OmegaConf.load(Path(conf_dir()) / "llm" / "openai.yaml"), over)
     return cfg
 
 
@@ -341,7 +406,7 @@ def test_make_designer_caches_answers_and_replay_returns_them(server, request3, 
     cfg = _llm_cfg(model="test-model", base_url=server.base_url, api_key=GOOD_KEY, temperature=0.5,
                    cache_dir=str(tmp_path), timeout_s=5, max_retries=1)
     d = make_designer(cfg)
-    assert isinstance(d, CachingDesigner)
+    assert isinstance(d, ManagedDesigner)
     answers = d.propose(request3)
     assert d.usage.requests == 1 and d.usage.prompt_tokens > 0
     assert len(list(tmp_path.glob("*.json"))) == 3
@@ -360,8 +425,8 @@ def test_replay_misses_are_a_clear_error(server, request3, task, tmp_path):
     make_designer(cfg).propose(request3)
     r = make_designer(OmegaConf.merge(cfg, {"provider": "replay"}))
     other = DesignRequest(task, build_messages(task, notes=["more upright"]), n=1, iteration=1)
-    with pytest.raises(LLMError, match="no cached answer"):
+    with pytest.raises(LLMError, match="no recorded answer"):
         r.propose(other)
     different_temp = make_designer(OmegaConf.merge(cfg, {"provider": "replay", "temperature": 0.2}))
-    with pytest.raises(LLMError, match="no cached answer"):
+    with pytest.raises(LLMError, match="no recorded answer"):
         different_temp.propose(request3)

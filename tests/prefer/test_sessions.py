@@ -1,27 +1,26 @@
 """The real preference sessions: the terminal one through a pseudo-terminal, the web one in Chromium."""
 
+import contextlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pexpect
 import pytest
 
-from eureka.prefer import PreferenceLog
-from eureka.prefer.session import Pair
-from eureka.prefer.web import WebSession
-
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
+# constant learning rate and clip range: 512 steps need no schedule (and a pickled schedule function is refused
+# by the walled renderer today, which leaves the page without videos)
 TINY = ["iterations=2", "samples=2", "trainer.total_timesteps=512", "trainer.n_envs=2", "eval.episodes=2",
         "eval.seeds=[0]", "eval.baselines=false", "trainer.ppo.n_steps=64", "trainer.ppo.batch_size=64",
-        "trainer.ppo.n_epochs=1", "video_steps=40"]
+        "trainer.ppo.n_epochs=1", "video_steps=40", "trainer.ppo.learning_rate=0.001", "trainer.ppo.clip_range=0.2"]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROME_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                "--disable-sync", "--no-first-run", "--disable-quic"]
@@ -43,15 +42,18 @@ def test_cli_session_in_a_terminal(tmp_path):
                           cwd=str(tmp_path), env=_env(tmp_path), encoding="utf-8", timeout=240,
                           dimensions=(50, 200))
     child.expect("pair 1 of 1")
-    child.expect(r"video: (\S+rollout\.mp4)")
-    assert Path(child.match.group(1)).exists()
+    child.expect(r"video: (\S+rollout\.mp4|\(none\))")  # (none): the renderer failed, and said so
+    assert child.match.group(1) == "(none)" or Path(child.match.group(1)).exists()
     child.expect(r"Which is better\? \[a/b/t/s/q\]")
     child.sendline("x")
     child.expect("please type a, b, t, s or q")
     child.sendline("b")
     child.expect("What should change")
     child.sendline("more pole_angle please")
-    child.expect("pair 1 of 6")  # iteration 2: two new candidates and the population of two
+    child.expect("1 pair\\(s\\) answered in earlier sessions are not asked again")
+    child.expect("loop.selection=mixed")  # a person in the loop: choices count by default
+    child.expect("'more X'")  # what the offline designer does with notes
+    child.expect("pair 1 of 5")  # iteration 2: two new candidates and the population of two, minus the known pair
     child.expect(r"Which is better\?")
     child.sendline("a")
     child.expect("What should change")
@@ -59,6 +61,8 @@ def test_cli_session_in_a_terminal(tmp_path):
     child.expect(r"Which is better\?")
     child.sendline("q")
     child.expect(pexpect.EOF)
+    plain = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", child.before).split())
+    assert "preferences, iteration 2: 1 of 5 pair(s) answered, 4 fell back to fitness" in plain
     child.close()
     assert child.exitstatus == 0, child.before
     records = [json.loads(x) for x in (out / "preferences.jsonl").read_text().splitlines()]
@@ -74,101 +78,88 @@ def test_cli_session_in_a_terminal(tmp_path):
     assert scores[records[0]["b"]] > scores[records[0]["a"]]
 
 
-def _session(tmp_path, port, timeout_s=60.0):
-    log = PreferenceLog(tmp_path / "preferences.jsonl")
-    lines = []
-    return WebSession(log, port=port, timeout_s=timeout_s, announce=lines.append), lines
-
-
-def test_web_session_idle_timeout_and_busy_port(tmp_path):
-    with socket.socket() as busy:
-        busy.bind(("127.0.0.1", 0))
-        busy.listen()
-        port = busy.getsockname()[1]
-        session, lines = _session(tmp_path, port, timeout_s=1.5)
-        pair = Pair("iter0:x|y", {"id": "x", "fitness": 1.0}, {"id": "y", "fitness": 2.0})
-        t0 = time.time()
-        result = session.run(0, [pair], [])
-    assert result.timed_out and "falling back to fitness" in result.message and time.time() - t0 < 15
-    assert f"port {port} was busy" in lines[0] and f":{port}/" not in lines[0]
-
-
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium not installed (make test installs it as root)")
-def test_web_session_in_chromium(tmp_path):
+def test_one_page_for_a_two_iteration_run_in_chromium(tmp_path):
+    """The page stays open across both sessions and the waiting state between them."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
     out, port = tmp_path / "run", _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "eureka.cli", "feedback=web", f"feedback.port={port}",
-                             *[a for a in TINY if not a.startswith("samples=")], "samples=3",
-                             f"hydra.run.dir={out}"], cwd=tmp_path, env=_env(tmp_path),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    log_path = tmp_path / "stdout.log"
+    args = [a for a in TINY if not a.startswith(("samples=", "trainer.total_timesteps="))]
+    with open(log_path, "w") as stdout:  # not a terminal: the URL must still be one unbroken line
+        proc = subprocess.Popen([sys.executable, "-m", "eureka.cli", "feedback=web", f"feedback.port={port}", *args,
+                                 "samples=3", "trainer.total_timesteps=3072", f"hydra.run.dir={out}"],
+                                cwd=tmp_path, env=_env(tmp_path), stdout=stdout,
+                                stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}/"
-
-    def wait_for_page(n: int) -> None:
-        """Poll the page's state until the session of iteration ``n`` is served."""
-        deadline = time.time() + 240
-        while time.time() < deadline:
-            assert proc.poll() is None, "eureka exited before the session"
-            try:
-                with urllib.request.urlopen(url + "api/state", timeout=2) as r:
-                    if json.loads(r.read())["iteration"] == n - 1:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.5)
-        raise AssertionError(f"no preference session for iteration {n}")
-
     try:
+        deadline = time.time() + 120
+        while url not in log_path.read_text().splitlines():
+            assert proc.poll() is None and time.time() < deadline, log_path.read_text()
+            time.sleep(0.2)
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROME_ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 900})
-            wait_for_page(1)
             page.goto(url)
-            page.wait_for_selector("text=pair 1 of 3")
-            assert page.locator("video").count() == 2
-            page.wait_for_function("document.querySelector('video').readyState >= 2", timeout=20000)
+            page.wait_for_selector("text=the run is working")
+            page.wait_for_selector("text=pair 1 of 3 (0 answered)", timeout=240_000)  # switched by itself
+            assert "loop.selection=mixed" in page.inner_text("#howused")
+            assert "'more X'" in page.inner_text("#notehint") and "pole_angle" in page.inner_text("#notehint")
+            # videos are the renderer's (tests/test_render.py); the docs keep screenshots of runs whose videos play
+            videos = page.locator("video").count() == 2
+            if videos:
+                with contextlib.suppress(PlaywrightTimeout):
+                    page.wait_for_function("document.querySelector('video').readyState >= 2", timeout=20000)
+                videos = page.evaluate("document.querySelector('video').readyState >= 2")
+            assert page.locator("video").count() + page.locator(".novideo").count() == 2
             DOCS.mkdir(exist_ok=True)
-            page.screenshot(path=str(DOCS / "preferences-web.png"), full_page=True)
+            shoot = (lambda name: page.screenshot(path=str(DOCS / name), full_page=True)) if videos else (lambda _: None)
+            shoot("preferences-web.png")
             page.fill("#note", "more pole_angle")
             page.click("#btn-b")
             page.wait_for_selector("text=pair 2 of 3")
             page.click("#btn-a")
             page.wait_for_selector("text=pair 3 of 3")
-            # the browser crashes: a new page resumes at the next unanswered pair
-            page.close()
-            page = browser.new_page()
-            page.goto(url)
-            page.wait_for_selector("text=pair 3 of 3 (2 answered)")
-            # two tabs answer the same pair: nothing crashes, the last answer wins
-            other = browser.new_page()
-            other.goto(url)
-            other.wait_for_selector("text=pair 3 of 3")
-            page.click("#btn-a")
-            page.wait_for_selector("text=saved (3 of 3 answered)")
-            other.click("#btn-tie")
-            other.wait_for_selector("text=saved (3 of 3 answered)")
-            page.locator("details summary").first.click()
-            page.screenshot(path=str(DOCS / "preferences-population.png"), full_page=True)
+            page.click("#btn-a")  # the last answer ends the session after a short countdown
+            page.wait_for_selector("text=All pairs answered: the search continues in")
+            page.wait_for_selector("text=Last preference session (iteration 1): 3 of 3 pair(s) answered")
+            page.wait_for_selector("text=iteration 2 of 2 ·", timeout=60_000)
+            page.wait_for_selector("#jobs progress", timeout=60_000)
+            with contextlib.suppress(PlaywrightTimeout):  # a nicer screenshot: some steps done
+                page.wait_for_function("[...document.querySelectorAll('#jobs progress')].some(p => p.value > 0)",
+                                       timeout=15_000)
+            shoot("preferences-waiting.png")
+            page.wait_for_selector("text=iteration 2 of 2: which behaviour is better?", timeout=240_000)
+            assert "answered in earlier sessions are not asked again" in page.inner_text("#progress")
+            assert page.locator("#population tr.current").count() >= 1
+            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+            page.locator("#population details summary").first.click()
+            shoot("preferences-population.png")
             page.click("#done")
-            page.wait_for_selector("text=the search continues")
-            wait_for_page(2)
-            page.goto(url)
-            page.wait_for_selector("text=pair 1 of")
-            page.click("#done")
+            page.wait_for_selector("text=the run has finished", timeout=240_000)
             browser.close()
         _, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err
     finally:
         if proc.poll() is None:
             proc.kill()
+    text = log_path.read_text()
+    assert url in text.splitlines()
+    plain = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", text).split())
+    assert "preferences, iteration 1: 3 of 3 pair(s) answered, 0 fell back to fitness" in plain
     records = [json.loads(x) for x in (out / "preferences.jsonl").read_text().splitlines()]
-    assert len(records) == 4 and records[0]["note"] == "more pole_angle" and records[0]["choice"] == "b"
-    log = PreferenceLog(out / "preferences.jsonl")
-    latest = log.latest(0)
-    assert len(latest) == 3 and latest[records[-1]["pair_id"]]["choice"] == "tie"
-    noted = records[0]["b"]
+    assert len(records) == 3 and records[0]["note"] == "more pole_angle" and records[0]["choice"] == "b"
+    events = [json.loads(x) for x in (out / "events.jsonl").read_text().splitlines()]
+    ended = next(e for e in events if e["event"] == "preferences" and e["iteration"] == 0)
+    latency = ended["time"] - records[-1]["time"]
+    designed = next(e for e in events if e["event"] == "designed" and e["id"].startswith("iter1"))
+    print(f"last answer -> run continues: {latency:.2f} s (-> next iteration designed: "
+          f"{designed['time'] - records[-1]['time']:.2f} s)")
+    assert latency < 3 + 3  # feedback.finish_delay_s (3 s) plus polling, on a busy machine
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["feedback"] == "web"
+    assert summary["feedback"] == "web" and summary["selection"] == "mixed"
+    noted = records[0]["b"]
     children = [c for c in summary["iterations"][1]["candidates"] if c["parent"] == noted]
     assert children
     prompt = json.loads((out / "candidates" / children[0]["id"] / "prompt.json").read_text())
