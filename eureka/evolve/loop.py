@@ -103,6 +103,7 @@ class EurekaLoop:
             return self.search()
 
     def search(self) -> Summary:
+        """Per iteration: design -> criticise -> train -> analyze -> select; stop when solved or out of budget."""
         critic = self.begin()
         try:
             errors: list[str] = []
