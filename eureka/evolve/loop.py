@@ -21,6 +21,7 @@ from eureka.prefer import make_session, public, record_videos, run_round
 from eureka.prompts import build_messages
 from eureka.reward import sample_states
 from eureka.store import RunStore
+from eureka.store.resume import RecordingExecutor
 from eureka.train import TrainSpec, make_executor
 
 
@@ -99,7 +100,7 @@ class EurekaLoop:
         self.store = RunStore(run_dir)
         self.reporter = reporter or Reporter()
         self.task = tasks.make(cfg.task.name)
-        self.designer = designer or make_designer(cfg.llm, seed=int(cfg.seed))
+        self.designer = designer or make_designer(cfg.llm, seed=int(cfg.seed), run_dir=run_dir)
         self.candidates: list[Candidate] = []
         self.best: Candidate | None = None
         lcfg = cfg.get("loop") or {}
@@ -114,7 +115,8 @@ class EurekaLoop:
         self.summary: dict = {}
         self.t0 = time.time()
         tcfg = cfg.trainer
-        self.executor = make_executor(cfg.executor, float(tcfg.get("timeout_s", 3600)))
+        self.executor = RecordingExecutor(make_executor(cfg.executor, float(tcfg.get("timeout_s", 3600))),
+                                          self.store.root)
 
     # -- the five steps ------------------------------------------------------------------
     def design(self, it: int, errors: list[str]) -> list[Candidate]:
