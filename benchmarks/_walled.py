@@ -12,7 +12,7 @@ from eureka import tasks
 from eureka.reward import RewardWrapper, make_vec_env
 
 
-def walled_speed(task_name: str, steps: int, reward_path: str) -> float:
+def walled_speed(task_name: str, steps: int, reward_path: str, clock: str = "cpu") -> float:
     """PPO steps/s in a child process behind the training walls, with the reward-call watchdog."""
     from eureka.reward.watchdog import CallWatchdog
     from eureka.sandbox.walls import WallSpec, apply_walls, load_candidate
@@ -33,6 +33,7 @@ def walled_speed(task_name: str, steps: int, reward_path: str) -> float:
     wrapper = RewardWrapper(venv, task, mode="candidate", reward_fn=fn, params=params, path=reward_path)
     wrapper.watchdog = CallWatchdog(2.0, lambda step, cpu: None)
     model = PPO("MlpPolicy", wrapper, seed=0, device="cpu", verbose=0, **kwargs)
-    t0 = time.perf_counter()
+    now = time.process_time if clock == "cpu" else time.perf_counter
+    t0 = now()
     model.learn(total_timesteps=steps)
-    return model.num_timesteps / (time.perf_counter() - t0)
+    return model.num_timesteps / (now() - t0)

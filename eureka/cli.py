@@ -157,10 +157,12 @@ def _app(cfg) -> None:
         console.print(f"What was done so far is in {run_dir}")
         sys.exit(1)
     except KeyboardInterrupt:
-        console.print(f"[yellow]interrupted[/]; what was done so far is in {run_dir}")
+        console.print(f"[yellow]interrupted[/]; what was done so far is in {run_dir}; continue with: "
+                      f"eureka resume={run_dir}", soft_wrap=True)
         sys.exit(130)
     except Terminated:
-        console.print(f"[yellow]terminated (SIGTERM)[/]; what was done so far is in {run_dir}")
+        console.print(f"[yellow]terminated (SIGTERM)[/]; what was done so far is in {run_dir}; continue with: "
+                      f"eureka resume={run_dir}", soft_wrap=True)
         sys.exit(143)
     except Exception as exc:  # noqa: BLE001 - never a bare traceback
         log = Path(run_dir) / "error.log"
@@ -213,6 +215,41 @@ def _task_path_override(arg: str) -> str | list[str]:
     return arg
 
 
+# What a resumed run may change: how long it goes on and how it runs, not what was already done.
+RESUMABLE = ("iterations", "eval.", "video", "video_steps", "executor", "llm.timeout_s", "llm.max_retries",
+             "llm.concurrency", "llm.budget", "llm.base_url", "feedback.timeout_s", "feedback.open_browser",
+             "trainer.timeout_s", "hydra.")
+
+
+def resume_args(args: list[str]) -> list[str]:
+    """``resume=<run_dir> [overrides]`` becomes the run's own command line, the allowed overrides, and its dir."""
+    import yaml
+
+    target = [a for a in args if a.startswith("resume=")]
+    if not target:
+        return args
+    run_dir = Path(target[-1].split("=", 1)[1]).expanduser().resolve()
+    saved = run_dir / ".hydra" / "overrides.yaml"
+    if not saved.is_file():
+        raise ConfigError(f"resume={run_dir}: not a run directory of eureka (no .hydra/overrides.yaml)")
+    new = [a for a in args if not a.startswith("resume=")]
+    for a in new:
+        key = a.lstrip("+~").split("=", 1)[0]
+        if a.startswith("-") or not key.startswith(RESUMABLE):
+            raise ConfigError(f"resume: '{a}' would change what was already done; a resumed run may change only "
+                              f"{', '.join(k.rstrip('.') for k in RESUMABLE)}")
+    original = [str(o) for o in yaml.safe_load(saved.read_text()) or []]
+    done_iters = yaml.safe_load((run_dir / "config.yaml").read_text()).get("iterations") \
+        if (run_dir / "config.yaml").is_file() else None
+    for a in new:
+        if a.startswith("iterations=") and done_iters is not None and int(a.split("=", 1)[1]) < int(done_iters):
+            raise ConfigError(f"resume: iterations can only grow (the run was started with iterations={done_iters})")
+    replaced = {a.split("=", 1)[0] for a in new}
+    kept = [o for o in original if o.lstrip("+~").split("=", 1)[0] not in replaced
+            and not o.startswith("hydra.run.dir=")]
+    return kept + new + [f"hydra.run.dir={run_dir}"]
+
+
 def main() -> None:
     """Console entry point."""
     import hydra
@@ -222,7 +259,12 @@ def main() -> None:
     os.environ.setdefault("HYDRA_FULL_ERROR", "0")
     protect_secrets_of_this_process()  # children cannot read this process's environ or memory
     signal.signal(signal.SIGTERM, _on_sigterm)
-    args = [_task_path_override(a) for a in take_api_key(sys.argv[1:])]
+    try:
+        args = resume_args(take_api_key(sys.argv[1:]))
+    except ConfigError as exc:
+        print(f"eureka: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    args = [_task_path_override(a) for a in args]
     args = [x for a in args for x in (a if isinstance(a, list) else [a])]
     sys.argv[1:] = args
     if not any(a in _HYDRA_FLAGS or a.startswith(("--cfg", "--info", "--package")) for a in args):

@@ -63,8 +63,7 @@ def record_video(task_name: str, policy_dir: str | Path, out_path: str | Path, a
     if walled:
         from eureka.sandbox.walls import WallSpec, apply_walls
 
-        walls = apply_walls(WallSpec(kind="renderer", writable=[str(out_path.parent)] if out_path.suffix == ".gif" else [],
-                             memory_mb=4096))
+        walls = apply_walls(WallSpec(kind="renderer", memory_mb=4096))
     model = load_model(algo, io.BytesIO(policy_bytes), device="cpu")
     if norm_bytes is not None:
         norm = pickle.loads(norm_bytes)
@@ -90,12 +89,16 @@ def record_video(task_name: str, policy_dir: str | Path, out_path: str | Path, a
 
 
 class FrameWriter:
-    """MP4 (H.264 through an ffmpeg process started now) or GIF (written at ``close``), by the suffix."""
+    """MP4 (H.264 through an ffmpeg process) or GIF, by the suffix; the output is opened now (before walls)."""
 
     def __init__(self, out_path: Path, shape: tuple, fps: int = 30):
-        self.out_path, self.fps, self.frames = out_path, fps, []
-        self.gen = None
-        if out_path.suffix != ".gif":
+        self.gen = self.gif = None
+        if out_path.suffix == ".gif":
+            import imageio.v2 as imageio
+
+            self._file = open(out_path, "wb")  # noqa: SIM115 - opened before the walls, closed in close()
+            self.gif = imageio.get_writer(self._file, format="gif", mode="I", duration=1000 / fps, loop=0)
+        else:
             import imageio_ffmpeg
 
             h, w = shape[0], shape[1]
@@ -107,27 +110,14 @@ class FrameWriter:
         if self.gen is not None:
             self.gen.send(np.ascontiguousarray(frame))
         else:
-            self.frames.append(frame)
+            self.gif.append_data(frame)
 
     def close(self) -> None:
         if self.gen is not None:
             self.gen.close()
         else:
-            write_frames(self.frames, self.out_path, self.fps)
-
-
-def write_frames(frames: list[np.ndarray], out_path: Path, fps: int = 30) -> None:
-    """Write frames as MP4 (H.264 via imageio-ffmpeg) or GIF, by the file suffix."""
-    import imageio.v2 as imageio
-
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    if out_path.suffix == ".gif":
-        imageio.mimsave(out_path, frames, duration=1000 / fps, loop=0)
-        return
-    with imageio.get_writer(out_path, fps=fps, codec="libx264", quality=6, macro_block_size=8,
-                            ffmpeg_log_level="error") as writer:
-        for f in frames:
-            writer.append_data(f)
+            self.gif.close()
+            self._file.close()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -29,6 +29,7 @@ from eureka.prefer import Session, make_session, public, record_videos, run_roun
 from eureka.prompts import build_messages
 from eureka.reward import sample_states
 from eureka.store import RunStore
+from eureka.store.resume import RecordingExecutor
 from eureka.train import TrainSpec, make_executor
 from eureka.train.halving import rungs, successive_halving
 from eureka.train.result import Executor, TrainResult
@@ -77,8 +78,10 @@ class EurekaLoop:
         self.store = RunStore(run_dir)
         self.reporter = reporter or Reporter()
         self.task = tasks.make(cfg.task.name)
-        self.designer = designer or make_designer(cfg.llm, seed=int(cfg.seed))
-        self.executor = executor or make_executor(cfg.executor, float(cfg.trainer.timeout_s))
+        self.designer = designer or make_designer(cfg.llm, seed=int(cfg.seed), run_dir=run_dir)
+        # every training result is recorded as it arrives (trainings.jsonl), so resume=<run_dir> trains nothing twice
+        self.executor = RecordingExecutor(executor or make_executor(cfg.executor, float(cfg.trainer.timeout_s)),
+                                          self.store.root)
         self.candidates: list[Candidate] = []
         self.best: Candidate | None = None
         lc = cfg.loop

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from eureka.errors import ConfigError, did_you_mean
 from eureka.llm.base import Answer, Designer, DesignRequest, Parent, Usage
 from eureka.llm.cache import ResponseCache
@@ -12,8 +14,12 @@ from eureka.llm.replay import ReplayDesigner
 PROVIDERS = ("offline", "openai", "replay")
 
 
-def make_designer(cfg, seed: int = 0) -> Designer:
-    """Build the designer named by ``cfg.provider`` from the ``llm`` config group (``LLMConfig``)."""
+def make_designer(cfg, seed: int = 0, run_dir=None) -> Designer:
+    """Build the designer named by ``cfg.provider`` from the ``llm`` config group (``LLMConfig``).
+
+    With ``run_dir`` every answer is also recorded in ``<run_dir>/answers/``, and answers
+    found there are never asked for again (``resume``).
+    """
     provider = cfg.provider
     cache = ResponseCache(cfg.cache_dir or None)
     budget = Budget(max_tokens=int(cfg.budget.max_tokens), max_usd=float(cfg.budget.max_usd),
@@ -33,7 +39,8 @@ def make_designer(cfg, seed: int = 0) -> Designer:
     else:
         raise ConfigError(f"unknown llm provider '{provider}'; valid: {', '.join(PROVIDERS)}."
                           f"{did_you_mean(provider, PROVIDERS)}")
-    return ManagedDesigner(designer, cache, budget, int(cfg.concurrency))
+    record = ResponseCache(Path(run_dir) / "answers") if run_dir is not None else None
+    return ManagedDesigner(designer, cache, budget, int(cfg.concurrency), run_record=record)
 
 
 __all__ = ["Answer", "Budget", "DesignRequest", "Designer", "ManagedDesigner", "OfflineDesigner", "Parent",

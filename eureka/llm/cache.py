@@ -27,18 +27,26 @@ class ResponseCache:
     def __init__(self, directory: str | Path | None = None):
         self.dir = Path(directory) if directory else default_cache_dir()
 
-    def get(self, model: str, messages: list[dict], temperature: float, index: int) -> str | None:
+    def entry(self, model: str, messages: list[dict], temperature: float, index: int) -> dict | None:
+        """The stored answer (``text``, and the ``prompt_tokens``/``completion_tokens`` it cost), or None."""
         path = self.dir / f"{cache_key(model, messages, temperature, index)}.json"
         if not path.exists():
             return None
         try:
-            return json.loads(path.read_text())["text"]
-        except (OSError, ValueError, KeyError):
+            data = json.loads(path.read_text())
+            return data if isinstance(data.get("text"), str) else None
+        except (OSError, ValueError, AttributeError):
             return None
 
-    def put(self, model: str, messages: list[dict], temperature: float, index: int, text: str) -> None:
+    def get(self, model: str, messages: list[dict], temperature: float, index: int) -> str | None:
+        data = self.entry(model, messages, temperature, index)
+        return data["text"] if data else None
+
+    def put(self, model: str, messages: list[dict], temperature: float, index: int, text: str,
+            prompt_tokens: int = 0, completion_tokens: int = 0) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         key = cache_key(model, messages, temperature, index)
         tmp = self.dir / f".{key}.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps({"model": model, "temperature": temperature, "index": index, "text": text}))
+        tmp.write_text(json.dumps({"model": model, "temperature": temperature, "index": index, "text": text,
+                                   "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}))
         tmp.replace(self.dir / f"{key}.json")

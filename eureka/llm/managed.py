@@ -34,9 +34,11 @@ class ManagedDesigner(Designer):
     several parents at once (at most ``concurrency`` requests in flight).
     """
 
-    def __init__(self, inner: Designer, cache: ResponseCache, budget: Budget | None = None, concurrency: int = 1):
+    def __init__(self, inner: Designer, cache: ResponseCache, budget: Budget | None = None, concurrency: int = 1,
+                 run_record: ResponseCache | None = None):
         super().__init__()
         self.inner, self.cache = inner, cache
+        self.run_record = run_record  # this run's own answers (<run>/answers/): a resumed run never asks twice
         self.budget = budget or Budget()
         self.concurrency = max(1, int(concurrency))
         self.name, self.model, self.temperature = inner.name, inner.model, inner.temperature
@@ -68,23 +70,36 @@ class ManagedDesigner(Designer):
                                     f"(spent ${self.usage.usd:.4f}, next request ~${usd:.4f})")
 
     # -- answering -------------------------------------------------------------------------
-    def _cached(self, request: DesignRequest) -> list[str | None]:
-        if not self.read_cache:
-            return [None] * request.n
-        return [self.cache.get(self.model, request.messages, self.temperature, k) for k in range(request.n)]
+    def _cached(self, request: DesignRequest) -> list[Answer | None]:
+        out: list[Answer | None] = []
+        for k in range(request.n):
+            rec = self.run_record.entry(self.model, request.messages, self.temperature, k) if self.run_record else None
+            if rec is not None:  # answered before this run was interrupted: its tokens were spent by this run
+                p, c = int(rec.get("prompt_tokens") or 0), int(rec.get("completion_tokens") or 0)
+                with self._lock:
+                    self.usage.prompt_tokens += p
+                    self.usage.completion_tokens += c
+                out.append(Answer(rec["text"], p, c, cached=True))
+                continue
+            text = self.cache.get(self.model, request.messages, self.temperature, k) if self.read_cache else None
+            out.append(Answer(text, cached=True) if text is not None else None)
+        return out
 
-    def _ask(self, request: DesignRequest, texts: list[str | None]) -> list[Answer]:
-        missing = [k for k, t in enumerate(texts) if t is None]
-        answers: dict[int, Answer] = {k: Answer(t, cached=True) for k, t in enumerate(texts) if t is not None}
+    def _ask(self, request: DesignRequest, known: list[Answer | None]) -> list[Answer]:
+        missing = [k for k, a in enumerate(known) if a is None]
+        answers: dict[int, Answer] = {k: a for k, a in enumerate(known) if a is not None}
         if missing:
             sub = DesignRequest(request.task, request.messages, len(missing), request.iteration, request.seed,
                                 request.parent, request.population, request.errors, request.notes)
             for k, a in zip(missing, self.inner.propose(sub), strict=False):
                 answers[k] = a
-                try:
-                    self.cache.put(self.model, request.messages, self.temperature, k, a.text)
-                except OSError:
-                    pass
+                for store in (self.cache, self.run_record):
+                    if store is not None:
+                        try:
+                            store.put(self.model, request.messages, self.temperature, k, a.text,
+                                      a.prompt_tokens, a.completion_tokens)
+                        except OSError:
+                            pass
         out = [answers[k] for k in sorted(answers)]
         p, c = sum(a.prompt_tokens for a in out), sum(a.completion_tokens for a in out)
         usd = self.budget.cost(self.model, p, c)
@@ -108,9 +123,9 @@ class ManagedDesigner(Designer):
         results: list[list[Answer] | None] = [None] * len(requests)
         to_send: list[int] = []
         refused: LLMBudgetExceeded | None = None
-        for i, texts in enumerate(cached):
-            if all(t is not None for t in texts):
-                results[i] = self._ask(requests[i], texts)
+        for i, known in enumerate(cached):
+            if all(a is not None for a in known):
+                results[i] = self._ask(requests[i], known)
                 continue
             try:
                 self._check_budget(in_flight=len(to_send))

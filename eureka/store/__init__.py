@@ -60,6 +60,10 @@ class RunStore:
     def __init__(self, root: str | Path):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            # Walled processes run as nobody and reach their own directory only through their working
+            # directory: the run's config, other candidates and the logs stay out of their reach.
+            os.chmod(self.root, 0o700)
         self.events_path = self.root / "events.jsonl"
 
     def candidate_dir(self, cid: str) -> Path:

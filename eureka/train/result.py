@@ -48,7 +48,8 @@ class TrainResult:
                    eval_fitness=list(d.get("eval_fitness") or []), eval_lengths=list(d.get("eval_lengths") or []),
                    snapshots=list(d.get("snapshots") or []), steps=int(d.get("steps") or 0),
                    new_steps=int(d.get("new_steps") or 0), wall_time_s=float(d.get("wall_time_s") or 0.0),
-                   walls=list(d.get("walls") or []), failure=None if ok else Failure.from_dict(d))
+                   stopped_at=d.get("stopped_at"), walls=list(d.get("walls") or []),
+                   failure=None if ok else Failure.from_dict(d))
 
     def fail(self, failure: Failure) -> None:
         self.ok, self.failure, self.fitness = False, failure, None
@@ -57,14 +58,15 @@ class TrainResult:
         """This (earlier rung's) result continued by ``later``: snapshots concatenated."""
         return replace(later, snapshots=self.snapshots + later.snapshots)
 
-    def to_dict(self) -> dict:
-        """JSON form (``fitness.json``, events): the failure's fields are flattened."""
+    def to_dict(self, snapshots: bool = False) -> dict:
+        """JSON form (``fitness.json``, events; with ``snapshots`` all of it, for ``trainings.jsonl``):
+        the failure's fields are flattened."""
         failure = self.failure.to_dict() if self.failure else {"error_class": None, "message": "", "line": None,
                                                                   "hint": ""}
         return {"job_id": self.job_id, "status": self.status, "fitness": self.fitness,
                 "eval_fitness": self.eval_fitness, "eval_lengths": self.eval_lengths, "steps": self.steps,
                 "new_steps": self.new_steps, "wall_time_s": self.wall_time_s, "stopped_at": self.stopped_at,
-                "walls": self.walls, **failure}
+                "walls": self.walls, **failure, **({"snapshots": self.snapshots} if snapshots else {})}
 
 
 ProgressFn = Callable[[str, int], None]

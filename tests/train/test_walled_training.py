@@ -18,26 +18,11 @@ from pathlib import Path
 import pytest
 
 from eureka.train import LocalExecutor, TrainSpec
+from tests.critic.test_sandbox import ESCAPE as CLIMB  # the climb to the real builtins
 
 FAKE_KEY = "sk-canary-0123456789abcdef"
 
-ESCAPE = '''
-import torch
-
-
-def real_builtins():
-    def probe():
-        yield gen.gi_frame.f_back
-    gen = probe()
-    frame = next(gen)
-    while "open" not in frame.f_builtins:
-        frame = frame.f_back
-    return frame.f_builtins
-
-
-def real_import(name):
-    return real_builtins()["__import__"](name)
-
+ESCAPE = CLIMB + '''
 
 def attempt(fn):
     try:

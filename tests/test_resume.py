@@ -1,0 +1,80 @@
+"""Resume: kill -9 a real CLI run mid-iteration, resume it, and nothing is asked or trained twice."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.llm.fake_server import GOOD_KEY, FakeOpenAI
+
+pytestmark = pytest.mark.timeout(600)
+
+
+def eureka(tmp_path: Path, *args: str) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    env.update(OPENAI_API_KEY=GOOD_KEY, EUREKA_CACHE_DIR=str(tmp_path / "cache"))
+    return subprocess.Popen([sys.executable, "-m", "eureka.cli", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
+
+
+def test_kill_9_then_resume(tmp_path):
+    run = tmp_path / "run"
+    with FakeOpenAI() as server:
+        proc = eureka(tmp_path, "llm=openai", f"llm.base_url={server.base_url}", "llm.model=test-model",
+                      "iterations=2", "samples=3", "trainer.total_timesteps=12000", "trainer.n_envs=2",
+                      "executor.max_workers=1", "eval.episodes=2", "eval.seeds=[7]", "eval.baselines=false",
+                      "video=false", f"hydra.run.dir={run}")
+        trainings = run / "trainings.jsonl"
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and proc.poll() is None:
+            if trainings.exists() and len(trainings.read_text().splitlines()) >= 1:
+                break
+            time.sleep(0.1)
+        assert proc.poll() is None, proc.stdout.read()[-3000:]
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        before_kill = len(trainings.read_text().splitlines())
+        assert 1 <= before_kill < 3, "the kill must land in the first iteration"
+        asked_before = len(server.requests)
+
+        resumed = eureka(tmp_path, f"resume={run}")
+        out, _ = resumed.communicate(timeout=500)
+        assert resumed.returncode == 0, out[-3000:]
+        requests = list(server.requests)
+
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "completed"
+    ids = [c["id"] for it in summary["iterations"] for c in it["candidates"]]
+    assert sorted(ids) == sorted(f"iter{i}_sample{k}" for i in range(2) for k in range(3)), ids
+    assert len(ids) == len(set(ids))
+    # no LLM request was sent twice: every request's messages differ
+    seen = Counter(json.dumps(r["body"]["messages"], sort_keys=True) for r in requests)
+    assert max(seen.values()) == 1, "a request was repeated after resume"
+    assert len(requests) >= asked_before
+    # finished trainings were not trained again: each training key appears once
+    keys = Counter(json.loads(line)["key"] for line in (run / "trainings.jsonl").read_text().splitlines())
+    assert max(keys.values()) == 1 and len(keys) >= 6 + 1
+    assert summary["final_eval"]["per_seed"]["7"] is not None
+
+
+def test_resume_refuses_changes_to_what_was_done(tmp_path):
+    run = tmp_path / "run"
+    (run / ".hydra").mkdir(parents=True)
+    (run / ".hydra" / "overrides.yaml").write_text("- iterations=2\n- samples=2\n")
+    (run / "config.yaml").write_text("iterations: 2\nsamples: 2\n")
+    for bad, needle in (("samples=3", "would change what was already done"),
+                        ("iterations=1", "iterations can only grow")):
+        proc = subprocess.run([sys.executable, "-m", "eureka.cli", f"resume={run}", bad], capture_output=True,
+                              text=True, timeout=60, cwd=tmp_path)
+        assert proc.returncode == 2 and needle in proc.stderr, proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "eureka.cli", f"resume={tmp_path / 'nowhere'}"],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert proc.returncode == 2 and "not a run directory" in proc.stderr
