@@ -31,7 +31,7 @@ def test_kill_9_then_resume(tmp_path):
         proc = eureka(tmp_path, "llm=openai", f"llm.base_url={server.base_url}", "llm.model=test-model",
                       "iterations=2", "samples=3", "trainer.total_timesteps=12000", "trainer.n_envs=2",
                       "executor.max_workers=1", "eval.episodes=2", "eval.seeds=[7]", "eval.baselines=false",
-                      "video=false", f"hydra.run.dir={run}")
+                      "video=false", "loop.target_fitness=null", f"hydra.run.dir={run}")  # both iterations run
         trainings = run / "trainings.jsonl"
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and proc.poll() is None:
