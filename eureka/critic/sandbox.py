@@ -1,4 +1,4 @@
-"""A warm pool of sandbox workers with wall-clock timeouts and hard kills."""
+"""A warm pool of sandbox workers: CPU-time limits per check, a wall-clock backstop, hard kills."""
 
 from __future__ import annotations
 
