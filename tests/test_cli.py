@@ -31,7 +31,7 @@ def test_tiny_offline_run_writes_the_run_store(tmp_path):
     assert [len(it["candidates"]) for it in summary["iterations"]] == [2, 2]
     assert set(summary["final_eval"]["per_seed"]) == {"0"} and summary["final_eval"]["mean"] > 0
     assert summary["baselines"]["env_reward_fitness"] > 0 and summary["baselines"]["sparse_fitness"] > 0
-    assert {"requests", "prompt_tokens", "completion_tokens", "total_tokens", "usd"} <= set(summary["llm_usage"])
+    assert {"requests", "prompt_tokens", "completion_tokens", "usd", "per_iteration"} <= set(summary["llm_usage"])
     assert Path(summary["best_reward_path"]).exists()
     assert (out / "config.yaml").exists() and (out / "events.jsonl").exists()
     for cid in ("iter0_sample0", "iter1_sample1"):
