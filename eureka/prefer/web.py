@@ -16,6 +16,11 @@ message, nothing is recorded, and the page loads the current state.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from eureka.train.result import TrainResult
+
 import collections
 import html
 import os
@@ -158,10 +163,10 @@ class PageReporter:
         self.status.update(f)
         self.inner.candidate_done(cand)
 
-    def job_done(self, job_id: str, result: dict) -> None:
+    def job_done(self, job_id: str, result: TrainResult) -> None:
         def f(s: RunStatus) -> None:
             if job_id in s.jobs:
-                s.jobs[job_id].update(status=result.get("status", "ok"), fitness=result.get("fitness"),
+                s.jobs[job_id].update(status="ok" if result.ok else "failed", fitness=result.fitness,
                                       steps=s.jobs[job_id].get("total") or s.jobs[job_id].get("steps"))
         self.status.update(f)
         self.inner.job_done(job_id, result)
