@@ -156,6 +156,8 @@ def _audit_hook(roots: tuple[str, ...], strict: bool):
         return any(p == r or p.startswith(r + os.sep) for r in roots)
 
     def audit(event: str, args: tuple) -> None:
+        if event == "builtins.id":  # ~75 per PPO step: the common case first
+            return
         if event == "open":
             path, mode = args[0], args[1]
             writing = isinstance(mode, str) and any(c in mode for c in "wax+")
