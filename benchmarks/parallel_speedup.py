@@ -31,7 +31,7 @@ def timed(make_executor, batch: list[TrainSpec]) -> tuple[float, float]:
     results = ex.run(batch)
     total = time.perf_counter() - t0
     ex.shutdown()
-    assert all(r["status"] == "ok" for r in results), [r["message"] for r in results]
+    assert all(r.ok for r in results), [str(r.failure) for r in results]
     return total, started
 
 
