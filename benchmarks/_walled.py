@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from pathlib import Path
 
 import torch
 from stable_baselines3 import PPO
@@ -13,24 +14,21 @@ from eureka.reward import RewardWrapper, make_vec_env
 
 
 def walled_speed(task_name: str, steps: int, reward_path: str, clock: str = "cpu") -> float:
-    """PPO steps/s in a child process behind the training walls, with the reward-call watchdog."""
+    """PPO steps/s in a child process behind the training walls (as a run puts them up), with the watchdog."""
+    from reward_overhead import ppo_kwargs
+
     from eureka.reward.watchdog import CallWatchdog
-    from eureka.sandbox.walls import WallSpec, apply_walls, load_candidate
+    from eureka.sandbox.walls import load_candidate
+    from eureka.train.runner import TrainSpec, put_up_walls
 
     torch.set_num_threads(1)
     task = tasks.make(task_name)
-    from reward_overhead import ppo_kwargs
-
     n_envs, kwargs = ppo_kwargs(task_name)
     venv = make_vec_env(task, n_envs, 0)
-    out = tempfile.mkdtemp()
-    code = open(reward_path).read()
-    apply_walls(WallSpec(kind="training", writable=[out], memory_mb=4096))
-    reward_path = f"{tempfile.gettempdir()}/reward.py"  # the private temp dir of the walled process
-    with open(reward_path, "w") as f:
-        f.write(code)
-    fn, params = load_candidate(reward_path)
-    wrapper = RewardWrapper(venv, task, mode="candidate", reward_fn=fn, params=params, path=reward_path)
+    spec = TrainSpec(job_id="bench", task=task_name, reward_path=reward_path, memory_mb=4096)
+    _, path = put_up_walls(spec, Path(tempfile.mkdtemp()))
+    fn, params = load_candidate(path)
+    wrapper = RewardWrapper(venv, task, mode="candidate", reward_fn=fn, params=params, path=path)
     wrapper.watchdog = CallWatchdog(2.0, lambda step, cpu: None)
     model = PPO("MlpPolicy", wrapper, seed=0, device="cpu", verbose=0, **kwargs)
     now = time.process_time if clock == "cpu" else time.perf_counter

@@ -22,11 +22,6 @@ from eureka.reward.wrapper import RewardWrapper  # noqa: E402
 from eureka.train.runner import ALGOS, load_model  # noqa: E402
 
 
-def load_policy(policy_dir: str | Path, algo: str = "ppo"):
-    """Load ``policy.zip`` from a candidate (or baseline) directory (a pickle: only in a walled process)."""
-    return load_model(algo, str(Path(policy_dir) / "policy.zip"), device="cpu")
-
-
 def record_video(task_name: str, policy_dir: str | Path, out_path: str | Path, algo: str = "ppo",
                  max_steps: int = 300, fps: int = 30, seed: int = 0, walled: bool = True) -> dict:
     """Roll out the deterministic policy once and save the frames; return what was recorded.

@@ -10,6 +10,7 @@ private directory, never to the terminal.
 
 from __future__ import annotations
 
+import os
 import resource
 import time
 import traceback
@@ -38,8 +39,6 @@ def apply_limits(limits: dict, workdir: str) -> list[str]:
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore")
     warm_up_torchscript(workdir)
-    import os
-
     os.chdir(workdir)
     return apply_walls(WallSpec(
         kind="critic", writable=[workdir], memory_mb=int(limits.get("memory_mb", 1024)),

@@ -107,24 +107,15 @@ def walls_up() -> list[str]:
     return list(_STATE["walls"]) if _STATE["up"] else []
 
 
-def _native_threads() -> int:
+def _proc_status(field: str) -> int | None:
+    """The first number of ``field`` in ``/proc/self/status`` (None when unreadable)."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Threads:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     except OSError:
         pass
-    return threading.active_count()
-
-
-def _vm_size_bytes() -> int:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmSize:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
+    return None
 
 
 def _unshare_network() -> str | None:
@@ -221,7 +212,7 @@ def apply_walls(spec: WallSpec) -> list[str]:
         if net:
             walls.append(net)
     if spec.memory_mb > 0:
-        mem = _vm_size_bytes() + int(spec.memory_mb) * 1024 * 1024
+        mem = (_proc_status("VmSize") or 0) * 1024 + int(spec.memory_mb) * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
         walls.append("memory")
     if spec.cpu_s > 0:
@@ -235,7 +226,7 @@ def apply_walls(spec: WallSpec) -> list[str]:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     walls.append("rlimits")
     # Landlock before dropping privileges: its rules open the directories, which nobody may not reach.
-    threads = _native_threads()
+    threads = _proc_status("Threads") or threading.active_count()
     try:
         details["landlock"] = kernel.install_landlock(writable)
         walls.append("landlock")

@@ -30,7 +30,7 @@ def _job_main(conn, spec: TrainSpec) -> None:
     emit({"result": run_training_raw(spec, report, emit=emit)})
 
 
-def _crash(spec: TrainSpec, message: str) -> TrainResult:
+def crash_result(spec: TrainSpec, message: str) -> TrainResult:
     return TrainResult.crashed(spec.job_id, message)
 
 
@@ -58,7 +58,7 @@ def _snapshot(row: object) -> dict | None:
 def sanitize_result(spec: TrainSpec, raw: object) -> TrainResult:
     """Keep only known, typed, bounded fields of what a training child reported (it ran candidate code)."""
     if not isinstance(raw, dict):
-        return _crash(spec, "the training process sent no result")
+        return crash_result(spec, "the training process sent no result")
     ok = raw.get("status") == "ok"
     return TrainResult(
         spec.job_id, ok=ok, fitness=_num(raw.get("fitness")) if ok else None,
@@ -123,13 +123,13 @@ class LocalExecutor:
                 if isinstance(msg, dict) and on_progress is not None and _num(msg.get("progress")) is not None:
                     on_progress(spec.job_id, int(msg["progress"]))
         except ChildDied:
-            return _crash(spec, child.cause("the training process"))
+            return crash_result(spec, child.cause("the training process"))
         if not child.alive():
             if child.poll(0):
                 return self._poll(spec, child, on_progress)
-            return _crash(spec, child.cause("the training process"))
+            return crash_result(spec, child.cause("the training process"))
         if child.elapsed() > self.timeout_s:
-            return _crash(spec, f"training did not finish within {self.timeout_s:g} s (trainer.timeout_s); killed")
+            return crash_result(spec, f"training did not finish within {self.timeout_s:g} s (trainer.timeout_s); killed")
         return None
 
     def shutdown(self) -> None:

@@ -15,7 +15,7 @@ import os
 import time
 
 from eureka.errors import ConfigError
-from eureka.train.executor import LocalExecutor, sanitize_result
+from eureka.train.executor import LocalExecutor, crash_result, sanitize_result
 from eureka.train.result import DoneFn, ProgressFn, TrainResult
 from eureka.train.runner import TrainSpec
 
@@ -66,9 +66,7 @@ class RayExecutor:
                         raw = self.ray.get(ref)
                         result = raw if isinstance(raw, TrainResult) else sanitize_result(spec, raw)
                     except Exception as exc:  # noqa: BLE001 - a task Ray gave up on fails only its candidate
-                        from eureka.train.executor import _crash
-
-                        result = _crash(spec, f"the Ray task failed: {type(exc).__name__}: {str(exc)[:300]}")
+                        result = crash_result(spec, f"the Ray task failed: {type(exc).__name__}: {str(exc)[:300]}")
                     results[spec.job_id] = result
                     if on_progress is not None and result.steps:
                         on_progress(spec.job_id, int(result.steps))

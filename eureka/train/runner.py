@@ -203,7 +203,7 @@ def evaluate_fitness(model, task, episodes: int, seed: int, normalizer: VecNorma
     return fitness, lengths
 
 
-def _put_up_walls(spec: TrainSpec, out_dir: Path | None) -> tuple[list[str], str | None]:
+def put_up_walls(spec: TrainSpec, out_dir: Path | None) -> tuple[list[str], str | None]:
     """Walls for this training process; return them and the path to load the candidate from.
 
     Everything the training needs is imported and the env is built before this; the
@@ -270,7 +270,7 @@ def run_training_raw(spec: TrainSpec, progress: Callable[[int], None] | None = N
             out_dir.mkdir(parents=True, exist_ok=True)
         venv = make_vec_env(task, spec.n_envs, spec.seed, subprocess=spec.subproc_envs)
         if emit is not None:
-            result["walls"], reward_path = _put_up_walls(spec, out_dir)
+            result["walls"], reward_path = put_up_walls(spec, out_dir)
             out_dir = Path(".") if out_dir is not None else None
         metrics_path = out_dir / "metrics.jsonl" if out_dir is not None else None
         if metrics_path is not None and not spec.resume:
