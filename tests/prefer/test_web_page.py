@@ -18,6 +18,7 @@ from eureka.prefer import PreferenceLog, SessionInfo
 from eureka.prefer.round import note_hint, selection_text
 from eureka.prefer.session import Pair
 from eureka.prefer.web import WebSession
+from eureka.train.result import TrainResult
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROME_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -235,7 +236,7 @@ def test_page_reporter_forwards_every_hook(tmp_path):
     assert session.status.snapshot()["jobs"][0]["steps"] == 50
     rep.candidate_done(c)
     rep.training_started("best_seed0", 100)
-    rep.job_done("best_seed0", {"status": "ok", "fitness": 2.0})
+    rep.job_done("best_seed0", TrainResult("best_seed0", fitness=2.0))
     rep.phase("final evaluation")
     rep.message("hello")
     with rep.paused():
@@ -245,3 +246,4 @@ def test_page_reporter_forwards_every_hook(tmp_path):
     snap = session.status.snapshot()
     assert snap["best"] == {"id": "iter0_sample0", "fitness": 1.5} and snap["messages"] == ["hello"]
     assert [j["group"] for j in snap["jobs"]] == ["iteration 1", "final evaluation"]
+    assert snap["jobs"][1]["status"] == "ok" and snap["jobs"][1]["fitness"] == 2.0
