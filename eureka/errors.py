@@ -127,6 +127,33 @@ class Failure:
         return f"{head}{self.error_class}{where}: {self.message}\nHint: {self.hint}"
 
 
+
+class HasFailure:
+    """The fields of an object's ``failure`` (``None`` when nothing failed), read through."""
+
+    failure: Failure | None
+
+    @property
+    def error_class(self) -> str | None:
+        return self.failure.error_class if self.failure else None
+
+    @property
+    def message(self) -> str:
+        return self.failure.message if self.failure else ""
+
+    @property
+    def line(self) -> int | None:
+        return self.failure.line if self.failure else None
+
+    @property
+    def hint(self) -> str:
+        return self.failure.hint if self.failure else ""
+
+    def failure_fields(self) -> dict:
+        """``error_class``, ``message``, ``line`` and ``hint`` for a JSON record (empty when it did not fail)."""
+        return self.failure.to_dict() if self.failure else {"error_class": None, "message": "", "line": None,
+                                                              "hint": ""}
+
 REWARD_ERRORS: dict[str, type[RewardError]] = {
     cls.__name__: cls
     for cls in (RewardSyntaxError, RewardSignatureError, ForbiddenCode, RewardRuntimeError,

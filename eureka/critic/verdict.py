@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from eureka.errors import Failure, RewardError
+from eureka.errors import Failure, HasFailure, RewardError
 
 
 @dataclass
@@ -38,7 +38,7 @@ class SandboxResult:
 
 
 @dataclass
-class Verdict:
+class Verdict(HasFailure):
     """The critic's decision on one answer: the extracted code, and why it was rejected (if it was)."""
 
     code: str = ""
@@ -58,30 +58,12 @@ class Verdict:
         return "ok" if self.ok else "rejected"
 
     @property
-    def error_class(self) -> str | None:
-        return self.failure.error_class if self.failure else None
-
-    @property
-    def message(self) -> str:
-        return self.failure.message if self.failure else ""
-
-    @property
-    def line(self) -> int | None:
-        return self.failure.line if self.failure else None
-
-    @property
-    def hint(self) -> str:
-        return self.failure.hint if self.failure else ""
-
-    @property
     def components(self) -> list[str]:
         return self.check.components if self.check else []
 
     def to_dict(self) -> dict:
         """``validation.json``."""
-        failure = self.failure.to_dict() if self.failure else {"error_class": None, "message": "", "line": None,
-                                                                  "hint": ""}
-        return {"status": self.status, **failure, **(self.check.to_dict() if self.check else {})}
+        return {"status": self.status, **self.failure_fields(), **(self.check.to_dict() if self.check else {})}
 
     def feedback(self) -> str:
         """The error as text for the next prompt (with the line of the code, when known)."""

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from eureka.analyze import Reflection
-from eureka.errors import Failure
+from eureka.errors import Failure, HasFailure
 from eureka.llm import Parent
 
 
@@ -23,7 +23,7 @@ class Status(str, Enum):
 
 
 @dataclass(eq=False)
-class Candidate:
+class Candidate(HasFailure):
     """One reward candidate and everything learned about it."""
 
     id: str
@@ -42,14 +42,6 @@ class Candidate:
     steps: int = 0  # env steps it was trained for
     stopped_at: int | None = None  # successive halving dropped it after this many steps
 
-    @property
-    def error_class(self) -> str | None:
-        return self.failure.error_class if self.failure else None
-
-    @property
-    def message(self) -> str:
-        return self.failure.message if self.failure else ""
-
     def reject(self, status: Status, failure: Failure) -> None:
         self.status, self.failure, self.fitness = status, failure, None
 
@@ -64,7 +56,7 @@ class Candidate:
     def row(self) -> dict:
         """Its row in ``summary.json``."""
         return {"id": self.id, "status": self.status.value, "error_class": self.error_class,
-                "line": self.failure.line if self.failure else None, "fitness": self.fitness,
+                "line": self.line, "fitness": self.fitness,
                 "parent": self.parent, "island": self.island, "preference": self.preference,
                 "steps": self.steps, "stopped_at": self.stopped_at, "message": self.message[:500]}
 

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from eureka.report import plots
-from eureka.report.rundata import CandidateData, RunData, SeedStats, ago, load_run
+from eureka.report.rundata import CandidateData, RunData, SeedStats, ago, fmt, load_run
 
 VIDEO_EMBED_LIMIT = 8 * 1024 * 1024  # bytes per video; larger ones are linked, not embedded
 TOP_COMPONENTS = 3  # candidates whose component curves are plotted
@@ -94,14 +94,6 @@ document.querySelectorAll('table.sortable').forEach(function (table) {
 
 def e(x) -> str:
     return html.escape("" if x is None else str(x), quote=True)
-
-
-def fmt(v, digits: int = 3) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, float):
-        return f"{v:.{digits}g}" if abs(v) < 10 ** digits else f"{v:,.0f}"
-    return str(v)
 
 
 def pm(st: SeedStats, digits: int = 3) -> str:

@@ -480,6 +480,15 @@ def find_runs(paths: list[str | Path]) -> list[Path]:
     return out
 
 
+def fmt(v, digits: int = 3) -> str:
+    """A number for a table: ``digits`` significant digits, thousands separators when large, ``-`` for None."""
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.{digits}g}" if abs(v) < 10 ** digits else f"{v:,.0f}"
+    return str(v)
+
+
 def ago(t: float | None) -> str:
     """'12 s ago' style text for a unix time."""
     if t is None:

@@ -15,29 +15,21 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from eureka.report.rundata import RunData, SeedStats, ago, load_run
+from eureka.report.rundata import RunData, SeedStats, ago, fmt, load_run
 
 STATUS_STYLE = {"completed": "green", "running": "cyan", "starting": "cyan", "stopped": "red",
                 "all_failed": "red", "interrupted": "yellow", "terminated": "yellow"}
 
 
-def _f(v, digits: int = 3) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, float):
-        return f"{v:.{digits}g}" if abs(v) < 10 ** digits else f"{v:,.0f}"
-    return str(v)
-
-
 def _pm(st: SeedStats) -> str:
-    return "-" if st.mean is None else f"{_f(st.mean, 4)} +- {_f(st.std or 0.0)}"
+    return "-" if st.mean is None else f"{fmt(st.mean, 4)} +- {fmt(st.std or 0.0)}"
 
 
 def _events_tail(run: RunData, n: int) -> list[str]:
     out = []
     for ev in run.events[-n:]:
         kind = ev.get("event", "?")
-        rest = ", ".join(f"{k}={_f(v) if isinstance(v, float) else v}" for k, v in ev.items()
+        rest = ", ".join(f"{k}={fmt(v) if isinstance(v, float) else v}" for k, v in ev.items()
                         if k not in ("time", "event", "population", "path") and v not in (None, ""))
         stamp = time.strftime("%H:%M:%S", time.localtime(ev["time"])) if ev.get("time") else "--:--:--"
         out.append(f"{stamp} {kind} {rest}"[:160])
@@ -63,10 +55,10 @@ def render(run: RunData, events: int = 6):
         head.add_row("Result (final re-training)", "pending" if not run.finished else "not run")
     best = run.best
     head.add_row("Search fitness of selected",
-                 f"{_f(run.best_search_fitness)} ({best.id if best else '-'}; one seed, selected: optimistic)")
+                 f"{fmt(run.best_search_fitness)} ({best.id if best else '-'}; one seed, selected: optimistic)")
     head.add_row("Env reward baseline", _pm(run.env_baseline))
     head.add_row("Sparse fitness baseline", _pm(run.sparse_baseline))
-    head.add_row("Human-normalized score", _f(run.human_normalized_score)
+    head.add_row("Human-normalized score", fmt(run.human_normalized_score)
                  + (f"  [yellow]({run.hns_note})[/]" if run.hns_note else ""))
     ss = run.search_seed
     reused = ss is not None and str(ss) in run.final_seeds
@@ -77,7 +69,7 @@ def render(run: RunData, events: int = 6):
     head.add_row("LLM", f"{usage.get('requests', '-')} requests, {usage.get('prompt_tokens', 0)} prompt + "
                         f"{usage.get('completion_tokens', 0)} completion tokens"
                  + (f", cost {usage['cost_usd']}" if usage.get("cost_usd") is not None else ""))
-    head.add_row("Wall time / env steps", f"{_f(round(run.wall_time_s) if run.wall_time_s else None)} s / "
+    head.add_row("Wall time / env steps", f"{fmt(round(run.wall_time_s) if run.wall_time_s else None)} s / "
                                           f"{run.total_env_steps or 0:,} steps")
 
     table = Table(title="candidates", expand=False)
@@ -88,7 +80,7 @@ def render(run: RunData, events: int = 6):
     for c in run.candidates:
         st = {"ok": "green", "rejected": "red", "failed": "red"}.get(c.status, "cyan")
         table.add_row(c.id + (" *" if c.id in population else ""), f"[{st}]{c.status}[/]", c.error_class or "",
-                      _f(c.fitness), c.parent or "", _f(c.preference), _f(c.steps),
+                      fmt(c.fitness), c.parent or "", fmt(c.preference), fmt(c.steps),
                       style="bold green" if best is not None and c.id == best.id else None)
     parts = [*lines, head, table]
     if run.summary.get("message"):

@@ -16,6 +16,7 @@ from eureka.sandbox.policy import MAX_COMPONENTS, valid_component_name
 from eureka.tasks import Task
 
 MODES = ("candidate", "env", "sparse")
+FOLD_EVERY = 512  # steps of component rows kept before their statistics are folded in
 
 
 class RewardWrapper(VecEnvWrapper):
@@ -23,14 +24,14 @@ class RewardWrapper(VecEnvWrapper):
 
     mode ``candidate`` uses ``reward_fn``; ``env`` keeps the env's own reward;
     ``sparse`` pays each episode's fitness at its last step and 0 otherwise.
-    The env's reward is kept in ``info["env_reward"]`` and the components in
-    ``info["reward_components"]``. Finished episodes' fitness values collect in
+    The env's reward is kept in ``info["env_reward"]``, and with ``info_components`` the
+    components in ``info["reward_components"]`` (off by default: it costs a copy per step). Finished episodes' fitness values collect in
     ``episode_fitness``; component sums collect until ``pop_component_stats``.
     """
 
     def __init__(self, venv: VecEnv, task: Task, mode: str = "candidate", reward_fn: Callable | None = None,
                  params: list[str] | None = None, path: str | Path = "", device: str = "cpu",
-                 info_components: bool = True):
+                 info_components: bool = False):
         space = venv.observation_space
         self.hidden = int(task.hidden_obs)
         if self.hidden:
@@ -52,8 +53,9 @@ class RewardWrapper(VecEnvWrapper):
         self.episode_fitness: list[float] = []
         self.episode_lengths: list[int] = []
         self.steps = 0
-        self._names: list[str] = []
-        self._acc: torch.Tensor | None = None  # per component: sum, sum of squares, min, max, count
+        self._names: tuple[str, ...] = ()
+        self._rows: list[torch.Tensor] = []  # this component set's [K, N] rows not yet folded into _acc
+        self._acc: torch.Tensor | None = None  # per component: sum, sum of squares, min, max
         self._count = 0
         self._pending: dict[str, dict[str, float]] = {}  # finished stats of a previous component set
         self._checked = 0
@@ -88,7 +90,7 @@ class RewardWrapper(VecEnvWrapper):
         obs_t = torch.as_tensor(self._terminal_obs(obs, dones, infos), dtype=torch.float32, device=self.device)
         act_t = torch.as_tensor(self._actions, device=self.device)
         states = self.task.extract_state(obs_t, act_t, infos)
-        fit = self.task.fitness.step(states).detach().cpu().numpy().astype(np.float64)
+        fit = self.task.fitness.step(states).detach().cpu().numpy()  # added into float64 sums
         self._ep_sum += fit
         np.maximum(self._ep_max, fit, out=self._ep_max)
         self._ep_len += 1
@@ -143,10 +145,9 @@ class RewardWrapper(VecEnvWrapper):
         return values.astype(np.float32)
 
     def _record(self, components: dict[str, torch.Tensor]) -> None:
-        names = list(components)
-        stacked = torch.stack([components[k] for k in names]).detach().to(torch.float64)
-        row = torch.stack([stacked.sum(1), (stacked * stacked).sum(1), stacked.amin(1), stacked.amax(1)])
-        if self._acc is None or names != self._names:
+        """Keep this step's components; their statistics are computed in batches (``_fold``)."""
+        names = tuple(components)
+        if names != self._names:
             bad = [k for k in names if not valid_component_name(k)]
             if bad or len(names) > MAX_COMPONENTS:
                 what = f"{len(names)} components" if not bad else \
@@ -154,7 +155,20 @@ class RewardWrapper(VecEnvWrapper):
                 raise RewardShapeError(f"at training step {self.steps} the reward returned {what}; use at most "
                                        f"{MAX_COMPONENTS} components named by identifiers of <= 64 characters")
             self._flush_pending()
-            self._names, self._acc, self._count = names, row, stacked.shape[1]
+            self._names = names
+        self._rows.append(torch.stack(tuple(components.values())))
+        if len(self._rows) >= FOLD_EVERY:
+            self._fold()
+
+    def _fold(self) -> None:
+        """Merge the kept rows into the running sum, sum of squares, min and max per component."""
+        if not self._rows:
+            return
+        stacked = torch.cat(self._rows, 1).detach().to(torch.float64)
+        self._rows = []
+        row = torch.stack([stacked.sum(1), (stacked * stacked).sum(1), stacked.amin(1), stacked.amax(1)])
+        if self._acc is None:
+            self._acc, self._count = row, stacked.shape[1]
             return
         self._acc[:2] += row[:2]
         torch.minimum(self._acc[2], row[2], out=self._acc[2])
@@ -162,6 +176,7 @@ class RewardWrapper(VecEnvWrapper):
         self._count += stacked.shape[1]
 
     def _flush_pending(self) -> None:
+        self._fold()
         if self._acc is not None:
             acc = self._acc.cpu().tolist()
             for i, k in enumerate(self._names):

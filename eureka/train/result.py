@@ -6,11 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from eureka.errors import Failure, TrainingCrash
+from eureka.errors import Failure, HasFailure, TrainingCrash
 
 
 @dataclass
-class TrainResult:
+class TrainResult(HasFailure):
     """One training's outcome: the fitness of the trained policy, or why it failed.
 
     ``snapshots`` are the ~10 metric rows taken during training (step, episodes, fitness,
@@ -61,12 +61,10 @@ class TrainResult:
     def to_dict(self, snapshots: bool = False) -> dict:
         """JSON form (``fitness.json``, events; with ``snapshots`` all of it, for ``trainings.jsonl``):
         the failure's fields are flattened."""
-        failure = self.failure.to_dict() if self.failure else {"error_class": None, "message": "", "line": None,
-                                                                  "hint": ""}
         return {"job_id": self.job_id, "status": self.status, "fitness": self.fitness,
                 "eval_fitness": self.eval_fitness, "eval_lengths": self.eval_lengths, "steps": self.steps,
                 "new_steps": self.new_steps, "wall_time_s": self.wall_time_s, "stopped_at": self.stopped_at,
-                "walls": self.walls, **failure, **({"snapshots": self.snapshots} if snapshots else {})}
+                "walls": self.walls, **self.failure_fields(), **({"snapshots": self.snapshots} if snapshots else {})}
 
 
 ProgressFn = Callable[[str, int], None]

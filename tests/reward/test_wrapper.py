@@ -23,7 +23,8 @@ def test_candidate_reward_replaces_env_reward_for_the_batch(tmp_path, cartpole):
     path = tmp_path / "reward.py"
     path.write_text(GOOD)
     fn, params = load_reward(path)
-    wrapper = RewardWrapper(make_vec_env(cartpole, 4, 0), cartpole, "candidate", fn, params, path)
+    wrapper = RewardWrapper(make_vec_env(cartpole, 4, 0), cartpole, "candidate", fn, params, path,
+                            info_components=True)
     for _obs, rewards, _dones, infos in _rollout(wrapper, 60):
         assert rewards.shape == (4,) and rewards.dtype == np.float32
         assert all(1.7 < r <= 2.0 for r in rewards)  # |angle| <= 0.21 even at termination
@@ -33,6 +34,30 @@ def test_candidate_reward_replaces_env_reward_for_the_batch(tmp_path, cartpole):
     assert wrapper.episode_fitness == [float(x) for x in wrapper.episode_lengths]  # cartpole fitness = length
     stats = wrapper.pop_component_stats()
     assert set(stats) == {"upright"} and 1.7 < stats["upright"]["mean"] <= 2.0
+
+
+def test_component_stats_are_exact_across_folds_and_pops(tmp_path, cartpole):
+    """Statistics are computed in batches of FOLD_EVERY steps: they must equal numpy's over every step."""
+    from eureka.reward.wrapper import FOLD_EVERY
+
+    path = tmp_path / "reward.py"
+    path.write_text(GOOD.replace("{'upright': upright}", "{'upright': upright, 'angle': pole_angle}"))
+    fn, params = load_reward(path)
+    wrapper = RewardWrapper(make_vec_env(cartpole, 3, 0), cartpole, "candidate", fn, params, path,
+                            info_components=True)
+    for steps in (FOLD_EVERY * 2 + 37, 5):
+        seen = {"upright": [], "angle": []}
+        for _obs, _r, _d, infos in _rollout(wrapper, steps):
+            for k in seen:
+                seen[k] += [i["reward_components"][k] for i in infos]
+        stats = wrapper.pop_component_stats()
+        assert set(stats) == set(seen)
+        for k, values in seen.items():
+            v = np.asarray(values, dtype=np.float64)
+            assert stats[k]["mean"] == pytest.approx(v.mean(), rel=1e-6, abs=1e-9)
+            assert stats[k]["std"] == pytest.approx(v.std(), rel=1e-4, abs=1e-7)
+            assert (stats[k]["min"], stats[k]["max"]) == pytest.approx((v.min(), v.max()))
+    assert wrapper.pop_component_stats() == {}
 
 
 def test_sparse_mode_pays_fitness_at_episode_end(cartpole):
