@@ -5,7 +5,8 @@
 Prints steps per CPU second (``--clock wall``: per second) of: raw simulator with random actions (the ceiling), SB3 PPO on the
 plain vector env (native), PPO through RewardWrapper in env mode, and PPO through
 RewardWrapper with a compiled (TorchScript) candidate reward; rounds interleave the
-variants so machine noise hits them alike; the ratio ours/native is the figure.
+variants so machine noise hits them alike, and each PPO run has a fresh child process of its own;
+the ratio walled/native is the figure.
 """
 
 from __future__ import annotations
@@ -18,22 +19,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from omegaconf import OmegaConf
-from stable_baselines3 import PPO
+from _variant import ppo_kwargs, variant_speed
 
 from eureka import tasks
 from eureka.llm.offline import CodeWriter, seed_genome
-from eureka.paths import conf_dir
-from eureka.reward import RewardWrapper, make_vec_env
-from eureka.reward.compiled import load_reward
-from eureka.train.runner import build_kwargs
-
-
-def ppo_kwargs(task_name: str) -> tuple[int, dict]:
-    cfg = OmegaConf.load(conf_dir() / "task" / f"{task_name}.yaml")
-    tr = cfg.trainer
-    return int(tr.n_envs), build_kwargs(OmegaConf.to_container(tr.get("ppo") or {}, resolve=True))
-
+from eureka.procs import run_in_child
+from eureka.reward import make_vec_env
 
 CLOCK = [time.process_time, "cpu"]  # steps per CPU second of the training process: robust to other load
 
@@ -48,27 +39,9 @@ def sim_speed(task, n_envs: int, steps: int) -> float:
     return steps / (time.perf_counter() - t0)
 
 
-def ppo_speed(task, variant: str, n_envs: int, kwargs: dict, steps: int, reward_path: Path) -> float:
-    if variant == "walled":
-        from _walled import walled_speed
-
-        from eureka.procs import run_in_child
-
-        return float(run_in_child(walled_speed, task.name, steps, str(reward_path), CLOCK[1], timeout=3600))
-    venv = make_vec_env(task, n_envs, 0, subprocess=variant == "ours_subproc")
-    if variant == "wrapper_env":
-        venv = RewardWrapper(venv, task, mode="env")
-    elif variant in ("ours", "ours_subproc", "watchdog"):
-        fn, params = load_reward(reward_path, trusted=True)  # our own reward, measured in-process
-        venv = RewardWrapper(venv, task, mode="candidate", reward_fn=fn, params=params, path=reward_path)
-        if variant == "watchdog":
-            from eureka.reward.watchdog import CallWatchdog
-
-            venv.watchdog = CallWatchdog(2.0, lambda step, cpu: None)
-    model = PPO("MlpPolicy", venv, seed=0, device="cpu", verbose=0, **kwargs)
-    t0 = CLOCK[0]()
-    model.learn(total_timesteps=steps)
-    return model.num_timesteps / (CLOCK[0]() - t0)
+def ppo_speed(task, variant: str, steps: int, reward_path: Path) -> float:
+    """One variant's PPO speed, measured in a fresh child process (see ``_variant.py``)."""
+    return float(run_in_child(variant_speed, task.name, variant, steps, str(reward_path), CLOCK[1], timeout=3600))
 
 
 def main() -> None:
@@ -84,7 +57,7 @@ def main() -> None:
     CLOCK[:] = [time.process_time if args.clock == "cpu" else time.perf_counter, args.clock]
     torch.set_num_threads(1)
     task = tasks.make(args.task)
-    n_envs, kwargs = ppo_kwargs(args.task)
+    n_envs, _ = ppo_kwargs(args.task)
     reward_path = Path(tempfile.mkdtemp()) / "reward.py"
     reward_path.write_text(CodeWriter(task).code(seed_genome(task)))
     results: dict[str, list[float]] = {"sim": [], "native": [], "wrapper_env": [], "ours": [], "watchdog": [],
@@ -98,7 +71,7 @@ def main() -> None:
         if args.subproc:
             order.append("ours_subproc")
         for variant in order:
-            results[variant].append(ppo_speed(task, variant, n_envs, kwargs, args.steps, reward_path))
+            results[variant].append(ppo_speed(task, variant, args.steps, reward_path))
         print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.0f}" for k, v in results.items()), flush=True)
     med = {k: statistics.median(v) for k, v in results.items()}
     ratios = [o / n for o, n in zip(results["ours"], results["native"], strict=True)]

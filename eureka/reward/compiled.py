@@ -194,11 +194,14 @@ def check_finite(reward: torch.Tensor, components: dict[str, torch.Tensor], step
 
 
 def call_reward(fn: Callable, params: list[str], states: dict[str, torch.Tensor], path: Path,
-                step: int | None = None, validate: bool = True) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+                step: int | None = None, validate: bool = True,
+                finite: bool = True) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Call the reward on a batch of states; classify anything that goes wrong.
 
     ``validate=False`` (the training hot path, after the first calls) checks only the
-    reward's shape, dtype and finiteness, not every component again.
+    reward's shape and dtype, not every component again. ``finite=False`` leaves the NaN/inf
+    check to the caller (the training wrapper checks the numpy copy it makes anyway, and calls
+    ``check_finite`` for the message).
     """
     n = next(iter(states.values())).shape[0]
     try:
@@ -215,5 +218,6 @@ def call_reward(fn: Callable, params: list[str], states: dict[str, torch.Tensor]
         reward, components = out
     else:
         reward, components = normalize_output(out, n)
-    check_finite(reward, components, step)
+    if finite:
+        check_finite(reward, components, step)
     return reward, components
