@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 
 from eureka import tasks
@@ -11,6 +13,12 @@ from eureka.reward import compiled, sample_states
 # The test process loads rewards the tests wrote themselves (trusted code); candidate code from
 # the corpus only ever runs in walled children. tests/test_walls.py checks the refusal without this.
 compiled.TRUST_UNWALLED = True
+
+# Started in the background from a non-interactive shell (`make test &`, nohup), this process inherits
+# SIGINT ignored, and so would every `eureka` the tests start: the Ctrl-C tests could not send one.
+# A handler (rather than "ignore") is reset to the default in children, so they get Python's usual Ctrl-C.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
