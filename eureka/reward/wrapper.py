@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -121,7 +122,7 @@ class RewardWrapper(VecEnvWrapper):
                 self.watchdog.end()
             self._checked += 1
             rewards = reward_t.numpy(force=True).astype(np.float32)
-            if not np.isfinite(rewards).all():
+            if not math.isfinite(rewards.sum(dtype=np.float64)):  # float32 values cannot overflow it
                 check_finite(reward_t, components, self.steps)
             self._record(components)
         elif self.mode == "sparse":

@@ -76,3 +76,14 @@ def test_nan_mid_training_is_classified_with_the_step(tmp_path, cartpole):
     wrapper = RewardWrapper(make_vec_env(cartpole, 2, 0), cartpole, "candidate", fn, params, path)
     with pytest.raises(NonFiniteReward, match="training step"):
         _rollout(wrapper, 200)
+
+
+def test_huge_finite_rewards_are_not_taken_for_inf(tmp_path, cartpole):
+    """The fast NaN check sums the rewards: a float32 sum would overflow; finite rewards must pass."""
+    path = tmp_path / "reward.py"
+    path.write_text("import torch\ndef compute_reward(pole_angle):\n    r = pole_angle * 0.0 + 3.0e38\n"
+                    "    return r, {'r': r}\n")
+    fn, params = load_reward(path)
+    wrapper = RewardWrapper(make_vec_env(cartpole, 4, 0), cartpole, "candidate", fn, params, path)
+    for _obs, rewards, _dones, _infos in _rollout(wrapper, 10):
+        assert np.isfinite(rewards).all() and (rewards > 1e38).all()  # their float32 sum is inf
