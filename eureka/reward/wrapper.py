@@ -26,8 +26,9 @@ class RewardWrapper(VecEnvWrapper):
     mode ``candidate`` uses ``reward_fn``; ``env`` keeps the env's own reward;
     ``sparse`` pays each episode's fitness at its last step and 0 otherwise.
     The env's reward is kept in ``info["env_reward"]``, and with ``info_components`` the
-    components in ``info["reward_components"]`` (off by default: it costs a copy per step). Finished episodes' fitness values collect in
-    ``episode_fitness``; component sums collect until ``pop_component_stats``.
+    components in ``info["reward_components"]`` (off by default: it costs a copy per step).
+    Finished episodes' fitness values collect in ``episode_fitness``; component statistics
+    collect until ``pop_component_stats``.
     """
 
     def __init__(self, venv: VecEnv, task: Task, mode: str = "candidate", reward_fn: Callable | None = None,
@@ -169,7 +170,16 @@ class RewardWrapper(VecEnvWrapper):
                                        f"{MAX_COMPONENTS} components named by identifiers of <= 64 characters")
             self._flush_pending()
             self._names = names
-        self._rows.append(torch.stack(tuple(components.values())))
+        try:
+            row = torch.stack(tuple(components.values()))
+        except (RuntimeError, TypeError):
+            row = None
+        if row is None or row.shape != (len(names), self.n):  # only the first calls check each component
+            shapes = {k: list(v.shape) if isinstance(v, torch.Tensor) else type(v).__name__
+                      for k, v in components.items()}
+            raise RewardShapeError(f"at training step {self.steps} the components are not all tensors of shape "
+                                   f"[{self.n}]: {str(shapes)[:300]}")
+        self._rows.append(row)
         if len(self._rows) >= FOLD_EVERY:
             self._fold()
 

@@ -87,3 +87,16 @@ def test_huge_finite_rewards_are_not_taken_for_inf(tmp_path, cartpole):
     wrapper = RewardWrapper(make_vec_env(cartpole, 4, 0), cartpole, "candidate", fn, params, path)
     for _obs, rewards, _dones, _infos in _rollout(wrapper, 10):
         assert np.isfinite(rewards).all() and (rewards > 1e38).all()  # their float32 sum is inf
+
+
+def test_a_component_that_changes_shape_later_is_a_shape_error(tmp_path, cartpole):
+    """Only the first calls validate every component; a later odd one is still a RewardShapeError."""
+    from eureka.errors import RewardShapeError
+
+    path = tmp_path / "reward.py"
+    path.write_text("import torch\ncalls = [0]\ndef compute_reward(pole_angle):\n    calls[0] += 1\n"
+                    "    c = pole_angle if calls[0] < 20 else pole_angle[:1]\n    return pole_angle, {'c': c}\n")
+    fn, params = load_reward(path)
+    wrapper = RewardWrapper(make_vec_env(cartpole, 4, 0), cartpole, "candidate", fn, params, path)
+    with pytest.raises(RewardShapeError, match="training step 80 .*'c': \\[1\\]"):
+        _rollout(wrapper, 40)
