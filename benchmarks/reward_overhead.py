@@ -57,17 +57,17 @@ def main() -> None:
     CLOCK[:] = [time.process_time if args.clock == "cpu" else time.perf_counter, args.clock]
     torch.set_num_threads(1)
     task = tasks.make(args.task)
-    n_envs, _ = ppo_kwargs(args.task)
+    n_envs, _, _ = ppo_kwargs(args.task)
     reward_path = Path(tempfile.mkdtemp()) / "reward.py"
     reward_path.write_text(CodeWriter(task).code(seed_genome(task)))
-    results: dict[str, list[float]] = {"sim": [], "native": [], "wrapper_env": [], "ours": [], "watchdog": [],
-                                       "walled": []}
+    results: dict[str, list[float]] = {"sim": [], "native": [], "wrapper_env": [], "ours": [], "ours_per_step": [],
+                                       "watchdog": [], "walled": []}
     if args.subproc:
         results["ours_subproc"] = []
     for r in range(args.rounds):
         results["sim"].append(sim_speed(task, n_envs, args.steps))
-        order = ["native", "ours", "walled", "watchdog", "wrapper_env"] if r % 2 == 0 else \
-            ["walled", "ours", "native", "watchdog", "wrapper_env"]
+        order = ["native", "ours", "walled", "watchdog", "wrapper_env", "ours_per_step"] if r % 2 == 0 else \
+            ["walled", "ours", "native", "ours_per_step", "watchdog", "wrapper_env"]
         if args.subproc:
             order.append("ours_subproc")
         for variant in order:
@@ -80,7 +80,8 @@ def main() -> None:
     print(f"  raw simulator (random actions):  {med['sim']:10.0f} steps/s")
     print(f"  PPO, env's own reward (native):  {med['native']:10.0f} steps/s")
     print(f"  PPO, wrapper passing env reward: {med['wrapper_env']:10.0f} steps/s")
-    print(f"  PPO, compiled candidate reward:  {med['ours']:10.0f} steps/s")
+    print(f"  PPO, compiled candidate reward:  {med['ours']:10.0f} steps/s  (one call per rollout, as in a run)")
+    print(f"  same, one reward call per step:  {med['ours_per_step']:10.0f} steps/s")
     print(f"  same + reward-call watchdog:     {med['watchdog']:10.0f} steps/s")
     print(f"  same, walled child process:      {med['walled']:10.0f} steps/s  (walls + watchdog, as in a run)")
     if args.subproc:

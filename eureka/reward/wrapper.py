@@ -17,7 +17,7 @@ from eureka.sandbox.policy import MAX_COMPONENTS, valid_component_name
 from eureka.tasks import Task
 
 MODES = ("candidate", "env", "sparse")
-FOLD_EVERY = 512  # steps of component rows kept before their statistics are folded in
+FOLD_COLUMNS = 4096  # component values (steps x envs) kept before their statistics are folded in
 
 
 class RewardWrapper(VecEnvWrapper):
@@ -29,11 +29,16 @@ class RewardWrapper(VecEnvWrapper):
     components in ``info["reward_components"]`` (off by default: it costs a copy per step).
     Finished episodes' fitness values collect in ``episode_fitness``; component statistics
     collect until ``pop_component_stats``.
+
+    With ``defer`` (PPO, see ``eureka.train.deferred``) ``step`` returns placeholder zeros and
+    keeps the step; ``flush`` later scores all kept steps at once: one reward call on the
+    ``steps x envs`` states of a whole rollout (rows step-major: row ``t * num_envs + env``)
+    instead of one per step, which makes the reward's per-call cost nearly vanish.
     """
 
     def __init__(self, venv: VecEnv, task: Task, mode: str = "candidate", reward_fn: Callable | None = None,
                  params: list[str] | None = None, path: str | Path = "", device: str = "cpu",
-                 info_components: bool = False):
+                 info_components: bool = False, defer: bool = False):
         space = venv.observation_space
         self.hidden = int(task.hidden_obs)
         if self.hidden:
@@ -43,12 +48,15 @@ class RewardWrapper(VecEnvWrapper):
             raise ValueError(f"mode must be one of {MODES}")
         if mode == "candidate" and reward_fn is None:
             raise ValueError("mode 'candidate' needs a reward_fn")
+        if defer and (mode != "candidate" or info_components):
+            raise ValueError("defer needs mode 'candidate' and no info_components (components come later)")
         self.task, self.mode, self.reward_fn = task, mode, reward_fn
         self.params, self.path, self.device = params or [], Path(path), torch.device(device)
-        self.info_components = info_components
+        self.info_components, self.defer = info_components, defer
         self.watchdog = None  # a CallWatchdog in walled training processes (see reward/watchdog.py)
         self.n = venv.num_envs
         self._actions: np.ndarray | None = None
+        self._kept: list[tuple] = []  # (reward obs, actions, dones, infos, env rewards) of steps not yet scored
         self._ep_sum = np.zeros(self.n)
         self._ep_max = np.full(self.n, -np.inf)
         self._ep_len = np.zeros(self.n, dtype=np.int64)
@@ -56,13 +64,15 @@ class RewardWrapper(VecEnvWrapper):
         self.episode_lengths: list[int] = []
         self.steps = 0
         self._names: tuple[str, ...] = ()
-        self._rows: list[torch.Tensor] = []  # this component set's [K, N] rows not yet folded into _acc
+        self._rows: list[torch.Tensor] = []  # this component set's [K, B] blocks not yet folded into _acc
+        self._columns = 0  # values per component in _rows
         self._acc: torch.Tensor | None = None  # per component: sum, sum of squares, min, max
         self._count = 0
         self._pending: dict[str, dict[str, float]] = {}  # finished stats of a previous component set
         self._checked = 0
 
     def reset(self):
+        self._kept = []
         self._ep_sum[:] = 0
         self._ep_max[:] = -np.inf
         self._ep_len[:] = 0
@@ -75,12 +85,11 @@ class RewardWrapper(VecEnvWrapper):
         self._actions = actions
         self.venv.step_async(actions)
 
-    def _terminal_obs(self, obs, dones, infos):
-        idx = np.flatnonzero(dones)
-        if idx.size == 0 or not isinstance(obs, np.ndarray):
+    def _terminal_obs(self, obs, done_idx, infos):
+        if done_idx.size == 0 or not isinstance(obs, np.ndarray):
             return obs
         fixed = obs.copy()
-        for i in idx:
+        for i in done_idx:
             term = infos[i].get("terminal_observation")
             if term is not None:
                 fixed[i] = term
@@ -89,54 +98,74 @@ class RewardWrapper(VecEnvWrapper):
     def step_wait(self):
         obs, env_rewards, dones, infos = self.venv.step_wait()
         self.steps += self.n
-        with torch.inference_mode():  # no autograd bookkeeping: a tenth less per small op
-            rewards = self._rewards(obs, env_rewards, dones, infos)
+        done_idx = np.flatnonzero(dones)
+        self._kept.append((self._terminal_obs(obs, done_idx, infos), self._actions, dones, infos, env_rewards))
+        rewards = np.zeros(self.n, dtype=np.float32) if self.defer else self.flush()[0][0]
+        env_list = np.asarray(env_rewards).tolist()
+        for i, info in enumerate(infos):
+            info["env_reward"] = env_list[i]
         if self.hidden:
-            for i in np.flatnonzero(dones):
+            for i in done_idx:
                 if infos[i].get("terminal_observation") is not None:
                     infos[i]["terminal_observation"] = infos[i]["terminal_observation"][self.hidden:]
         return self._policy_obs(obs), rewards, dones, infos
 
-    def _rewards(self, obs, env_rewards, dones, infos) -> np.ndarray:
-        """Fitness bookkeeping and this step's rewards; fills ``env_reward`` (and components) into ``infos``.
+    def flush(self) -> tuple[np.ndarray, np.ndarray]:
+        """Score the steps kept since the last flush, in one go: fitness bookkeeping, rewards, components.
 
-        The training hot path: every torch call here costs a few microseconds per step.
+        Returns ``(rewards, dones)``, both ``[T, N]`` for the ``T`` steps (``T = 0`` when none are kept).
         """
-        obs_t = torch.as_tensor(self._terminal_obs(obs, dones, infos), dtype=torch.float32, device=self.device)
-        act_t = torch.as_tensor(self._actions, device=self.device)
-        states = self.task.extract_state(obs_t, act_t, infos)
-        fit = self.task.fitness.step(states).numpy(force=True)  # added into float64 sums
-        self._ep_sum += fit
-        if self.task.fitness.reduce == "max":
-            np.maximum(self._ep_max, fit, out=self._ep_max)
-        self._ep_len += 1
-        done_idx = np.flatnonzero(dones)
-        ep_values = self._finish_episodes(done_idx)
+        kept, self._kept = self._kept, []
+        if not kept:
+            return np.zeros((0, self.n), dtype=np.float32), np.zeros((0, self.n), dtype=bool)
+        with torch.inference_mode():  # no autograd bookkeeping: a tenth less per small op
+            return self._score(*zip(*kept, strict=True))
 
-        components: dict[str, torch.Tensor] = {}
-        if self.mode == "candidate":
-            if self.watchdog is not None:
-                self.watchdog.begin(self.steps)
-            reward_t, components = call_reward(self.reward_fn, self.params, states, self.path, step=self.steps,
-                                               validate=self._checked < 3, finite=False)
-            if self.watchdog is not None:
-                self.watchdog.end()
-            self._checked += 1
-            rewards = reward_t.numpy(force=True).astype(np.float32)
-            if not math.isfinite(rewards.sum(dtype=np.float64)):  # float32 values cannot overflow it
-                check_finite(reward_t, components, self.steps)
-            self._record(components)
-        elif self.mode == "sparse":
-            rewards = np.zeros(self.n, dtype=np.float32)
-            rewards[done_idx] = ep_values
-        else:
-            rewards = np.asarray(env_rewards, dtype=np.float32)
-        env_list = np.asarray(env_rewards).tolist()
-        comp_lists = {k: v.tolist() for k, v in components.items()} if self.info_components else {}
-        for i, info in enumerate(infos):
-            info["env_reward"] = env_list[i]
-            if comp_lists:
-                info["reward_components"] = {k: v[i] for k, v in comp_lists.items()}
+    def _score(self, obs, actions, dones, infos, env_rewards) -> tuple[np.ndarray, np.ndarray]:
+        """Fitness bookkeeping and rewards of ``T`` kept steps (each argument a tuple of ``T`` per-step values).
+
+        The training hot path: every torch call here costs a few microseconds per call.
+        """
+        T, n = len(obs), self.n
+        obs_t = torch.as_tensor(np.concatenate(obs) if T > 1 else obs[0], dtype=torch.float32, device=self.device)
+        act_t = torch.as_tensor(np.concatenate(actions) if T > 1 else actions[0], device=self.device)
+        states = self.task.extract_state(obs_t, act_t, [i for step in infos for i in step] if T > 1 else infos[0])
+        fit = self.task.fitness.step(states).numpy(force=True).reshape(T, n)  # added into float64 sums
+        done = np.stack(dones).astype(bool, copy=False)
+        rewards = np.zeros((T, n), dtype=np.float32) if self.mode == "sparse" else None
+        for t in range(T):
+            self._ep_sum += fit[t]
+            if self.task.fitness.reduce == "max":
+                np.maximum(self._ep_max, fit[t], out=self._ep_max)
+            self._ep_len += 1
+            if done[t].any():
+                done_idx = np.flatnonzero(done[t])
+                ep_values = self._finish_episodes(done_idx)
+                if rewards is not None:
+                    rewards[t, done_idx] = ep_values
+        if self.mode == "env":
+            rewards = np.asarray(np.stack(env_rewards), dtype=np.float32)
+        elif self.mode == "candidate":
+            rewards = self._candidate_rewards(states, T, infos[-1])
+        return rewards, done
+
+    def _candidate_rewards(self, states: dict[str, torch.Tensor], T: int, last_infos: list[dict]) -> np.ndarray:
+        if self.watchdog is not None:
+            self.watchdog.begin(self.steps)
+        reward_t, components = call_reward(self.reward_fn, self.params, states, self.path, step=self.steps,
+                                           validate=self._checked < 3, finite=False)
+        if self.watchdog is not None:
+            self.watchdog.end()
+        self._checked += 1
+        rewards = reward_t.numpy(force=True).astype(np.float32).reshape(T, self.n)
+        if not math.isfinite(rewards.sum(dtype=np.float64)):  # float32 values cannot overflow it
+            first = int(np.flatnonzero(~np.isfinite(rewards).all(axis=1))[0])
+            check_finite(reward_t, components, self.steps - (T - 1 - first) * self.n)  # that step's number
+        self._record(components, T * self.n)
+        if self.info_components:  # never deferred: T == 1
+            lists = {k: v.tolist() for k, v in components.items()}
+            for i, info in enumerate(last_infos):
+                info["reward_components"] = {k: v[i] for k, v in lists.items()}
         return rewards
 
     def _finish_episodes(self, done_idx: np.ndarray) -> np.ndarray:
@@ -158,8 +187,8 @@ class RewardWrapper(VecEnvWrapper):
         self._ep_len[done_idx] = 0
         return values.astype(np.float32)
 
-    def _record(self, components: dict[str, torch.Tensor]) -> None:
-        """Keep this step's components; their statistics are computed in batches (``_fold``)."""
+    def _record(self, components: dict[str, torch.Tensor], rows: int) -> None:
+        """Keep these ``rows`` values of each component; their statistics are computed in batches (``_fold``)."""
         names = tuple(components)
         if names != self._names:
             bad = [k for k in names if not valid_component_name(k)]
@@ -174,13 +203,14 @@ class RewardWrapper(VecEnvWrapper):
             row = torch.stack(tuple(components.values()))
         except (RuntimeError, TypeError):
             row = None
-        if row is None or row.shape != (len(names), self.n):  # only the first calls check each component
+        if row is None or row.shape != (len(names), rows):  # only the first calls check each component
             shapes = {k: list(v.shape) if isinstance(v, torch.Tensor) else type(v).__name__
                       for k, v in components.items()}
             raise RewardShapeError(f"at training step {self.steps} the components are not all tensors of shape "
-                                   f"[{self.n}]: {str(shapes)[:300]}")
+                                   f"[{rows}]: {str(shapes)[:300]}")
         self._rows.append(row)
-        if len(self._rows) >= FOLD_EVERY:
+        self._columns += rows
+        if self._columns >= FOLD_COLUMNS:
             self._fold()
 
     @torch.inference_mode()
@@ -189,7 +219,7 @@ class RewardWrapper(VecEnvWrapper):
         if not self._rows:
             return
         stacked = torch.cat(self._rows, 1).detach().to(torch.float64)
-        self._rows = []
+        self._rows, self._columns = [], 0
         row = torch.stack([stacked.sum(1), (stacked * stacked).sum(1), stacked.amin(1), stacked.amax(1)])
         if self._acc is None:
             self._acc, self._count = row, stacked.shape[1]

@@ -24,6 +24,7 @@ from eureka.errors import RewardError, TrainingCrash
 from eureka.reward.vecenv import make_vec_env
 from eureka.reward.watchdog import CallWatchdog
 from eureka.reward.wrapper import RewardWrapper
+from eureka.train.deferred import RolloutVecNormalize, defer_rewards
 from eureka.train.result import TrainResult
 
 ALGOS = {"ppo": PPO, "sac": SAC}
@@ -285,6 +286,7 @@ def run_training_raw(spec: TrainSpec, progress: Callable[[int], None] | None = N
                                 f"{type(venv.action_space).__name__} actions (use trainer.algo=ppo)")
         wrapper = RewardWrapper(venv, task, mode=spec.mode, reward_fn=fn, params=params,
                                 path=reward_path or "", device=device)
+        defer = spec.algo == "ppo" and spec.mode == "candidate"  # rewards once per rollout (train/deferred.py)
         if emit is not None and spec.mode == "candidate":
             wrapper.watchdog = CallWatchdog(spec.call_timeout_s, _aborter(spec, result, out_dir, emit, t0),
                                             first_calls_s=spec.first_call_cpu_s)
@@ -296,13 +298,17 @@ def run_training_raw(spec: TrainSpec, progress: Callable[[int], None] | None = N
             model = load_model(spec.algo, str(saved), spec.hyperparams, env=env, device=device, tensorboard_log=tb)
             start = model.num_timesteps
         else:
-            env = VecNormalize(wrapper, norm_obs=True, norm_reward=True) if spec.normalize else wrapper
+            normalizer_class = RolloutVecNormalize if defer else VecNormalize
+            env = normalizer_class(wrapper, norm_obs=True, norm_reward=True) if spec.normalize else wrapper
             model = ALGOS[spec.algo]("MlpPolicy", env, seed=spec.seed, device=device, verbose=0,
                                      tensorboard_log=tb, **build_kwargs(spec.hyperparams))
             start = 0
+        if defer:
+            defer_rewards(model, wrapper)
         callback = _Monitor(wrapper, spec, progress, metrics_path)
         model.learn(total_timesteps=spec.total_timesteps, callback=callback, progress_bar=False,
                     reset_num_timesteps=start == 0)
+        wrapper.flush()  # steps of a rollout cut short, if any: their episodes still count
         if callback.snapshots and callback.snapshots[-1]["step"] < model.num_timesteps:
             callback.snapshot()
         normalizer = env if isinstance(env, VecNormalize) else None

@@ -37,15 +37,15 @@ def test_candidate_reward_replaces_env_reward_for_the_batch(tmp_path, cartpole):
 
 
 def test_component_stats_are_exact_across_folds_and_pops(tmp_path, cartpole):
-    """Statistics are computed in batches of FOLD_EVERY steps: they must equal numpy's over every step."""
-    from eureka.reward.wrapper import FOLD_EVERY
+    """Statistics are computed in batches of FOLD_COLUMNS values: they must equal numpy's over every step."""
+    from eureka.reward.wrapper import FOLD_COLUMNS
 
     path = tmp_path / "reward.py"
     path.write_text(GOOD.replace("{'upright': upright}", "{'upright': upright, 'angle': pole_angle}"))
     fn, params = load_reward(path)
     wrapper = RewardWrapper(make_vec_env(cartpole, 3, 0), cartpole, "candidate", fn, params, path,
                             info_components=True)
-    for steps in (FOLD_EVERY * 2 + 37, 5):
+    for steps in (FOLD_COLUMNS // 3 * 2 + 37, 5):
         seen = {"upright": [], "angle": []}
         for _obs, _r, _d, infos in _rollout(wrapper, steps):
             for k in seen:
@@ -100,3 +100,56 @@ def test_a_component_that_changes_shape_later_is_a_shape_error(tmp_path, cartpol
     wrapper = RewardWrapper(make_vec_env(cartpole, 4, 0), cartpole, "candidate", fn, params, path)
     with pytest.raises(RewardShapeError, match="training step 80 .*'c': \\[1\\]"):
         _rollout(wrapper, 40)
+
+
+def _twins(tmp_path, task, code: str, n: int):
+    """The same candidate reward in a per-step wrapper and a deferred one, over identically seeded envs."""
+    path = tmp_path / "reward.py"
+    path.write_text(code)
+    fn, params = load_reward(path)
+    return [RewardWrapper(make_vec_env(task, n, 0), task, "candidate", fn, params, path, defer=defer)
+            for defer in (False, True)]
+
+
+def test_deferred_scoring_equals_per_step_scoring(tmp_path, cartpole):
+    """Blocks of any length (flushed every 7 steps here) give the rewards, fitness and statistics of per-step calls."""
+    code = GOOD.replace("{'upright': upright}", "{'upright': upright, 'angle': pole_angle}")
+    step_w, deferred = _twins(tmp_path, cartpole, code, 3)
+    step_w.reset(), deferred.reset()
+    rng = np.random.default_rng(0)
+    per_step, placeholders, blocks, dones_seen = [], [], [], []
+    for t in range(200):
+        actions = rng.integers(0, 2, 3)
+        per_step.append(step_w.step(actions)[1])
+        _, r, d, _ = deferred.step(actions)
+        placeholders.append(r)
+        dones_seen.append(d)
+        if t % 7 == 6:
+            blocks.append(deferred.flush())
+    blocks.append(deferred.flush())
+    assert deferred.flush()[0].shape == (0, 3)  # nothing kept twice
+    assert not np.any(placeholders)
+    np.testing.assert_array_equal(np.concatenate([b[0] for b in blocks]), np.stack(per_step))
+    np.testing.assert_array_equal(np.concatenate([b[1] for b in blocks]), np.stack(dones_seen))
+    assert deferred.episode_fitness == step_w.episode_fitness and len(step_w.episode_fitness) > 5
+    assert deferred.episode_lengths == step_w.episode_lengths
+    a, b = step_w.pop_component_stats(), deferred.pop_component_stats()
+    assert a.keys() == b.keys() == {"upright", "angle"}
+    for k in a:
+        assert a[k] == pytest.approx(b[k], rel=1e-9, abs=1e-12)
+
+
+def test_deferred_nan_names_the_step_it_happened_at(tmp_path, cartpole):
+    code = ("import torch\ndef compute_reward(pole_angle):\n"
+            "    r = torch.where(pole_angle.abs() > 0.1, pole_angle / 0.0, pole_angle)\n    return r, {'r': r}\n")
+    step_w, deferred = _twins(tmp_path, cartpole, code, 2)
+    step_w.reset(), deferred.reset()
+    with pytest.raises(NonFiniteReward) as per_step:
+        for _ in range(300):
+            step_w.step(np.ones(2, dtype=np.int64))
+    steps = step_w.steps
+    for _ in range(steps // 2 + 10):  # past the bad step, then one call for all of them
+        deferred.step(np.ones(2, dtype=np.int64))
+    with pytest.raises(NonFiniteReward) as later:
+        deferred.flush()
+    assert f"training step {steps}" in str(per_step.value) and f"training step {steps}" in str(later.value)

@@ -1,0 +1,62 @@
+"""PPO with the reward called once per rollout trains exactly as with one call per step."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from stable_baselines3 import PPO
+from stable_baselines3.common.vec_env import VecNormalize
+
+from eureka import tasks
+from eureka.llm.offline import CodeWriter, seed_genome
+from eureka.reward import RewardWrapper, make_vec_env
+from eureka.reward.compiled import load_reward
+from eureka.train.deferred import RolloutVecNormalize, defer_rewards
+
+
+def _train(task, path, defer: bool, normalize: bool, steps: int):
+    fn, params = load_reward(path)
+    calls = []
+
+    def counted(**kw):
+        calls.append(next(iter(kw.values())).shape[0])
+        return fn(**kw)
+
+    wrapper = RewardWrapper(make_vec_env(task, 4, 0), task, "candidate", counted, params, path)
+    env = (RolloutVecNormalize if defer else VecNormalize)(wrapper) if normalize else wrapper
+    model = PPO("MlpPolicy", env, n_steps=64, batch_size=64, n_epochs=2, seed=0, device="cpu")
+    if defer:
+        assert defer_rewards(model, wrapper)
+    model.learn(steps)
+    return model, wrapper, calls
+
+
+@pytest.mark.parametrize("name, normalize", [("cartpole", False), ("pendulum", True)])
+def test_deferred_rewards_train_the_same_policy(tmp_path, name, normalize):
+    """Pendulum's episodes end by time limit: PPO's value bootstrap on truncation is covered, and VecNormalize."""
+    task = tasks.make(name)
+    path = tmp_path / "reward.py"
+    path.write_text(CodeWriter(task).code(seed_genome(task)))
+    a, wa, calls_a = _train(task, path, False, normalize, 1280)
+    b, wb, calls_b = _train(task, path, True, normalize, 1280)
+    assert calls_a == [4] * 320 and calls_b == [256] * 5  # one call per step vs one per rollout of 64 x 4
+    for p, q in zip(a.policy.parameters(), b.policy.parameters(), strict=True):
+        assert torch.equal(p, q)
+    np.testing.assert_array_equal(a.rollout_buffer.rewards, b.rollout_buffer.rewards)
+    np.testing.assert_array_equal(a.rollout_buffer.advantages, b.rollout_buffer.advantages)
+    assert wa.episode_fitness == wb.episode_fitness and wa.episode_fitness
+    if normalize:
+        assert a.get_vec_normalize_env().ret_rms.var == pytest.approx(b.get_vec_normalize_env().ret_rms.var, rel=0)
+
+
+def test_deferral_applies_only_where_rewards_can_wait(tmp_path, cartpole):
+    path = tmp_path / "reward.py"
+    path.write_text(CodeWriter(cartpole).code(seed_genome(cartpole)))
+    fn, params = load_reward(path)
+    plain = RewardWrapper(make_vec_env(cartpole, 2, 0), cartpole, "candidate", fn, params, path)
+    per_step_norm = VecNormalize(plain)  # it scales rewards as they come: they cannot be placeholders
+    assert not defer_rewards(PPO("MlpPolicy", per_step_norm, n_steps=16, batch_size=32, device="cpu"), plain)
+    assert not plain.defer
+    env_mode = RewardWrapper(make_vec_env(cartpole, 2, 0), cartpole, "env")
+    assert not defer_rewards(PPO("MlpPolicy", env_mode, n_steps=16, batch_size=32, device="cpu"), env_mode)
