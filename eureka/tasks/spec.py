@@ -46,7 +46,8 @@ class Hint:
 class Fitness:
     """The task's success metric (Eureka's F), independent of any shaped reward.
 
-    ``step`` maps the state dict of one vector step to a per-env value ``[N]``;
+    ``step`` maps a state dict to one value per row ``[N]`` (the rows: the envs of one
+    vector step, or under PPO all steps of a rollout);
     an episode's fitness is those values reduced with ``reduce`` (``sum``,
     ``mean`` or ``max``); the task fitness is the mean over episodes.
     """
