@@ -6,6 +6,7 @@ caches: native and walled are measured under the same conditions.
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -32,19 +33,25 @@ def ppo_kwargs(task_name: str) -> tuple[int, dict, bool]:
             bool(tr.get("normalize", False)))
 
 
-def variant_speed(task_name: str, variant: str, steps: int, reward_path: str, clock: str = "cpu") -> float:
-    """PPO steps per second (CPU seconds of this process by default) of one variant:
+def variant_speed(task_name: str, variant: str, steps: int, reward_path: str, clock: str = "cpu",
+                  cpu: int | None = None) -> dict:
+    """PPO steps per second (CPU seconds of this process by default) of one variant, as ``speed``, and the
+    share of the training thread's CPU time spent in eureka's wrapper (``share``, None for native):
 
-    native: the plain vector env; wrapper_env: RewardWrapper passing the env's reward; ours: the
+    native: the plain vector env; wrapper_env: RewardWrapper passing the env's reward (as the env-reward
+    baseline trains); ours: the
     compiled candidate reward in this process (the code is ours, so trusted); watchdog: the same with
     the reward-call watchdog; walled: the training walls put up exactly as a run does, the reward loaded
     behind them, with the watchdog; ours_subproc: ``ours`` over a SubprocVecEnv; ours_per_step:
     ``ours`` with the reward called every step instead of once per rollout (as eureka did before).
     Every variant adds VecNormalize where the task's config has ``normalize: true``, as a run does.
+    ``cpu``: run on that core only.
     """
     from eureka.reward.compiled import load_reward
     from eureka.reward.watchdog import CallWatchdog
 
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
     torch.set_num_threads(1)
     task = tasks.make(task_name)
     n_envs, kwargs, normalize = ppo_kwargs(task_name)
@@ -66,13 +73,36 @@ def variant_speed(task_name: str, variant: str, steps: int, reward_path: str, cl
         venv = wrapper = RewardWrapper(venv, task, mode="candidate", reward_fn=fn, params=params, path=path)
         if variant in ("watchdog", "walled"):
             venv.watchdog = CallWatchdog(2.0, lambda step, cpu: None)
-    deferred = wrapper is not None and wrapper.mode == "candidate" and variant != "ours_per_step"
+    deferred = wrapper is not None and variant != "ours_per_step"  # as in a run: PPO defers
     if normalize:
         venv = (RolloutVecNormalize if deferred else VecNormalize)(venv, norm_obs=True, norm_reward=True)
+    spent = _time_wrapper(wrapper, deferred) if wrapper is not None else None
     model = PPO("MlpPolicy", venv, seed=0, device="cpu", verbose=0, **kwargs)
     if deferred:
         assert defer_rewards(model, wrapper)
     now = time.process_time if clock == "cpu" else time.perf_counter
-    t0 = now()
+    t0, cpu0 = now(), time.thread_time()
     model.learn(total_timesteps=steps)
-    return model.num_timesteps / (now() - t0)
+    speed = model.num_timesteps / (now() - t0)
+    return {"speed": speed, "share": spent[0] / (time.thread_time() - cpu0) if spent else None}
+
+
+def _time_wrapper(wrapper: RewardWrapper, deferred: bool) -> list[float]:
+    """Add up the CPU time the training thread spends in the wrapper's own work (its ``step_wait`` minus the
+    simulator's, and ``flush`` when deferred) into the returned cell. Measured inside one run, so
+    the share of the run it makes up does not move with the machine's load."""
+    spent = [0.0]
+
+    def timed(fn, sign: float):
+        def call():
+            t = time.thread_time()
+            out = fn()
+            spent[0] += sign * (time.thread_time() - t)
+            return out
+        return call
+
+    wrapper.venv.step_wait = timed(wrapper.venv.step_wait, -1.0)
+    wrapper.step_wait = timed(wrapper.step_wait, 1.0)
+    if deferred:
+        wrapper.flush = timed(wrapper.flush, 1.0)
+    return spent

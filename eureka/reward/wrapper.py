@@ -31,9 +31,9 @@ class RewardWrapper(VecEnvWrapper):
     collect until ``pop_component_stats``.
 
     With ``defer`` (PPO, see ``eureka.train.deferred``) ``step`` returns placeholder zeros and
-    keeps the step; ``flush`` later scores all kept steps at once: one reward call on the
-    ``steps x envs`` states of a whole rollout (rows step-major: row ``t * num_envs + env``)
-    instead of one per step, which makes the reward's per-call cost nearly vanish.
+    keeps the step; ``flush`` later scores all kept steps at once: one state extraction, fitness
+    and reward call on the ``steps x envs`` states of a whole rollout (rows step-major: row
+    ``t * num_envs + env``) instead of one per step, which makes their per-call cost nearly vanish.
     """
 
     def __init__(self, venv: VecEnv, task: Task, mode: str = "candidate", reward_fn: Callable | None = None,
@@ -48,8 +48,8 @@ class RewardWrapper(VecEnvWrapper):
             raise ValueError(f"mode must be one of {MODES}")
         if mode == "candidate" and reward_fn is None:
             raise ValueError("mode 'candidate' needs a reward_fn")
-        if defer and (mode != "candidate" or info_components):
-            raise ValueError("defer needs mode 'candidate' and no info_components (components come later)")
+        if defer and info_components:
+            raise ValueError("defer and info_components exclude each other: the components come after the step")
         self.task, self.mode, self.reward_fn = task, mode, reward_fn
         self.params, self.path, self.device = params or [], Path(path), torch.device(device)
         self.info_components, self.defer = info_components, defer
@@ -99,8 +99,13 @@ class RewardWrapper(VecEnvWrapper):
         obs, env_rewards, dones, infos = self.venv.step_wait()
         self.steps += self.n
         done_idx = np.flatnonzero(dones)
-        self._kept.append((self._terminal_obs(obs, done_idx, infos), self._actions, dones, infos, env_rewards))
-        rewards = np.zeros(self.n, dtype=np.float32) if self.defer else self.flush()[0][0]
+        step = (self._terminal_obs(obs, done_idx, infos), self._actions, dones, infos, env_rewards)
+        if self.defer:
+            self._kept.append(step)
+            rewards = np.zeros(self.n, dtype=np.float32)
+        else:
+            with torch.inference_mode():
+                rewards = self._score(*((x,) for x in step))[0][0]
         env_list = np.asarray(env_rewards).tolist()
         for i, info in enumerate(infos):
             info["env_reward"] = env_list[i]
@@ -131,7 +136,7 @@ class RewardWrapper(VecEnvWrapper):
         act_t = torch.as_tensor(np.concatenate(actions) if T > 1 else actions[0], device=self.device)
         states = self.task.extract_state(obs_t, act_t, [i for step in infos for i in step] if T > 1 else infos[0])
         fit = self.task.fitness.step(states).numpy(force=True).reshape(T, n)  # added into float64 sums
-        done = np.stack(dones).astype(bool, copy=False)
+        done = (np.stack(dones) if T > 1 else np.asarray(dones[0])[None]).astype(bool, copy=False)
         rewards = np.zeros((T, n), dtype=np.float32) if self.mode == "sparse" else None
         for t in range(T):
             self._ep_sum += fit[t]
@@ -144,7 +149,7 @@ class RewardWrapper(VecEnvWrapper):
                 if rewards is not None:
                     rewards[t, done_idx] = ep_values
         if self.mode == "env":
-            rewards = np.asarray(np.stack(env_rewards), dtype=np.float32)
+            rewards = np.asarray(np.stack(env_rewards) if T > 1 else np.asarray(env_rewards[0])[None], dtype=np.float32)
         elif self.mode == "candidate":
             rewards = self._candidate_rewards(states, T, infos[-1])
         return rewards, done

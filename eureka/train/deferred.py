@@ -1,4 +1,4 @@
-"""PPO with the candidate's reward computed once per rollout instead of once per step.
+"""PPO with the rewards computed once per rollout instead of once per step.
 
 A reward call costs a few microseconds per tensor op whatever the batch size, so calling it
 once on all ``n_steps x n_envs`` states of a rollout instead of ``n_steps`` times on ``n_envs``
@@ -85,11 +85,12 @@ class DeferredRolloutBuffer(RolloutBuffer):
 
 def defer_rewards(model, wrapper: RewardWrapper) -> bool:
     """Give PPO ``model`` (trained on ``wrapper``, maybe inside a ``RolloutVecNormalize``) the
-    candidate's rewards once per rollout. Returns False, leaving rewards per step, where that does
-    not apply: not PPO, not a candidate reward, or a plain VecNormalize that scales rewards per step."""
+    wrapper's rewards once per rollout. Returns False, leaving rewards per step, where that does
+    not apply: not PPO, components wanted in each step's info, or a plain VecNormalize that scales
+    rewards per step."""
     old = getattr(model, "rollout_buffer", None)
     norm = model.get_vec_normalize_env()
-    if type(old) is not RolloutBuffer or wrapper.mode != "candidate" or wrapper.info_components or \
+    if type(old) is not RolloutBuffer or wrapper.info_components or \
             (norm is not None and norm.norm_reward and not isinstance(norm, RolloutVecNormalize)):
         return False
     buf = DeferredRolloutBuffer(old.buffer_size, old.observation_space, old.action_space, device=old.device,

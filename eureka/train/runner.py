@@ -286,7 +286,7 @@ def run_training_raw(spec: TrainSpec, progress: Callable[[int], None] | None = N
                                 f"{type(venv.action_space).__name__} actions (use trainer.algo=ppo)")
         wrapper = RewardWrapper(venv, task, mode=spec.mode, reward_fn=fn, params=params,
                                 path=reward_path or "", device=device)
-        defer = spec.algo == "ppo" and spec.mode == "candidate"  # rewards once per rollout (train/deferred.py)
+        defer = spec.algo == "ppo"  # rewards once per rollout (train/deferred.py)
         if emit is not None and spec.mode == "candidate":
             wrapper.watchdog = CallWatchdog(spec.call_timeout_s, _aborter(spec, result, out_dir, emit, t0),
                                             first_calls_s=spec.first_call_cpu_s)

@@ -10,6 +10,14 @@ GOOD = ("import torch\nfrom typing import Dict, Tuple\n\n@torch.jit.script\n"
         "    upright = 2.0 - pole_angle.abs()\n    return upright, {'upright': upright}\n")
 
 
+def _wrapper(tmp_path, task, code: str, n: int, **kw) -> RewardWrapper:
+    """A candidate-mode wrapper over ``n`` seeded envs with the reward ``code``."""
+    path = tmp_path / "reward.py"
+    path.write_text(code)
+    fn, params = load_reward(path)
+    return RewardWrapper(make_vec_env(task, n, 0), task, "candidate", fn, params, path, **kw)
+
+
 def _rollout(wrapper, steps):
     wrapper.reset()
     out = []
@@ -20,11 +28,7 @@ def _rollout(wrapper, steps):
 
 
 def test_candidate_reward_replaces_env_reward_for_the_batch(tmp_path, cartpole):
-    path = tmp_path / "reward.py"
-    path.write_text(GOOD)
-    fn, params = load_reward(path)
-    wrapper = RewardWrapper(make_vec_env(cartpole, 4, 0), cartpole, "candidate", fn, params, path,
-                            info_components=True)
+    wrapper = _wrapper(tmp_path, cartpole, GOOD, 4, info_components=True)
     for _obs, rewards, _dones, infos in _rollout(wrapper, 60):
         assert rewards.shape == (4,) and rewards.dtype == np.float32
         assert all(1.7 < r <= 2.0 for r in rewards)  # |angle| <= 0.21 even at termination
@@ -40,11 +44,8 @@ def test_component_stats_are_exact_across_folds_and_pops(tmp_path, cartpole):
     """Statistics are computed in batches of FOLD_COLUMNS values: they must equal numpy's over every step."""
     from eureka.reward.wrapper import FOLD_COLUMNS
 
-    path = tmp_path / "reward.py"
-    path.write_text(GOOD.replace("{'upright': upright}", "{'upright': upright, 'angle': pole_angle}"))
-    fn, params = load_reward(path)
-    wrapper = RewardWrapper(make_vec_env(cartpole, 3, 0), cartpole, "candidate", fn, params, path,
-                            info_components=True)
+    code = GOOD.replace("{'upright': upright}", "{'upright': upright, 'angle': pole_angle}")
+    wrapper = _wrapper(tmp_path, cartpole, code, 3, info_components=True)
     for steps in (FOLD_COLUMNS // 3 * 2 + 37, 5):
         seen = {"upright": [], "angle": []}
         for _obs, _r, _d, infos in _rollout(wrapper, steps):
@@ -68,23 +69,17 @@ def test_sparse_mode_pays_fitness_at_episode_end(cartpole):
 
 
 def test_nan_mid_training_is_classified_with_the_step(tmp_path, cartpole):
-    path = tmp_path / "reward.py"
-    path.write_text("import torch\ndef compute_reward(pole_angle):\n"
-                    "    r = torch.where(pole_angle.abs() > 0.1, pole_angle / 0.0, pole_angle)\n"
-                    "    return r * 0.0, {'r': r}\n")
-    fn, params = load_reward(path)
-    wrapper = RewardWrapper(make_vec_env(cartpole, 2, 0), cartpole, "candidate", fn, params, path)
+    wrapper = _wrapper(tmp_path, cartpole, "import torch\ndef compute_reward(pole_angle):\n"
+                       "    r = torch.where(pole_angle.abs() > 0.1, pole_angle / 0.0, pole_angle)\n"
+                       "    return r * 0.0, {'r': r}\n", 2)
     with pytest.raises(NonFiniteReward, match="training step"):
         _rollout(wrapper, 200)
 
 
 def test_huge_finite_rewards_are_not_taken_for_inf(tmp_path, cartpole):
     """The fast NaN check sums the rewards: a float32 sum would overflow; finite rewards must pass."""
-    path = tmp_path / "reward.py"
-    path.write_text("import torch\ndef compute_reward(pole_angle):\n    r = pole_angle * 0.0 + 3.0e38\n"
-                    "    return r, {'r': r}\n")
-    fn, params = load_reward(path)
-    wrapper = RewardWrapper(make_vec_env(cartpole, 4, 0), cartpole, "candidate", fn, params, path)
+    wrapper = _wrapper(tmp_path, cartpole, "import torch\ndef compute_reward(pole_angle):\n"
+                       "    r = pole_angle * 0.0 + 3.0e38\n    return r, {'r': r}\n", 4)
     for _obs, rewards, _dones, _infos in _rollout(wrapper, 10):
         assert np.isfinite(rewards).all() and (rewards > 1e38).all()  # their float32 sum is inf
 
@@ -93,22 +88,16 @@ def test_a_component_that_changes_shape_later_is_a_shape_error(tmp_path, cartpol
     """Only the first calls validate every component; a later odd one is still a RewardShapeError."""
     from eureka.errors import RewardShapeError
 
-    path = tmp_path / "reward.py"
-    path.write_text("import torch\ncalls = [0]\ndef compute_reward(pole_angle):\n    calls[0] += 1\n"
-                    "    c = pole_angle if calls[0] < 20 else pole_angle[:1]\n    return pole_angle, {'c': c}\n")
-    fn, params = load_reward(path)
-    wrapper = RewardWrapper(make_vec_env(cartpole, 4, 0), cartpole, "candidate", fn, params, path)
+    wrapper = _wrapper(tmp_path, cartpole, "import torch\ncalls = [0]\ndef compute_reward(pole_angle):\n"
+                       "    calls[0] += 1\n    c = pole_angle if calls[0] < 20 else pole_angle[:1]\n"
+                       "    return pole_angle, {'c': c}\n", 4)
     with pytest.raises(RewardShapeError, match="training step 80 .*'c': \\[1\\]"):
         _rollout(wrapper, 40)
 
 
 def _twins(tmp_path, task, code: str, n: int):
     """The same candidate reward in a per-step wrapper and a deferred one, over identically seeded envs."""
-    path = tmp_path / "reward.py"
-    path.write_text(code)
-    fn, params = load_reward(path)
-    return [RewardWrapper(make_vec_env(task, n, 0), task, "candidate", fn, params, path, defer=defer)
-            for defer in (False, True)]
+    return [_wrapper(tmp_path, task, code, n, defer=defer) for defer in (False, True)]
 
 
 def test_deferred_scoring_equals_per_step_scoring(tmp_path, cartpole):

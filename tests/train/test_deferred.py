@@ -15,7 +15,7 @@ from eureka.reward.compiled import load_reward
 from eureka.train.deferred import RolloutVecNormalize, defer_rewards
 
 
-def _train(task, path, defer: bool, normalize: bool, steps: int):
+def _train(task, path, defer: bool, normalize: bool, steps: int, mode: str = "candidate"):
     fn, params = load_reward(path)
     calls = []
 
@@ -23,7 +23,8 @@ def _train(task, path, defer: bool, normalize: bool, steps: int):
         calls.append(next(iter(kw.values())).shape[0])
         return fn(**kw)
 
-    wrapper = RewardWrapper(make_vec_env(task, 4, 0), task, "candidate", counted, params, path)
+    wrapper = RewardWrapper(make_vec_env(task, 4, 0), task, mode, counted if mode == "candidate" else None,
+                            params, path)
     env = (RolloutVecNormalize if defer else VecNormalize)(wrapper) if normalize else wrapper
     model = PPO("MlpPolicy", env, n_steps=64, batch_size=64, n_epochs=2, seed=0, device="cpu")
     if defer:
@@ -50,6 +51,21 @@ def test_deferred_rewards_train_the_same_policy(tmp_path, name, normalize):
         assert a.get_vec_normalize_env().ret_rms.var == pytest.approx(b.get_vec_normalize_env().ret_rms.var, rel=0)
 
 
+@pytest.mark.parametrize("name, normalize, mode", [("cartpole", False, "sparse"), ("pendulum", True, "env")])
+def test_baselines_defer_alike(tmp_path, name, normalize, mode):
+    """The env-reward and sparse-fitness baselines train on deferred rewards too: the same policy."""
+    task = tasks.make(name)
+    path = tmp_path / "reward.py"
+    path.write_text(CodeWriter(task).code(seed_genome(task)))
+    a, wa, _ = _train(task, path, False, normalize, 768, mode)
+    b, wb, _ = _train(task, path, True, normalize, 768, mode)
+    assert wb.defer and not wa.defer
+    for p, q in zip(a.policy.parameters(), b.policy.parameters(), strict=True):
+        assert torch.equal(p, q)
+    np.testing.assert_array_equal(a.rollout_buffer.rewards, b.rollout_buffer.rewards)
+    assert np.any(b.rollout_buffer.rewards) and wa.episode_fitness == wb.episode_fitness
+
+
 def test_deferral_applies_only_where_rewards_can_wait(tmp_path, cartpole):
     path = tmp_path / "reward.py"
     path.write_text(CodeWriter(cartpole).code(seed_genome(cartpole)))
@@ -58,5 +74,8 @@ def test_deferral_applies_only_where_rewards_can_wait(tmp_path, cartpole):
     per_step_norm = VecNormalize(plain)  # it scales rewards as they come: they cannot be placeholders
     assert not defer_rewards(PPO("MlpPolicy", per_step_norm, n_steps=16, batch_size=32, device="cpu"), plain)
     assert not plain.defer
-    env_mode = RewardWrapper(make_vec_env(cartpole, 2, 0), cartpole, "env")
-    assert not defer_rewards(PPO("MlpPolicy", env_mode, n_steps=16, batch_size=32, device="cpu"), env_mode)
+    shown = RewardWrapper(make_vec_env(cartpole, 2, 0), cartpole, "candidate", fn, params, path, info_components=True)
+    assert not defer_rewards(PPO("MlpPolicy", shown, n_steps=16, batch_size=32, device="cpu"), shown)
+    with pytest.raises(ValueError, match="exclude each other"):
+        RewardWrapper(make_vec_env(cartpole, 2, 0), cartpole, "candidate", fn, params, path, info_components=True,
+                      defer=True)
