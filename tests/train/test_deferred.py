@@ -79,3 +79,26 @@ def test_deferral_applies_only_where_rewards_can_wait(tmp_path, cartpole):
     with pytest.raises(ValueError, match="exclude each other"):
         RewardWrapper(make_vec_env(cartpole, 2, 0), cartpole, "candidate", fn, params, path, info_components=True,
                       defer=True)
+
+
+def test_a_rollout_cut_short_still_counts_its_episodes(tmp_path, cartpole):
+    """A callback that stops PPO mid-rollout leaves steps unscored: ``flush`` (the runner calls it after
+    ``learn``) still scores them, so their finished episodes count."""
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class StopAt(BaseCallback):
+        def _on_step(self) -> bool:
+            return self.num_timesteps < 400
+
+    path = tmp_path / "reward.py"
+    path.write_text(CodeWriter(cartpole).code(seed_genome(cartpole)))
+    fn, params = load_reward(path)
+    wrapper = RewardWrapper(make_vec_env(cartpole, 4, 0), cartpole, "candidate", fn, params, path)
+    model = PPO("MlpPolicy", wrapper, n_steps=64, batch_size=64, n_epochs=1, seed=0, device="cpu")
+    assert defer_rewards(model, wrapper)
+    model.learn(2048, callback=StopAt())
+    before = len(wrapper.episode_fitness)
+    rewards, dones = wrapper.flush()
+    assert rewards.shape == (36, 4) and model.num_timesteps == 400  # one rollout of 64 steps, then 36 of the next
+    assert len(wrapper.episode_fitness) == before + int(dones.sum()) and dones.any()
+    assert wrapper.flush()[0].shape == (0, 4)
