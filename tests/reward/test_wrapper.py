@@ -142,3 +142,24 @@ def test_deferred_nan_names_the_step_it_happened_at(tmp_path, cartpole):
     with pytest.raises(NonFiniteReward) as later:
         deferred.flush()
     assert f"training step {steps}" in str(per_step.value) and f"training step {steps}" in str(later.value)
+
+
+def test_step_infos_are_copied_like_deepcopy(cartpole):
+    """make_vec_env copies each step's infos as deepcopy would (cheaper): equal values, nothing shared
+    that can change, and a later step never alters the infos handed out earlier."""
+    import copy
+
+    from eureka.reward.vecenv import copy_info
+
+    info = {"x": 1.5, "flag": False, "arr": np.arange(3.0), "nested": {"l": [1, {"a": np.ones(2)}], "n": None},
+            "t": (1, [2]), "s": "text"}
+    mine, theirs = copy_info(info), copy.deepcopy(info)
+    assert mine.keys() == theirs.keys() and mine["x"] == 1.5 and mine["s"] == "text"
+    np.testing.assert_array_equal(mine["arr"], info["arr"])
+    assert mine["arr"] is not info["arr"] and mine["nested"]["l"] is not info["nested"]["l"]
+    assert mine["nested"]["l"][1]["a"] is not info["nested"]["l"][1]["a"] and mine["t"][1] is not info["t"][1]
+    venv = make_vec_env(cartpole, 2, 0)
+    venv.reset()
+    infos = venv.step(np.zeros(2, dtype=np.int64))[3]
+    assert type(infos) is list and infos == list(venv.buf_infos)  # the same values ...
+    assert all(a is not b for a, b in zip(infos, venv.buf_infos, strict=True))  # ... in dicts of their own
