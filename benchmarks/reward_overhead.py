@@ -72,6 +72,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--subproc", action="store_true", help="also time SubprocVecEnv with the compiled reward")
+    parser.add_argument("--pair-only", action="store_true",
+                        help="only native and walled side by side (many rounds in little time)")
     parser.add_argument("--clock", choices=["cpu", "wall"], default="cpu",
                         help="cpu: steps per CPU second of the training process (default; other load on the "
                              "machine does not move it); wall: steps per second of wall-clock time")
@@ -90,15 +92,16 @@ def main() -> None:
     for r in range(args.rounds):
         results["sim"].append(sim_speed(task, n_envs, args.steps))
         outs = side_by_side(task, args.steps, reward_path, swap=r % 2 == 1)
-        others = [v for v in results if v not in ("sim", *PAIR)]
+        others = [] if args.pair_only else [v for v in results if v not in ("sim", *PAIR)]
         for variant in others if r % 2 == 0 else others[::-1]:
             outs[variant] = ppo_speed(task, variant, args.steps, reward_path)
         for variant, out in outs.items():
             results[variant].append(out["speed"])
             if variant in shares:
                 shares[variant].append(out["share"])
-        print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.0f}" for k, v in results.items())
+        print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.0f}" for k, v in results.items() if v)
               + f"; wrapper share of walled {shares['walled'][-1]:.2%}", flush=True)
+    results = {k: v for k, v in results.items() if v}
     med = {k: statistics.median(v) for k, v in results.items()}
     best = {k: max(v) for k, v in results.items()}
     print(f"\n{args.task}: n_envs={n_envs}, {args.steps} steps per run, {args.rounds} rounds (median), "
@@ -106,21 +109,25 @@ def main() -> None:
     print(f"  raw simulator (random actions):  {med['sim']:10.0f} steps/s")
     print(f"  PPO, env's own reward (native):  {med['native']:10.0f} steps/s  (native and walled side by side)")
     print(f"  same, walled candidate reward:   {med['walled']:10.0f} steps/s  (walls + watchdog, as in a run)")
-    print(f"  PPO, wrapper passing env reward: {med['wrapper_env']:10.0f} steps/s  (these four one after the other)")
-    print(f"  PPO, compiled candidate reward:  {med['ours']:10.0f} steps/s  (one call per rollout, as in a run)")
-    print(f"  same, one reward call per step:  {med['ours_per_step']:10.0f} steps/s")
-    print(f"  same + reward-call watchdog:     {med['watchdog']:10.0f} steps/s")
+    if not args.pair_only:
+        print(f"  PPO, wrapper passing env reward: {med['wrapper_env']:10.0f} steps/s  (these four one after the other)")
+        print(f"  PPO, compiled candidate reward:  {med['ours']:10.0f} steps/s  (one call per rollout, as in a run)")
+        print(f"  same, one reward call per step:  {med['ours_per_step']:10.0f} steps/s")
+        print(f"  same + reward-call watchdog:     {med['watchdog']:10.0f} steps/s")
     if args.subproc:
         print(f"  same, SubprocVecEnv({n_envs}):     {med['ours_subproc']:10.0f} steps/s")
     print(ratio_line("walled/native (side by side, the figure)", results["walled"], results["native"]))
     print(f"  best of {args.rounds} (least disturbed run of each): ratio walled/native "
           f"{best['walled'] / best['native']:.3f}")
-    print(ratio_line("ours/native", results["ours"], results["native"]))
-    print(ratio_line("watchdog/ours (the watchdog's cost)", results["watchdog"], results["ours"]))
-    walled_share, step_share = statistics.median(shares["walled"]), statistics.median(shares["ours_per_step"])
+    if not args.pair_only:
+        print(ratio_line("ours/native", results["ours"], results["native"]))
+        print(ratio_line("watchdog/ours (the watchdog's cost)", results["watchdog"], results["ours"]))
+    walled_share = statistics.median(shares["walled"])
+    per_step = "" if args.pair_only else \
+        f"; with one reward call per step: {statistics.median(shares['ours_per_step']):.2%}"
     print(f"  CPU time of the walled run spent in eureka's wrapper (state, fitness, reward, checks), measured "
           f"inside the run: median {walled_share:.2%} (per round: " + ", ".join(f"{x:.2%}" for x in shares["walled"])
-          + f"), i.e. walled/native ~ {1 - walled_share:.3f}; with one reward call per step: {step_share:.2%}")
+          + f"), i.e. walled/native ~ {1 - walled_share:.3f}{per_step}")
 
 
 if __name__ == "__main__":
