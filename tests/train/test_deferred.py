@@ -15,6 +15,15 @@ from eureka.reward.compiled import load_reward
 from eureka.train.deferred import RolloutVecNormalize, defer_rewards
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread, as in a training process: the bitwise comparisons must not hang on thread splits."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _train(task, path, defer: bool, normalize: bool, steps: int, mode: str = "candidate"):
     fn, params = load_reward(path)
     calls = []
