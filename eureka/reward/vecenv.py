@@ -17,8 +17,8 @@ _PLAIN = (bool, int, float, complex, str, bytes, np.number, np.bool_, type(None)
 def copy_info(info: dict) -> dict:
     """What ``copy.deepcopy`` makes of an info dict, without its per-object memo for plain values.
 
-    Numbers, strings and the like are shared (they are immutable), arrays are copied, dicts and lists are
-    copied recursively, anything else goes through ``copy.deepcopy``.
+    Numbers, strings and the like are shared (they are immutable), arrays are copied, dicts are copied
+    recursively, anything else (lists, tuples, objects) goes through ``copy.deepcopy``.
     """
     out = {}
     for key, value in info.items():

@@ -27,26 +27,34 @@ from eureka.reward.wrapper import RewardWrapper
 
 class RolloutVecNormalize(VecNormalize):
     """VecNormalize over a deferred ``RewardWrapper``: observations are normalized as usual; the
-    reward statistics are updated in ``normalize_rollout``, once the rollout's rewards are known."""
+    reward statistics are updated in ``normalize_rollout``, once the rollout's rewards are known.
+    Until ``defer_rewards`` sets ``deferred`` it is a plain VecNormalize."""
+
+    deferred = False
 
     def __init__(self, venv: VecEnv, **kwargs):
         super().__init__(venv, **kwargs)
         self.rollout_returns = np.zeros(self.num_envs)
 
     def set_venv(self, venv: VecEnv) -> None:
-        """After unpickling (``VecNormalize.load``): start with zero discounted returns, as VecNormalize does."""
+        """After unpickling (``VecNormalize.load``): start with zero discounted returns, as VecNormalize does,
+        and per-step rewards until ``defer_rewards`` says otherwise."""
         super().set_venv(venv)
         self.rollout_returns = np.zeros(self.num_envs)
+        self.deferred = False
 
     def reset(self):
         self.rollout_returns = np.zeros(self.num_envs)
         return super().reset()
 
     def _update_reward(self, reward: np.ndarray) -> None:
-        """The rewards seen during the rollout are placeholders: the statistics wait for ``normalize_rollout``."""
+        """Deferred, the rewards seen during the rollout are placeholders: the statistics wait for
+        ``normalize_rollout``."""
+        if not self.deferred:
+            super()._update_reward(reward)
 
     def normalize_reward(self, reward: np.ndarray) -> np.ndarray:
-        return reward  # placeholders pass through
+        return reward if self.deferred else super().normalize_reward(reward)  # placeholders pass through
 
     def normalize_rollout(self, rewards: np.ndarray, dones: np.ndarray) -> np.ndarray:
         """Scale ``[T, N]`` rewards exactly as ``VecNormalize.step_wait`` would have, step after step."""
@@ -97,6 +105,8 @@ def defer_rewards(model, wrapper: RewardWrapper) -> bool:
                                 gae_lambda=old.gae_lambda, gamma=old.gamma, n_envs=old.n_envs)
     buf.score = wrapper.flush
     buf.normalizer = norm if isinstance(norm, RolloutVecNormalize) else None
+    if buf.normalizer is not None:
+        buf.normalizer.deferred = True
     wrapper.flush()  # nothing kept from before
     wrapper.defer = True
     model.rollout_buffer = buf

@@ -111,3 +111,18 @@ def test_a_rollout_cut_short_still_counts_its_episodes(tmp_path, cartpole):
     assert rewards.shape == (36, 4) and model.num_timesteps == 400  # one rollout of 64 steps, then 36 of the next
     assert len(wrapper.episode_fitness) == before + int(dones.sum()) and dones.any()
     assert wrapper.flush()[0].shape == (0, 4)
+
+
+def test_rollout_normalizer_scales_per_step_until_deferral(tmp_path, cartpole):
+    """Where deferral does not apply (``defer_rewards`` returns False), RolloutVecNormalize is VecNormalize."""
+    path = tmp_path / "reward.py"
+    path.write_text(CodeWriter(cartpole).code(seed_genome(cartpole)))
+    fn, params = load_reward(path)
+    envs = [cls(RewardWrapper(make_vec_env(cartpole, 2, 0), cartpole, "candidate", fn, params, path))
+            for cls in (VecNormalize, RolloutVecNormalize)]
+    for env in envs:
+        env.reset()
+    for _ in range(30):
+        plain, rollout = (env.step(np.ones(2, dtype=np.int64))[1] for env in envs)
+        np.testing.assert_array_equal(plain, rollout)
+    assert envs[0].ret_rms.var == pytest.approx(envs[1].ret_rms.var, rel=0) and envs[1].ret_rms.count > 1
