@@ -58,13 +58,17 @@ class WallSpec:
 
     kind: str                          # critic | training | renderer | check (reported per process kind)
     writable: list[str] = field(default_factory=list)  # its own output directories
+    readable: list[str] | None = None  # read allow-list (None = reads left to file permissions)
     memory_mb: int = 0                 # address space it may add (0 = no limit)
-    cpu_s: float = 0                   # CPU seconds for the whole process (0 = no limit)
+    cpu_s: float = 0                   # CPU seconds for the whole process, all threads (0 = no limit)
     max_file_mb: int = 256             # largest file it may write
     max_open_files: int = 256
+    max_tasks: int = 0                 # threads of its uid (only with a uid of its own; 0 = no limit)
+    uid: int | None = None             # the jail's own uid (else ``nobody`` when started as root)
+    tmpdir: str | None = None          # its scratch dir (else a fresh private temp dir)
     network_namespace: bool = True
     drop_privileges: bool = True
-    strict_audit: bool = False         # the critic's workers also refuse ctypes, listing dirs, resources
+    strict_audit: bool = False         # the critic's checks also refuse ctypes, listing dirs, resources
 
 
 def secret_names(env: Iterable[str] | None = None) -> list[str]:
@@ -202,7 +206,11 @@ def apply_walls(spec: WallSpec) -> list[str]:
     scrub_env()
     if not secret_names():
         walls.append("no-secrets")
+    if spec.tmpdir:
+        walls.append("env-allowlist")
     sys.dont_write_bytecode = True
+    if spec.tmpdir:
+        _STATE["tmp"] = spec.tmpdir
     tmp = os.path.realpath(_STATE.get("tmp") or private_tmpdir(spec.kind))
     writable = list(dict.fromkeys(os.path.realpath(p) for p in [*spec.writable, tmp]))
     for p in writable:
@@ -228,13 +236,24 @@ def apply_walls(spec: WallSpec) -> list[str]:
     # Landlock before dropping privileges: its rules open the directories, which nobody may not reach.
     threads = _proc_status("Threads") or threading.active_count()
     try:
-        details["landlock"] = kernel.install_landlock(writable)
+        details["landlock"] = kernel.install_landlock(writable, spec.readable)
         walls.append("landlock")
+        if spec.readable is not None:
+            walls.append("landlock-reads")
         if threads > 1:
             details["landlock"] += f"; {threads - 1} earlier threads not covered"
     except OSError as exc:
         details["landlock"] = f"unavailable: {exc.strerror or exc}"
-    if os.geteuid() == 0 and spec.drop_privileges:
+    if os.geteuid() == 0 and spec.drop_privileges and spec.uid is not None:
+        os.setgroups([])
+        os.setgid(spec.uid)
+        os.setuid(spec.uid)
+        die_with_parent()  # a change of user clears the parent-death signal: ask again
+        walls.append("own-uid")
+        if spec.max_tasks > 0:  # counted per uid, and the uid is this jail's alone: all its threads
+            resource.setrlimit(resource.RLIMIT_NPROC, (spec.max_tasks, spec.max_tasks))
+            walls.append("tasks")
+    elif os.geteuid() == 0 and spec.drop_privileges:
         os.chown(tmp, NOBODY, NOBODY)
         for p in writable:
             if p == tmp:
