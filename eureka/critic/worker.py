@@ -70,6 +70,7 @@ def _jail_spec(limits: dict) -> JailSpec:
 def check_in_jail(conn, jail: Jail) -> None:
     """Inside a fresh jail: put up the walls, say ready, run the one check asked for, answer, end."""
     scratch = jail.scratch or "."
+    warm_up_torchscript(scratch)  # takes this process's copy-on-write faults now, not during the check
     walls = jail.lock_down()
     log = capture_output(Path(scratch) / "output.log", cap_bytes=64 * 1024)
     send_json(conn, {"status": "ready", "walls": walls, "jail": jail.report()})

@@ -414,6 +414,7 @@ def _inside(spec: JailSpec, uid: int | None, names: list[str], problems: list[st
 
             traceback.print_exc()
         finally:
+            _flush_output()
             os._exit(status)
     conn.close()
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -442,6 +443,21 @@ def _job(spec: JailSpec, uid: int | None, names: list[str], problems: list[str],
     tempfile.tempdir = scratch
     jail = Jail(spec, uid, names, scratch, problems)
     target(conn, jail, *args)
+
+
+def _flush_output() -> None:
+    """Flush Python's buffers and let a capped-output pump write what is left (``walls.CappedOutput``)."""
+    import threading
+
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    for fd in (1, 2):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    for t in threading.enumerate():
+        if t.name == "capped-output":
+            t.join(timeout=2.0)
 
 
 def _open_fds() -> list[int]:
