@@ -95,7 +95,7 @@ def record_videos(cfg: Any, store: Any, cands: list, reporter: Any) -> list[dict
         return made
     for c in cands:
         d = store.candidate_dir(c.id)
-        if (d / "rollout.mp4").exists() or not (d / "policy.zip").exists():
+        if (d / "rollout.mp4").exists() or not (d / "policy.safetensors").exists():
             continue
         try:
             info = run_in_child(record_video, cfg.task.name, str(d), str(d / "rollout.mp4"),
