@@ -10,7 +10,11 @@ from eureka.sandbox.policy import (
     ALLOWED_MODULES,
     BLOCKED_METHODS,
     FORBIDDEN_NAMES,
+    FORMAT_METHODS,
+    format_field_problem,
     module_attr_allowed,
+    module_path_is_module,
+    percent_key_problem,
 )
 
 
@@ -46,6 +50,59 @@ def _module_aliases(tree: ast.Module) -> dict[str, tuple[str, str]]:
     return aliases
 
 
+def _parents(tree: ast.AST) -> dict[int, ast.AST]:
+    """``id(child) -> parent`` for every node of ``tree``."""
+    return {id(child): node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+
+
+def _is_receiver(node: ast.AST, parents: dict[int, ast.AST]) -> bool:
+    """Whether ``node`` is the object an attribute is read from (``node.attr``)."""
+    parent = parents.get(id(node))
+    return isinstance(parent, ast.Attribute) and parent.value is node
+
+
+_USES = [
+    ((ast.Assign, ast.AnnAssign, ast.AugAssign), "assigned to a name"),
+    ((ast.NamedExpr,), "bound with ':='"),
+    ((ast.Call, ast.keyword, ast.Starred), "passed as an argument"),
+    ((ast.arguments,), "used as a default argument"),
+    ((ast.List, ast.Tuple, ast.Set, ast.Dict), "put in a container"),
+    ((ast.Return, ast.Yield, ast.YieldFrom), "returned"),
+    ((ast.Lambda,), "returned by a lambda"),
+    ((ast.comprehension, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp), "used in a comprehension"),
+    ((ast.IfExp, ast.BoolOp), "chosen by an expression"),
+    ((ast.Subscript,), "indexed"),
+]
+
+
+def _how_used(node: ast.AST, parents: dict[int, ast.AST]) -> str:
+    """A few words on how a module value is used (for the message)."""
+    parent = parents.get(id(node))
+    for types, words in _USES:
+        if isinstance(parent, types):
+            return words
+    return "used as a value"
+
+
+def _example(module: str, path: str) -> str:
+    """One allowed name right below ``module.path`` (for a message), e.g. ``where`` below ``torch``."""
+    prefix = path + "." if path else ""
+    below = sorted(n[len(prefix):].split(".")[0] for n in ALLOWED_MODULE_ATTRS.get(module, ())
+                   if n.startswith(prefix))
+    return next((n for n in ("where", "pi", "Dict", "relu", "norm") if n in below), below[0] if below else "x")
+
+
+def _module_value_error(name: str, module: str, path: str, node: ast.AST, parents: dict[int, ast.AST],
+                        where: str) -> ForbiddenCode:
+    """The refusal of a module (``name`` in the code, ``module.path``) used other than before an attribute."""
+    line = getattr(node, "lineno", None)
+    return ForbiddenCode(
+        f"the module '{name}' is {_how_used(node, parents)}{where}; a module may only be used directly before "
+        f"one of its allowed names, as in '{name}.{_example(module, path)}': never stored in a name, passed, "
+        f"returned, put in a container or used as a default (to give it a short name, import it under one: "
+        f"'import {module}{'.' + path if path else ''} as ...')", line)
+
+
 def _where(node: ast.AST, lines: list[str]) -> str:
     line = getattr(node, "lineno", None)
     if not line:
@@ -61,7 +118,7 @@ def check_static(code: str, state_names: list[str]) -> ast.FunctionDef:
         raise RewardSyntaxError(f"syntax error: {exc.msg} at line {exc.lineno}", line=exc.lineno) from None
     lines = code.splitlines()
     aliases = _module_aliases(tree)
-    inner: set[int] = set()
+    parents = _parents(tree)
     for node in ast.walk(tree):
         where = _where(node, lines)
         line = getattr(node, "lineno", None)
@@ -88,18 +145,19 @@ def check_static(code: str, state_names: list[str]) -> ast.FunctionDef:
         elif isinstance(node, ast.Name):
             if node.id in FORBIDDEN_NAMES or node.id.startswith("__"):
                 raise ForbiddenCode(f"use of '{node.id}' is not allowed{where}", line)
+            if node.id in aliases and isinstance(node.ctx, ast.Load) and not _is_receiver(node, parents):
+                raise _module_value_error(node.id, *aliases[node.id], node, parents, where)
         elif isinstance(node, ast.Attribute):
             chain = _dotted(node)
-            if chain is not None and chain[0] in aliases and id(node) not in inner:
+            if chain is not None and chain[0] in aliases and not _is_receiver(node, parents):
+                # the outermost link of a chain on a module (its inner links are prefixes of it)
                 module, base = aliases[chain[0]]
                 path = ".".join(([base] if base else []) + chain[1])
                 if not module_attr_allowed(module, path):
                     raise ForbiddenCode(f"'{module}.{path}' is not on the list of what reward code may use "
                                         f"(tensor math){where}", line)
-                n = node.value
-                while isinstance(n, ast.Attribute):  # the inner links of this chain are checked with it
-                    inner.add(id(n))
-                    n = n.value
+                if module_path_is_module(module, path):
+                    raise _module_value_error(".".join([chain[0], *chain[1]]), module, path, node, parents, where)
             if node.attr.startswith("_"):
                 raise ForbiddenCode(f"access to private or dunder attribute '.{node.attr}' is not "
                                     f"allowed{where}", line)
@@ -109,6 +167,21 @@ def check_static(code: str, state_names: list[str]) -> ast.FunctionDef:
             if isinstance(node.ctx, (ast.Store, ast.Del)):
                 raise ForbiddenCode(f"assigning or deleting the attribute '.{node.attr}' is not allowed in a "
                                     f"reward (it could patch torch, numpy or the checks){where}", line)
+            if node.attr in FORMAT_METHODS:
+                template = node.value.value if isinstance(node.value, ast.Constant) else None
+                if not isinstance(template, str):
+                    raise ForbiddenCode(f"'.{node.attr}' may only be called on a constant string in a reward "
+                                        f"(a template built or passed at run time could walk attributes)"
+                                        f"{where}; use an f-string", line)
+                problem = format_field_problem(template)
+                if problem:
+                    raise ForbiddenCode(f"format templates in a reward may only have plain fields such as {{}}, "
+                                        f"{{0}} or {{name}}: {problem}{where}", line)
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod) and \
+                isinstance(node.left, ast.Constant) and isinstance(node.left.value, str):
+            problem = percent_key_problem(node.left.value)
+            if problem:
+                raise ForbiddenCode(f"%-format templates in a reward may only use plain keys: {problem}{where}", line)
         elif isinstance(node, (ast.ClassDef, ast.AsyncFunctionDef, ast.Await, ast.Global, ast.Nonlocal)):
             raise ForbiddenCode(f"{type(node).__name__} statements are not allowed in a reward{where}", line)
         elif isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes)):
