@@ -1,6 +1,7 @@
 """How long the critic takes to check a candidate reward.
 
     python benchmarks/critic_latency.py [--task cartpole] [--workers 2] [--n 100]
+    python benchmarks/critic_latency.py --tiny      # a few candidates (CI: the script still runs)
 
 Prints the cold start of a sandbox pool (creating it and ``warm_up()``), the median
 and p95 latency of ``Critic.check_code`` on one candidate with a warm pool (static
@@ -63,7 +64,10 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--n", type=int, default=100)
     ap.add_argument("--latency-samples", type=int, default=30)
+    ap.add_argument("--tiny", action="store_true", help="a few candidates only (checks that the script runs)")
     args = ap.parse_args()
+    if args.tiny:
+        args.n, args.latency_samples = min(args.n, 12), min(args.latency_samples, 5)
 
     task = tasks.make(args.task)
     states = sample_states(task)
@@ -92,7 +96,7 @@ def main() -> None:
             verdict = critic.check_code(code)
             lat.append(1000 * (time.perf_counter() - t))
             assert verdict.ok, verdict.feedback()
-            call.append(float(verdict.details.get("call_ms", 0.0)))
+            call.append(float(verdict.check.call_ms or 0.0) if verdict.check else 0.0)
 
         codes, n_valid = candidates(task, args.n, seed=2)
         t = time.perf_counter()
