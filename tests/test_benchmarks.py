@@ -48,8 +48,9 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
         rf"cartpole +fitness +preference-best == fitness-best in \d+/\d+ iterations; selected fitness {NUMBER}",
         rf"cartpole +scripted noise 0.1 +\d+/\d+ +{NUMBER} +{NUMBER}",
     ]),
-    "reward_overhead": (["--steps", "512", "--rounds", "1"], [
+    "reward_overhead": (["--steps", "512", "--rounds", "1", "--subproc"], [
         rf"PPO, env's own reward \(native\): +{NUMBER} steps/s",
+        rf"same, SubprocVecEnv\(8\): +{NUMBER} steps/s",
         rf"same, walled candidate reward: +{NUMBER} steps/s",
         rf"ratio walled/native \(side by side, the figure\): median {NUMBER}",
         rf"ratio watchdog/ours \(the watchdog's cost\): median {NUMBER}",
