@@ -2,8 +2,11 @@
 
 One module holds it; the static checks (``critic/static.py``) and the module loader
 (``reward/compiled.py``) both read it. Module attributes are an allow-list of tensor
-math (``torch.X``, ``np.X``, ``math.X``, ``typing.X``); methods of tensors and arrays,
-whose receivers the static checks cannot type, keep a deny-list.
+math (``torch.X``, ``np.X``, ``math.X``, ``typing.X``), and a module value may only be the
+direct receiver of one of them (``torch.where(...)``, never ``lib = torch`` or ``f(torch)``),
+so that no attribute of a module escapes the list; methods of tensors and arrays, whose
+receivers the static checks cannot type, keep a deny-list. Format templates may only have
+plain fields (``{0.attr}`` and ``{x[k]}`` walk objects out of the checks' sight).
 """
 
 from __future__ import annotations
