@@ -161,7 +161,7 @@ def check_static(code: str, state_names: list[str]) -> ast.FunctionDef:
                 if not module_attr_allowed(module, path):
                     raise ForbiddenCode(f"'{module}.{path}' is not on the list of what reward code may use "
                                         f"(tensor math){at(node)}", line)
-                if module_path_is_module(module, path):
+                if module_path_is_module(module, path) and isinstance(node.ctx, ast.Load):
                     name = ".".join([chain[0], *chain[1]])
                     raise _module_value_error(name, module, path, node, tree, at(node))
             if node.attr.startswith("_"):
