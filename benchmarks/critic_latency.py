@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from eureka import tasks
-from eureka.critic import Critic, SandboxLimits, SandboxPool
+from eureka.critic import Critic, SandboxLimits, SandboxPool, check_static
 from eureka.llm.offline import CodeWriter, Mutator, seed_genome
 from eureka.reward import sample_states
 
@@ -97,6 +97,11 @@ def main() -> None:
             lat.append(1000 * (time.perf_counter() - t))
             assert verdict.ok, verdict.feedback()
             call.append(float(verdict.check.call_ms or 0.0) if verdict.check else 0.0)
+        static = []  # the static checks alone, CPU time of this process (other load does not move it)
+        for code in lat_codes:
+            t = time.process_time()
+            check_static(code, task.state_names)
+            static.append(1000 * (time.process_time() - t))
 
         codes, n_valid = candidates(task, args.n, seed=2)
         t = time.perf_counter()
@@ -118,6 +123,7 @@ def main() -> None:
     print(f"  check_code, warm pool, {len(lat)} distinct valid candidates:")
     print(f"    median {statistics.median(lat):7.1f} ms   p95 {pct(lat, 95):7.1f} ms   "
           f"max {max(lat):7.1f} ms   (reward call itself: median {statistics.median(call):.2f} ms)")
+    print(f"    of which static checks: median {statistics.median(static):.2f} ms CPU")
     print(f"  throughput, {len(codes)} candidates ({n_valid} valid, {len(codes) - n_valid} invalid; "
           f"{n_ok} accepted):")
     print(f"    sequential:            {seq:6.2f} s   {len(codes) / seq:6.1f} candidates/s")

@@ -31,6 +31,7 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
         rf"cold start, first pool .*: +{NUMBER} s",
         rf"median +{NUMBER} ms +p95 +{NUMBER} ms",
         rf"reward call itself: median {NUMBER} ms",
+        rf"of which static checks: median {NUMBER} ms CPU",
         rf"sequential: +{NUMBER} s +{NUMBER} candidates/s",
         rf"2 threads: +{NUMBER} s +{NUMBER} candidates/s",
     ]),
