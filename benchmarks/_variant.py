@@ -14,7 +14,8 @@ from pathlib import Path
 import torch
 from omegaconf import OmegaConf
 from stable_baselines3 import PPO
-from stable_baselines3.common.vec_env import VecNormalize
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.vec_env import SubprocVecEnv, VecNormalize
 
 from eureka import tasks
 from eureka.paths import conf_dir
@@ -55,7 +56,11 @@ def variant_speed(task_name: str, variant: str, steps: int, reward_path: str, cl
     torch.set_num_threads(1)
     task = tasks.make(task_name)
     n_envs, kwargs, normalize = ppo_kwargs(task_name)
-    venv = make_vec_env(task, n_envs, 0, subprocess=variant == "ours_subproc")
+    if variant == "ours_subproc":  # forked env processes: the task's module (loaded from its file) is inherited
+        venv = SubprocVecEnv([_env_factory(task, i) for i in range(n_envs)], start_method="fork")
+        venv.seed(0)
+    else:
+        venv = make_vec_env(task, n_envs, 0)
     path = Path(reward_path)
     if variant == "walled":
         from eureka.sandbox.walls import load_candidate
@@ -85,6 +90,16 @@ def variant_speed(task_name: str, variant: str, steps: int, reward_path: str, cl
     model.learn(total_timesteps=steps)
     speed = model.num_timesteps / (now() - t0)
     return {"speed": speed, "share": spent[0] / (time.thread_time() - cpu0) if spent else None}
+
+
+def _env_factory(task, i: int):
+    """The i-th env of ``ours_subproc``, as ``make_vec_env`` makes it (monitored, seeded ``i``)."""
+    def make():
+        env = Monitor(task.make_env())
+        env.reset(seed=i)
+        env.action_space.seed(i)
+        return env
+    return make
 
 
 def _time_wrapper(wrapper: RewardWrapper, deferred: bool) -> list[float]:
