@@ -36,6 +36,36 @@ def ppo_kwargs(task_name: str) -> tuple[int, dict, bool]:
 
 def variant_speed(task_name: str, variant: str, steps: int, reward_path: str, clock: str = "cpu",
                   cpu: int | None = None) -> dict:
+    """See ``_measure``; ``walled`` runs in a jail of its own, exactly as a run's training does."""
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
+    if variant != "walled":
+        return _measure(task_name, variant, steps, reward_path, clock, None)
+    from eureka.procs import recv_json
+    from eureka.sandbox.jail import JailSpec, spawn
+
+    jail = spawn(JailSpec(kind="training", writable=[tempfile.mkdtemp()], memory_mb=4096), _walled,
+                 task_name, steps, reward_path, clock)
+    try:
+        out = recv_json(jail.conn)
+    finally:
+        jail.wait(30)
+        jail.kill()
+    if "error" in out:
+        raise RuntimeError(out["error"])
+    return out
+
+
+def _walled(conn, jail, task_name: str, steps: int, reward_path: str, clock: str) -> None:
+    from eureka.procs import send_json
+
+    try:
+        send_json(conn, _measure(task_name, "walled", steps, reward_path, clock, jail))
+    except BaseException as exc:  # noqa: BLE001
+        send_json(conn, {"error": f"{type(exc).__name__}: {exc}"})
+
+
+def _measure(task_name: str, variant: str, steps: int, reward_path: str, clock: str, jail) -> dict:
     """PPO steps per second (CPU seconds of this process by default) of one variant, as ``speed``, and the
     share of the training thread's CPU time spent in eureka's wrapper (``share``, None for native):
 
@@ -51,8 +81,6 @@ def variant_speed(task_name: str, variant: str, steps: int, reward_path: str, cl
     from eureka.reward.compiled import load_reward
     from eureka.reward.watchdog import CallWatchdog
 
-    if cpu is not None:
-        os.sched_setaffinity(0, {cpu})
     torch.set_num_threads(1)
     task = tasks.make(task_name)
     n_envs, kwargs, normalize = ppo_kwargs(task_name)
@@ -67,7 +95,7 @@ def variant_speed(task_name: str, variant: str, steps: int, reward_path: str, cl
         from eureka.train.runner import TrainSpec, put_up_walls
 
         spec = TrainSpec(job_id="bench", task=task_name, reward_path=reward_path, memory_mb=4096)
-        _, path = put_up_walls(spec, Path(tempfile.mkdtemp()))
+        _, path = put_up_walls(spec, jail)
         fn, params = load_candidate(path)
     elif variant != "native" and variant != "wrapper_env":
         fn, params = load_reward(path, trusted=True)
@@ -77,7 +105,7 @@ def variant_speed(task_name: str, variant: str, steps: int, reward_path: str, cl
     elif variant != "native":
         venv = wrapper = RewardWrapper(venv, task, mode="candidate", reward_fn=fn, params=params, path=path)
         if variant in ("watchdog", "walled"):
-            venv.watchdog = CallWatchdog(2.0, lambda step, cpu: None)
+            venv.watchdog = CallWatchdog(2.0, lambda *_: None)
     deferred = wrapper is not None and variant != "ours_per_step"  # as in a run: PPO defers
     if normalize:
         venv = (RolloutVecNormalize if deferred else VecNormalize)(venv, norm_obs=True, norm_reward=True)

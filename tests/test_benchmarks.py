@@ -41,6 +41,9 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
         rf"env steps: full {NUMBER} +successive halving {NUMBER} +-> -?{NUMBER}% fewer",
         rf"best fitness: full {NUMBER} +successive halving {NUMBER}",
     ]),
+    "evaluator_overhead": (["--tiny", "--tasks", "cartpole"], [
+        rf"cartpole: 2048 steps, job {NUMBER} s, evaluator {NUMBER} s \({NUMBER}% of the job; 10 episodes\)",
+    ]),
     "parallel_speedup": (["--candidates", "2", "--steps", "256"] + ([] if HAS_RAY else ["--no-ray"]), [
         rf"local: 1 worker +{NUMBER} s, 2 workers +{NUMBER} s, speedup {NUMBER}x, efficiency {NUMBER}%",
         *([rf"ray +: 1 worker +{NUMBER} s, 2 workers +{NUMBER} s, speedup {NUMBER}x"] if HAS_RAY else []),

@@ -131,6 +131,7 @@ def run_job(spec: TrainSpec, progress: Callable[[int], None] | None = None) -> T
     else:
         result = sanitize_reported(spec, raw)
     if result.ok:
+        t_eval = time.time()
         try:
             fit, lens = evaluate_saved(spec.task, spec.algo, spec.hyperparams, spec.out_dir or ".",
                                        spec.eval_episodes, spec.seed)
@@ -140,6 +141,7 @@ def run_job(spec: TrainSpec, progress: Callable[[int], None] | None = None) -> T
             result.fail(Failure.of(err))
         except Exception as exc:  # noqa: BLE001 - a policy that cannot be evaluated ends this candidate only
             result.fail(Failure.of(TrainingCrash(f"evaluating the saved policy failed: {type(exc).__name__}: {exc}")))
+        result.eval_time_s = time.time() - t_eval
     result.wall_time_s = time.time() - t0
     if spec.out_dir:
         record_verdict(Path(spec.out_dir), result)
