@@ -96,6 +96,7 @@ class EurekaLoop:
             self.reporter = self.session.watch(self.reporter)  # the web page follows the run through the hooks
         self.notes_for: dict[str, list[str]] = {}
         self.walls: dict[str, list[str]] = {}  # walls reported by each kind of process that ran candidate code
+        self.jails: dict[str, dict] = {}  # what a jail of each kind reported of itself (namespaces, uid, limits)
         self.summary = Summary(self.task.name, str(cfg.llm.provider), self.designer.model,
                                self.task.fitness.description, int(cfg.seed), lc.target_fitness,
                                selection=self.population.selection, feedback=str(cfg.feedback.mode),
@@ -216,6 +217,8 @@ class EurekaLoop:
         for cand, result in zip(cands, results, strict=True):
             if result.walls:
                 self.walls.setdefault("training", result.walls)
+            if result.jail:
+                self.jails.setdefault("training", result.jail)
             cand.reflection = analyze(result.snapshots, result.fitness, self.task.fitness.description)
             self.store.write_text(self.store.candidate_dir(cand.id) / "reflection.txt", cand.reflection.text)
             cand.steps, cand.stopped_at = result.steps, result.stopped_at
@@ -257,6 +260,8 @@ class EurekaLoop:
         limits = SandboxLimits(**{k: v for k, v in sb.items() if not k.startswith("training_")})
         pool = SandboxPool(limits)
         self.walls["critic"] = pool.walls
+        if pool.jail:
+            self.jails["critic"] = pool.jail
         return Critic(self.task.state_names, states, pool)
 
     def solved(self, it: int) -> bool:
@@ -329,6 +334,7 @@ class EurekaLoop:
         s.population = [c.id for c in self.population.all()]
         s.llm_usage = self.designer.usage.to_dict()
         s.walls = self.walls
+        s.jails = self.jails
         s.wall_time_s = time.time() - self.t0
         self.store.write_json("summary.json", s.to_dict())
 

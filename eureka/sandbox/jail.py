@@ -473,6 +473,25 @@ def _flush_output() -> None:
             t.join(timeout=2.0)
 
 
+def bounded_report(raw: object) -> dict | None:
+    """The jail's report of itself, bounded (shown in the summary, never trusted for anything)."""
+    if not isinstance(raw, dict):
+        return None
+    ns = raw.get("namespaces") if isinstance(raw.get("namespaces"), dict) else {}
+    limits = raw.get("limits") if isinstance(raw.get("limits"), dict) else {}
+    return {"pid": _number(raw.get("pid")), "uid": _number(raw.get("uid")),
+            "namespaces": {str(k)[:8]: str(v)[:40] for k, v in list(ns.items())[:8]},
+            "limits": {str(k)[:16]: _number(v) for k, v in list(limits.items())[:8]},
+            "visible_pids": [int(x) for x in (raw.get("visible_pids") or [])[:20] if _number(x) is not None],
+            "seccomp": str(raw.get("seccomp", ""))[:4]}
+
+
+def _number(v: object) -> float | None:
+    import math
+
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
+
+
 def _open_fds() -> list[int]:
     try:
         return [int(fd) for fd in os.listdir("/proc/self/fd")]

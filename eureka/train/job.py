@@ -19,7 +19,7 @@ from pathlib import Path
 
 from eureka.errors import Failure, TrainingCrash, error_from_child
 from eureka.procs import death_cause, recv_json, send_json
-from eureka.sandbox.jail import Jail, JailSpec, spawn
+from eureka.sandbox.jail import Jail, JailSpec, bounded_report, spawn
 from eureka.sandbox.policy import MAX_COMPONENTS, valid_component_name
 from eureka.store.safe import SafeWriteError, write_file
 from eureka.train.result import TrainResult
@@ -67,19 +67,6 @@ def _snapshot(row: object) -> dict | None:
             "components": clean}
 
 
-def _jail_info(raw: object) -> dict | None:
-    """The jail's report of itself, bounded (shown in the summary, never trusted for anything)."""
-    if not isinstance(raw, dict):
-        return None
-    ns = raw.get("namespaces") if isinstance(raw.get("namespaces"), dict) else {}
-    limits = raw.get("limits") if isinstance(raw.get("limits"), dict) else {}
-    return {"pid": _num(raw.get("pid")), "uid": _num(raw.get("uid")),
-            "namespaces": {str(k)[:8]: str(v)[:40] for k, v in list(ns.items())[:8]},
-            "limits": {str(k)[:16]: _num(v) for k, v in list(limits.items())[:8]},
-            "visible_pids": [int(x) for x in (raw.get("visible_pids") or [])[:20] if _num(x) is not None],
-            "seccomp": str(raw.get("seccomp", ""))[:4]}
-
-
 def sanitize_reported(spec: TrainSpec, raw: object) -> TrainResult:
     """What a jailed training reported, kept to known, typed, bounded fields; ``fitness`` stays empty
     (only the evaluator sets it)."""
@@ -92,7 +79,7 @@ def sanitize_reported(spec: TrainSpec, raw: object) -> TrainResult:
         spec.job_id, ok=ok, snapshots=snaps, steps=int(_num(raw.get("steps")) or 0),
         new_steps=int(_num(raw.get("new_steps")) or 0),
         walls=[str(w)[:40] for w in raw.get("walls", [])[:24]] if isinstance(raw.get("walls"), list) else [],
-        reported_fitness=curve[-1] if curve else None, jail=_jail_info(raw.get("jail")),
+        reported_fitness=curve[-1] if curve else None, jail=bounded_report(raw.get("jail")),
         failure=None if ok else Failure.of(error_from_child(raw)))
 
 
