@@ -300,20 +300,12 @@ def spawn(spec: JailSpec, target: Callable[..., None], *args: Any) -> JailedProc
     what comes back: use ``eureka.procs.send_json`` / ``recv_json``).
     """
     mine, theirs = Pipe(duplex=True)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:
-        code = 70
-        try:
-            mine.close()
-            _keeper(spec, target, args, theirs)
-        except BaseException:  # noqa: BLE001 - a keeper that failed to start the jail reports it by exit code
-            import traceback
 
-            traceback.print_exc()
-        finally:
-            os._exit(code)
+    def keeper() -> None:
+        mine.close()
+        _keeper(spec, target, args, theirs)
+
+    pid = _fork(70, keeper)
     theirs.close()
     return JailedProcess(pid, mine)
 
@@ -343,30 +335,9 @@ def _keeper(spec: JailSpec, target: Callable[..., None], args: tuple, conn: Conn
             _write_id_maps(outer_uid, outer_gid)
     if flags:
         names = ["pidns", "ipcns", "mntns", "netns", "utsns"] + ([] if root else ["userns"])
-    sys.stdout.flush()
-    pid = os.fork()
-    if pid == 0:
-        status = 71
-        try:
-            if lock_fd >= 0:
-                os.close(lock_fd)
-            _inside(spec, uid, names, problems, target, args, conn)
-            status = 0
-        except SystemExit as exc:
-            status = exc.code if isinstance(exc.code, int) else 1
-        except BaseException:  # noqa: BLE001
-            import traceback
-
-            traceback.print_exc()
-        finally:
-            os._exit(status)
+    pid = _fork(71, _inside, spec, uid, names, problems, target, args, conn)
     conn.close()
-    while True:
-        try:
-            _, status = os.waitpid(pid, 0)
-            break
-        except InterruptedError:
-            continue
+    status = _reap(pid)
     code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
     if code > 128:  # the job was ended by a signal (the init reports 128 + signal): end alike
         sig = code - 128
@@ -378,7 +349,7 @@ def _keeper(spec: JailSpec, target: Callable[..., None], args: tuple, conn: Conn
 
 def _inside(spec: JailSpec, uid: int | None, names: list[str], problems: list[str],
             target: Callable[..., None], args: tuple, conn: Connection) -> None:
-    """PID 1 of the new namespaces (trusted init): private /proc, scratch and /dev/shm, then fork the job.
+    """PID 1 of the new namespaces (trusted init; the keeper's uid lock is closed with every other fd): private /proc, scratch and /dev/shm, then fork the job.
 
     The init dies with the keeper (parent-death signal); when it dies the kernel ends every
     process of its PID namespace, so the job cannot outlive the run whatever it does. It
@@ -414,29 +385,10 @@ def _inside(spec: JailSpec, uid: int | None, names: list[str], problems: list[st
             os.chown(scratch, uid, uid)
     with contextlib.suppress(OSError):
         _libc.sethostname(b"eureka-jail", 11)
-    pid = os.fork()
-    if pid == 0:
-        status = 72
-        try:
-            _job(spec, uid, names, problems, scratch, target, args, conn)
-            status = 0
-        except SystemExit as exc:
-            status = exc.code if isinstance(exc.code, int) else 1
-        except BaseException:  # noqa: BLE001
-            import traceback
-
-            traceback.print_exc()
-        finally:
-            _flush_output()
-            os._exit(status)
+    pid = _fork(72, _job, spec, uid, names, problems, scratch, target, args, conn)
     conn.close()
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    while True:
-        try:
-            _, status = os.waitpid(pid, 0)
-            break
-        except InterruptedError:
-            continue
+    status = _reap(pid)
     os._exit(128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status))
 
 
@@ -456,6 +408,37 @@ def _job(spec: JailSpec, uid: int | None, names: list[str], problems: list[str],
     tempfile.tempdir = scratch
     jail = Jail(spec, uid, names, scratch, problems)
     target(conn, jail, *args)
+
+
+def _fork(fail_code: int, fn: Callable[..., None], *args: Any) -> int:
+    """Fork; the child runs ``fn(*args)`` and exits (0, its ``SystemExit`` code, or ``fail_code``)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid:
+        return pid
+    status = fail_code
+    try:
+        fn(*args)
+        status = 0
+    except SystemExit as exc:
+        status = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:  # noqa: BLE001 - the exit code tells the parent; the traceback goes to stderr
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        _flush_output()
+        os._exit(status)
+
+
+def _reap(pid: int) -> int:
+    """Wait for the child ``pid``; its wait status."""
+    while True:
+        try:
+            return os.waitpid(pid, 0)[1]
+        except InterruptedError:
+            continue
 
 
 def _flush_output() -> None:

@@ -42,17 +42,16 @@ def log_of(tmp_path: Path, name: str) -> str:
     return p.read_text() if p.exists() else ""
 
 
-def jail_processes() -> list[int]:
-    """Host pids of processes running as a jail uid (none may outlive their run)."""
+def processes_in(pid_ns: str) -> list[int]:
+    """Host pids of the processes in the PID namespace ``pid_ns`` (``pid:[inode]``): none may outlive its run."""
     pids = []
     for p in Path("/proc").iterdir():
         if p.name.isdigit():
             try:
-                uid = p.stat().st_uid
+                if os.readlink(p / "ns" / "pid") == pid_ns:
+                    pids.append(int(p.name))
             except OSError:
                 continue
-            if UID_BASE <= uid < UID_BASE + UID_SLOTS:
-                pids.append(int(p.name))
     return pids
 
 
@@ -154,7 +153,9 @@ if not real_builtins().get('_spinning'):
     assert not spin_r.ok and spin_r.failure.error_class == "RewardTimeout", spin_r.failure
     assert "threads started by the reward" in spin_r.failure.message
     assert time.monotonic() - t0 < 250
-    assert not jail_processes()
+    for r in (bomb_r, spin_r):
+        if r.jail:
+            assert not processes_in(r.jail["namespaces"]["pid"])
 
 
 SCRIPT = """
@@ -170,7 +171,8 @@ def test_a_jail_that_clears_its_parent_death_signal_still_dies_with_the_run(tmp_
     payload = """
 ctypes = real_import('ctypes'); time = real_import('time')
 res = ctypes.CDLL(None, use_errno=True).prctl(1, 0, 0, 0, 0)
-real_builtins()['print']('PDEATHSIG', res, ctypes.get_errno(), flush=True)
+ns = real_import('os').readlink('/proc/self/ns/pid')
+real_builtins()['print']('PDEATHSIG', res, ctypes.get_errno(), ns, flush=True)
 time.sleep(0.5)
 """
     s = spec(tmp_path, "orphan", reward(tmp_path, "orphan", payload), total_timesteps=1_000_000,
@@ -184,13 +186,14 @@ time.sleep(0.5)
         assert "PDEATHSIG" in log_of(tmp_path, "orphan")
         line = [x for x in log_of(tmp_path, "orphan").splitlines() if x.startswith("PDEATHSIG")][0]
         assert line.split()[1] == "-1", line  # refused
-        assert jail_processes() if ROOT else True
-        proc.send_signal(signal.SIGKILL)  # the run dies the hard way
+        ns = line.split()[3]
+        assert processes_in(ns)  # the jail runs (init and job) ...
+        proc.send_signal(signal.SIGKILL)  # ... when the run dies the hard way
         proc.wait()
         deadline = time.monotonic() + 15
-        while jail_processes() and time.monotonic() < deadline:
+        while processes_in(ns) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert not jail_processes(), "a jail outlived the run"
+        assert not processes_in(ns), "a jail outlived the run"
         out = (tmp_path / "runs" / "orphan")
         assert not any(p.name == "policy.safetensors" for p in out.iterdir())
     finally:
