@@ -23,8 +23,11 @@ from eureka.train.runner import ALGOS, load_model  # noqa: E402
 
 
 def record_video(task_name: str, policy_dir: str | Path, out_path: str | Path, algo: str = "ppo",
-                 max_steps: int = 300, fps: int = 30, seed: int = 0, walled: bool = True) -> dict:
+                 max_steps: int = 300, fps: int = 30, seed: int = 0, walled: bool = True, label: str = "") -> dict:
     """Roll out the deterministic policy once and save the frames; return what was recorded.
+
+    Every frame carries ``label`` (e.g. the candidate and its fitness) and the simulated time, so a
+    person comparing two clips knows which is which and where in the episode each one is.
 
     The policy and its VecNormalize statistics were written by a training process that ran
     candidate code, and both are pickles: they are read as bytes first, then the walls go
@@ -52,7 +55,9 @@ def record_video(task_name: str, policy_dir: str | Path, out_path: str | Path, a
     base.seed(seed)
     env = RewardWrapper(base, task, mode="env", info_components=False)
     obs = env.reset()
-    first = np.asarray(base.envs[0].render(), dtype=np.uint8)
+    dt = float(getattr(base.envs[0].unwrapped, "dt", 1.0 / fps))
+    stamp = Caption(label)
+    first = stamp(np.asarray(base.envs[0].render(), dtype=np.uint8), 0.0)
     writer = FrameWriter(out_path, first.shape, fps)
     walls: list[str] = []
     if walled:
@@ -74,13 +79,42 @@ def record_video(task_name: str, policy_dir: str | Path, out_path: str | Path, a
         steps += 1
         frame = base.envs[0].render()
         if frame is not None:
-            writer.add(np.asarray(frame, dtype=np.uint8))
+            writer.add(stamp(np.asarray(frame, dtype=np.uint8), steps * dt))
             frames += 1
         if dones[0]:
             break
     env.close()
     writer.close()
     return {"path": str(out_path), "frames": frames, "steps": steps, "walls": walls}
+
+
+class Caption:
+    """Burns a label and the simulated time into the top-left corner of a frame (white on a dark band)."""
+
+    def __init__(self, label: str = ""):
+        from PIL import ImageFont
+
+        self.label = label
+        try:
+            self.font = ImageFont.load_default(size=11)  # Pillow's embedded font: no file read behind the walls
+        except TypeError:  # Pillow < 10.1: the bitmap font, one size
+            self.font = ImageFont.load_default()
+
+    def __call__(self, frame: np.ndarray, t: float) -> np.ndarray:
+        from PIL import Image, ImageDraw
+
+        img = Image.fromarray(np.ascontiguousarray(frame[..., :3]))
+        draw = ImageDraw.Draw(img)
+        lines = [x for x in (self.label, f"t = {t:5.2f} s") if x]
+        box = [draw.textbbox((0, 0), x, font=self.font) for x in lines]
+        width = min(img.width, 8 + max(b[2] for b in box))
+        height = 4 + sum(b[3] + 2 for b in box)
+        draw.rectangle([0, 0, width, height], fill=(20, 20, 20))
+        y = 2
+        for text, b in zip(lines, box, strict=True):
+            draw.text((4, y), text, fill=(255, 255, 255), font=self.font)
+            y += b[3] + 2
+        return np.asarray(img)
 
 
 class FrameWriter:
@@ -126,11 +160,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--algo", default="ppo", choices=sorted(ALGOS))
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--fps", type=int, default=30)
+    parser.add_argument("--label", default="", help="text burned into every frame (e.g. the candidate's fitness)")
     args = parser.parse_args(argv)
     from eureka.procs import run_in_child
 
     info = run_in_child(record_video, args.task, str(Path(args.policy_dir).resolve()),
-                        str(Path(args.out).resolve()), args.algo, args.steps, args.fps, timeout=600)
+                        str(Path(args.out).resolve()), args.algo, args.steps, args.fps, label=args.label,
+                        timeout=600)
     print(f"wrote {info['path']} ({info['frames']} frames)")
 
 
