@@ -164,3 +164,107 @@ def test_one_page_for_a_two_iteration_run_in_chromium(tmp_path):
     assert children
     prompt = json.loads((out / "candidates" / children[0]["id"] / "prompt.json").read_text())
     assert "more pole_angle" in prompt[-1]["content"]
+
+
+def _shrink_png(path: Path, limit: int = 300_000) -> None:
+    """Keep a docs screenshot small: a 256-colour palette when the plain PNG is too big."""
+    from PIL import Image
+
+    if path.stat().st_size > limit:
+        Image.open(path).convert("RGB").quantize(256).save(path, optimize=True)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium not installed (make test installs it as root)")
+def test_a_person_who_prefers_the_lower_fitness_steers_the_run_in_chromium(tmp_path):
+    """half_cheetah, two sessions, a population of 2 for 3 candidates: the person always prefers the side with
+    the lower fitness. Their top choice survives and parents the next iteration, the page says so; the last
+    session's top choice is the reward re-trained; the finished page stops polling."""
+    from playwright.sync_api import sync_playwright
+
+    out, port = tmp_path / "run", _free_port()
+    log_path = tmp_path / "stdout.log"
+    args = [a for a in TINY if not a.startswith(("samples=", "trainer.total_timesteps=", "trainer.n_envs"))]
+    with open(log_path, "w") as stdout:
+        proc = subprocess.Popen([sys.executable, "-m", "eureka.cli", "task=half_cheetah", "feedback=web",
+                                 f"feedback.port={port}", *args, "samples=3", "trainer.n_envs=1",
+                                 "trainer.total_timesteps=1024", "loop.population=2", "feedback.finish_delay_s=1",
+                                 f"hydra.run.dir={out}"],
+                                cwd=tmp_path, env=_env(tmp_path), stdout=stdout, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}/"
+
+    def prefer_lower(page) -> list[str]:
+        """Answer every pair of the open session for the lower-fitness side; return the ids preferred."""
+        chosen = []
+        n = page.evaluate("state.session.pairs.length")
+        for i in range(n):
+            page.wait_for_selector(f"text=pair {i + 1} of {n} ({i} answered)")
+            pair = page.evaluate("state.session.pairs[current]")
+            lower = "a" if (pair["a"]["fitness"] or 0) <= (pair["b"]["fitness"] or 0) else "b"
+            chosen.append(pair[lower]["id"])
+            if i == 0:
+                page.click("#note")
+                page.keyboard.type("less actions, a b")  # a and b: letters of the note, never answers
+                assert page.evaluate("state.session.answered") == 0
+                page.keyboard.press("Escape")
+            page.keyboard.press(lower)
+        return chosen
+
+    try:
+        deadline = time.time() + 120
+        while url not in log_path.read_text().splitlines():
+            assert proc.poll() is None and time.time() < deadline, log_path.read_text()
+            time.sleep(0.2)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROME_ARGS)
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.goto(url)
+            page.wait_for_selector("text=pair 1 of 3 (0 answered)", timeout=300_000)
+            assert "3 candidates compete for 2 places" in page.inner_text("#howused")
+            assert not page.is_visible("#survive")  # 3 candidates, 2 places: choices decide who survives
+            assert page.get_attribute("#note", "placeholder") == "e.g. more x_velocity, less actions"
+            with contextlib.suppress(Exception):  # both clips playing, in sync
+                page.wait_for_function("[...document.querySelectorAll('.side video')].every(v => v.readyState >= 2 "
+                                       "&& v.currentTime > 0.3)", timeout=20_000)
+            DOCS.mkdir(exist_ok=True)
+            page.screenshot(path=str(DOCS / "preferences-session.png"))
+            _shrink_png(DOCS / "preferences-session.png")
+            first = prefer_lower(page)
+            top = max(set(first), key=first.count)  # lower fitness throughout: the lowest wins both its pairs
+            page.wait_for_selector("text=What your choices did (session 1)", timeout=60_000)
+            assert f"Your top choice: {top} kept, first in the population" in page.inner_text("#ch-top")
+            assert f"sample 0 ← {top}" in page.inner_text("#ch-parents")
+            page.wait_for_selector("#ch-notes >> text=fitness", timeout=300_000)  # the note's children scored
+            page.locator("#choices").screenshot(path=str(DOCS / "preferences-choices.png"))
+            _shrink_png(DOCS / "preferences-choices.png")
+            page.wait_for_selector("text=iteration 2 of 2: which behaviour is better?", timeout=300_000)
+            assert "This is the last session" in page.inner_text("#howused")
+            second = prefer_lower(page)
+            final_top = max(set(second), key=second.count)
+            page.wait_for_selector("text=What your choices did (session 2)", timeout=60_000)
+            assert f"{final_top} goes to the final re-training" in page.inner_text("#ch-final")
+            after_last = page.inner_text("#waitnote")
+            assert "last preference session" in after_last or "No more preference sessions" in after_last
+            page.wait_for_selector("text=the run has finished", timeout=300_000)
+            polls = []
+            page.on("request", lambda r: polls.append(r.url) if "/api/state" in r.url else None)
+            time.sleep(3)
+            assert polls == [], "the finished page still polls"
+            browser.close()
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    summary = json.loads((out / "summary.json").read_text())
+    fitness = {c["id"]: c["fitness"] for it in summary["iterations"] for c in it["candidates"]}
+    assert fitness[top] == min(fitness[c] for c in fitness if c.startswith("iter0_"))
+    second_iter = summary["iterations"][1]["candidates"]
+    assert any(c["parent"] == top for c in second_iter), second_iter  # the top choice parented iteration 2
+    assert summary["best_candidate"] == final_top  # the last session's top choice is the reward re-trained
+    events = [json.loads(x) for x in (out / "events.jsonl").read_text().splitlines()]
+    choices = [e for e in events if e["event"] == "choices"]
+    assert [c["favourite"] for c in choices] == [top, final_top] and choices[0]["parents"][0]["parent"] == top
+    records = [json.loads(x) for x in (out / "preferences.jsonl").read_text().splitlines()]
+    assert records[0]["note"] == "less actions, a b"
+    text = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", log_path.read_text()).split())
+    assert "preferences, iteration 1: 3 of 3 pair(s) answered" in text
