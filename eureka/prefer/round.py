@@ -138,8 +138,9 @@ def note_example(task: Any) -> str:
             more = var
         elif var in names and getattr(h, "goal", "") == "minimize" and less is None:
             less = var
-    more = more or (names[0] if names else "")
-    less = less or next((n for n in names if n != more), "")
+    hinted = [h.var for h in getattr(task, "hints", None) or [] if getattr(h, "var", "") in names]
+    more = more or next(iter(hinted), names[0] if names else "")
+    less = less or next((n for n in hinted + names if n != more), "")
     parts = [f"more {more}" if more else "", f"less {less}" if less else ""]
     return "e.g. " + ", ".join(p for p in parts if p) if more else "what should change?"
 

@@ -239,6 +239,7 @@ class WebSession(Session):
         self._thread: threading.Thread | None = None
         self._opened_by_run = False
         self._last_poll = 0.0
+        self._finished_seen = False
         self._scores_cache: tuple[Any, dict] | None = None
 
     # -- lifetime ---------------------------------------------------------------------------------
@@ -281,8 +282,10 @@ class WebSession(Session):
         if self._server is None:
             return
         self.status.update(lambda s: setattr(s, "finished", True))
-        if time.time() - self._last_poll < 5:
-            time.sleep(1.2)  # one more poll shows "the run has finished"
+        if time.time() - self._last_poll < 5:  # a page is open: let it see "the run has finished" (then it stops)
+            deadline = time.time() + 5
+            while not self._finished_seen and time.time() < deadline:
+                time.sleep(0.05)
         self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=10)
@@ -358,6 +361,7 @@ class WebSession(Session):
         """What ``/api/state`` returns: the run's status and, during a session, the session."""
         self._last_poll = time.time()
         status = self.status.snapshot()
+        self._finished_seen = self._finished_seen or status["finished"]
         with self._lock:
             board = self.board
         if board is None:

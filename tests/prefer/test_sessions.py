@@ -44,12 +44,18 @@ def test_cli_session_in_a_terminal(tmp_path):
     child.expect("pair 1 of 1")
     child.expect(r"video: (\S+rollout\.mp4|\(none\))")  # (none): the renderer failed, and said so
     assert child.match.group(1) == "(none)" or Path(child.match.group(1)).exists()
+    child.expect(r"B: (\S+)  fitness")
+    preferred = child.match.group(1)
     child.expect(r"Which is better\? \[a/b/t/s/q\]")
     child.sendline("x")
     child.expect("please type a, b, t, s or q")
     child.sendline("b")
     child.expect("What should change")
     child.sendline("more pole_angle please")
+    child.expect("what your choices did")  # after selection: top choice, population, parents, notes
+    child.expect(f"your top choice of session 1: {preferred} \\(kept, first in the population\\)")
+    child.expect(f"parents of iteration 2: sample 0 <- {preferred},")
+    child.expect('note "more pole_angle please" -> the children of')
     child.expect("1 pair\\(s\\) answered in earlier sessions are not asked again")
     child.expect("loop.selection=mixed")  # a person in the loop: choices count by default
     child.expect("'more X'")  # what the offline designer does with notes
