@@ -111,6 +111,7 @@ def test_one_page_for_a_two_iteration_run_in_chromium(tmp_path):
             page.wait_for_selector("text=the run is working")
             page.wait_for_selector("text=pair 1 of 3 (0 answered)", timeout=240_000)  # switched by itself
             assert "loop.selection=mixed" in page.inner_text("#howused")
+            assert "Every candidate survives whatever you choose: 3 candidate(s) and 4 places" in page.inner_text("#survive")
             assert "'more X'" in page.inner_text("#notehint") and "pole_angle" in page.inner_text("#notehint")
             # videos are the renderer's (tests/test_render.py); the docs keep screenshots of runs whose videos play
             videos = page.locator("video").count() == 2
@@ -231,6 +232,18 @@ def test_a_person_who_prefers_the_lower_fitness_steers_the_run_in_chromium(tmp_p
             with contextlib.suppress(Exception):  # both clips playing, in sync
                 page.wait_for_function("[...document.querySelectorAll('.side video')].every(v => v.readyState >= 2 "
                                        "&& v.currentTime > 0.3)", timeout=20_000)
+            playing = page.evaluate("[...document.querySelectorAll('.side video')].every(v => v.readyState >= 2)")
+            if playing:  # one control for both clips: pause, scrub, restart
+                page.click("#playboth")
+                times = page.evaluate("[...document.querySelectorAll('.side video')].map(v => [v.paused, v.currentTime])")
+                assert all(p for p, _ in times) and abs(times[0][1] - times[1][1]) < 0.25, times
+                page.evaluate("seek(0.5)")
+                page.wait_for_function("[...document.querySelectorAll('.side video')].every(v => Math.abs(v.currentTime - 0.5) < 0.05)")
+                page.click("#playboth")
+                page.click("#restart")
+                times = page.evaluate("[...document.querySelectorAll('.side video')].map(v => [v.paused, v.currentTime])")
+                assert not any(p for p, _ in times) and all(t < 0.5 for _, t in times), times
+                page.wait_for_timeout(600)
             DOCS.mkdir(exist_ok=True)
             page.screenshot(path=str(DOCS / "preferences-session.png"))
             _shrink_png(DOCS / "preferences-session.png")

@@ -271,6 +271,9 @@ def test_note_box_keys_choices_view_and_the_finished_page_stops_polling(tmp_path
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROME_ARGS)
         page = browser.new_page(viewport={"width": 1000, "height": 800})
+        errors, console = [], []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
         with session:
             reporter.iteration_started(0, 2)
             t, out = start(session, 0, pairs, first, inf)
@@ -323,6 +326,7 @@ def test_note_box_keys_choices_view_and_the_finished_page_stops_polling(tmp_path
         stopped_at = time.monotonic()
         time.sleep(3)
         assert not [p for p in polls if p > stopped_at + 0.2], "the finished page still polls"
+        assert errors == [] and console == [], (errors, console)  # no script error, no refused connection
         browser.close()
 
 
