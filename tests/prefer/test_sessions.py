@@ -121,7 +121,11 @@ def test_one_page_for_a_two_iteration_run_in_chromium(tmp_path):
                 videos = page.evaluate("document.querySelector('video').readyState >= 2")
             assert page.locator("video").count() + page.locator(".novideo").count() == 2
             DOCS.mkdir(exist_ok=True)
-            shoot = (lambda name: page.screenshot(path=str(DOCS / name), full_page=True)) if videos else (lambda _: None)
+            def shoot(name: str) -> None:
+                if videos:
+                    page.screenshot(path=str(DOCS / name), full_page=True)
+                    _shrink_png(DOCS / name)
+
             shoot("preferences-web.png")
             page.fill("#note", "more pole_angle")
             page.click("#btn-b")
