@@ -262,12 +262,23 @@ def test_a_person_who_prefers_the_lower_fitness_steers_the_run_in_chromium(tmp_p
             page.wait_for_selector("text=iteration 2 of 2: which behaviour is better?", timeout=300_000)
             assert "This is the last session" in page.inner_text("#howused")
             second = prefer_lower(page)
+            t_answer = time.monotonic()
             final_top = max(set(second), key=second.count)
             page.wait_for_selector("text=What your choices did (session 2)", timeout=60_000)
+            t_choices = time.monotonic()
             assert f"{final_top} goes to the final re-training" in page.inner_text("#ch-final")
             after_last = page.inner_text("#waitnote")
             assert "last preference session" in after_last or "No more preference sessions" in after_last
-            page.wait_for_selector("text=the run has finished", timeout=300_000)
+            seen: dict[str, float] = {}
+            deadline = time.time() + 300
+            while "eureka: run finished" not in seen and time.time() < deadline:  # what the tab's title says
+                seen.setdefault(page.title(), time.monotonic())
+                page.wait_for_timeout(100)
+            assert "eureka: run finished" in seen, seen
+            page.wait_for_selector("text=the run has finished")
+            print("from the last answer: " + ", ".join(
+                [f"choices view {t_choices - t_answer:.1f} s"]
+                + [f"'{k}' {v - t_answer:.1f} s" for k, v in sorted(seen.items(), key=lambda kv: kv[1])]))
             polls = []
             page.on("request", lambda r: polls.append(r.url) if "/api/state" in r.url else None)
             time.sleep(3)
