@@ -1,73 +1,35 @@
-"""Run many trainings in parallel, each in its own supervised, walled child process."""
+"""Run many trainings in parallel: each in a supervised child that trains in a jail and evaluates outside it."""
 
 from __future__ import annotations
 
 import contextlib
-import math
 import os
-import threading
 import time
 
-from eureka.errors import Failure, error_from_child
 from eureka.procs import Child, ChildDied, send_json
-from eureka.sandbox.policy import MAX_COMPONENTS, valid_component_name
+from eureka.train.job import _num, run_job
 from eureka.train.result import DoneFn, ProgressFn, TrainResult
-from eureka.train.runner import TrainSpec, run_training_raw
+from eureka.train.runner import TrainSpec
 
 
 def _job_main(conn, spec: TrainSpec) -> None:
-    """Child: train behind the walls; send progress and the result to the parent as JSON."""
-    lock = threading.Lock()
-
-    def emit(msg: dict) -> None:
-        with lock:
-            send_json(conn, msg)
-
+    """Child (trusted): train in a jail, evaluate outside it; send progress and the result as JSON."""
     def report(steps: int) -> None:
         with contextlib.suppress(Exception):  # progress is best effort
-            emit({"progress": int(steps)})
+            send_json(conn, {"progress": int(steps)})
 
-    emit({"result": run_training_raw(spec, report, emit=emit)})
+    send_json(conn, {"result": run_job(spec, report).to_dict(snapshots=True)})
 
 
 def crash_result(spec: TrainSpec, message: str) -> TrainResult:
     return TrainResult.crashed(spec.job_id, message)
 
 
-def _num(v: object) -> float | None:
-    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
-
-
-def _nums(v: object, limit: int = 10_000) -> list[float]:
-    return [x for x in (_num(y) for y in v[:limit]) if x is not None] if isinstance(v, list) else []
-
-
-def _snapshot(row: object) -> dict | None:
-    if not isinstance(row, dict):
-        return None
-    comps = row.get("components") if isinstance(row.get("components"), dict) else {}
-    clean = {}
-    for name, stats in list(comps.items())[:MAX_COMPONENTS]:
-        if valid_component_name(name) and isinstance(stats, dict):
-            clean[name] = {k: _num(stats.get(k)) for k in ("mean", "std", "min", "max")}
-    return {"step": int(_num(row.get("step")) or 0), "episodes": int(_num(row.get("episodes")) or 0),
-            "fitness": _num(row.get("fitness")), "episode_length": _num(row.get("episode_length")),
-            "components": clean}
-
-
 def sanitize_result(spec: TrainSpec, raw: object) -> TrainResult:
-    """Keep only known, typed, bounded fields of what a training child reported (it ran candidate code)."""
-    if not isinstance(raw, dict):
+    """A job's result from its (trusted) supervising process; a malformed one is a crash."""
+    if not isinstance(raw, dict) or raw.get("job_id") != spec.job_id:
         return crash_result(spec, "the training process sent no result")
-    ok = raw.get("status") == "ok"
-    return TrainResult(
-        spec.job_id, ok=ok, fitness=_num(raw.get("fitness")) if ok else None,
-        eval_fitness=_nums(raw.get("eval_fitness")), eval_lengths=[int(x) for x in _nums(raw.get("eval_lengths"))],
-        snapshots=[s for s in (_snapshot(r) for r in (raw.get("snapshots") or [])[:1000]) if s],
-        steps=int(_num(raw.get("steps")) or 0), new_steps=int(_num(raw.get("new_steps")) or 0),
-        wall_time_s=_num(raw.get("wall_time_s")) or 0.0,
-        walls=[str(w)[:40] for w in raw.get("walls", [])[:20]] if isinstance(raw.get("walls"), list) else [],
-        failure=None if ok else Failure.of(error_from_child(raw)))
+    return TrainResult.from_dict(raw)
 
 
 class LocalExecutor:
@@ -137,7 +99,8 @@ class LocalExecutor:
 
     @staticmethod
     def _restore(spec: TrainSpec) -> None:
-        """The walled child made its directory sticky and world-writable; close it again."""
+        """The jail's directory belonged to its uid: hand it back to this process's user, unreadable to others."""
         if spec.out_dir and os.geteuid() == 0:
             with contextlib.suppress(OSError):
+                os.lchown(spec.out_dir, 0, 0)
                 os.chmod(spec.out_dir, 0o755)
