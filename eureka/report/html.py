@@ -314,7 +314,30 @@ def _preferences(run: RunData) -> str:
             f"answers in preferences.jsonl; Bradley-Terry scores and the notes aimed at each candidate (they go "
             f"into its children's prompts):</p><table><thead><tr><th>candidate</th>"
             f'<th class="num">score</th><th>notes</th></tr></thead><tbody>{rows}</tbody></table>'
-            f"{_choices(run)}{_note_children(run)}</section>")
+            f"{_sessions(run)}{_choices(run)}{_note_children(run)}</section>")
+
+
+def _sessions(run: RunData) -> str:
+    """What each session's choices did (the ``choices`` events): top choice, population, parents."""
+    rows = []
+    for ev in run.events:
+        if not isinstance(ev, dict) or ev.get("event") != "choices" or not isinstance(ev.get("iteration"), int):
+            continue
+        pop = ev.get("population") if isinstance(ev.get("population"), list) else []
+        parents = ev.get("parents") if isinstance(ev.get("parents"), list) else []
+        top = ev.get("favourite")
+        fate = ("" if not top else " (kept, first)" if ev.get("favourite_kept") and ev.get("selection") != "fitness"
+                else " (did not steer: selection=fitness)" if ev.get("selection") == "fitness" else " (not kept)")
+        after = (f"final re-training: {ev.get('final')}" if ev.get("last")
+                 else ", ".join(f"{p.get('sample')} ← {p.get('parent')}" for p in parents if isinstance(p, dict)))
+        rows.append(f"<tr><td class=\"num\">{ev['iteration'] + 1}</td><td>{e(top or 'none')}{e(fate)}</td>"
+                    f"<td>{e(', '.join(str(p.get('id')) for p in pop if isinstance(p, dict)))}</td>"
+                    f"<td>{e(', '.join(str(x) for x in ev.get('dropped') or []))}</td><td>{e(after)}</td></tr>")
+    if not rows:
+        return ""
+    return ('<h3>What each session\'s choices did</h3><table id="sessions"><thead><tr><th class="num">session</th>'
+            "<th>top choice</th><th>population after it (best first)</th><th>dropped</th>"
+            "<th>next parents (sample ← parent)</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
 
 
 def _choices(run: RunData) -> str:

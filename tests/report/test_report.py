@@ -226,6 +226,11 @@ def test_every_choice_and_where_each_note_went(run_dir, tmp_path):
          "choice": "b", "note": "less actions"},
     ]
     (run / "preferences.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    with open(run / "events.jsonl", "a") as f:
+        f.write(json.dumps({"time": 1764480020.0, "event": "choices", "iteration": 0, "selection": "mixed",
+                            "favourite": parent, "favourite_kept": True, "population": [{"id": parent}],
+                            "dropped": [other], "parents": [{"sample": 0, "parent": parent}], "notes": [],
+                            "last": False, "final": None}) + "\n")
     page = write_report(run).read_text()
     table = page.split('id="choices"')[1].split("</table>")[0]
     assert table.count("<tr>") == 3  # a header and both answers
@@ -233,6 +238,8 @@ def test_every_choice_and_where_each_note_went(run_dir, tmp_path):
     notes = page.split('id="note-children"')[1].split("</table>")[0]
     assert "less actions" in notes and parent in notes
     assert f"{child['id']} (iteration 2, fitness {fmt(child['fitness'])})" in notes
+    sessions = page.split('id="sessions"')[1].split("</table>")[0]
+    assert f"{parent} (kept, first)" in sessions and f"0 ← {parent}" in sessions and other in sessions
     rows = page.split('id="candidates"')[1].split("</table>")[0]
     row = next(r for r in rows.split("<tr") if f'<td>{child["id"]}' in r)
     assert row.split("<td")[2].startswith(' class="num" data-v="2"')
