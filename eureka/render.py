@@ -100,10 +100,16 @@ class Caption:
         except TypeError:  # Pillow < 10.1: the bitmap font, one size
             self.font = ImageFont.load_default()
 
+    MIN_SIDE = 192  # smaller frames (e.g. the 96x96 catch game) are enlarged first, so the caption hides little
+
     def __call__(self, frame: np.ndarray, t: float) -> np.ndarray:
         from PIL import Image, ImageDraw
 
-        img = Image.fromarray(np.ascontiguousarray(frame[..., :3]))
+        frame = np.ascontiguousarray(frame[..., :3])
+        k = -(-self.MIN_SIDE // max(1, min(frame.shape[:2])))
+        if k > 1:  # nearest-neighbour: pixel art stays sharp
+            frame = frame.repeat(k, axis=0).repeat(k, axis=1)
+        img = Image.fromarray(frame)
         draw = ImageDraw.Draw(img)
         lines = [x for x in (self.label, f"t = {t:5.2f} s") if x]
         box = [draw.textbbox((0, 0), x, font=self.font) for x in lines]

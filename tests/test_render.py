@@ -84,3 +84,10 @@ def test_half_cheetah_clip_of_a_trained_policy_frame_by_frame(tmp_path):
         band = f[2:20, 2:60].astype(int)
         assert (band.max(axis=2) < 60).mean() > 0.5 and band.max() > 200  # dark band with white text
     assert not np.array_equal(frames[0][:20, :100], frames[-1][:20, :100])  # the time moves on
+
+
+def test_caption_enlarges_small_frames_and_keeps_large_ones():
+    small = Caption("catch  fitness 1")(np.zeros((96, 96, 3), np.uint8), 0.5)
+    assert small.shape == (192, 192, 3) and small[:12, :40].max() > 200  # text on the band
+    big = Caption("")(np.full((320, 320, 3), 90, np.uint8), 1.0)
+    assert big.shape == (320, 320, 3) and big[200:, :].min() == 90  # only the corner changes
