@@ -261,6 +261,10 @@ def test_a_person_who_prefers_the_lower_fitness_steers_the_run_in_chromium(tmp_p
             _shrink_png(DOCS / "preferences-choices.png")
             page.wait_for_selector("text=iteration 2 of 2: which behaviour is better?", timeout=300_000)
             assert "This is the last session" in page.inner_text("#howused")
+            # the session keeps what the last one did at hand, with the note's children scored
+            assert "What your choices in session 1 did" in page.inner_text("#prevchoices")
+            page.click("#prevchoices summary")
+            assert "fitness" in page.inner_text("#prev-notes") and top in page.inner_text("#prev-top")
             second = prefer_lower(page)
             t_answer = time.monotonic()
             final_top = max(set(second), key=second.count)
