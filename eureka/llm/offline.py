@@ -292,6 +292,35 @@ class Mutator:
         return genome, done
 
 
+NOTES_TAG = "# eureka-notes: "  # the human notes a genome's lineage has already received (applied once)
+
+
+def notes_from_code(code: str) -> list[str]:
+    """The notes recorded in code this designer wrote (``[]`` for foreign code or none)."""
+    for line in code.splitlines():
+        line = line.strip()
+        if line.startswith(NOTES_TAG):
+            try:
+                notes = json.loads(line[len(NOTES_TAG):])
+            except ValueError:
+                return []
+            return [str(n) for n in notes] if isinstance(notes, list) else []
+    return []
+
+
+def with_notes(code: str, notes: list[str]) -> str:
+    """``code`` with a comment line recording ``notes`` after the genome line (JSON: one line, no escape)."""
+    if not notes:
+        return code
+    lines = code.splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        if line.strip().startswith(GENOME_TAG):
+            indent = line[:len(line) - len(line.lstrip())]
+            lines.insert(i + 1, f"{indent}{NOTES_TAG}{json.dumps(notes, ensure_ascii=True)}\n")
+            break
+    return "".join(lines)
+
+
 NOTE_FACTORS = (2.0, 3.0, 1.5, 4.0)  # 'more X' / 'less X' for the 1st, 2nd, ... child of one parent
 
 
@@ -320,6 +349,10 @@ class OfflineDesigner(Designer):
         task = request.task
         writer = CodeWriter(task)
         parent = genome_from_code(request.parent.code) if request.parent else None
+        # each note acts once per lineage: notes the parent already received are not applied again
+        applied = notes_from_code(request.parent.code) if request.parent else []
+        fresh = [n for n in request.notes if n not in applied]
+        lineage = applied + fresh
         others = [g for g in (genome_from_code(p.code) for p in request.population) if g]
         answers = []
         for k in range(request.n):
@@ -333,12 +366,13 @@ class OfflineDesigner(Designer):
                     changes.append("perturbed the hint-derived seed")
                 else:
                     changes.append("seed genome from the task's hints")
-            elif names_terms(parent, request.notes):  # a note acts on what it names, and nothing else
-                genome, done = mut.apply_notes([copy.copy(t) for t in parent], request.notes,
+            elif names_terms(parent, fresh):  # a new note acts on what it names, and nothing else
+                genome, done = mut.apply_notes([copy.copy(t) for t in parent], fresh,
                                                NOTE_FACTORS[k % len(NOTE_FACTORS)])
                 changes += [f"human note {d}" for d in done]
                 changes.append("no other change (reflection rules and perturbations wait for the next child)")
-                answers.append(Answer(self._prose(task, genome, changes, writer.code(genome))))
+                answers.append(Answer(self._prose(task, genome, changes,
+                                                  with_notes(writer.code(genome), lineage))))
                 continue
             else:
                 genome = [copy.copy(t) for t in parent]
@@ -351,9 +385,9 @@ class OfflineDesigner(Designer):
                 if k > 0 or not notes:
                     genome = mut.perturb(genome, strength=0.3 * self.temperature)
                     changes.append("perturbed weights and scales")
-            genome, directives = mut.apply_notes(genome, request.notes)
+            genome, directives = mut.apply_notes(genome, fresh)
             changes += [f"human note {d}" for d in directives]
-            answers.append(Answer(self._prose(task, genome, changes, writer.code(genome))))
+            answers.append(Answer(self._prose(task, genome, changes, with_notes(writer.code(genome), lineage))))
         self.usage.requests += 1
         return answers
 

@@ -5,7 +5,7 @@ from eureka.analyze import Reflection
 from eureka.critic.extract import extract_code
 from eureka.critic.static import check_static
 from eureka.llm import DesignRequest, OfflineDesigner, Parent
-from eureka.llm.offline import genome_from_code
+from eureka.llm.offline import genome_from_code, notes_from_code
 from eureka.prompts import build_messages
 
 
@@ -79,3 +79,22 @@ def test_a_note_changes_only_the_terms_it_names():
         factors.append(before[action][1] / after[action][1])
         assert "no other change" in child.text
     assert factors == pytest.approx([2.0, 3.0, 1.5], rel=1e-3)  # the first child halves it; its siblings try other strengths
+
+
+def test_a_note_acts_once_per_lineage():
+    """The child's children get the usual mutations again, and the note is not applied a second time."""
+    task = tasks.make("half_cheetah")
+    parent_code = extract_code(OfflineDesigner().propose(_request(task, n=1))[0].text)
+    child = OfflineDesigner().propose(_request(task, n=1, it=1, parent=Parent("p", parent_code),
+                                               notes=["less actions"]))[0]
+    child_code = extract_code(child.text)
+    assert notes_from_code(child_code) == ["less actions"] and "no other change" in child.text
+    check_static(child_code, task.state_names)  # the record is a comment: the critic sees the same code
+    grandchild = OfflineDesigner().propose(_request(task, n=1, it=2, parent=Parent("c", child_code),
+                                                    notes=["less actions"]))[0]
+    assert "no other change" not in grandchild.text and "human note" not in grandchild.text
+    assert notes_from_code(extract_code(grandchild.text)) == ["less actions"]
+    run_notes = OfflineDesigner().propose(_request(task, n=1, notes=['more x_velocity "quoted"\nnext line']))[0]
+    code = extract_code(run_notes.text)
+    assert notes_from_code(code) == ['more x_velocity "quoted"\nnext line']
+    check_static(code, task.state_names)
