@@ -49,12 +49,13 @@ def _pushed_clip(task_name: str, path: Path, camera: bool, frames: int = 30, spe
         kwargs.pop("camera_name", None)  # Gymnasium's default free camera: what the videos used before
     env = task.make_env(render_mode="rgb_array", **kwargs)
     env.reset(seed=0)
-    caption = Caption("pushed")
-    writer = FrameWriter(path, (SMALL["height"], SMALL["width"], 3), fps=20)
+    caption, writer = Caption("pushed"), None
     for i in range(frames):
         env.unwrapped.data.qvel[0] = speed
         env.step(np.zeros(env.action_space.shape, dtype=np.float32))
-        writer.add(caption(env.render(), i * env.unwrapped.dt))
+        frame = caption(env.render(), i * env.unwrapped.dt)  # small frames come back enlarged
+        writer = writer or FrameWriter(path, frame.shape, fps=20)
+        writer.add(frame)
     x = float(env.unwrapped.data.qpos[0])
     writer.close()
     env.close()
