@@ -5,7 +5,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -33,7 +33,7 @@ class SandboxLimits:
     call_timeout_s: float = 2.0  # CPU seconds one reward call may take during training
     max_tasks: int = 16  # threads one check may have in all (its jail's uid is its own)
     scratch_mb: int = 16  # the check's private tmpfs
-    env_allow: tuple[str, ...] = ()  # variables passed into jails besides the built-in allow-list
+    env_allow: list[str] = field(default_factory=list)  # variables passed into jails besides the built-in allow-list
 
 
 class _Worker:

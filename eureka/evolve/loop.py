@@ -10,6 +10,7 @@ reached; then the best reward is re-trained with the final seeds against the bas
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from pathlib import Path
 
@@ -76,6 +77,8 @@ class EurekaLoop:
                  session: Session | None = _MAKE):  # type: ignore[assignment]
         check_config(cfg)
         self.cfg = cfg
+        if cfg.sandbox.get("env_allow"):  # names the trusted processes keep, so jails can be given them
+            os.environ["EUREKA_ENV_ALLOW"] = ",".join(str(n) for n in cfg.sandbox.env_allow)
         self.store = RunStore(run_dir)
         self.reporter = reporter or Reporter()
         self.task = tasks.make(cfg.task.name)
@@ -254,7 +257,8 @@ class EurekaLoop:
         self.write_summary()
         self.reporter.phase("collecting a batch of real states for the critic")
         states = sample_states(self.task, seed=int(self.cfg.seed))
-        limits = SandboxLimits(**OmegaConf.to_container(self.cfg.sandbox, resolve=True))
+        sb = OmegaConf.to_container(self.cfg.sandbox, resolve=True)
+        limits = SandboxLimits(**{k: v for k, v in sb.items() if not k.startswith("training_")})
         pool = SandboxPool(limits)
         self.walls["critic"] = pool.walls
         return Critic(self.task.state_names, states, pool)
@@ -319,7 +323,9 @@ class EurekaLoop:
                          out_dir=str(out_dir), tensorboard=bool(t.tensorboard), subproc_envs=bool(t.subproc_envs),
                          memory_mb=int(t.memory_mb), max_file_mb=int(t.max_file_mb),
                          call_timeout_s=float(sb.call_timeout_s), first_call_cpu_s=float(sb.cpu_s),
-                         network_namespace=bool(sb.network_namespace), drop_privileges=bool(sb.drop_privileges))
+                         network_namespace=bool(sb.network_namespace), drop_privileges=bool(sb.drop_privileges),
+                         cpu_s=float(sb.training_cpu_s), max_tasks=int(sb.training_max_tasks),
+                         scratch_mb=int(sb.training_scratch_mb), env_allow=list(sb.env_allow))
 
     def write_summary(self) -> None:
         s = self.summary

@@ -98,7 +98,7 @@ def record_videos(cfg: Any, store: Any, cands: list, reporter: Any) -> list[dict
         return made
     for c in cands:
         d = store.candidate_dir(c.id)
-        if (d / "rollout.mp4").exists() or not (d / "policy.zip").exists():
+        if (d / "rollout.mp4").exists() or not (d / "policy.safetensors").exists():
             continue
         try:
             fit = "n/a" if c.fitness is None else f"{c.fitness:.3g}"

@@ -118,8 +118,9 @@ def _read_roots(spec: JailSpec, own: list[str]) -> list[str]:
     for name in ("envs", "conf", "prompts"):
         with contextlib.suppress(FileNotFoundError):
             paths.append(str(data_dir(name)))
-    for f in [*spec.readable, *task_files()]:  # a task file, and the modules and assets beside it
-        parent = os.path.dirname(os.path.realpath(f))
+    paths += [p for p in spec.readable if os.path.isdir(p)]
+    for f in [*(p for p in spec.readable if not os.path.isdir(p)), *task_files()]:
+        parent = os.path.dirname(os.path.realpath(f))  # a task file, and the modules and assets beside it
         paths.append(f if holds_own(parent) else parent)
     out = []
     for p in paths:

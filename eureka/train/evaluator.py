@@ -25,15 +25,19 @@ from eureka.store.safe import read_bytes
 
 WEIGHTS = "policy.safetensors"
 NORMALIZER = "normalizer.npz"
+SETTINGS = "policy.json"  # the hyperparameters beside the weights (for eureka-render's architecture)
 MAX_WEIGHTS_BYTES = 512 * 1024 * 1024
 MAX_NORMALIZER_BYTES = 16 * 1024 * 1024
 
 
 def save_policy(policy: torch.nn.Module, obs_rms, out_dir: Path, clip_obs: float = 10.0,
-                epsilon: float = 1e-8) -> None:
-    """Write the policy's weights (safetensors) and the normalizer's statistics (plain arrays)."""
+                epsilon: float = 1e-8, algo: str = "ppo", hyperparams: dict | None = None) -> None:
+    """Write the policy's weights (safetensors), the normalizer's statistics (plain arrays) and its settings."""
+    import json
+
     from safetensors.torch import save
 
+    (out_dir / SETTINGS).write_text(json.dumps({"algo": algo, "hyperparams": hyperparams or {}}, default=str))
     state = {k: v.detach().cpu().contiguous() for k, v in policy.state_dict().items()}
     (out_dir / WEIGHTS).write_bytes(save(state))  # bytes first: the path is relative to a jail's own dir
     if obs_rms is not None:
@@ -70,16 +74,27 @@ def build_policy(algo: str, observation_space, action_space, hyperparams: dict) 
     return cls(observation_space, action_space, lambda _progress: 0.0, **policy_kwargs)
 
 
-def load_policy(algo: str, observation_space, action_space, hyperparams: dict, out_dir: Path) -> torch.nn.Module:
-    """The saved weights in a fresh policy; a file that is missing, too large or does not fit is an error."""
+def read_saved(out_dir: str | Path) -> dict[str, bytes | None]:
+    """The bytes of what a training saved for the evaluator (weights, normalizer, settings), bounded, no links."""
+    out: dict[str, bytes | None] = {}
+    for name, limit in ((WEIGHTS, MAX_WEIGHTS_BYTES), (NORMALIZER, MAX_NORMALIZER_BYTES), (SETTINGS, 64 * 1024)):
+        try:
+            out[name] = read_limited(Path(out_dir) / name, limit)
+        except FileNotFoundError:
+            out[name] = None
+    return out
+
+
+def policy_from_bytes(algo: str, observation_space, action_space, hyperparams: dict,
+                      weights: bytes | None) -> torch.nn.Module:
+    """Saved weights in a fresh policy; weights that are missing, malformed or do not fit are an error."""
     from safetensors import SafetensorError
     from safetensors.torch import load
 
-    path = Path(out_dir) / WEIGHTS
+    if weights is None:
+        raise TrainingCrash("the training saved no policy weights (policy.safetensors)")
     try:
-        state = load(read_limited(path, MAX_WEIGHTS_BYTES))
-    except FileNotFoundError:
-        raise TrainingCrash("the training saved no policy weights (policy.safetensors)") from None
+        state = load(weights)
     except (SafetensorError, ValueError, OSError) as exc:
         raise TrainingCrash(f"policy.safetensors is unreadable: {exc}") from None
     policy = build_policy(algo, observation_space, action_space, hyperparams)
@@ -93,21 +108,48 @@ def load_policy(algo: str, observation_space, action_space, hyperparams: dict, o
     return policy
 
 
-def load_normalizer(out_dir: Path) -> dict | None:
-    """The observation normalizer's arrays (``None`` when the training used none)."""
+def normalizer_from_bytes(data: bytes | None) -> dict | None:
+    """The observation normalizer's arrays (``None`` when the training used none); read without pickles."""
     import io
 
-    path = Path(out_dir) / NORMALIZER
-    if not path.exists() and not path.is_symlink():
+    if data is None:
         return None
     try:
-        with np.load(io.BytesIO(read_limited(path, MAX_NORMALIZER_BYTES)), allow_pickle=False) as z:
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
             out = {k: np.asarray(z[k], dtype=np.float64) for k in ("mean", "var", "count", "clip_obs", "epsilon")}
     except (KeyError, ValueError, OSError, zipfile.BadZipFile) as exc:
         raise TrainingCrash(f"normalizer.npz is unreadable: {exc}") from None
     if not all(np.isfinite(v).all() for v in out.values()) or (out["var"] < 0).any():
         raise TrainingCrash("normalizer.npz holds invalid statistics")
     return out
+
+
+def settings_from_bytes(data: bytes | None) -> dict:
+    """The hyperparameters a training saved beside its weights (architecture only matters; may be forged:
+    a forged one only makes the weights fail to load)."""
+    import json
+
+    if data is None:
+        return {}
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return {}
+    hp = value.get("hyperparams") if isinstance(value, dict) else None
+    if not isinstance(hp, dict):
+        return {}
+    keep = {k: hp[k] for k in ("policy_kwargs", "use_sde") if k in hp}
+    pk = keep.get("policy_kwargs")
+    if pk is not None and not isinstance(pk, dict):
+        keep.pop("policy_kwargs")
+    elif isinstance(pk, dict):
+        from eureka.train.runner import ACTIVATIONS
+
+        act = pk.get("activation_fn")
+        keep["policy_kwargs"] = {k: v for k, v in pk.items() if k in ("net_arch", "activation_fn", "log_std_init",
+                                                                         "ortho_init", "squash_output", "n_critics")
+                                 and (k != "activation_fn" or act in ACTIVATIONS)}
+    return keep
 
 
 def evaluate_policy(policy, task, episodes: int, seed: int, normalizer: dict | None = None,
@@ -152,5 +194,6 @@ def evaluate_saved(task_name: str, algo: str, hyperparams: dict, out_dir: str | 
     probe = RewardWrapper(make_vec_env(task, 1, seed), task, mode="env", info_components=False)
     spaces = probe.observation_space, probe.action_space
     probe.close()
-    policy = load_policy(algo, *spaces, hyperparams, Path(out_dir))
-    return evaluate_policy(policy, task, episodes, seed, load_normalizer(Path(out_dir)))
+    saved = read_saved(out_dir)
+    policy = policy_from_bytes(algo, *spaces, hyperparams, saved[WEIGHTS])
+    return evaluate_policy(policy, task, episodes, seed, normalizer_from_bytes(saved[NORMALIZER]))

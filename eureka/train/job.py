@@ -104,14 +104,13 @@ def run_job(spec: TrainSpec, progress: Callable[[int], None] | None = None) -> T
     if spec.out_dir:
         os.makedirs(spec.out_dir, exist_ok=True)
     jail = spawn(jail_spec(spec), _train_in_jail, spec)
-    raw = None
+    raw = None  # the last result the jail sent: only read once the jail has ended, and never trusted
     try:
         while True:
             if not jail.conn.poll(0.2):
-                if jail.alive():
+                if jail.alive() or jail.conn.poll(0):
                     continue
-                if not jail.conn.poll(0):
-                    break
+                break
             try:
                 msg = recv_json(jail.conn)
             except (EOFError, OSError):
@@ -119,11 +118,10 @@ def run_job(spec: TrainSpec, progress: Callable[[int], None] | None = None) -> T
             except ValueError:
                 raw = {"status": "failed", "error_class": "TrainingCrash",
                        "message": "the training process sent a malformed message"}
-                break
+                continue
             if isinstance(msg, dict) and "result" in msg:
                 raw = msg["result"]
-                break
-            if isinstance(msg, dict) and progress is not None and _num(msg.get("progress")) is not None:
+            elif isinstance(msg, dict) and progress is not None and _num(msg.get("progress")) is not None:
                 progress(int(msg["progress"]))
         code = jail.wait(30)
     finally:
@@ -133,6 +131,7 @@ def run_job(spec: TrainSpec, progress: Callable[[int], None] | None = None) -> T
     else:
         result = sanitize_reported(spec, raw)
     if result.ok:
+        t_eval = time.time()
         try:
             fit, lens = evaluate_saved(spec.task, spec.algo, spec.hyperparams, spec.out_dir or ".",
                                        spec.eval_episodes, spec.seed)
@@ -142,6 +141,7 @@ def run_job(spec: TrainSpec, progress: Callable[[int], None] | None = None) -> T
             result.fail(Failure.of(err))
         except Exception as exc:  # noqa: BLE001 - a policy that cannot be evaluated ends this candidate only
             result.fail(Failure.of(TrainingCrash(f"evaluating the saved policy failed: {type(exc).__name__}: {exc}")))
+        result.eval_time_s = time.time() - t_eval
     result.wall_time_s = time.time() - t0
     if spec.out_dir:
         record_verdict(Path(spec.out_dir), result)

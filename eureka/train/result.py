@@ -29,6 +29,7 @@ class TrainResult(HasFailure):
     stopped_at: int | None = None  # successive halving dropped it after this many steps
     walls: list[str] = field(default_factory=list)  # the walls that were up in the training process
     reported_fitness: float | None = None  # the training's own last fitness reading: untrusted, never ranks
+    eval_time_s: float = 0.0  # wall time of the evaluator (outside the jail) within wall_time_s
     jail: dict | None = None  # what the training's jail reported of itself (namespaces, uid, limits)
     failure: Failure | None = None
 
@@ -52,6 +53,7 @@ class TrainResult(HasFailure):
                    new_steps=int(d.get("new_steps") or 0), wall_time_s=float(d.get("wall_time_s") or 0.0),
                    stopped_at=d.get("stopped_at"), walls=list(d.get("walls") or []),
                    reported_fitness=d.get("reported_fitness"), jail=d.get("jail"),
+                   eval_time_s=float(d.get("eval_time_s") or 0.0),
                    failure=None if ok else Failure.from_dict(d))
 
     def fail(self, failure: Failure) -> None:
@@ -68,6 +70,7 @@ class TrainResult(HasFailure):
                 "eval_fitness": self.eval_fitness, "eval_lengths": self.eval_lengths, "steps": self.steps,
                 "new_steps": self.new_steps, "wall_time_s": self.wall_time_s, "stopped_at": self.stopped_at,
                 "walls": self.walls, "reported_fitness": self.reported_fitness, "jail": self.jail,
+                "eval_time_s": self.eval_time_s,
                 **self.failure_fields(), **({"snapshots": self.snapshots} if snapshots else {})}
 
 

@@ -284,7 +284,7 @@ def run_training_raw(spec: TrainSpec, progress: Callable[[int], None] | None = N
                 normalizer.save(str(out_dir / "vecnormalize.pkl"))
             save_policy(model.policy, normalizer.obs_rms if normalizer is not None else None, out_dir,
                         normalizer.clip_obs if normalizer is not None else 10.0,
-                        normalizer.epsilon if normalizer is not None else 1e-8)
+                        normalizer.epsilon if normalizer is not None else 1e-8, spec.algo, spec.hyperparams)
         if jail is None:  # trusted, in-process use: evaluate here (a jail's training leaves it to the evaluator)
             obs_rms = normalizer.obs_rms if normalizer is not None else None
             stats = None if obs_rms is None else {"mean": obs_rms.mean, "var": obs_rms.var,
