@@ -33,8 +33,11 @@ from eureka.train.runner import ALGOS  # noqa: E402
 
 def record_video(task_name: str, policy_dir: str | Path, out_path: str | Path, algo: str = "ppo",
                  max_steps: int = 300, fps: int = 30, seed: int = 0, walled: bool = True,
-                 hyperparams: dict | None = None) -> dict:
+                 hyperparams: dict | None = None, label: str = "") -> dict:
     """Roll out the deterministic policy once and save the frames; return what was recorded.
+
+    Every frame carries ``label`` (e.g. the candidate and its fitness) and the simulated time, so a
+    person comparing two clips knows which is which and where in the episode each one is.
 
     The policy was saved by a training that ran candidate code: only its weights
     (safetensors) and normalizer arrays are read, never a pickle, and the rollout runs in a
@@ -45,7 +48,7 @@ def record_video(task_name: str, policy_dir: str | Path, out_path: str | Path, a
     (``eureka.procs.run_in_child``).
     """
     if not walled:
-        return _record(task_name, policy_dir, out_path, algo, max_steps, fps, seed, hyperparams, None)
+        return _record(task_name, policy_dir, out_path, algo, max_steps, fps, seed, hyperparams, label, None)
     import json
 
     from eureka.procs import death_cause, recv_json
@@ -56,7 +59,7 @@ def record_video(task_name: str, policy_dir: str | Path, out_path: str | Path, a
     jail = spawn(JailSpec(kind="renderer", writable=[str(out_path.parent)], readable=[str(Path(policy_dir).resolve())],
                           memory_mb=4096, cpu_s=600, max_tasks=64),
                  _record_in_jail, task_name, str(Path(policy_dir).resolve()), out_path.name, algo, max_steps, fps,
-                 seed, hyperparams)
+                 seed, hyperparams, label)
     try:
         msg = recv_json(jail.conn) if jail.conn.poll(900) else None
     except (EOFError, OSError, json.JSONDecodeError):
@@ -81,7 +84,7 @@ def _record_in_jail(conn, jail, *args) -> None:
 
 
 def _record(task_name: str, policy_dir: str | Path, out_path: str | Path, algo: str, max_steps: int, fps: int,
-            seed: int, hyperparams: dict | None, jail) -> dict:
+            seed: int, hyperparams: dict | None, label: str, jail) -> dict:
     """The rollout itself (in a jail when ``jail`` is given: it locks down before reading the policy)."""
     task = tasks.make(task_name)
     policy_dir, out_path = Path(policy_dir), Path(out_path)
@@ -94,7 +97,9 @@ def _record(task_name: str, policy_dir: str | Path, out_path: str | Path, algo: 
     base.seed(seed)
     env = RewardWrapper(base, task, mode="env", info_components=False)
     obs = env.reset()
-    first = np.asarray(base.envs[0].render(), dtype=np.uint8)
+    dt = float(getattr(base.envs[0].unwrapped, "dt", 1.0 / fps))
+    stamp = Caption(label)
+    first = stamp(np.asarray(base.envs[0].render(), dtype=np.uint8), 0.0)
     writer = FrameWriter(out_path, first.shape, fps)
     saved = read_saved(policy_dir)  # bytes only (bounded, no links); parsed behind the walls
     walls: list[str] = []
@@ -120,13 +125,48 @@ def _record(task_name: str, policy_dir: str | Path, out_path: str | Path, algo: 
         steps += 1
         frame = base.envs[0].render()
         if frame is not None:
-            writer.add(np.asarray(frame, dtype=np.uint8))
+            writer.add(stamp(np.asarray(frame, dtype=np.uint8), steps * dt))
             frames += 1
         if dones[0]:
             break
     env.close()
     writer.close()
     return {"path": str(out_path), "frames": frames, "steps": steps, "walls": walls}
+
+
+class Caption:
+    """Burns a label and the simulated time into the top-left corner of a frame (white on a dark band)."""
+
+    def __init__(self, label: str = ""):
+        from PIL import ImageFont
+
+        self.label = label
+        try:
+            self.font = ImageFont.load_default(size=11)  # Pillow's embedded font: no file read behind the walls
+        except TypeError:  # Pillow < 10.1: the bitmap font, one size
+            self.font = ImageFont.load_default()
+
+    MIN_SIDE = 192  # smaller frames (e.g. the 96x96 catch game) are enlarged first, so the caption hides little
+
+    def __call__(self, frame: np.ndarray, t: float) -> np.ndarray:
+        from PIL import Image, ImageDraw
+
+        frame = np.ascontiguousarray(frame[..., :3])
+        k = -(-self.MIN_SIDE // max(1, min(frame.shape[:2])))
+        if k > 1:  # nearest-neighbour: pixel art stays sharp
+            frame = frame.repeat(k, axis=0).repeat(k, axis=1)
+        img = Image.fromarray(frame)
+        draw = ImageDraw.Draw(img)
+        lines = [x for x in (self.label, f"t = {t:5.2f} s") if x]
+        box = [draw.textbbox((0, 0), x, font=self.font) for x in lines]
+        width = min(img.width, 8 + max(b[2] for b in box))
+        height = 4 + sum(b[3] + 2 for b in box)
+        draw.rectangle([0, 0, width, height], fill=(20, 20, 20))
+        y = 2
+        for text, b in zip(lines, box, strict=True):
+            draw.text((4, y), text, fill=(255, 255, 255), font=self.font)
+            y += b[3] + 2
+        return np.asarray(img)
 
 
 class FrameWriter:
@@ -172,11 +212,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--algo", default="ppo", choices=sorted(ALGOS))
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--fps", type=int, default=30)
+    parser.add_argument("--label", default="", help="text burned into every frame (e.g. the candidate's fitness)")
     args = parser.parse_args(argv)
     from eureka.procs import run_in_child
 
     info = run_in_child(record_video, args.task, str(Path(args.policy_dir).resolve()),
-                        str(Path(args.out).resolve()), args.algo, args.steps, args.fps, timeout=600)
+                        str(Path(args.out).resolve()), args.algo, args.steps, args.fps, label=args.label,
+                        timeout=600)
     print(f"wrote {info['path']} ({info['frames']} frames)")
 
 

@@ -1,22 +1,37 @@
 from pathlib import Path
 
 import imageio.v2 as imageio
+import numpy as np
 import pytest
 
+from eureka import tasks
 from eureka.procs import run_in_child
-from eureka.render import record_video
+from eureka.render import Caption, FrameWriter, record_video
 from eureka.train import TrainSpec, run_training
+
+SMALL = {"width": 96, "height": 96}
+
+
+def body_fraction(frame: np.ndarray) -> float:
+    """Share of a frame's pixels that show the robot: its geoms are warm (red > blue), floor and sky are not."""
+    f = frame.astype(int)
+    return float(((f[..., 0] - f[..., 2]) > 40).mean())
+
+
+def _tiny_policy(tmp_path: Path, task: str, n_envs: int = 1) -> Path:
+    out = tmp_path / "policy"
+    result = run_training(TrainSpec(job_id="v", task=task, mode="env", total_timesteps=128, n_envs=n_envs,
+                                    hyperparams={"n_steps": 64, "batch_size": 64, "n_epochs": 1,
+                                                 "learning_rate": 0.001, "clip_range": 0.2},
+                                    normalize=task in ("hopper", "half_cheetah"), eval_episodes=1,
+                                    out_dir=str(out), tensorboard=False))
+    assert result.ok, result.failure
+    return out
 
 
 @pytest.mark.parametrize("task,n_envs", [("cartpole", 2), ("hopper", 1), ("catch", 2)])
 def test_rollout_video_of_a_trained_policy(tmp_path, task, n_envs):
-    out = tmp_path / "policy"
-    result = run_training(TrainSpec(job_id="v", task=task, mode="env", total_timesteps=128, n_envs=n_envs,
-                                    hyperparams={"n_steps": 64, "batch_size": 64, "n_epochs": 1, "learning_rate": "lin_0.001",
-                                                 "clip_range": "lin_0.2"},
-                                    normalize=task == "hopper", eval_episodes=1, out_dir=str(out),
-                                    tensorboard=False))
-    assert result.ok, result.failure
+    out = _tiny_policy(tmp_path, task, n_envs)
     info = run_in_child(record_video, task, str(out), str(tmp_path / "rollout.mp4"), max_steps=40)
     path = Path(info["path"])
     assert path.stat().st_size > 1000 and info["frames"] >= 2
@@ -24,3 +39,56 @@ def test_rollout_video_of_a_trained_policy(tmp_path, task, n_envs):
     frame = reader.get_data(0)
     assert frame.ndim == 3 and frame.shape[2] == 3 and frame.std() > 0
     reader.close()
+
+
+def _pushed_clip(task_name: str, path: Path, camera: bool, frames: int = 30, speed: float = 10.0) -> tuple:
+    """Render the task's env while its root is pushed forward at ``speed`` m/s (a fast runner, no training)."""
+    task = tasks.make(task_name)
+    kwargs = {**task.render_kwargs, **SMALL}
+    if not camera:
+        kwargs.pop("camera_name", None)  # Gymnasium's default free camera: what the videos used before
+    env = task.make_env(render_mode="rgb_array", **kwargs)
+    env.reset(seed=0)
+    caption, writer = Caption("pushed"), None
+    for i in range(frames):
+        env.unwrapped.data.qvel[0] = speed
+        env.step(np.zeros(env.action_space.shape, dtype=np.float32))
+        frame = caption(env.render(), i * env.unwrapped.dt)  # small frames come back enlarged
+        writer = writer or FrameWriter(path, frame.shape, fps=20)
+        writer.add(frame)
+    x = float(env.unwrapped.data.qpos[0])
+    writer.close()
+    env.close()
+    return x, [body_fraction(f) for f in imageio.mimread(path)]
+
+
+@pytest.mark.parametrize("task", ["half_cheetah", "ant"])
+def test_the_camera_follows_the_body_frame_by_frame(tmp_path, task):
+    """A body that runs 10+ m stays in every frame of its clip; Gymnasium's default camera loses it."""
+    x, seen = _pushed_clip(task, tmp_path / "track.mp4", camera=True)
+    assert x > 10, x
+    assert len(seen) == 30 and min(seen) > 0.01, [round(s, 3) for s in seen]
+    _, before = _pushed_clip(task, tmp_path / "free.mp4", camera=False)
+    assert sum(s < 0.002 for s in before) > len(before) // 2, [round(s, 3) for s in before]  # the test can fail
+
+
+def test_half_cheetah_clip_of_a_trained_policy_frame_by_frame(tmp_path):
+    """The clip the page shows: every frame shows the cheetah, and the caption (label and time) is burned in."""
+    out = _tiny_policy(tmp_path, "half_cheetah")
+    info = run_in_child(record_video, "half_cheetah", str(out), str(tmp_path / "rollout.mp4"), max_steps=30,
+                        label="iter0_sample1  fitness 1.23")
+    frames = imageio.mimread(info["path"])
+    assert len(frames) == info["frames"] == 31
+    seen = [body_fraction(f) for f in frames]
+    assert min(seen) > 0.005, [round(s, 3) for s in seen]
+    for f in (frames[0], frames[-1]):
+        band = f[2:20, 2:60].astype(int)
+        assert (band.max(axis=2) < 60).mean() > 0.5 and band.max() > 200  # dark band with white text
+    assert not np.array_equal(frames[0][:20, :100], frames[-1][:20, :100])  # the time moves on
+
+
+def test_caption_enlarges_small_frames_and_keeps_large_ones():
+    small = Caption("catch  fitness 1")(np.zeros((96, 96, 3), np.uint8), 0.5)
+    assert small.shape == (192, 192, 3) and small[:12, :40].max() > 200  # text on the band
+    big = Caption("")(np.full((320, 320, 3), 90, np.uint8), 1.0)
+    assert big.shape == (320, 320, 3) and big[200:, :].min() == 90  # only the corner changes

@@ -26,7 +26,8 @@ from eureka.evolve.candidate import Candidate, Status
 from eureka.evolve.population import Population
 from eureka.evolve.summary import Summary, final_evaluation
 from eureka.llm import Designer, DesignRequest, make_designer
-from eureka.prefer import Session, make_session, public, record_videos, run_round
+from eureka.prefer import PreferenceRound, Session, make_session, public, record_videos, run_round
+from eureka.prefer.steer import outcome
 from eureka.prompts import build_messages
 from eureka.reward import sample_states
 from eureka.store import RunStore
@@ -234,13 +235,16 @@ class EurekaLoop:
 
     def select(self, it: int, cands: list[Candidate]) -> None:
         """Update the population (step 5): a preference round first, when configured; then the iteration's video."""
-        if self.session is not None:
-            self.ask_preferences(it, cands)
+        rnd = self.ask_preferences(it, cands) if self.session is not None else None
+        if rnd is not None and rnd.pairs:
+            self.population.prefer(rnd.favourite)  # the person's top choice survives and parents next
         self.population.update(cands, it)
         self.best = self.population.best()
         if self.best is not None:
             self.store.event("best", id=self.best.id, fitness=self.best.fitness, preference=self.best.preference,
                              population=[c.id for c in self.population.all()])
+        if rnd is not None:
+            self.tell_choices(it, rnd)
         ok = [c for c in cands if c.status is Status.OK and c.fitness is not None]
         if ok:
             self.record_videos([max(ok, key=lambda c: c.fitness)])
@@ -339,7 +343,7 @@ class EurekaLoop:
         self.store.write_json("summary.json", s.to_dict())
 
     # -- preferences (a session after each iteration's training) ---------------------------
-    def ask_preferences(self, it: int, cands: list[Candidate]) -> None:
+    def ask_preferences(self, it: int, cands: list[Candidate]) -> PreferenceRound:
         """Run a preference round (``eureka.prefer.run_round``); apply its scores and notes."""
         rnd = run_round(self.session, it, cands, self.population.all(), everyone=self.candidates, cfg=self.cfg,
                         store=self.store, task=self.task, reporter=self.reporter)
@@ -353,6 +357,16 @@ class EurekaLoop:
         for info in rnd.videos:
             self.walls.setdefault("renderer", info.get("walls", []))
         self.reporter.message(rnd.line())
+        return rnd
+
+    def tell_choices(self, it: int, rnd: PreferenceRound) -> None:
+        """Tell the person (page or terminal) and the event log what their choices did."""
+        parents = [self.population.parent_for(k) for k in range(int(self.cfg.samples))]
+        result = outcome(it, rnd.favourite, self.population.selection, self.population.all(), parents, rnd.notes,
+                         rnd.shown, last=it >= int(self.cfg.iterations) - 1)
+        self.store.event("choices", **result)
+        with self.reporter.paused():
+            self.session.outcome(result)
 
     @staticmethod
     def public(c: Candidate) -> dict:

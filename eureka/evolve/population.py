@@ -24,14 +24,15 @@ def _pref(c: Member) -> float:
 
 
 def rank(cands: list, selection: str = "fitness") -> list:
-    """Candidates best first: by fitness, by preference score (fitness breaks ties), or by both ranks."""
+    """Candidates best first: by fitness, by preference score (fitness breaks ties), or by both ranks
+    (``mixed``: the sum of the fitness rank and the preference rank; a person's preference breaks ties)."""
     if selection == "fitness":
         return sorted(cands, key=lambda c: (_fit(c), _pref(c)), reverse=True)
     if selection == "preference":
         return sorted(cands, key=lambda c: (_pref(c), _fit(c)), reverse=True)
     by_f = {c.id: i for i, c in enumerate(rank(cands, "fitness"))}
     by_p = {c.id: i for i, c in enumerate(rank(cands, "preference"))}
-    return sorted(cands, key=lambda c: (by_f[c.id] + by_p[c.id], -_fit(c)))
+    return sorted(cands, key=lambda c: (by_f[c.id] + by_p[c.id], by_p[c.id]))
 
 
 class Population:
@@ -48,6 +49,19 @@ class Population:
         self.per_island = max(1, int(size) // self.islands)
         self.selection, self.migration_every = selection, max(1, int(migration_every))
         self.members: list[list] = [[] for _ in range(self.islands)]
+        self.pinned: str | None = None  # the person's top choice of the last session (see ``prefer``)
+
+    def prefer(self, cid: str | None) -> None:
+        """A person's top choice of a session outranks fitness: it is kept, first of its island (so it
+        parents that island's first sample of the next iteration) and first overall (so, after the last
+        session, it is the reward re-trained). ``None`` (no decisive answer) lets the ranking decide again.
+        Under ``selection=fitness`` choices do not steer and this does nothing."""
+        self.pinned = cid if self.selection != "fitness" else None
+        self.rerank()
+
+    def _pin(self, ranked: list) -> list:
+        """``ranked`` with the pinned candidate (if it is there) moved to the front."""
+        return sorted(ranked, key=lambda c: c.id != self.pinned) if self.pinned else ranked
 
     def update(self, cands: list, iteration: int) -> None:
         """Add this iteration's successful candidates, re-rank, truncate, migrate."""
@@ -64,11 +78,12 @@ class Population:
             self.rerank()
 
     def rerank(self) -> None:
-        self.members = [rank(list(dict.fromkeys(isl)), self.selection)[:self.per_island] for isl in self.members]
+        self.members = [self._pin(rank(list(dict.fromkeys(isl)), self.selection))[:self.per_island]
+                        for isl in self.members]
 
     def all(self) -> list:
         """Every member, best first."""
-        return rank(list(dict.fromkeys(c for isl in self.members for c in isl)), self.selection)
+        return self._pin(rank(list(dict.fromkeys(c for isl in self.members for c in isl)), self.selection))
 
     def best(self):
         ranked = self.all()

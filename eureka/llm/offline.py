@@ -12,6 +12,9 @@ evolves genomes using the reflection statistics of the parent:
   crossover with other population members keep the search going;
 - human notes act as directives: "more X" / "less X" scale terms whose
   variable or name contains X up / down, "no X" / "drop X" removes them.
+  A child whose notes name terms of its parent gets only those changes (the
+  other terms stay as the parent had them; reflection rules, crossover and
+  perturbations wait for the next child), so a note acts on what it names.
 
 Seeds come from the task's hints (variable + goal), or from every state
 variable with target 0 when a task gives none. The answer is free text with
@@ -270,24 +273,66 @@ class Mutator:
         child += [copy.copy(t) for t in b if t.name not in names and self.rng.random() < 0.5]
         return child or [copy.copy(t) for t in a]
 
-    def apply_notes(self, genome: list[Term], notes: list[str]) -> tuple[list[Term], list[str]]:
-        """Directives from human notes: 'more X', 'less X', 'no X' / 'drop X' / 'remove X'."""
+    def apply_notes(self, genome: list[Term], notes: list[str], factor: float = 2.0) -> tuple[list[Term], list[str]]:
+        """Directives from human notes: 'more X' (weight x ``factor``), 'less X' (/ ``factor``),
+        'no X' / 'drop X' / 'remove X'."""
         done = []
         for note in notes:
-            for verb, word in re.findall(r"\b(more|less|no|drop|remove|stop)\s+([a-z_]+)", note.lower()):
-                if len(word) < 3:
-                    continue
+            for verb, word in directives(note):
                 hits = [t for t in genome if word in t.name.lower() or word in t.var.lower()]
                 for t in hits:
                     if verb == "more":
-                        t.weight *= 2.0
+                        t.weight *= factor
                     elif verb == "less":
-                        t.weight /= 2.0
+                        t.weight /= factor
                 if verb in ("no", "drop", "remove", "stop") and hits and len(hits) < len(genome):
                     genome = [t for t in genome if t not in hits]
                 if hits:
                     done.append(f"'{verb} {word}' -> {', '.join(t.name for t in hits)}")
         return genome, done
+
+
+NOTES_TAG = "# eureka-notes: "  # the human notes a genome's lineage has already received (applied once)
+
+
+def notes_from_code(code: str) -> list[str]:
+    """The notes recorded in code this designer wrote (``[]`` for foreign code or none)."""
+    for line in code.splitlines():
+        line = line.strip()
+        if line.startswith(NOTES_TAG):
+            try:
+                notes = json.loads(line[len(NOTES_TAG):])
+            except ValueError:
+                return []
+            return [str(n) for n in notes] if isinstance(notes, list) else []
+    return []
+
+
+def with_notes(code: str, notes: list[str]) -> str:
+    """``code`` with a comment line recording ``notes`` after the genome line (JSON: one line, no escape)."""
+    if not notes:
+        return code
+    lines = code.splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        if line.strip().startswith(GENOME_TAG):
+            indent = line[:len(line) - len(line.lstrip())]
+            lines.insert(i + 1, f"{indent}{NOTES_TAG}{json.dumps(notes, ensure_ascii=True)}\n")
+            break
+    return "".join(lines)
+
+
+NOTE_FACTORS = (2.0, 3.0, 1.5, 4.0)  # 'more X' / 'less X' for the 1st, 2nd, ... child of one parent
+
+
+def directives(note: str) -> list[tuple[str, str]]:
+    """The ``(verb, word)`` directives of a note ('more x_velocity, less actions')."""
+    return [(v, w) for v, w in re.findall(r"\b(more|less|no|drop|remove|stop)\s+([a-z_]+)", note.lower())
+            if len(w) >= 3]
+
+
+def names_terms(genome: list[Term], notes: list[str]) -> bool:
+    """Whether some note names a term of ``genome`` (by its variable or part of its name)."""
+    return any(w in t.name.lower() or w in t.var.lower() for n in notes for _, w in directives(n) for t in genome)
 
 
 class OfflineDesigner(Designer):
@@ -304,6 +349,10 @@ class OfflineDesigner(Designer):
         task = request.task
         writer = CodeWriter(task)
         parent = genome_from_code(request.parent.code) if request.parent else None
+        # each note acts once per lineage: notes the parent already received are not applied again
+        applied = notes_from_code(request.parent.code) if request.parent else []
+        fresh = [n for n in request.notes if n not in applied]
+        lineage = applied + fresh
         others = [g for g in (genome_from_code(p.code) for p in request.population) if g]
         answers = []
         for k in range(request.n):
@@ -317,6 +366,14 @@ class OfflineDesigner(Designer):
                     changes.append("perturbed the hint-derived seed")
                 else:
                     changes.append("seed genome from the task's hints")
+            elif names_terms(parent, fresh):  # a new note acts on what it names, and nothing else
+                genome, done = mut.apply_notes([copy.copy(t) for t in parent], fresh,
+                                               NOTE_FACTORS[k % len(NOTE_FACTORS)])
+                changes += [f"human note {d}" for d in done]
+                changes.append("no other change (reflection rules and perturbations wait for the next child)")
+                answers.append(Answer(self._prose(task, genome, changes,
+                                                  with_notes(writer.code(genome), lineage))))
+                continue
             else:
                 genome = [copy.copy(t) for t in parent]
                 genome, notes = mut.reflect(genome, request.parent.reflection)
@@ -328,9 +385,9 @@ class OfflineDesigner(Designer):
                 if k > 0 or not notes:
                     genome = mut.perturb(genome, strength=0.3 * self.temperature)
                     changes.append("perturbed weights and scales")
-            genome, directives = mut.apply_notes(genome, request.notes)
+            genome, directives = mut.apply_notes(genome, fresh)
             changes += [f"human note {d}" for d in directives]
-            answers.append(Answer(self._prose(task, genome, changes, writer.code(genome))))
+            answers.append(Answer(self._prose(task, genome, changes, with_notes(writer.code(genome), lineage))))
         self.usage.requests += 1
         return answers
 

@@ -18,6 +18,7 @@ from typing import Any
 from eureka.prefer.pairs import choose_pairs, pair_key
 from eureka.prefer.scores import bradley_terry
 from eureka.prefer.session import Pair, Session, SessionInfo
+from eureka.prefer.steer import selection_text, session_favourite, survive_text
 
 
 @dataclass
@@ -35,6 +36,8 @@ class PreferenceRound:
     ended: str = ""         # all answered | done | quit | idle | no pairs
     message: str = ""
     videos: list[dict] = field(default_factory=list)  # what the renderer reported for each video made
+    favourite: str | None = None  # the person's top choice of this session (None: no decisive answer)
+    shown: list[str] = field(default_factory=list)  # the candidates the session showed (population + new)
 
     @property
     def fell_back(self) -> int:
@@ -98,8 +101,10 @@ def record_videos(cfg: Any, store: Any, cands: list, reporter: Any) -> list[dict
         if (d / "rollout.mp4").exists() or not (d / "policy.safetensors").exists():
             continue
         try:
+            fit = "n/a" if c.fitness is None else f"{c.fitness:.3g}"
             info = run_in_child(record_video, cfg.task.name, str(d), str(d / "rollout.mp4"),
-                                str(cfg.trainer.algo), int(cfg.get("video_steps", 300)), timeout=300)
+                                str(cfg.trainer.algo), int(cfg.get("video_steps", 300)),
+                                label=f"{c.id}   fitness {fit}", timeout=300)
             store.event("video", id=c.id, path=info["path"], frames=info["frames"])
             made.append(info)
         except RuntimeError as exc:
@@ -110,29 +115,34 @@ def record_videos(cfg: Any, store: Any, cands: list, reporter: Any) -> list[dict
 
 
 # -- what the page says about choices and notes ----------------------------------------------------
-def selection_text(selection: str, population: int) -> str:
-    """How the person's choices act on the search, for ``loop.selection``."""
-    keep = f"The best {population} form the population; the next iteration's parents are drawn from it."
-    if selection == "mixed":
-        return ("Your choices count: loop.selection=mixed ranks candidates by the mean of their preference rank "
-                "and their fitness rank (equal weight, 1/2 each). " + keep)
-    if selection == "preference":
-        return ("Your choices decide: loop.selection=preference ranks candidates by your preference scores "
-                "(fitness only breaks ties). " + keep)
-    return ("loop.selection=fitness: your choices are recorded and scored but do not change which candidates "
-            "are kept (only your notes reach the next prompts); use loop.selection=mixed or preference to "
-            "let them count. " + keep)
-
-
 def note_hint(provider: str, state_names: list[str]) -> str:
     """What the designer in use does with a note."""
     if provider == "offline":
         names = ", ".join(state_names)
         return ("The offline designer understands 'more X' (weight x2), 'less X' (x1/2) and 'no X' / 'drop X' "
                 f"(remove the term), where X is a state variable or part of a term's name: {names}. "
+                "A note changes only the terms it names: the rest of the child is its parent's, unchanged (other "
+                "mutations wait for the next child; further children of the same parent try x3, x1.5, x4). "
                 "The note goes to the children of the candidate you preferred (both on a tie or skip).")
     return ("Your note is added to the child's prompt: the designer reads it, as written, when it writes the "
             "children of the candidate you preferred (both on a tie or skip).")
+
+
+def note_example(task: Any) -> str:
+    """A placeholder for the note box in the task's own words (its hints' variables, else its state names)."""
+    names = list(getattr(task, "state_names", []) or [])
+    more = less = None
+    for h in getattr(task, "hints", None) or []:
+        var = getattr(h, "var", "")
+        if var in names and getattr(h, "goal", "") == "maximize" and more is None:
+            more = var
+        elif var in names and getattr(h, "goal", "") == "minimize" and less is None:
+            less = var
+    hinted = [h.var for h in getattr(task, "hints", None) or [] if getattr(h, "var", "") in names]
+    more = more or next(iter(hinted), names[0] if names else "")
+    less = less or next((n for n in hinted + names if n != more), "")
+    parts = [f"more {more}" if more else "", f"less {less}" if less else ""]
+    return "e.g. " + ", ".join(p for p in parts if p) if more else "what should change?"
 
 
 def earlier_answers(records: list[dict], iteration: int) -> dict[tuple[str, str], dict]:
@@ -206,12 +216,19 @@ def run_round(session: Session, iteration: int, candidates: list, population: li
                  for c in _unique(list(population) + sorted(
                      [c for c in candidates if c.status == "ok"], key=lambda c: -_fitness(c)))]
         lcfg = cfg.get("loop") or {}
+        selection, size = str(lcfg.get("selection", "fitness")), int(lcfg.get("population", 4))
+        iterations = int(cfg.get("iterations", 0))
+        last = bool(iterations) and iteration >= iterations - 1
+        seeds = (cfg.get("eval") or {}).get("seeds")
         session_info = SessionInfo(
-            session_id=f"{iteration}-{secrets.token_hex(4)}", iterations=int(cfg.get("iterations", 0)),
-            selection=str(lcfg.get("selection", "fitness")),
-            selection_text=selection_text(str(lcfg.get("selection", "fitness")), int(lcfg.get("population", 4))),
+            session_id=f"{iteration}-{secrets.token_hex(4)}", iterations=iterations,
+            selection=selection,
+            selection_text=selection_text(selection, size, competing=len(table), samples=int(cfg.get("samples", 0)),
+                                          last=last, final_seeds=len(seeds) if seeds else None),
             note_hint=note_hint(str(cfg.llm.get("provider", "offline")), list(task.state_names)),
-            repeated=repeated, known=len(known), candidates=table, score_ids=[c.id for c in everyone])
+            repeated=repeated, known=len(known), candidates=table, score_ids=[c.id for c in everyone],
+            population_size=size, last=last, note_example=note_example(task),
+            survive=survive_text(len(table), size) if len(table) <= size and not last else "")
         reporter.phase(f"preference session ({fb.get('mode')}): {len(pairs)} pair(s)"
                        + (f", {len(known)} answered earlier not asked again" if known else ""))
         with reporter.paused():
@@ -221,6 +238,8 @@ def run_round(session: Session, iteration: int, candidates: list, population: li
         rnd.pairs, rnd.repeated = len(pairs), len(repeated)
         rnd.answered = sum(1 for p in pairs if p.pair_id in answers)
         rnd.timed_out, rnd.ended, rnd.message = result.timed_out, result.ended, result.message
+        rnd.favourite = session_favourite(answers[p.pair_id] for p in pairs if p.pair_id in answers)
+        rnd.shown = [c["id"] for c in table]
         for rec in answers.values():
             note = (rec.get("note") or "").strip()
             if not note:
@@ -238,5 +257,5 @@ def run_round(session: Session, iteration: int, candidates: list, population: li
     return rnd
 
 
-__all__ = ["PreferenceRound", "earlier_answers", "note_hint", "public", "record_videos", "revision", "run_round",
-           "selection_text"]
+__all__ = ["PreferenceRound", "earlier_answers", "note_example", "note_hint", "public", "record_videos", "revision",
+           "run_round", "selection_text"]

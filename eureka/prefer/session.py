@@ -57,6 +57,10 @@ class SessionInfo:
     known: int = 0                      # pairs skipped: answered in an earlier session, nothing changed
     candidates: list[dict] = field(default_factory=list)   # the population table: population + current
     score_ids: list[str] = field(default_factory=list)     # every candidate of the run (Bradley-Terry ids)
+    population_size: int = 4            # loop.population: places the candidates compete for
+    last: bool = False                  # the run's last session (no next iteration)
+    note_example: str = ""              # placeholder of the note box, in the task's own variables
+    survive: str = ""                   # set when every candidate is kept whatever the person chooses
 
 
 class Session:
@@ -86,6 +90,9 @@ class Session:
     def watch(self, reporter):
         """The reporter the loop should use (the web session wraps it to show the run's progress)."""
         return reporter
+
+    def outcome(self, result: dict) -> None:
+        """What the session's choices did (``eureka.prefer.steer.outcome``), told after selection."""
 
     def record(self, iteration: int, pair: Pair, choice: str, note: str = "", source: str = "",
                session_id: str = "") -> dict:
@@ -173,6 +180,8 @@ class CliSession(Session):
             self._say(f"({info.known} pair(s) answered in earlier sessions are not asked again)")
         if info.selection_text:
             self._say(info.selection_text)
+        if info.survive:
+            self._say(f"Note: {info.survive}")
         if info.note_hint:
             self._say(f"Notes: {info.note_hint}")
         self._say("For each pair, watch both rollouts and answer a (A is better), b, t (tie), s (skip), "
@@ -211,6 +220,13 @@ class CliSession(Session):
         self._say("Thanks: all pairs answered.")
         result.ended = "all answered"
         return result
+
+    def outcome(self, result: dict) -> None:
+        from eureka.prefer.steer import outcome_lines
+
+        self._say("\n--- what your choices did ---")
+        for line in outcome_lines(result):
+            self._say("  " + line)
 
 
 def wait_idle(last_activity, done, timeout_s: float, poll: float = 0.2) -> bool:

@@ -37,6 +37,7 @@ from pydantic import BaseModel
 from eureka.prefer.log import PreferenceLog
 from eureka.prefer.scores import bradley_terry
 from eureka.prefer.session import Pair, Session, SessionInfo, SessionResult
+from eureka.prefer.steer import project, session_favourite
 
 PAGE = Path(__file__).with_name("page.html")
 CHOICES = ("a", "b", "tie", "skip")
@@ -89,6 +90,8 @@ class RunStatus:
         self.history: list[dict] = []  # best of each iteration
         self.messages: collections.deque[str] = collections.deque(maxlen=6)
         self.last_session: dict | None = None
+        self.choices: list[dict] = []  # what each session's choices did (eureka.prefer.steer.outcome)
+        self.finishing = False  # the final evaluation runs: no session will open again
         self.finished = False
 
     def update(self, fn) -> None:
@@ -100,7 +103,8 @@ class RunStatus:
             return {"iteration": self.iteration, "iterations": self.iterations, "phase": self.phase,
                     "jobs": [dict(j) for j in self.jobs.values()], "best": self.best,
                     "history": [dict(h) for h in self.history], "messages": list(self.messages),
-                    "last_session": self.last_session, "finished": self.finished}
+                    "last_session": self.last_session, "choices": [dict(c) for c in self.choices],
+                    "finishing": self.finishing, "finished": self.finished}
 
 
 class PageReporter:
@@ -124,6 +128,11 @@ class PageReporter:
             s.phase = f"checking {len(candidates)} candidate(s) in the sandbox, then training"
             s.jobs = {c.id: {"id": c.id, "group": f"iteration {it + 1}", "status": "designed", "steps": 0,
                              "total": None, "fitness": None, "parent": c.parent} for c in candidates}
+            for out in s.choices:  # which child each note went to
+                if out["iteration"] == it - 1:
+                    for n in out["notes"]:
+                        n["children"] = [{"id": c.id, "fitness": None, "status": "designed"}
+                                         for c in candidates if c.parent == n["parent"]]
         self.status.update(f)
         self.inner.candidates_designed(it, candidates)
 
@@ -152,6 +161,11 @@ class PageReporter:
             job.update(status=cand.status, fitness=cand.fitness, error=cand.error_class)
             if job.get("total"):
                 job["steps"] = max(job.get("steps") or 0, job["total"]) if cand.status == "ok" else job["steps"]
+            for out in s.choices:  # ... and later, how those children scored
+                for n in out["notes"]:
+                    for child in n["children"]:
+                        if child["id"] == cand.id:
+                            child.update(fitness=cand.fitness, status=str(getattr(cand.status, "value", cand.status)))
             if cand.status == "ok" and cand.fitness is not None:
                 if s.best is None or cand.fitness > s.best["fitness"]:
                     s.best = {"id": cand.id, "fitness": cand.fitness}
@@ -174,6 +188,7 @@ class PageReporter:
     def phase(self, text: str) -> None:
         def f(s: RunStatus) -> None:
             s.phase = text
+            s.finishing = s.finishing or text.startswith("final evaluation")
         self.status.update(f)
         self.inner.phase(text)
 
@@ -224,6 +239,7 @@ class WebSession(Session):
         self._thread: threading.Thread | None = None
         self._opened_by_run = False
         self._last_poll = 0.0
+        self._finished_seen = False
         self._scores_cache: tuple[Any, dict] | None = None
 
     # -- lifetime ---------------------------------------------------------------------------------
@@ -266,8 +282,10 @@ class WebSession(Session):
         if self._server is None:
             return
         self.status.update(lambda s: setattr(s, "finished", True))
-        if time.time() - self._last_poll < 5:
-            time.sleep(1.2)  # one more poll shows "the run has finished"
+        if time.time() - self._last_poll < 5:  # a page is open: let it see "the run has finished" (then it stops)
+            deadline = time.time() + 5
+            while not self._finished_seen and time.time() < deadline:
+                time.sleep(0.05)
         self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=10)
@@ -313,6 +331,10 @@ class WebSession(Session):
             self.close()
         return result
 
+    def outcome(self, result: dict) -> None:
+        """Show what the choices did on the page (between sessions, and on the final page)."""
+        self.status.update(lambda s: s.choices.append(result))
+
     # -- the page's API ---------------------------------------------------------------------------
     def _stale(self, session_id: str) -> dict | None:
         """None when ``session_id`` is the session being served, else what to tell the page."""
@@ -322,7 +344,7 @@ class WebSession(Session):
         it = _iteration_of(session_id)
         which = f"the session of iteration {it + 1}" if it is not None else "an earlier session"
         now = (f"the current session is iteration {board.iteration + 1}: it is shown now" if board is not None
-               else "the run has moved on; this page shows where it is and opens the next session by itself")
+               else "the run has moved on; this page shows where it is")
         return {"stale": True, "message": f"This page showed {which}, which has ended: nothing was recorded. "
                                           f"Reloaded: {now}."}
 
@@ -339,21 +361,25 @@ class WebSession(Session):
         """What ``/api/state`` returns: the run's status and, during a session, the session."""
         self._last_poll = time.time()
         status = self.status.snapshot()
+        self._finished_seen = self._finished_seen or status["finished"]
         with self._lock:
             board = self.board
         if board is None:
-            return {"mode": "finished" if status["finished"] else "waiting", "status": status, "session": None}
+            mode = "finished" if status["finished"] else ("finishing" if status["finishing"] else "waiting")
+            return {"mode": mode, "status": status, "session": None}
         answers = self.log.latest(board.iteration)
         scores = self._scores(board)
+        table = board.info.candidates or board.population
+        favourite = session_favourite(answers[p.pair_id] for p in board.pairs if p.pair_id in answers)
+        projected = project(table, scores, favourite, board.info.selection, board.info.population_size)
 
         def public(c: dict) -> dict:
             out = {k: c.get(k) for k in ("id", "fitness", "parent", "code", "reflection", "parent_reflection", "iteration",
                                          "in_population", "current")}
-            return out | {"has_video": bool(c.get("video")), "preference": scores.get(c["id"])}
+            return out | {"has_video": bool(c.get("video")), "preference": scores.get(c["id"])} | projected.get(c["id"], {})
 
         now = time.time()
         answered = sum(1 for p in board.pairs if p.pair_id in answers)
-        table = board.info.candidates or board.population
         session = {
             "session_id": board.session_id, "iteration": board.iteration, "iterations": board.info.iterations,
             "pairs": [{"pair_id": p.pair_id, "a": public(p.a), "b": public(p.b),
@@ -364,6 +390,8 @@ class WebSession(Session):
             "population": [public(c) for c in table],
             "selection": board.info.selection, "selection_text": board.info.selection_text,
             "note_hint": board.info.note_hint, "timeout_s": self.timeout_s,
+            "note_example": board.info.note_example, "survive": board.info.survive, "last": board.info.last,
+            "population_size": board.info.population_size, "favourite": favourite,
             "idle_left_s": max(0.0, self.timeout_s - (now - board.last_activity)),
             "finish_in_s": None if board.finish_at is None else max(0.0, board.finish_at - now),
             "held": board.held, "done": board.done}

@@ -206,7 +206,7 @@ def _candidate_table(run: RunData) -> str:
         cls = ' class="best"' if c.id == best else ""
         num = lambda v: f'<td class="num" data-v="{"" if v is None else e(v)}">{e(fmt(v))}</td>'  # noqa: E731
         rows.append(
-            f"<tr{cls}><td>{e(c.id)}{mark}</td>{num(c.iteration)}"
+            f"<tr{cls}><td>{e(c.id)}{mark}</td>{num(None if c.iteration is None else c.iteration + 1)}"
             f'<td><span class="badge {e(c.status)}">{e(c.status)}</span></td><td>{e(c.error_class or "")}</td>'
             f"{num(c.fitness)}<td>{e(c.parent or '')}</td>{num(c.island)}{num(c.preference)}{num(c.steps)}"
             f'{num(round(c.train_wall_s, 1) if c.train_wall_s is not None else None)}'
@@ -316,7 +316,78 @@ def _preferences(run: RunData) -> str:
     return (f'<section id="preferences"><h2>Preferences</h2><p class="muted">{len(run.preferences)} pairwise '
             f"answers in preferences.jsonl; Bradley-Terry scores and the notes aimed at each candidate (they go "
             f"into its children's prompts):</p><table><thead><tr><th>candidate</th>"
-            f'<th class="num">score</th><th>notes</th></tr></thead><tbody>{rows}</tbody></table></section>')
+            f'<th class="num">score</th><th>notes</th></tr></thead><tbody>{rows}</tbody></table>'
+            f"{_sessions(run)}{_choices(run)}{_note_children(run)}</section>")
+
+
+def _sessions(run: RunData) -> str:
+    """What each session's choices did (the ``choices`` events): top choice, population, parents."""
+    rows = []
+    for ev in run.events:
+        if not isinstance(ev, dict) or ev.get("event") != "choices" or not isinstance(ev.get("iteration"), int):
+            continue
+        pop = ev.get("population") if isinstance(ev.get("population"), list) else []
+        parents = ev.get("parents") if isinstance(ev.get("parents"), list) else []
+        top = ev.get("favourite")
+        fate = ("" if not top else " (kept, first)" if ev.get("favourite_kept") and ev.get("selection") != "fitness"
+                else " (did not steer: selection=fitness)" if ev.get("selection") == "fitness" else " (not kept)")
+        after = (f"final re-training: {ev.get('final')}" if ev.get("last")
+                 else ", ".join(f"{p.get('sample')} ← {p.get('parent')}" for p in parents if isinstance(p, dict)))
+        rows.append(f"<tr><td class=\"num\">{ev['iteration'] + 1}</td><td>{e(top or 'none')}{e(fate)}</td>"
+                    f"<td>{e(', '.join(str(p.get('id')) for p in pop if isinstance(p, dict)))}</td>"
+                    f"<td>{e(', '.join(str(x) for x in ev.get('dropped') or []))}</td><td>{e(after)}</td></tr>")
+    if not rows:
+        return ""
+    return ('<h3>What each session\'s choices did</h3><table id="sessions"><thead><tr><th class="num">session</th>'
+            "<th>top choice</th><th>population after it (best first)</th><th>dropped</th>"
+            "<th>next parents (sample ← parent)</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+
+
+def _choices(run: RunData) -> str:
+    """Every answer of every session: when, which pair, which side, the note; superseded answers marked."""
+    records = [r for r in run.preferences if isinstance(r, dict) and r.get("pair_id")]
+    if not records:
+        return ""
+    last = {r["pair_id"]: i for i, r in enumerate(records)}
+    rows = []
+    for i, r in enumerate(records):
+        choice = str(r.get("choice", ""))
+        side = {"a": f"A: {r.get('a')}", "b": f"B: {r.get('b')}"}.get(choice, choice)
+        when = (_dt.datetime.fromtimestamp(float(r["time"]), _dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+                if isinstance(r.get("time"), (int, float)) else "")
+        it = r.get("iteration")
+        later = "" if last[r["pair_id"]] == i else ' <span class="muted">(replaced by a later answer)</span>'
+        rows.append(f"<tr><td>{e(when)}</td><td class=\"num\">{e(it + 1 if isinstance(it, int) else '')}</td>"
+                    f"<td>A: {e(r.get('a'))}<br>B: {e(r.get('b'))}</td><td>{e(side)}{later}</td>"
+                    f"<td>{e(r.get('note') or '')}</td></tr>")
+    return ('<h3>Every choice</h3><table id="choices"><thead><tr><th>time</th><th class="num">session (iteration)</th>'
+            "<th>pair</th><th>preferred</th><th>note</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+
+
+def _note_children(run: RunData) -> str:
+    """Each note, the candidate(s) it was aimed at, and the children those got afterwards with their fitness."""
+    latest: dict[str, dict] = {}
+    for r in run.preferences:
+        if isinstance(r, dict) and r.get("pair_id"):
+            latest[r["pair_id"]] = r
+    rows = []
+    for r in latest.values():
+        note = str(r.get("note") or "").strip()
+        if not note:
+            continue
+        targets = {"a": [r.get("a")], "b": [r.get("b")]}.get(str(r.get("choice")), [r.get("a"), r.get("b")])
+        it = r.get("iteration") if isinstance(r.get("iteration"), int) else -1
+        for target in targets:
+            kids = [c for c in run.candidates if c.parent == target and c.iteration > it]
+            text = ", ".join(f"{c.id} (iteration {c.iteration + 1}, fitness {fmt(c.fitness)})" for c in kids)
+            rows.append(f"<tr><td>{e(note)}</td><td>{e(target)}</td>"
+                        f"<td>{e(text) if kids else '<span class=muted>no child (not a parent afterwards)</span>'}"
+                        f"</td></tr>")
+    if not rows:
+        return ""
+    return ('<h3>Where each note went</h3><table id="note-children"><thead><tr><th>note</th><th>aimed at</th>'
+            "<th>its children after the note, and how they scored</th></tr></thead><tbody>"
+            + "".join(rows) + "</tbody></table>")
 
 
 def render_report(run: RunData) -> str:

@@ -77,7 +77,7 @@ def fitness_plot(run: RunData) -> str | None:
         ax.scatter([c.iteration + rng.uniform(-0.12, 0.12) for c in failed], [lo] * len(failed), marker="x",
                    color="grey", s=24, label="rejected / failed", zorder=3)
     xt = list(its)
-    labels = [str(i) for i in its]
+    labels = [str(i + 1) for i in its]  # iterations count from 1, as in the terminal and on the page
     if run.final.values:
         xf = max(its) + 1
         vals = run.final.values
@@ -184,7 +184,7 @@ def comparison_plot(runs: list[RunData]) -> str | None:
             ax.errorbar([xf + 0.08 * (k - len(runs) / 2)], [r.final.mean], yerr=[r.final.std or 0.0], fmt="D",
                         color=col, capsize=4, ms=6, label=None if bsf else label)
     ticks = list(range(last + 1)) + ([xf] if any_final else [])
-    ax.set_xticks(ticks, [str(t) for t in range(last + 1)] + (["final"] if any_final else []))
+    ax.set_xticks(ticks, [str(t + 1) for t in range(last + 1)] + (["final"] if any_final else []))
     ax.set_xlabel("iteration (best search fitness so far); final = re-training mean ± std")
     ax.set_ylabel("fitness")
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)

@@ -42,3 +42,30 @@ def test_islands_evolve_apart_and_migrate():
 def test_unknown_selection():
     with pytest.raises(ValueError, match="fitness, preference, mixed"):
         Population(selection="vibes")
+
+
+def test_a_person_who_reverses_fitness_steers_mixed_selection():
+    """Preferences that reverse fitness tie every mean rank: the tie goes to the person, not to fitness."""
+    cs = [C("hi", 3.0, -1.0), C("mid", 2.0, 0.0), C("lo", 1.0, 1.0)]
+    assert [c.id for c in rank(cs, "mixed")] == ["lo", "mid", "hi"]
+    pop = Population(size=2, selection="mixed")
+    pop.prefer("lo")
+    pop.update(cs, 0)
+    assert [m.id for m in pop.all()] == ["lo", "mid"] and pop.parent_for(0).id == "lo" and pop.best().id == "lo"
+
+
+def test_the_top_choice_survives_and_parents_even_against_the_ranking():
+    cs = [C("a", 3.0, 0.5), C("b", 2.0, 0.4), C("c", 0.1, 0.3)]
+    pop = Population(size=2, selection="mixed")
+    pop.update(cs, 0)
+    assert "c" not in [m.id for m in pop.all()]  # by rank, c is out
+    pop = Population(size=2, selection="mixed")
+    pop.prefer("c")  # ... but it was this session's top choice
+    pop.update(cs, 0)
+    assert [m.id for m in pop.all()][0] == "c" and pop.parent_for(0).id == "c" and len(pop.all()) == 2
+    pop.prefer(None)  # a session without a decisive answer: the ranking decides again (c is already kept)
+    assert pop.best().id == "a"
+    fit = Population(size=2, selection="fitness")
+    fit.prefer("c")  # under selection=fitness choices do not steer
+    fit.update(cs, 0)
+    assert [m.id for m in fit.all()] == ["a", "b"]

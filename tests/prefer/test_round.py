@@ -6,6 +6,7 @@ from omegaconf import OmegaConf
 
 from eureka.prefer import PreferenceLog, PreferenceRound, ScriptedTeacher, choose_pairs, run_round
 from eureka.prefer.round import note_hint, revision, selection_text
+from eureka.prefer.session import SessionResult
 
 
 class Store:
@@ -84,3 +85,47 @@ def test_choose_pairs_excludes_known_pairs_in_either_order():
     pairs = choose_pairs(ids, max_pairs=4, exclude=[("b", "a"), ("c", "b")])
     assert len(pairs) == 4 and ("a", "b") not in pairs and ("b", "c") not in pairs
     assert revision(cand("x", 1.0)) != revision(cand("x", 2.0))
+
+
+def test_top_choice_projection_and_texts_with_this_sessions_numbers():
+    from eureka.prefer.steer import project, session_favourite
+
+    answers = [{"a": "hi", "b": "mid", "choice": "b"}, {"a": "mid", "b": "lo", "choice": "b"},
+               {"a": "hi", "b": "lo", "choice": "b"}]
+    assert session_favourite(answers) == "lo"
+    assert session_favourite([{"a": "x", "b": "y", "choice": "tie"}, {"a": "x", "b": "y", "choice": "skip"}]) is None
+    rows = [{"id": "hi", "fitness": 3.0}, {"id": "mid", "fitness": 2.0}, {"id": "lo", "fitness": 1.0}]
+    p = project(rows, {"hi": -1.0, "mid": 0.0, "lo": 1.0}, "lo", "mixed", 2)
+    assert p["lo"] == {"fitness_rank": 3, "preference_rank": 1, "place": 1, "kept": True, "top_choice": True}
+    assert p["hi"]["kept"] is False and p["mid"]["kept"] is True  # the tie of mean ranks goes to preference
+    assert [k for k, v in project(rows, {}, "lo", "fitness", 2).items() if v["kept"]] == ["hi", "mid"]
+    text = selection_text("mixed", 2, competing=3, samples=3)
+    assert "3 candidates compete for 2 places" in text and "ties go to your preference" in text
+    last = selection_text("mixed", 2, competing=3, last=True, final_seeds=2)
+    assert "last session" in last and "re-trained with 2 seed(s)" in last and "your top choice" in last
+
+
+class Recording(ScriptedTeacher):
+    """A teacher that prefers the lower fitness and keeps the SessionInfo it was shown."""
+
+    def run(self, iteration, pairs, population, info=None):
+        self.info = info
+        for pair in pairs:
+            self.record(iteration, pair, "a" if pair.a["fitness"] < pair.b["fitness"] else "b",
+                        session_id=info.session_id)
+        return SessionResult(answered=len(pairs), ended="all answered")
+
+
+def test_round_warns_when_everyone_survives_and_names_the_top_choice(tmp_path):
+    session = Recording(PreferenceLog(tmp_path / "preferences.jsonl"))
+    a, b, c = cand("a", 3.0), cand("b", 2.0), cand("c", 1.0)
+    kw = dict(store=Store(tmp_path), task=SimpleNamespace(state_names=["x_velocity", "actions"], hints=[]),
+              reporter=Quiet())
+    rnd = run_round(session, 0, [a, b, c], [], everyone=[a, b, c], cfg=CFG, **kw)
+    assert rnd.favourite == "c" and set(rnd.shown) == {"a", "b", "c"}
+    assert "Every candidate survives whatever you choose: 3 candidate(s) and 4 places" in session.info.survive
+    assert session.info.note_example == "e.g. more x_velocity, less actions" and not session.info.last
+    small = OmegaConf.merge(CFG, {"loop": {"population": 2}, "iterations": 1})
+    session = Recording(PreferenceLog(tmp_path / "p2.jsonl"))
+    run_round(session, 0, [a, b, c], [], everyone=[a, b, c], cfg=small, **kw)
+    assert session.info.survive == "" and session.info.last and "last session" in session.info.selection_text

@@ -44,12 +44,18 @@ def test_cli_session_in_a_terminal(tmp_path):
     child.expect("pair 1 of 1")
     child.expect(r"video: (\S+rollout\.mp4|\(none\))")  # (none): the renderer failed, and said so
     assert child.match.group(1) == "(none)" or Path(child.match.group(1)).exists()
+    child.expect(r"B: (\S+)  fitness")
+    preferred = child.match.group(1)
     child.expect(r"Which is better\? \[a/b/t/s/q\]")
     child.sendline("x")
     child.expect("please type a, b, t, s or q")
     child.sendline("b")
     child.expect("What should change")
     child.sendline("more pole_angle please")
+    child.expect("what your choices did")  # after selection: top choice, population, parents, notes
+    child.expect(f"your top choice of session 1: {preferred} \\(kept, first in the population\\)")
+    child.expect(f"parents of iteration 2: sample 0 <- {preferred},")
+    child.expect('note "more pole_angle please" -> the children of')
     child.expect("1 pair\\(s\\) answered in earlier sessions are not asked again")
     child.expect("loop.selection=mixed")  # a person in the loop: choices count by default
     child.expect("'more X'")  # what the offline designer does with notes
@@ -105,6 +111,7 @@ def test_one_page_for_a_two_iteration_run_in_chromium(tmp_path):
             page.wait_for_selector("text=the run is working")
             page.wait_for_selector("text=pair 1 of 3 (0 answered)", timeout=240_000)  # switched by itself
             assert "loop.selection=mixed" in page.inner_text("#howused")
+            assert "Every candidate survives whatever you choose: 3 candidate(s) and 4 places" in page.inner_text("#survive")
             assert "'more X'" in page.inner_text("#notehint") and "pole_angle" in page.inner_text("#notehint")
             # videos are the renderer's (tests/test_render.py); the docs keep screenshots of runs whose videos play
             videos = page.locator("video").count() == 2
@@ -114,7 +121,11 @@ def test_one_page_for_a_two_iteration_run_in_chromium(tmp_path):
                 videos = page.evaluate("document.querySelector('video').readyState >= 2")
             assert page.locator("video").count() + page.locator(".novideo").count() == 2
             DOCS.mkdir(exist_ok=True)
-            shoot = (lambda name: page.screenshot(path=str(DOCS / name), full_page=True)) if videos else (lambda _: None)
+            def shoot(name: str) -> None:
+                if videos:
+                    page.screenshot(path=str(DOCS / name), full_page=True)
+                    _shrink_png(DOCS / name)
+
             shoot("preferences-web.png")
             page.fill("#note", "more pole_angle")
             page.click("#btn-b")
@@ -164,3 +175,132 @@ def test_one_page_for_a_two_iteration_run_in_chromium(tmp_path):
     assert children
     prompt = json.loads((out / "candidates" / children[0]["id"] / "prompt.json").read_text())
     assert "more pole_angle" in prompt[-1]["content"]
+
+
+def _shrink_png(path: Path, limit: int = 300_000) -> None:
+    """Keep a docs screenshot small: a 256-colour palette when the plain PNG is too big."""
+    from PIL import Image
+
+    if path.stat().st_size > limit:
+        Image.open(path).convert("RGB").quantize(256).save(path, optimize=True)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium not installed (make test installs it as root)")
+def test_a_person_who_prefers_the_lower_fitness_steers_the_run_in_chromium(tmp_path):
+    """half_cheetah, two sessions, a population of 2 for 3 candidates: the person always prefers the side with
+    the lower fitness. Their top choice survives and parents the next iteration, the page says so; the last
+    session's top choice is the reward re-trained; the finished page stops polling."""
+    from playwright.sync_api import sync_playwright
+
+    out, port = tmp_path / "run", _free_port()
+    log_path = tmp_path / "stdout.log"
+    args = [a for a in TINY if not a.startswith(("samples=", "trainer.total_timesteps=", "trainer.n_envs"))]
+    with open(log_path, "w") as stdout:
+        proc = subprocess.Popen([sys.executable, "-m", "eureka.cli", "task=half_cheetah", "feedback=web",
+                                 f"feedback.port={port}", *args, "samples=3", "trainer.n_envs=1",
+                                 "trainer.total_timesteps=1024", "loop.population=2", "feedback.finish_delay_s=1",
+                                 f"hydra.run.dir={out}"],
+                                cwd=tmp_path, env=_env(tmp_path), stdout=stdout, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}/"
+
+    def prefer_lower(page) -> list[str]:
+        """Answer every pair of the open session for the lower-fitness side; return the ids preferred."""
+        chosen = []
+        n = page.evaluate("state.session.pairs.length")
+        for i in range(n):
+            page.wait_for_selector(f"text=pair {i + 1} of {n} ({i} answered)")
+            pair = page.evaluate("state.session.pairs[current]")
+            lower = "a" if (pair["a"]["fitness"] or 0) <= (pair["b"]["fitness"] or 0) else "b"
+            chosen.append(pair[lower]["id"])
+            if i == 0:
+                page.click("#note")
+                page.keyboard.type("less actions, a b")  # a and b: letters of the note, never answers
+                assert page.evaluate("state.session.answered") == 0
+                page.keyboard.press("Escape")
+            page.keyboard.press(lower)
+        return chosen
+
+    try:
+        deadline = time.time() + 120
+        while url not in log_path.read_text().splitlines():
+            assert proc.poll() is None and time.time() < deadline, log_path.read_text()
+            time.sleep(0.2)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROME_ARGS)
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.goto(url)
+            page.wait_for_selector("text=pair 1 of 3 (0 answered)", timeout=300_000)
+            assert "3 candidates compete for 2 places" in page.inner_text("#howused")
+            assert not page.is_visible("#survive")  # 3 candidates, 2 places: choices decide who survives
+            assert page.get_attribute("#note", "placeholder") == "e.g. more x_velocity, less actions"
+            assert page.locator(".side video").count() == 2  # both clips were rendered (in their jails)
+            page.wait_for_function("[...document.querySelectorAll('.side video')].every(v => v.readyState >= 2 "
+                                   "&& v.currentTime > 0.3)", timeout=30_000)  # both playing, started together
+            page.click("#playboth")  # one control for both clips: pause, scrub, restart
+            times = page.evaluate("[...document.querySelectorAll('.side video')].map(v => [v.paused, v.currentTime])")
+            assert all(p for p, _ in times) and abs(times[0][1] - times[1][1]) < 0.25, times
+            page.evaluate("seek(0.5)")
+            page.wait_for_function("[...document.querySelectorAll('.side video')].every(v => Math.abs(v.currentTime - 0.5) < 0.05)")
+            page.click("#playboth")
+            page.click("#restart")
+            times = page.evaluate("[...document.querySelectorAll('.side video')].map(v => [v.paused, v.currentTime])")
+            assert not any(p for p, _ in times) and all(t < 0.5 for _, t in times), times
+            page.wait_for_timeout(600)
+            DOCS.mkdir(exist_ok=True)
+            page.screenshot(path=str(DOCS / "preferences-session.png"))
+            _shrink_png(DOCS / "preferences-session.png")
+            first = prefer_lower(page)
+            top = max(set(first), key=first.count)  # lower fitness throughout: the lowest wins both its pairs
+            page.wait_for_selector("text=What your choices did (session 1)", timeout=60_000)
+            assert f"Your top choice: {top} kept, first in the population" in page.inner_text("#ch-top")
+            assert f"sample 0 ← {top}" in page.inner_text("#ch-parents")
+            page.wait_for_selector("#ch-notes >> text=fitness", timeout=300_000)  # the note's children scored
+            page.locator("#choices").screenshot(path=str(DOCS / "preferences-choices.png"))
+            _shrink_png(DOCS / "preferences-choices.png")
+            page.wait_for_selector("text=iteration 2 of 2: which behaviour is better?", timeout=300_000)
+            assert "This is the last session" in page.inner_text("#howused")
+            # the session keeps what the last one did at hand, with the note's children scored
+            assert "What your choices in session 1 did" in page.inner_text("#prevchoices")
+            page.click("#prevchoices summary")
+            assert "fitness" in page.inner_text("#prev-notes") and top in page.inner_text("#prev-top")
+            second = prefer_lower(page)
+            t_answer = time.monotonic()
+            final_top = max(set(second), key=second.count)
+            page.wait_for_selector("text=What your choices did (session 2)", timeout=60_000)
+            t_choices = time.monotonic()
+            assert f"{final_top} goes to the final re-training" in page.inner_text("#ch-final")
+            after_last = page.inner_text("#waitnote")
+            assert "last preference session" in after_last or "No more preference sessions" in after_last
+            seen: dict[str, float] = {}
+            deadline = time.time() + 300
+            while "eureka: run finished" not in seen and time.time() < deadline:  # what the tab's title says
+                seen.setdefault(page.title(), time.monotonic())
+                page.wait_for_timeout(100)
+            assert "eureka: run finished" in seen, seen
+            page.wait_for_selector("text=the run has finished")
+            print("from the last answer: " + ", ".join(
+                [f"choices view {t_choices - t_answer:.1f} s"]
+                + [f"'{k}' {v - t_answer:.1f} s" for k, v in sorted(seen.items(), key=lambda kv: kv[1])]))
+            polls = []
+            page.on("request", lambda r: polls.append(r.url) if "/api/state" in r.url else None)
+            time.sleep(3)
+            assert polls == [], "the finished page still polls"
+            browser.close()
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    summary = json.loads((out / "summary.json").read_text())
+    fitness = {c["id"]: c["fitness"] for it in summary["iterations"] for c in it["candidates"]}
+    assert fitness[top] == min(fitness[c] for c in fitness if c.startswith("iter0_"))
+    second_iter = summary["iterations"][1]["candidates"]
+    assert any(c["parent"] == top for c in second_iter), second_iter  # the top choice parented iteration 2
+    assert summary["best_candidate"] == final_top  # the last session's top choice is the reward re-trained
+    events = [json.loads(x) for x in (out / "events.jsonl").read_text().splitlines()]
+    choices = [e for e in events if e["event"] == "choices"]
+    assert [c["favourite"] for c in choices] == [top, final_top] and choices[0]["parents"][0]["parent"] == top
+    records = [json.loads(x) for x in (out / "preferences.jsonl").read_text().splitlines()]
+    assert records[0]["note"] == "less actions, a b"
+    text = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", log_path.read_text()).split())
+    assert "preferences, iteration 1: 3 of 3 pair(s) answered" in text

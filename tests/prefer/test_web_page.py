@@ -247,3 +247,90 @@ def test_page_reporter_forwards_every_hook(tmp_path):
     assert snap["best"] == {"id": "iter0_sample0", "fitness": 1.5} and snap["messages"] == ["hello"]
     assert [j["group"] for j in snap["jobs"]] == ["iteration 1", "final evaluation"]
     assert snap["jobs"][1]["status"] == "ok" and snap["jobs"][1]["fitness"] == 2.0
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium not installed (make test installs it as root)")
+def test_note_box_keys_choices_view_and_the_finished_page_stops_polling(tmp_path):
+    """Typing a/b in the note never answers, Escape leaves it; a person who prefers the lower fitness sees
+    their top choice kept; after the session the page shows what the choices did; once the run has
+    finished the page stops asking the server."""
+    from playwright.sync_api import sync_playwright
+
+    from eureka.prefer.steer import outcome
+
+    log = PreferenceLog(tmp_path / "preferences.jsonl")
+    session = WebSession(log, port=_free_port(), timeout_s=120, announce=lambda s: None, finish_delay_s=0.5)
+    reporter = session.watch(Reporter())
+    first = [cand("iter0_sample0", 300.0, 0), cand("iter0_sample1", 200.0, 0), cand("iter0_sample2", 100.0, 0)]
+    for c in first:
+        c["in_population"], c["current"] = False, True
+    inf = info(0, first, "0-cccc")
+    inf.population_size, inf.note_example = 2, "e.g. more pole_angle, less cart_velocity"
+    pairs = [Pair("iter0:iter0_sample0|iter0_sample1", first[0], first[1]),
+             Pair("iter0:iter0_sample1|iter0_sample2", first[1], first[2])]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROME_ARGS)
+        page = browser.new_page(viewport={"width": 1000, "height": 800})
+        errors, console = [], []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
+        with session:
+            reporter.iteration_started(0, 2)
+            t, out = start(session, 0, pairs, first, inf)
+            page.goto(session.url)
+            page.wait_for_selector("text=pair 1 of 2 (0 answered)")
+            assert page.get_attribute("#note", "placeholder") == "e.g. more pole_angle, less cart_velocity"
+            # the code pane shows the whole reward: no clipping, no inner scrolling
+            assert page.evaluate("(() => { const c = document.getElementById('codeA');"
+                                 " return c.scrollHeight <= c.clientHeight + 1 && c.scrollWidth <= c.clientWidth; })()")
+            page.click("#note")
+            page.keyboard.type("a bit less cart_velocity, b")  # a and b are letters of the note here
+            page.keyboard.press("t")
+            time.sleep(0.5)
+            assert not log.records() and page.input_value("#note") == "a bit less cart_velocity, bt"
+            assert "pair 1 of 2 (0 answered)" in page.inner_text("#progress")
+            page.keyboard.press("Escape")  # leaves the box: the keys answer again
+            assert page.evaluate("document.activeElement.id") != "note"
+            page.keyboard.press("b")  # the lower fitness (200 < 300)
+            page.wait_for_selector("text=pair 2 of 2 (1 answered)")
+            assert log.records()[0]["choice"] == "b" and log.records()[0]["note"] == "a bit less cart_velocity, bt"
+            page.wait_for_selector("text=Your top choice so far: iter0_sample1")
+            page.keyboard.press("b")  # the lower fitness again (100 < 200)
+            t.join(timeout=15)
+            assert out["result"].ended == "all answered"
+            top = session_favourite_of(log)
+            assert top == "iter0_sample2"
+            # what the loop tells the page after selection (a population of 2 with the top choice pinned)
+            pop = [SimpleNamespace(id="iter0_sample2", fitness=100.0, preference=1.2),
+                   SimpleNamespace(id="iter0_sample0", fitness=300.0, preference=-1.3)]
+            session.outcome(outcome(0, top, "mixed", pop, [pop[0], pop[1], pop[0]],
+                                    {"iter0_sample1": ["a bit less cart_velocity, bt"]},
+                                    [c["id"] for c in first], last=False))
+            page.wait_for_selector("text=What your choices did (session 1)")
+            assert "kept, first in the population" in page.inner_text("#ch-top")
+            assert "sample 0 ← iter0_sample2" in page.inner_text("#ch-parents")
+            assert "iter0_sample1" in page.inner_text("#ch-dropped")
+            reporter.iteration_started(1, 2)
+            reporter.candidates_designed(1, [SimpleNamespace(id="iter1_sample0", parent="iter0_sample2"),
+                                             SimpleNamespace(id="iter1_sample1", parent="iter0_sample1")])
+            reporter.candidate_done(SimpleNamespace(id="iter1_sample1", iteration=1, parent="iter0_sample1",
+                                                    status="ok", fitness=42.0, error_class=None))
+            page.wait_for_selector("text=iter1_sample1 (fitness 42.000)")  # the note's child and its score
+            reporter.phase("final evaluation: best reward and baselines x 1 seeds")
+            page.wait_for_selector("text=the run is finishing")
+            assert "No more preference sessions" in page.inner_text("#waitnote")
+            polls = []
+            page.on("request", lambda r: polls.append(time.monotonic()) if "/api/state" in r.url else None)
+        page.wait_for_selector("text=the run has finished")
+        assert page.inner_text("#waitnote") == "" or not page.is_visible("#waitnote")
+        stopped_at = time.monotonic()
+        time.sleep(3)
+        assert not [p for p in polls if p > stopped_at + 0.2], "the finished page still polls"
+        assert errors == [] and console == [], (errors, console)  # no script error, no refused connection
+        browser.close()
+
+
+def session_favourite_of(log):
+    from eureka.prefer.steer import session_favourite
+
+    return session_favourite(log.latest(0).values())

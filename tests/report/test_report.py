@@ -12,7 +12,7 @@ import pytest
 from eureka.report import report_after_run
 from eureka.report.cli import main as report_main
 from eureka.report.html import write_report
-from eureka.report.rundata import load_run
+from eureka.report.rundata import fmt, load_run
 from eureka.report.show import main as show_main
 
 
@@ -209,3 +209,37 @@ def test_rejected_candidates_and_a_multirun_directory(run_dir, tmp_path):
     page = out.read_text()
     assert "2 runs compared" in page and "0_cartpole" in page and "1_cartpole" in page
     assert 'href="multirun/1_cartpole/report.html"' in page
+
+
+def test_every_choice_and_where_each_note_went(run_dir, tmp_path):
+    """The report lists every answer (time, session, pair, side, note) and each note's children with fitness;
+    iterations count from 1, as in the terminal and on the page."""
+    run = _copy(run_dir, tmp_path)
+    s = _summary(run)
+    child = s["iterations"][1]["candidates"][0]
+    parent = child["parent"]
+    other = next(c["id"] for c in s["iterations"][0]["candidates"] if c["id"] != parent)
+    records = [
+        {"time": 1764480000.0, "iteration": 0, "pair_id": f"iter0:{other}|{parent}", "a": other, "b": parent,
+         "choice": "a", "note": ""},
+        {"time": 1764480010.0, "iteration": 0, "pair_id": f"iter0:{other}|{parent}", "a": other, "b": parent,
+         "choice": "b", "note": "less actions"},
+    ]
+    (run / "preferences.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    with open(run / "events.jsonl", "a") as f:
+        f.write(json.dumps({"time": 1764480020.0, "event": "choices", "iteration": 0, "selection": "mixed",
+                            "favourite": parent, "favourite_kept": True, "population": [{"id": parent}],
+                            "dropped": [other], "parents": [{"sample": 0, "parent": parent}], "notes": [],
+                            "last": False, "final": None}) + "\n")
+    page = write_report(run).read_text()
+    table = page.split('id="choices"')[1].split("</table>")[0]
+    assert table.count("<tr>") == 3  # a header and both answers
+    assert "2025-11-30 05:20:00 UTC" in table and f"B: {parent}" in table and "replaced by a later answer" in table
+    notes = page.split('id="note-children"')[1].split("</table>")[0]
+    assert "less actions" in notes and parent in notes
+    assert f"{child['id']} (iteration 2, fitness {fmt(child['fitness'])})" in notes
+    sessions = page.split('id="sessions"')[1].split("</table>")[0]
+    assert f"{parent} (kept, first)" in sessions and f"0 ← {parent}" in sessions and other in sessions
+    rows = page.split('id="candidates"')[1].split("</table>")[0]
+    row = next(r for r in rows.split("<tr") if f'<td>{child["id"]}' in r)
+    assert row.split("<td")[2].startswith(' class="num" data-v="2"')
