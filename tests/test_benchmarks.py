@@ -44,6 +44,12 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     "evaluator_overhead": (["--tiny", "--tasks", "cartpole"], [
         rf"cartpole: 2048 steps, job {NUMBER} s, evaluator {NUMBER} s \({NUMBER}% of the job; 10 episodes\)",
     ]),
+    "video_strip": (["half_cheetah", "--steps", "1024", "--video-steps", "24", "--frames", "4", "--size", "48",
+                     "--out", "{out}/strip.png"], [
+        rf"half_cheetah: fitness -?{NUMBER} after 1024 steps; clip \d+ frames",
+        rf"robot pixels per tiled frame: {NUMBER}",
+        r"wrote .*strip\.png",
+    ]),
     "parallel_speedup": (["--candidates", "2", "--steps", "256"] + ([] if HAS_RAY else ["--no-ray"]), [
         rf"local: 1 worker +{NUMBER} s, 2 workers +{NUMBER} s, speedup {NUMBER}x, efficiency {NUMBER}%",
         *([rf"ray +: 1 worker +{NUMBER} s, 2 workers +{NUMBER} s, speedup {NUMBER}x"] if HAS_RAY else []),
