@@ -106,7 +106,7 @@ class SandboxConfig:
     env_allow: list[str] = field(default_factory=list)  # variables passed into jails besides the built-in allow-list
     training_max_tasks: int = 64  # threads a training's jail may have in all
     training_scratch_mb: int = 256  # a training's private scratch (tmpfs, gone with its jail)
-    training_cpu_s: float = 0.0  # CPU seconds for a whole training, all threads (0 = no limit but trainer.timeout_s)
+    training_cpu_s: float = 7200.0  # CPU seconds for a whole training, all its threads (a backstop; 0 = none)
 
 
 @dataclass

@@ -192,6 +192,7 @@ class Jail:
     scratch: str | None
     problems: list[str] = field(default_factory=list)
     walls: list[str] = field(default_factory=list)
+    visible_pids: list[int] = field(default_factory=list)
 
     def lock_down(self) -> list[str]:
         """Put up the walls (irreversible); return them by name (namespaces included)."""
@@ -199,6 +200,7 @@ class Jail:
 
         own = [os.path.realpath(p) for p in self.spec.writable]
         writable = own + ([self.scratch] if self.scratch else [])
+        self.visible_pids = _visible_pids()  # what it sees of other processes (the audit hook may hide /proc later)
         walls = apply_walls(WallSpec(
             kind=self.spec.kind, writable=writable, readable=_read_roots(self.spec, writable),
             memory_mb=self.spec.memory_mb, cpu_s=self.spec.cpu_s, max_file_mb=self.spec.max_file_mb,
@@ -228,10 +230,7 @@ class Jail:
                 k, _, v = line.partition(":")
                 if k in ("Seccomp", "NoNewPrivs", "Threads"):
                     status[k.lower()] = v.strip()
-        try:
-            pids = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
-        except OSError:
-            pids = []
+        pids = _visible_pids() if not self.walls else self.visible_pids
         scratch = None
         if self.scratch:
             with contextlib.suppress(OSError):
@@ -467,6 +466,13 @@ def bounded_report(raw: object) -> dict | None:
             "limits": {str(k)[:16]: _number(v) for k, v in list(limits.items())[:8]},
             "visible_pids": [int(x) for x in (raw.get("visible_pids") or [])[:20] if _number(x) is not None],
             "seccomp": str(raw.get("seccomp", ""))[:4]}
+
+
+def _visible_pids() -> list[int]:
+    try:
+        return sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+    except OSError:
+        return []
 
 
 def _number(v: object) -> float | None:

@@ -60,7 +60,7 @@ class TrainSpec:
     first_call_cpu_s: float = 5.0  # for the first 3 calls (TorchScript compiles on them)
     network_namespace: bool = True
     drop_privileges: bool = True
-    cpu_s: float = 0.0  # CPU seconds for the whole training, all threads (0 = no limit beyond the timeout)
+    cpu_s: float = 7200.0  # CPU seconds for the whole training, all threads (a backstop; 0 = no limit)
     max_tasks: int = 64  # threads the training's jail may have in all
     scratch_mb: int = 256  # the jail's private tmpfs
     env_allow: list = field(default_factory=list)  # variables passed into the jail besides the allow-list
