@@ -27,8 +27,9 @@ import numpy as np
 import torch
 
 from eureka import tasks
-from eureka.errors import EurekaError, TaskCheckError
+from eureka.errors import EurekaError, TaskCheckError, did_you_mean
 from eureka.tasks import Task
+from eureka.tasks.spec import HINT_GOALS, REDUCES
 
 
 def _declared_dims(shape: str) -> list[str]:
@@ -182,8 +183,9 @@ def state_problems(task: Task, states: dict[str, np.ndarray], n: int) -> list[tu
 
 def fitness_problem(task: Task, states: dict[str, np.ndarray], n: int) -> str | None:
     """Why ``fitness.step`` does not give one float per env (None when it does)."""
-    if task.fitness.reduce not in ("sum", "mean", "max"):
-        return f"fitness.reduce is '{task.fitness.reduce}'; valid choices: sum, mean, max"
+    if task.fitness.reduce not in REDUCES:
+        return f"fitness.reduce is '{task.fitness.reduce}'; valid choices: {', '.join(REDUCES)}" \
+               f"{did_you_mean(str(task.fitness.reduce), REDUCES)}"
     try:
         fit = task.fitness.step({k: torch.as_tensor(v) for k, v in states.items()})
     except Exception as exc:  # noqa: BLE001
@@ -191,6 +193,39 @@ def fitness_problem(task: Task, states: dict[str, np.ndarray], n: int) -> str | 
     if not isinstance(fit, torch.Tensor) or tuple(fit.shape) != (n,) or not fit.is_floating_point():
         got = f"shape {list(fit.shape)}, dtype {fit.dtype}" if isinstance(fit, torch.Tensor) else type(fit).__name__
         return f"fitness.step returned {got}; expected [{n}] float (one value per env)"
+    return None
+
+
+def _hint_line(task: Task, index: int, *needles: str) -> tuple[str, int] | None:
+    """The line of the ``index``-th ``Hint(`` of the task file containing one of ``needles`` (else the file's)."""
+    if not task.source.endswith(".py"):
+        return None
+    try:
+        lines = Path(task.source).read_text().splitlines()
+    except OSError:
+        return None
+    hits = [i for i, line in enumerate(lines, 1) if "Hint(" in line and any(n in line for n in needles)]
+    if hits:
+        return task.source, hits[0]
+    return _line_in_file(task, "Hint(", "hints")
+
+
+def hint_problem(task: Task) -> tuple[str, tuple[str, int] | None] | None:
+    """``(problem, where)`` of the first hint that names no state variable or no valid goal (None when fine)."""
+    names = task.state_names
+    for i, hint in enumerate(task.hints):
+        var = str(hint.var)
+        where = _hint_line(task, i, f'"{var}"', f"'{var}'")
+        if hint.goal not in HINT_GOALS:
+            return (f"hint for '{var}': goal '{hint.goal}' is not one of {', '.join(HINT_GOALS)}."
+                    f"{did_you_mean(str(hint.goal), HINT_GOALS)}", where)
+        if hint.goal != "alive" and var not in names:
+            return (f"hint variable '{var}' is not a state variable.{did_you_mean(var, names)} "
+                    f"(valid: {', '.join(names)})", where)
+        if hint.goal == "band" and hint.low is not None and hint.high is not None and hint.low > hint.high:
+            return f"hint for '{var}': band low={hint.low} is above high={hint.high}", where
+        if hint.goal != "alive" and hint.goal != "band" and not hint.scale > 0:
+            return f"hint for '{var}': scale={hint.scale} must be > 0 (the variable's typical size)", where
     return None
 
 
@@ -202,6 +237,9 @@ def preflight(task: Task) -> gym.Space:
     problem; return the env's action space. Each task is checked once per process."""
     if id(task) in _CHECKED:
         return _CHECKED[id(task)]
+    hint = hint_problem(task)
+    if hint:
+        raise _fail(task, *hint)
     space = check_env(task)
     n_envs, steps = 2, 4
     states = collect_states(task, n_envs, steps)
@@ -256,6 +294,8 @@ def check_task(name: str, train_steps: int = 256, render: bool = True) -> list[t
     record("state shapes and dtypes", not problems, "; ".join(problems) or f"{len(states)} variables, N={n}")
     problem = fitness_problem(task, states, n)
     record("fitness step", problem is None, problem or f"reduce={task.fitness.reduce}")
+    hint = hint_problem(task)
+    record("hints", hint is None, _fail(task, *hint).args[0] if hint else f"{len(task.hints)} hints")
     if problems:
         return rows
     from eureka.critic import Critic, SandboxLimits, SandboxPool
