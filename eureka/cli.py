@@ -166,13 +166,12 @@ def preflight(cfg) -> None:
 
 def _app(cfg) -> None:
     from hydra.core.hydra_config import HydraConfig
-    from rich.console import Console
 
     from eureka.evolve import EurekaLoop
-    from eureka.report import RichReporter, print_summary, report_after_run
+    from eureka.report import RichReporter, make_console, print_summary, report_after_run
 
     run_dir = HydraConfig.get().runtime.output_dir
-    console = Console(stderr=False, log_path=False)
+    console = make_console()
     for name in ("httpx", "httpx2", "httpcore", "openai"):
         logging.getLogger(name).setLevel(logging.WARNING)
     loop = None
@@ -187,7 +186,7 @@ def _app(cfg) -> None:
         print_summary(summary, console, run_dir, best_code)
     except EurekaError as exc:
         console.print(f"[red]eureka: error:[/] {exc}", soft_wrap=True)
-        console.print(f"What was done so far is in {run_dir}")
+        console.print(f"What was done so far is in {run_dir}", soft_wrap=True)
         sys.exit(1)
     except KeyboardInterrupt:
         console.print(f"[yellow]interrupted[/]; what was done so far is in {run_dir}; continue with: "

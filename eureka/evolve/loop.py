@@ -174,7 +174,7 @@ class EurekaLoop:
                                  cached=answer.cached)
                 cands.append(cand)
         usage = self.designer.usage
-        if usage.requests:
+        if usage.total_tokens:  # a designer that uses no tokens (offline, replay) gets no token line
             self.reporter.message(f"LLM so far: {usage.requests} request(s), {usage.total_tokens} tokens"
                                   + (f", ${usage.usd:.4f}" if usage.usd else ""))
         cands.sort(key=lambda c: c.sample)
