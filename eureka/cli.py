@@ -158,8 +158,9 @@ def preflight(cfg) -> None:
     """Before any work: the config's values, then the task (loads, env builds and steps, states as declared)."""
     from eureka import tasks
     from eureka.check import preflight as check_task
-    from eureka.config import check_action_space, check_config
+    from eureka.config import check_action_space, check_config, typed
 
+    cfg = typed(cfg)
     check_config(cfg)
     check_action_space(cfg, check_task(tasks.make(cfg.task.name)))
 
@@ -167,9 +168,11 @@ def preflight(cfg) -> None:
 def _app(cfg) -> None:
     from hydra.core.hydra_config import HydraConfig
 
+    from eureka.config import typed
     from eureka.evolve import EurekaLoop
     from eureka.report import RichReporter, make_console, print_summary, report_after_run
 
+    cfg = typed(cfg)  # the composed config becomes one typed object (EurekaConfig); the code reads its attributes
     run_dir = HydraConfig.get().runtime.output_dir
     console = make_console()
     for name in ("httpx", "httpx2", "httpcore", "openai"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # pygame (classic control) renders off-screen, no XDG_RUNTIME_DIR
@@ -18,8 +19,9 @@ from stable_baselines3.common.monitor import Monitor  # noqa: E402
 from stable_baselines3.common.vec_env import DummyVecEnv  # noqa: E402
 
 from eureka import tasks  # noqa: E402
+from eureka.config import ALGOS, EurekaConfig  # noqa: E402
 from eureka.reward.wrapper import RewardWrapper  # noqa: E402
-from eureka.train.runner import ALGOS, load_model  # noqa: E402
+from eureka.train.runner import load_model  # noqa: E402
 
 
 def record_video(task_name: str, policy_dir: str | Path, out_path: str | Path, algo: str = "ppo",
@@ -113,6 +115,35 @@ class FrameWriter:
         else:
             self.gif.close()
             self._file.close()
+
+
+def record_videos(cfg: EurekaConfig, store: Any, cands: list, reporter: Any) -> list[dict]:
+    """Save ``rollout.mp4`` for each candidate that has none yet (``video=false`` turns it off).
+
+    Returns what the renderer reported for each video made (path, frames, walls).
+    """
+    from eureka.procs import run_in_child
+
+    made: list[dict] = []
+    if not cfg.video:
+        return made
+    for c in cands:
+        d = store.candidate_dir(c.id)
+        if (d / "rollout.mp4").exists() or not (d / "policy.zip").exists():
+            continue
+        try:
+            info = run_in_child(record_video, cfg.task.name, str(d), str(d / "rollout.mp4"), cfg.trainer.algo,
+                                cfg.video_steps, timeout=300)
+            store.event("video", id=c.id, path=info["path"], frames=info["frames"])
+            made.append(info)
+        except RuntimeError as exc:
+            (d / "rollout.mp4").unlink(missing_ok=True)  # a broken file would be shown, and never re-recorded
+            reporter.message(f"no video for {c.id}: {exc}")
+            store.event("video_failed", id=c.id, message=str(exc))
+    return made
+
+
+# -- what the page says about choices and notes ----------------------------------------------------
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -7,10 +7,11 @@ import shutil
 import signal
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import numpy as np
 
+from eureka.config import SandboxConfig
 from eureka.errors import (
     ForbiddenCode,
     RewardMemoryError,
@@ -20,21 +21,8 @@ from eureka.errors import (
 )
 from eureka.procs import Child, ChildDied
 
-
-@dataclass
-class SandboxLimits:
-    """Limits applied to every sandbox worker (``sandbox.*`` in the config)."""
-
-    workers: int = 2
-    timeout_s: float = 60.0  # wall-clock backstop per check; runaway code is judged by cpu_s
-    cpu_s: float = 5.0
-    memory_mb: int = 1024
-    max_file_mb: int = 1
-    max_open_files: int = 64
-    network_namespace: bool = True
-    drop_privileges: bool = True
-    start_timeout_s: float = 120.0
-    call_timeout_s: float = 2.0  # CPU seconds one reward call may take during training
+# the limits applied to every sandbox worker: ``sandbox.*`` of the config, defaults in eureka/config.py
+SandboxLimits = SandboxConfig
 
 
 class _Worker:

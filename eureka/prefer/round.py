@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eureka.config import EurekaConfig
 from eureka.prefer.pairs import choose_pairs, pair_key
 from eureka.prefer.scores import bradley_terry
 from eureka.prefer.session import Pair, Session, SessionInfo
@@ -82,34 +83,6 @@ def public(c: Any) -> dict:
             "video": str(video) if video is not None and video.exists() else None}
 
 
-def record_videos(cfg: Any, store: Any, cands: list, reporter: Any) -> list[dict]:
-    """Save ``rollout.mp4`` for each candidate that has none yet (``video=false`` turns it off).
-
-    Returns what the renderer reported for each video made (path, frames, walls).
-    """
-    from eureka.procs import run_in_child
-    from eureka.render import record_video
-
-    made: list[dict] = []
-    if not cfg.get("video", True):
-        return made
-    for c in cands:
-        d = store.candidate_dir(c.id)
-        if (d / "rollout.mp4").exists() or not (d / "policy.zip").exists():
-            continue
-        try:
-            info = run_in_child(record_video, cfg.task.name, str(d), str(d / "rollout.mp4"),
-                                str(cfg.trainer.algo), int(cfg.get("video_steps", 300)), timeout=300)
-            store.event("video", id=c.id, path=info["path"], frames=info["frames"])
-            made.append(info)
-        except RuntimeError as exc:
-            (d / "rollout.mp4").unlink(missing_ok=True)  # a broken file would be shown, and never re-recorded
-            reporter.message(f"no video for {c.id}: {exc}")
-            store.event("video_failed", id=c.id, message=str(exc))
-    return made
-
-
-# -- what the page says about choices and notes ----------------------------------------------------
 def selection_text(selection: str, population: int) -> str:
     """How the person's choices act on the search, for ``loop.selection``."""
     keep = f"The best {population} form the population; the next iteration's parents are drawn from it."
@@ -157,17 +130,19 @@ def _fitness(c: Any) -> float:
 
 
 def run_round(session: Session, iteration: int, candidates: list, population: list, *, everyone: list,
-              cfg: Any, store: Any, task: Any, reporter: Any) -> PreferenceRound:
+              cfg: EurekaConfig, store: Any, task: Any, reporter: Any) -> PreferenceRound:
     """Make videos, ask about pairs of this iteration's best candidates and the population, collect the result.
 
     ``candidates`` are this iteration's, ``population`` the current one (best
     first), ``everyone`` every candidate of the run (the ids Bradley-Terry
     scores are fitted over).
     """
-    fb = cfg.get("feedback") or {}
+    from eureka.render import record_videos
+
+    fb = cfg.feedback
     rnd = PreferenceRound(iteration)
     fresh = sorted([c for c in candidates if c.status == "ok" and c.fitness is not None],
-                   key=lambda c: -_fitness(c))[:int(fb.get("max_candidates", 4))]
+                   key=lambda c: -_fitness(c))[:fb.max_candidates]
     by_id = {c.id: c for c in sorted(_unique(fresh + list(population)), key=lambda c: -_fitness(c))}
     shown = list(by_id.values())
     revs = {c.id: revision(c) for c in shown}
@@ -186,7 +161,7 @@ def run_round(session: Session, iteration: int, candidates: list, population: li
         else:
             known.add(pair_key(a, b))
     rnd.known = len(known)
-    chosen = choose_pairs(list(by_id), int(fb.get("max_pairs", 10)), int(cfg.get("seed", 0)) + iteration,
+    chosen = choose_pairs(list(by_id), fb.max_pairs, cfg.seed + iteration,
                           exclude=known) if len(shown) >= 2 else []
     if chosen:
         reporter.phase("recording rollout videos for the preference session")
@@ -205,14 +180,12 @@ def run_round(session: Session, iteration: int, candidates: list, population: li
         table = [{**show(c), "in_population": c.id in in_pop, "current": c.iteration == iteration}
                  for c in _unique(list(population) + sorted(
                      [c for c in candidates if c.status == "ok"], key=lambda c: -_fitness(c)))]
-        lcfg = cfg.get("loop") or {}
         session_info = SessionInfo(
-            session_id=f"{iteration}-{secrets.token_hex(4)}", iterations=int(cfg.get("iterations", 0)),
-            selection=str(lcfg.get("selection", "fitness")),
-            selection_text=selection_text(str(lcfg.get("selection", "fitness")), int(lcfg.get("population", 4))),
-            note_hint=note_hint(str(cfg.llm.get("provider", "offline")), list(task.state_names)),
+            session_id=f"{iteration}-{secrets.token_hex(4)}", iterations=cfg.iterations,
+            selection=cfg.loop.selection, selection_text=selection_text(cfg.loop.selection, cfg.loop.population),
+            note_hint=note_hint(cfg.llm.provider, list(task.state_names)),
             repeated=repeated, known=len(known), candidates=table, score_ids=[c.id for c in everyone])
-        reporter.phase(f"preference session ({fb.get('mode')}): {len(pairs)} pair(s)"
+        reporter.phase(f"preference session ({fb.mode}): {len(pairs)} pair(s)"
                        + (f", {len(known)} answered earlier not asked again" if known else ""))
         with reporter.paused():
             result = session.run(iteration, pairs, [public(c) for c in population] or list(info.values()),
@@ -238,5 +211,5 @@ def run_round(session: Session, iteration: int, candidates: list, population: li
     return rnd
 
 
-__all__ = ["PreferenceRound", "earlier_answers", "note_hint", "public", "record_videos", "revision", "run_round",
+__all__ = ["PreferenceRound", "earlier_answers", "note_hint", "public", "revision", "run_round",
            "selection_text"]

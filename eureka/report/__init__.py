@@ -13,7 +13,8 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
-from eureka.evolve.loop import Candidate, Reporter
+from eureka.evolve.candidate import Candidate
+from eureka.evolve.loop import Reporter
 from eureka.train.result import TrainResult
 
 

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import threading
 import time
 
-from eureka.errors import Failure, error_from_child
 from eureka.procs import Child, ChildDied, send_json
-from eureka.sandbox.policy import MAX_COMPONENTS, valid_component_name
-from eureka.train.result import DoneFn, ProgressFn, TrainResult
+from eureka.train.result import DoneFn, ProgressFn, TrainResult, finite
 from eureka.train.runner import TrainSpec, run_training_raw
 
 
@@ -34,40 +31,9 @@ def crash_result(spec: TrainSpec, message: str) -> TrainResult:
     return TrainResult.crashed(spec.job_id, message)
 
 
-def _num(v: object) -> float | None:
-    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
-
-
-def _nums(v: object, limit: int = 10_000) -> list[float]:
-    return [x for x in (_num(y) for y in v[:limit]) if x is not None] if isinstance(v, list) else []
-
-
-def _snapshot(row: object) -> dict | None:
-    if not isinstance(row, dict):
-        return None
-    comps = row.get("components") if isinstance(row.get("components"), dict) else {}
-    clean = {}
-    for name, stats in list(comps.items())[:MAX_COMPONENTS]:
-        if valid_component_name(name) and isinstance(stats, dict):
-            clean[name] = {k: _num(stats.get(k)) for k in ("mean", "std", "min", "max")}
-    return {"step": int(_num(row.get("step")) or 0), "episodes": int(_num(row.get("episodes")) or 0),
-            "fitness": _num(row.get("fitness")), "episode_length": _num(row.get("episode_length")),
-            "components": clean}
-
-
 def sanitize_result(spec: TrainSpec, raw: object) -> TrainResult:
     """Keep only known, typed, bounded fields of what a training child reported (it ran candidate code)."""
-    if not isinstance(raw, dict):
-        return crash_result(spec, "the training process sent no result")
-    ok = raw.get("status") == "ok"
-    return TrainResult(
-        spec.job_id, ok=ok, fitness=_num(raw.get("fitness")) if ok else None,
-        eval_fitness=_nums(raw.get("eval_fitness")), eval_lengths=[int(x) for x in _nums(raw.get("eval_lengths"))],
-        snapshots=[s for s in (_snapshot(r) for r in (raw.get("snapshots") or [])[:1000]) if s],
-        steps=int(_num(raw.get("steps")) or 0), new_steps=int(_num(raw.get("new_steps")) or 0),
-        wall_time_s=_num(raw.get("wall_time_s")) or 0.0,
-        walls=[str(w)[:40] for w in raw.get("walls", [])[:20]] if isinstance(raw.get("walls"), list) else [],
-        failure=None if ok else Failure.of(error_from_child(raw)))
+    return TrainResult.from_dict(raw, job_id=spec.job_id)
 
 
 class LocalExecutor:
@@ -120,7 +86,7 @@ class LocalExecutor:
                 msg = child.recv()
                 if isinstance(msg, dict) and "result" in msg:
                     return sanitize_result(spec, msg["result"])
-                if isinstance(msg, dict) and on_progress is not None and _num(msg.get("progress")) is not None:
+                if isinstance(msg, dict) and on_progress is not None and finite(msg.get("progress")) is not None:
                     on_progress(spec.job_id, int(msg["progress"]))
         except ChildDied:
             return crash_result(spec, child.cause("the training process"))
