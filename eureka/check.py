@@ -241,9 +241,9 @@ def preflight(task: Task) -> gym.Space:
         raise _fail(task, f"state variable {what}",
                     _line_of(task.extract_state, f'"{var}"', f"'{var}'") if var in states else
                     _line_of(task.extract_state, "return"))
-    what = fitness_problem(task, states, n_envs * steps)
-    if what:
-        raise _fail(task, what, _line_of(task.fitness.step, "") if callable(task.fitness.step) else None)
+    problem = fitness_problem(task, states, n_envs * steps)
+    if problem:
+        raise _fail(task, problem, _line_of(task.fitness.step, "") if callable(task.fitness.step) else None)
     _CHECKED[id(task)] = space
     return space
 

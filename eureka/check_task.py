@@ -87,7 +87,7 @@ def check_task(name: str, train_steps: int = 256, render: bool = True) -> list[t
                 out_dir=str(Path(tmp) / "train"))])[0]
         record("a trivial reward trains", result.ok,
                f"fitness after {train_steps} steps: {result.fitness}" if result.ok
-               else f"{result.failure.error_class}: {result.failure.message}")
+               else f"{result.error_class}: {result.message}")
     if render:
         try:
             import eureka.render  # noqa: F401 - sets MUJOCO_GL
@@ -96,8 +96,10 @@ def check_task(name: str, train_steps: int = 256, render: bool = True) -> list[t
             env.reset(seed=0)
             frame = env.render()
             env.close()
-            ok = isinstance(frame, np.ndarray) and frame.ndim == 3
-            record("renders rgb_array frames", ok, f"{frame.shape}" if ok else "render() returned no image")
+            if isinstance(frame, np.ndarray) and frame.ndim == 3:
+                record("renders rgb_array frames", True, f"{frame.shape}")
+            else:
+                record("renders rgb_array frames", False, "render() returned no image")
         except Exception as exc:  # noqa: BLE001
             record("renders rgb_array frames", False, f"{type(exc).__name__}: {exc} (videos will be skipped)")
     return rows

@@ -104,7 +104,8 @@ def compose_configs(args: list[str]) -> list:
         overrides = OverridesParser.create().parse_overrides(plain)
     except Exception as exc:  # noqa: BLE001
         raise ConfigError(f"cannot parse the command line: {str(exc).splitlines()[0]}") from None
-    single, task_values = [], [None]
+    single: list[str] = []
+    task_values: list[str | None] = [None]
     for ov, text in zip(overrides, plain, strict=True):
         key = ov.key_or_group
         if key.startswith("hydra"):
@@ -119,7 +120,7 @@ def compose_configs(args: list[str]) -> list:
                     raise ConfigError(f"unknown {key} '{value}'; valid choices: {', '.join(options)}.{hint}")
         if values is not None:
             if key == "task":
-                task_values = values
+                task_values = list[str | None](values)
                 continue
             text = f"{key}={values[0]}"
         single.append(text)
@@ -281,7 +282,7 @@ def _open_key_override(arg: str) -> str:
 def _resolve_task_path(args: list[str], cfg) -> list[str]:
     """A relative ``task.name: my_task.py`` (e.g. of one's own ``--config-dir``) becomes an absolute path
     (from the current folder, else a config folder or its parent), so every process finds the same file."""
-    name = str(cfg.task.name)
+    name = cfg.task.name
     if not name.endswith(".py") or Path(name).is_absolute():
         return args
     _, dirs = split_flags(args)

@@ -244,7 +244,7 @@ def _at_least(key: str, value: Any, low: float, what: str = "an integer") -> Non
         raise ConfigError(f"{key}={value}: must be {what} >= {low:g}")
 
 
-def _check_hyperparams(cfg) -> None:
+def _check_hyperparams(cfg: EurekaConfig) -> None:
     """``trainer.<algo>.*`` must be keyword arguments of the SB3 class (else every training would crash)."""
     algo = cfg.trainer.algo
     given = list(getattr(cfg.trainer, algo).keys())
@@ -253,14 +253,14 @@ def _check_hyperparams(cfg) -> None:
     import inspect
 
     cls = sb3_class(algo)
-    valid = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "policy", "env")]
+    valid = [p for p in inspect.signature(cls).parameters if p not in ("self", "policy", "env")]
     for key in given:
         if key not in valid:
             raise ConfigError(f"trainer.{algo}.{key}: not a keyword argument of SB3's {cls.__name__}."
                               f"{did_you_mean(str(key), valid)} (valid: see the {cls.__name__} documentation)")
 
 
-def check_config(cfg) -> None:
+def check_config(cfg: EurekaConfig) -> None:
     """Check the values a type cannot (choices, ranges, CUDA, a free port); raise ``ConfigError`` (one line)."""
     _choice("trainer.algo", cfg.trainer.algo, ALGOS)
     _choice("trainer.device", cfg.trainer.device, DEVICES)
@@ -293,7 +293,7 @@ def check_config(cfg) -> None:
         check_port(cfg.feedback.host, cfg.feedback.port)
 
 
-def check_action_space(cfg, action_space) -> None:
+def check_action_space(cfg: EurekaConfig, action_space: Any) -> None:
     """SAC needs continuous (Box) actions: say so before any training (``ConfigError``, one line)."""
     import gymnasium as gym
 

@@ -106,13 +106,13 @@ class FrameWriter:
     def add(self, frame: np.ndarray) -> None:
         if self.gen is not None:
             self.gen.send(np.ascontiguousarray(frame))
-        else:
+        elif self.gif is not None:
             self.gif.append_data(frame)
 
     def close(self) -> None:
         if self.gen is not None:
             self.gen.close()
-        else:
+        elif self.gif is not None:
             self.gif.close()
             self._file.close()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -42,7 +42,7 @@ def analyze(snapshots: list[Snapshot], fitness: float | None, fitness_name: str 
     names: list[str] = []
     for snap in snapshots:
         names += [k for k in snap.components if k not in names]
-    comps = {}
+    comps: dict[str, dict[str, Any]] = {}
     for name in names:
         stats = [s.components[name] for s in snapshots if name in s.components]
         means = [v for v in (st.get("mean") for st in stats) if v is not None]

@@ -14,6 +14,7 @@ import numpy as np
 from eureka.config import SandboxConfig
 from eureka.errors import (
     ForbiddenCode,
+    RewardError,
     RewardMemoryError,
     RewardRuntimeError,
     RewardTimeout,
@@ -66,6 +67,7 @@ class _Worker:
 
 def _death_error(exitcode: int | None, limits: SandboxLimits) -> dict:
     sig = -exitcode if exitcode is not None and exitcode < 0 else None
+    err: RewardError
     if sig == signal.SIGXCPU:
         err = RewardTimeout(f"the reward used more than {limits.cpu_s:g} CPU seconds")
     elif sig == signal.SIGKILL:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from eureka import tasks
 from eureka.analyze import analyze
 from eureka.check import preflight
 from eureka.config import EurekaConfig, check_action_space, check_config, final_seeds, to_yaml, typed
-from eureka.critic import Critic, SandboxLimits, SandboxPool
+from eureka.critic import Critic, SandboxPool
 from eureka.errors import LLMBudgetExceeded, LLMError
 from eureka.evolve.candidate import Candidate, Status
 from eureka.evolve.population import Population
@@ -212,7 +211,7 @@ class EurekaLoop:
             cand.steps, cand.stopped_at = result.steps, result.stopped_at
             if result.ok:
                 cand.status, cand.fitness = Status.OK, result.fitness
-            else:
+            elif result.failure is not None:
                 cand.reject(Status.FAILED, result.failure)
             if result.stopped_at is not None:
                 self.store.event("stopped_early", id=cand.id, steps=result.stopped_at, fitness=cand.fitness)
@@ -231,7 +230,7 @@ class EurekaLoop:
                              population=[c.id for c in self.population.all()])
         ok = [c for c in cands if c.status is Status.OK and c.fitness is not None]
         if ok:
-            self.record_videos([max(ok, key=lambda c: c.fitness)])
+            self.record_videos([max(ok, key=lambda c: c.fitness if c.fitness is not None else -float("inf"))])
         self.write_summary()
 
     # -- around the search -----------------------------------------------------------------
@@ -244,8 +243,7 @@ class EurekaLoop:
         self.write_summary()
         self.reporter.phase("collecting a batch of real states for the critic")
         states = sample_states(self.task, seed=self.cfg.seed)
-        limits = SandboxLimits(**asdict(self.cfg.sandbox))
-        pool = SandboxPool(limits)
+        pool = SandboxPool(self.cfg.sandbox)  # sandbox.* are the workers' limits (SandboxLimits)
         self.walls["critic"] = pool.walls
         return Critic(self.task.state_names, states, pool)
 
@@ -315,6 +313,7 @@ class EurekaLoop:
     # -- preferences (a session after each iteration's training) ---------------------------
     def ask_preferences(self, it: int, cands: list[Candidate]) -> None:
         """Run a preference round (``eureka.prefer.run_round``); apply its scores and notes."""
+        assert self.session is not None
         rnd = run_round(self.session, it, cands, self.population.all(), everyone=self.candidates, cfg=self.cfg,
                         store=self.store, task=self.task, reporter=self.reporter)
         for cid, notes in rnd.notes.items():

@@ -198,7 +198,7 @@ def run_round(session: Session, iteration: int, candidates: list, population: li
             note = (rec.get("note") or "").strip()
             if not note:
                 continue
-            for cid in {"a": [rec["a"]], "b": [rec["b"]]}.get(rec.get("choice"), [rec["a"], rec["b"]]):
+            for cid in {"a": [rec["a"]], "b": [rec["b"]]}.get(str(rec.get("choice")), [rec["a"], rec["b"]]):
                 rnd.notes.setdefault(cid, [])
                 if note not in rnd.notes[cid]:
                     rnd.notes[cid].append(note)

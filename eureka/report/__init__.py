@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
@@ -37,10 +37,10 @@ class RichReporter(Reporter):
         self.console = console or make_console()
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                  TimeElapsedColumn(), console=self.console, transient=False)
-        self._iter_task: int | None = None
+        self._iter_task: TaskID | None = None
         self._iters_run = 0
-        self._cand_task: int | None = None
-        self._jobs: dict[str, int] = {}
+        self._cand_task: TaskID | None = None
+        self._jobs: dict[str, TaskID] = {}
 
     def __enter__(self) -> RichReporter:
         self.progress.start()
@@ -92,7 +92,7 @@ class RichReporter(Reporter):
             self._start(self._jobs[job_id])
             self.progress.update(self._jobs[job_id], completed=steps)
 
-    def _start(self, task_id: int) -> None:
+    def _start(self, task_id: TaskID) -> None:
         if not self.progress.tasks[self._index(task_id)].started:
             self.progress.start_task(task_id)
 
@@ -120,7 +120,7 @@ class RichReporter(Reporter):
         finally:
             self.progress.start()
 
-    def _index(self, task_id: int) -> int:
+    def _index(self, task_id: TaskID) -> int:
         return next(i for i, t in enumerate(self.progress.tasks) if t.id == task_id)
 
     def job_done(self, job_id: str, result: TrainResult) -> None:

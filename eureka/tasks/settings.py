@@ -75,7 +75,7 @@ def check_settings(task: Task) -> dict[str, Any]:
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
-    from eureka.config import EurekaConfig, check_config
+    from eureka.config import EurekaConfig, check_config, typed
 
     if not task.settings:
         return {}
@@ -100,7 +100,7 @@ def check_settings(task: Task) -> dict[str, Any]:
             cause = next((f"expected {v}" for k, v in _EXPECTED.items() if k in cause), cause)
             raise TaskCheckError(f"{where}task '{task.name}': settings: {key}={value!r}: {cause}") from None
     try:
-        check_config(OmegaConf.merge(schema, tree))
+        check_config(typed(OmegaConf.merge(schema, tree, {"task": {"name": task.name}})))
     except TaskCheckError:
         raise
     except Exception as exc:  # noqa: BLE001 - ConfigError: one line that starts with the key

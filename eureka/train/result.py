@@ -38,7 +38,8 @@ class Snapshot:
         """From JSON, bounded and typed field by field (a training child ran candidate code); None if no row."""
         if not isinstance(row, dict):
             return None
-        comps = row.get("components") if isinstance(row.get("components"), dict) else {}
+        comps = row.get("components")
+        comps = comps if isinstance(comps, dict) else {}
         clean = {}
         for name, stats in list(comps.items())[:MAX_COMPONENTS]:
             if valid_component_name(name) and isinstance(stats, dict):
