@@ -102,6 +102,9 @@ class SandboxConfig:
     drop_privileges: bool = True  # run as user nobody when started as root
     start_timeout_s: float = 120.0  # a worker must be ready within this (wall clock)
     call_timeout_s: float = 2.0  # CPU seconds one reward call may take in training (the first 3 calls get cpu_s)
+    max_tasks: int = 16  # threads one check may have in all (its jail's uid is its own)
+    scratch_mb: int = 16  # the check's private tmpfs
+    env_allow: list[str] = field(default_factory=list)  # variables passed into jails besides the built-in allow-list
 
 
 @dataclass

@@ -3,7 +3,7 @@
 Children are forked from a forkserver that has already imported torch, Gymnasium and SB3,
 so a new worker costs milliseconds instead of a cold Python start, and no child inherits
 the main process's threads, run state or secrets: the forkserver is started from an
-environment without secret-looking variables. Every child asks the kernel to kill it when
+environment reduced to an allow-list (``eureka.sandbox.jail.TRUSTED_ENV_ALLOW``). Every child asks the kernel to kill it when
 its parent (the forkserver) dies, and the forkserver exits when the main process dies, so
 no child outlives the run, even after ``kill -9`` of the main process. Children ignore
 Ctrl-C (the main process ends them), so an interrupted run prints no worker tracebacks.
@@ -38,12 +38,17 @@ class ChildDied(RuntimeError):
 
 @contextlib.contextmanager
 def _without_secrets():
-    from eureka.sandbox.walls import secret_names
+    """The environment reduced to an allow-list while a child process starts (no secret under any name)."""
+    from eureka.sandbox.jail import allowed_env
 
-    saved = {k: os.environ.pop(k) for k in secret_names()}
+    saved = dict(os.environ)
+    keep = allowed_env(saved, tuple(n for n in os.environ.get("EUREKA_ENV_ALLOW", "").split(",") if n))
+    os.environ.clear()
+    os.environ.update(keep)
     try:
         yield
     finally:
+        os.environ.clear()
         os.environ.update(saved)
 
 
@@ -87,6 +92,14 @@ def start(proc) -> None:
 def send_json(conn, obj: Any) -> None:
     """Child side: send ``obj`` to the parent as JSON."""
     conn.send_bytes(json.dumps(obj, default=str).encode())
+
+
+def recv_json(conn, limit: int = MAX_MESSAGE_BYTES) -> Any:
+    """Parent side: the next JSON message (never a pickle: the sender may have run candidate code).
+
+    Raises ``EOFError``/``OSError`` when the sender is gone, ``ValueError`` for a malformed message.
+    """
+    return json.loads(conn.recv_bytes(limit))
 
 
 def _release_forkserver() -> None:

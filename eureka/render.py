@@ -21,31 +21,72 @@ from stable_baselines3.common.vec_env import DummyVecEnv  # noqa: E402
 from eureka import tasks  # noqa: E402
 from eureka.config import ALGOS, EurekaConfig  # noqa: E402
 from eureka.reward.wrapper import RewardWrapper  # noqa: E402
-from eureka.train.runner import load_model  # noqa: E402
+from eureka.train.evaluator import (  # noqa: E402
+    NORMALIZER,
+    SETTINGS,
+    WEIGHTS,
+    normalizer_from_bytes,
+    policy_from_bytes,
+    read_saved,
+    settings_from_bytes,
+)
 
 
 def record_video(task_name: str, policy_dir: str | Path, out_path: str | Path, algo: str = "ppo",
-                 max_steps: int = 300, fps: int = 30, seed: int = 0, walled: bool = True) -> dict:
+                 max_steps: int = 300, fps: int = 30, seed: int = 0, walled: bool = True,
+                 hyperparams: dict | None = None) -> dict:
     """Roll out the deterministic policy once and save the frames; return what was recorded.
 
-    The policy and its VecNormalize statistics were written by a training process that ran
-    candidate code, and both are pickles: they are read as bytes first, then the walls go
-    up (``eureka.sandbox.walls``, renderer profile), then they are unpickled. The MP4
-    encoder (an ffmpeg process) is started before the walls and only receives frames.
-    Call it in a child process (``eureka.procs.run_in_child``) unless ``walled=False``.
+    The policy was saved by a training that ran candidate code: only its weights
+    (safetensors) and normalizer arrays are read, never a pickle, and the rollout runs in a
+    jail of its own (``eureka.sandbox.jail``, renderer profile) unless ``walled=False``.
+    The MP4 encoder (an ffmpeg process) is started before the walls and only receives
+    frames. ``hyperparams`` give the policy's architecture (default: what the training
+    saved beside the weights). Call it from a trusted child process
+    (``eureka.procs.run_in_child``).
     """
-    import io
-    import multiprocessing
-    import pickle
+    if not walled:
+        return _record(task_name, policy_dir, out_path, algo, max_steps, fps, seed, hyperparams, None)
+    import json
 
-    if walled and multiprocessing.parent_process() is None:
-        raise RuntimeError("record_video puts up walls for good: call it through eureka.procs.run_in_child")
+    from eureka.procs import death_cause, recv_json
+    from eureka.sandbox.jail import JailSpec, spawn
+
+    out_path = Path(out_path).resolve()
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    jail = spawn(JailSpec(kind="renderer", writable=[str(out_path.parent)], readable=[str(Path(policy_dir).resolve())],
+                          memory_mb=4096, cpu_s=600, max_tasks=64),
+                 _record_in_jail, task_name, str(Path(policy_dir).resolve()), out_path.name, algo, max_steps, fps,
+                 seed, hyperparams)
+    try:
+        msg = recv_json(jail.conn) if jail.conn.poll(900) else None
+    except (EOFError, OSError, json.JSONDecodeError):
+        msg = None
+    code = jail.wait(10)
+    jail.kill()
+    if not isinstance(msg, dict) or not msg.get("ok"):
+        why = msg.get("error") if isinstance(msg, dict) else death_cause(code, "the renderer")
+        raise RuntimeError(str(why)[:2000])
+    info = msg["value"]
+    return {"path": str(out_path), "frames": int(info.get("frames", 0)), "steps": int(info.get("steps", 0)),
+            "walls": [str(w)[:40] for w in info.get("walls", [])][:24]}
+
+
+def _record_in_jail(conn, jail, *args) -> None:
+    from eureka.procs import send_json
+
+    try:
+        send_json(conn, {"ok": True, "value": _record(*args, jail)})
+    except BaseException as exc:  # noqa: BLE001 - reported to the trusted side
+        send_json(conn, {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:2000]})
+
+
+def _record(task_name: str, policy_dir: str | Path, out_path: str | Path, algo: str, max_steps: int, fps: int,
+            seed: int, hyperparams: dict | None, jail) -> dict:
+    """The rollout itself (in a jail when ``jail`` is given: it locks down before reading the policy)."""
     task = tasks.make(task_name)
     policy_dir, out_path = Path(policy_dir), Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    policy_bytes = (policy_dir / "policy.zip").read_bytes()
-    norm_path = policy_dir / "vecnormalize.pkl"
-    norm_bytes = norm_path.read_bytes() if norm_path.exists() else None
 
     def make():
         return Monitor(task.make_env(render_mode="rgb_array", **task.render_kwargs))
@@ -56,23 +97,27 @@ def record_video(task_name: str, policy_dir: str | Path, out_path: str | Path, a
     obs = env.reset()
     first = np.asarray(base.envs[0].render(), dtype=np.uint8)
     writer = FrameWriter(out_path, first.shape, fps)
+    saved = read_saved(policy_dir)  # bytes only (bounded, no links); parsed behind the walls
     walls: list[str] = []
-    if walled:
-        from eureka.sandbox.walls import WallSpec, apply_walls
+    if jail is not None:
+        walls = jail.lock_down()
+    hp = settings_from_bytes(saved[SETTINGS]) if hyperparams is None else hyperparams
+    policy = policy_from_bytes(algo, env.observation_space, env.action_space, hp, saved[WEIGHTS])
+    norm = normalizer_from_bytes(saved[NORMALIZER])
 
-        walls = apply_walls(WallSpec(kind="renderer", memory_mb=4096))
-    model = load_model(algo, io.BytesIO(policy_bytes), device="cpu")
-    if norm_bytes is not None:
-        norm = pickle.loads(norm_bytes)
-        norm.set_venv(env)
-        norm.training, norm.norm_reward = False, False
-        obs = norm.normalize_obs(obs)
-        env = norm
+    def observe(o: np.ndarray) -> np.ndarray:
+        if norm is None:
+            return o
+        return np.clip((o - norm["mean"]) / np.sqrt(norm["var"] + norm["epsilon"]), -norm["clip_obs"],
+                       norm["clip_obs"]).astype(np.float32)
+
+    obs = observe(obs)
     writer.add(first)
     frames, steps = 1, 0
     while steps < max_steps:
-        action, _ = model.predict(obs, deterministic=True)
+        action, _ = policy.predict(obs, deterministic=True)
         obs, _, dones, _ = env.step(action)
+        obs = observe(obs)
         steps += 1
         frame = base.envs[0].render()
         if frame is not None:
@@ -129,7 +174,7 @@ def record_videos(cfg: EurekaConfig, store: Any, cands: list, reporter: Any) -> 
         return made
     for c in cands:
         d = store.candidate_dir(c.id)
-        if (d / "rollout.mp4").exists() or not (d / "policy.zip").exists():
+        if (d / "rollout.mp4").exists() or not (d / "policy.safetensors").exists():
             continue
         try:
             info = run_in_child(record_video, cfg.task.name, str(d), str(d / "rollout.mp4"), cfg.trainer.algo,

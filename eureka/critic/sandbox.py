@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import queue
-import shutil
-import signal
 import threading
 import time
 from dataclasses import asdict
@@ -13,9 +11,6 @@ import numpy as np
 
 from eureka.config import SandboxConfig
 from eureka.errors import (
-    ForbiddenCode,
-    RewardError,
-    RewardMemoryError,
     RewardRuntimeError,
     RewardTimeout,
     error_from_child,
@@ -32,7 +27,7 @@ class _Worker:
 
         self.child = Child(worker_main, asdict(limits), name="eureka-sandbox")
         self.walls: list[str] = []
-        self.workdir: str | None = None
+        self.jail: dict | None = None  # what the first jail reported of itself (namespaces, uid, limits)
         self.ready = False
 
     def wait_ready(self, timeout: float) -> None:
@@ -50,35 +45,11 @@ class _Worker:
             self.kill()
             raise RuntimeError(f"sandbox worker failed to start: {msg.get('message')}")
         self.walls = [str(w) for w in msg["walls"]]
-        self.workdir = str(msg.get("workdir"))
+        self.jail = msg.get("jail") if isinstance(msg.get("jail"), dict) else None
         self.ready = True
 
     def kill(self) -> None:
-        if not self.ready:  # a worker that started but was never used: learn its workdir
-            try:
-                if self.child.poll(0):
-                    self.workdir = str(self.child.recv().get("workdir"))
-            except (ChildDied, AttributeError):
-                pass
-        self.child.kill()
-        if self.workdir and "eureka-sandbox-" in self.workdir:  # its reward files must not pile up in /tmp
-            shutil.rmtree(self.workdir, ignore_errors=True)
-
-
-def _death_error(exitcode: int | None, limits: SandboxLimits) -> dict:
-    sig = -exitcode if exitcode is not None and exitcode < 0 else None
-    err: RewardError
-    if sig == signal.SIGXCPU:
-        err = RewardTimeout(f"the reward used more than {limits.cpu_s:g} CPU seconds")
-    elif sig == signal.SIGKILL:
-        err = RewardMemoryError("the sandbox worker was killed (out of memory)")
-    elif sig == signal.SIGXFSZ:
-        err = ForbiddenCode("the reward tried to write a file")
-    elif sig is not None:
-        err = RewardRuntimeError(f"the sandbox worker crashed with signal {signal.Signals(sig).name}")
-    else:
-        err = RewardRuntimeError(f"the sandbox worker exited unexpectedly (exit code {exitcode})")
-    return {"status": "rejected", **err.to_dict()}
+        self.child.kill()  # its jail dies with it (parent-death signal); the jail's scratch is a tmpfs
 
 
 def _from_worker(msg: object) -> dict:
@@ -137,22 +108,20 @@ class SandboxPool:
             raise RuntimeError("sandbox pool is closed")
         t0 = time.perf_counter()
         worker = self._idle.get()
-        recycle = True
+        recycle = True  # a worker is replaced only when it failed itself (its checks run in jails of their own)
         try:
             worker.wait_ready(self.limits.start_timeout_s)
             worker.child.send({"code": code, "states": states, "calls": calls})
-            if worker.child.poll(self.limits.timeout_s):
-                try:
-                    result = _from_worker(worker.child.recv())
-                except ChildDied:
-                    result = _death_error(worker.child.proc.exitcode, self.limits)
+            if worker.child.poll(self.limits.timeout_s + 30):  # the worker's own backstop comes first
+                result = _from_worker(worker.child.recv())
+                recycle = False
             else:
                 result = {"status": "rejected", **RewardTimeout(
-                    f"the reward did not return within {self.limits.timeout_s:g} s of wall-clock time "
-                    f"(it used {worker.child.cpu_seconds():.1f} CPU seconds); the check was killed").to_dict()}
-            recycle = result.get("status") != "ok"
+                    f"the reward did not return within {self.limits.timeout_s:g} s of wall-clock time; "
+                    "the check was killed").to_dict()}
         except ChildDied:
-            result = _death_error(worker.child.proc.exitcode, self.limits)
+            result = {"status": "rejected", **RewardRuntimeError(
+                f"sandbox: the critic's worker ended ({worker.child.cause('it')})").to_dict()}
         finally:
             if recycle:
                 worker.kill()

@@ -1,17 +1,18 @@
-"""The sandbox worker: a process that dry-runs candidate rewards behind the walls.
+"""The critic's worker: a warm, trusted process that runs each dry run in a fresh jail of its own.
 
-The walls are the same as in every process that runs candidate code
-(``eureka.sandbox.walls.apply_walls``, critic profile: strict audit hook, 1 MB files,
-64 open files, a memory limit per worker). Runaway code is judged by CPU time: each
-check gets ``cpu_s`` CPU seconds (``RLIMIT_CPU``, then SIGXCPU); the parent keeps a
-generous wall-clock backstop. What a reward prints goes to a capped log in the worker's
-private directory, never to the terminal.
+The worker never loads candidate code. Each check runs in a jail forked from it
+(``eureka.sandbox.jail``: its own namespaces and uid, critic profile: strict audit hook,
+1 MB files, 64 open files, a memory limit), so no check runs where an earlier candidate's
+code ran. Runaway code is judged by CPU time: a check gets ``cpu_s`` CPU seconds for all
+its threads (``RLIMIT_CPU``, then SIGXCPU); the worker keeps a generous wall-clock
+backstop. What a reward prints goes to a capped log in the jail's scratch, never to the
+terminal.
 """
 
 from __future__ import annotations
 
-import os
-import resource
+import shutil
+import signal
 import time
 import traceback
 import warnings
@@ -20,31 +21,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from eureka.errors import ForbiddenCode, RewardError, RewardRuntimeError
-from eureka.procs import send_json
-from eureka.reward.compiled import call_reward
-from eureka.sandbox.walls import (
-    WallSpec,
-    admin,
-    apply_walls,
-    capture_output,
-    load_candidate,
-    private_tmpdir,
-    warm_up_torchscript,
+from eureka.errors import (
+    ForbiddenCode,
+    RewardError,
+    RewardMemoryError,
+    RewardRuntimeError,
+    RewardTimeout,
 )
-
-
-def apply_limits(limits: dict, workdir: str) -> list[str]:
-    """Lock this worker down; return the list of walls that are in place."""
-    torch.set_num_threads(1)
-    warnings.filterwarnings("ignore")
-    warm_up_torchscript(workdir)
-    os.chdir(workdir)
-    return apply_walls(WallSpec(
-        kind="critic", writable=[workdir], memory_mb=int(limits.get("memory_mb", 1024)),
-        max_file_mb=int(limits.get("max_file_mb", 1)), max_open_files=int(limits.get("max_open_files", 64)),
-        network_namespace=bool(limits.get("network_namespace", True)),
-        drop_privileges=bool(limits.get("drop_privileges", True)), strict_audit=True))
+from eureka.procs import death_cause, recv_json, send_json
+from eureka.reward.compiled import call_reward
+from eureka.sandbox.jail import Jail, JailSpec, spawn
+from eureka.sandbox.walls import capture_output, load_candidate, warm_up_torchscript
 
 
 def run_check(code: str, states: dict[str, np.ndarray], workdir: str, index: int, calls: int = 3) -> dict:
@@ -72,33 +59,121 @@ def run_check(code: str, states: dict[str, np.ndarray], workdir: str, index: int
         return {"status": "rejected", **RewardRuntimeError(f"sandbox: {tb}").to_dict()}
 
 
-def worker_main(conn, limits: dict) -> None:
-    """Serve dry-run requests from ``conn`` until it closes (answers are JSON)."""
-    workdir = private_tmpdir("sandbox")
+def _jail_spec(limits: dict) -> JailSpec:
+    return JailSpec(kind="critic", memory_mb=int(limits.get("memory_mb", 1024)), cpu_s=float(limits.get("cpu_s", 5)),
+                    max_file_mb=int(limits.get("max_file_mb", 1)),
+                    max_open_files=int(limits.get("max_open_files", 64)), max_tasks=int(limits.get("max_tasks", 16)),
+                    scratch_mb=int(limits.get("scratch_mb", 16)), strict_audit=True,
+                    env_allow=list(limits.get("env_allow") or []))
+
+
+def check_in_jail(conn, jail: Jail) -> None:
+    """Inside a fresh jail: put up the walls, say ready, run the one check asked for, answer, end."""
+    scratch = jail.scratch or "."
+    warm_up_torchscript(scratch)  # takes this process's copy-on-write faults now, not during the check
+    walls = jail.lock_down()
+    log = capture_output(Path(scratch) / "output.log", cap_bytes=64 * 1024)
+    send_json(conn, {"status": "ready", "walls": walls, "jail": jail.report()})
     try:
-        walls = apply_limits(limits, workdir)
-        log = capture_output(Path(workdir) / "output.log", cap_bytes=64 * 1024)
+        msg = conn.recv()  # pickled by the trusted worker that forked this jail, never by candidate code
+    except (EOFError, OSError):
+        return
+    result = run_check(msg["code"], msg["states"], scratch, 0, msg.get("calls", 3))
+    result["printed_bytes_dropped"] = log.dropped
+    send_json(conn, result)
+
+
+class _NextJail:
+    """The jail the next check will run in, started ahead of time so a check does not wait for it."""
+
+    def __init__(self, limits: dict):
+        self.limits = limits
+        self.proc = spawn(_jail_spec(limits), check_in_jail)
+        self.ready: dict | None = None
+
+    def wait_ready(self, timeout: float) -> dict:
+        """The jail's ready message (walls and report); raises ``RuntimeError`` when it did not come up."""
+        if self.ready is None:
+            if not self.proc.conn.poll(timeout):
+                self.proc.kill()
+                raise RuntimeError("the critic's jail did not come up in time")
+            try:
+                self.ready = recv_json(self.proc.conn)
+            except (EOFError, OSError, ValueError):
+                code = self.proc.wait(5)
+                raise RuntimeError(f"the critic's jail failed to start ({death_cause(code, 'it')})") from None
+        return self.ready
+
+    def check(self, request: dict, timeout: float) -> dict:
+        """Send the check; return its answer, or the cause of the jail's death as a rejection."""
+        self.proc.conn.send(request)
+        try:
+            if self.proc.conn.poll(timeout):
+                return recv_json(self.proc.conn)
+            return {"status": "rejected", **RewardTimeout(
+                f"the reward did not return within {timeout:g} s of wall-clock time; the check was killed").to_dict()}
+        except (EOFError, OSError, ValueError):
+            return death_error(self.proc.wait(5), self.limits)
+        finally:
+            self.proc.kill()
+
+
+def death_error(exitcode: int | None, limits: dict) -> dict:
+    """A jail's death during a check, as a classified rejection."""
+    sig = -exitcode if exitcode is not None and exitcode < 0 else None
+    cpu_s = float(limits.get("cpu_s", 5))
+    if sig == signal.SIGXCPU:
+        err: RewardError = RewardTimeout(f"the reward used more than {cpu_s:g} CPU seconds (all its threads)")
+    elif sig == signal.SIGKILL:
+        err = RewardMemoryError("the check was killed (out of memory)")
+    elif sig == signal.SIGXFSZ:
+        err = ForbiddenCode("the reward tried to write a file")
+    elif sig is not None:
+        err = RewardRuntimeError(f"the check crashed with signal {signal.Signals(sig).name}")
+    else:
+        err = RewardRuntimeError(f"the check ended unexpectedly (exit code {exitcode})")
+    return {"status": "rejected", **err.to_dict()}
+
+
+def worker_main(conn, limits: dict) -> None:
+    """A warm, trusted worker: never loads candidate code; runs each check in a fresh jail forked from itself.
+
+    It imports torch and compiles one TorchScript reward of its own once, so every jail it
+    forks starts warm; the next jail is started as soon as the previous check ends.
+    """
+    torch.set_num_threads(1)
+    warnings.filterwarnings("ignore")
+    import tempfile
+
+    warm = tempfile.mkdtemp(prefix="eureka-critic-warm-")
+    try:
+        warm_up_torchscript(warm)
+        nxt = _NextJail(limits)
+        ready = nxt.wait_ready(float(limits.get("start_timeout_s", 120)))
     except Exception as exc:  # noqa: BLE001
         send_json(conn, {"status": "setup_failed", "message": f"{type(exc).__name__}: {exc}"})
         return
-    send_json(conn, {"status": "ready", "walls": walls, "workdir": workdir})
-    index = 0
-    cpu_s = float(limits.get("cpu_s", 5))
+    finally:
+        shutil.rmtree(warm, ignore_errors=True)
+    send_json(conn, {"status": "ready", "walls": ready["walls"], "jail": ready.get("jail"), "workdir": None})
+    backstop = float(limits.get("timeout_s", 60))
     while True:
         try:
             msg = conn.recv()
         except (EOFError, OSError):
+            nxt.proc.kill()
             return
         if msg is None:
+            nxt.proc.kill()
             return
-        index += 1
-        used = resource.getrusage(resource.RUSAGE_SELF)
-        spent = used.ru_utime + used.ru_stime
-        with admin():
-            resource.setrlimit(resource.RLIMIT_CPU, (int(spent + cpu_s) + 1, resource.RLIM_INFINITY))
-        result = run_check(msg["code"], msg["states"], workdir, index, msg.get("calls", 3))
-        result["printed_bytes_dropped"] = log.dropped
+        try:
+            nxt.wait_ready(float(limits.get("start_timeout_s", 120)))
+            result = nxt.check(msg, backstop)
+        except RuntimeError as exc:
+            result = {"status": "rejected", **RewardRuntimeError(f"sandbox: {exc}").to_dict()}
+        nxt = _NextJail(limits)
         try:
             send_json(conn, result)
         except (OSError, ValueError):
+            nxt.proc.kill()
             return

@@ -83,6 +83,7 @@ def public(c: Any) -> dict:
             "video": str(video) if video is not None and video.exists() else None}
 
 
+# -- what the page says about choices and notes ----------------------------------------------------
 def selection_text(selection: str, population: int) -> str:
     """How the person's choices act on the search, for ``loop.selection``."""
     keep = f"The best {population} form the population; the next iteration's parents are drawn from it."

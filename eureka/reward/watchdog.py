@@ -14,14 +14,46 @@ import time
 from collections.abc import Callable
 
 
-class CallWatchdog:
-    """Fire ``on_timeout(step, cpu_s)`` when one reward call uses more than its CPU budget."""
+def _thread_cpu(tids: set[int]) -> float:
+    """CPU seconds used so far by the threads of this process whose ids are not in ``tids``."""
+    import os
 
-    def __init__(self, timeout_s: float, on_timeout: Callable[[int, float], None], first_calls_s: float = 5.0,
-                 first_calls: int = 3, wall_factor: float = 20.0, poll_s: float = 0.1):
+    total = 0
+    tick = os.sysconf("SC_CLK_TCK")
+    try:
+        names = os.listdir("/proc/self/task")
+    except OSError:
+        return 0.0
+    for name in names:
+        if not name.isdigit() or int(name) in tids:
+            continue
+        try:
+            with open(f"/proc/self/task/{name}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / tick
+
+
+class CallWatchdog:
+    """Fire ``on_timeout(step, cpu_s, background)`` when one reward call uses more than its CPU budget,
+    or (``background=True``) when threads the training did not start burn CPU between calls.
+
+    ``trusted_tids`` are the native ids of the threads that existed before the candidate's
+    code was loaded (the training's own); every other thread's CPU time counts as the
+    reward's, and more than ``background_cpu_s`` (plus 2% of the training thread's time,
+    for threads SB3 starts later, such as TensorBoard's writer) ends the training.
+    """
+
+    def __init__(self, timeout_s: float, on_timeout: Callable[..., None], first_calls_s: float = 5.0,
+                 first_calls: int = 3, wall_factor: float = 20.0, poll_s: float = 0.1,
+                 trusted_tids: set[int] | None = None, background_cpu_s: float = 5.0):
         self.timeout_s, self.first_calls_s, self.first_calls = timeout_s, max(first_calls_s, timeout_s), first_calls
         self.wall_factor, self.poll_s, self.on_timeout = wall_factor, poll_s, on_timeout
         self._clock = time.pthread_getcpuclockid(threading.get_ident())
+        self.trusted = None if trusted_tids is None else set(trusted_tids) | {threading.get_native_id()}
+        self.background_cpu_s = background_cpu_s
         self._cpu0: float | None = None
         self._wall0 = 0.0
         self._step = 0
@@ -45,8 +77,16 @@ class CallWatchdog:
         return self.first_calls_s if self.calls < self.first_calls else self.timeout_s
 
     def _watch(self) -> None:
+        if self.trusted is not None:
+            self.trusted.add(threading.get_native_id())
         while not self.fired:
             time.sleep(self.poll_s)
+            if self.trusted is not None:
+                bg = _thread_cpu(self.trusted)
+                if bg > self.background_cpu_s + 0.02 * time.clock_gettime(self._clock):
+                    self.fired = True
+                    self.on_timeout(self._step, bg, True)
+                    return
             cpu0 = self._cpu0
             if cpu0 is None:
                 continue
@@ -55,4 +95,4 @@ class CallWatchdog:
             if (used > budget or time.monotonic() - self._wall0 > budget * self.wall_factor) \
                     and self._cpu0 == cpu0:
                 self.fired = True
-                self.on_timeout(self._step, used)
+                self.on_timeout(self._step, used, False)

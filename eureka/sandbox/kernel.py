@@ -17,6 +17,7 @@ import platform
 import struct
 
 PR_SET_NO_NEW_PRIVS = 38
+PR_SET_PDEATHSIG = 1
 
 # -- seccomp ---------------------------------------------------------------------------------
 SCMP_ACT_ALLOW = 0x7FFF0000
@@ -92,6 +93,16 @@ def install_seccomp() -> str:
         rule(SCMP_ACT_ERRNO(errno.ENOSYS), "clone3")
         rule(deny, "kill", (0, SCMP_CMP_NE, pid, 0))
         rule(deny, "tgkill", (0, SCMP_CMP_NE, pid, 0))
+        # The parent-death signal is how a jail dies with the run: it may not be changed from inside.
+        rule(deny, "prctl", (0, SCMP_CMP_EQ, PR_SET_PDEATHSIG, 0))
+        # Limits, priority and affinity of this process only (pid 0 = itself).
+        rule(deny, "prlimit64", (0, SCMP_CMP_NE, 0, 0))
+        rule(deny, "setpriority", (1, SCMP_CMP_NE, 0, 0))
+        rule(deny, "sched_setaffinity", (0, SCMP_CMP_NE, 0, 0))
+        rule(deny, "sched_setscheduler", (0, SCMP_CMP_NE, 0, 0))
+        rule(deny, "sched_setparam", (0, SCMP_CMP_NE, 0, 0))
+        rule(deny, "sched_setattr", (0, SCMP_CMP_NE, 0, 0))
+        rule(deny, "ioprio_set", (1, SCMP_CMP_NE, 0, 0))
         rc = lib.seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1)
         if rc < 0:
             raise OSError(-rc, "seccomp thread sync unavailable")
@@ -123,7 +134,9 @@ SCOPE_ABSTRACT_UNIX_SOCKET, SCOPE_SIGNAL = 1 << 0, 1 << 1
 # What a walled process may do under its own directories: create, write, remove files and dirs.
 WRITE_ACCESS = (FS_WRITE_FILE | FS_REMOVE_DIR | FS_REMOVE_FILE | FS_MAKE_DIR | FS_MAKE_REG | FS_TRUNCATE
                 | FS_REFER)
-# Everything Landlock can refuse about files, except reading (see walls.py for why reads stay open).
+READ_ACCESS = FS_READ_FILE | FS_READ_DIR
+FILE_ONLY = FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | FS_TRUNCATE | FS_IOCTL_DEV  # rights a file rule may hold
+# Everything Landlock can refuse about files (reading too, when a read allow-list is given).
 HANDLED_FS = (FS_EXECUTE | FS_WRITE_FILE | FS_REMOVE_DIR | FS_REMOVE_FILE | FS_MAKE_CHAR | FS_MAKE_DIR
               | FS_MAKE_REG | FS_MAKE_SOCK | FS_MAKE_FIFO | FS_MAKE_BLOCK | FS_MAKE_SYM)
 
@@ -146,8 +159,11 @@ def landlock_abi() -> int:
     return max(int(abi), 0)
 
 
-def install_landlock(writable: list[str]) -> str:
+def install_landlock(writable: list[str], readable: list[str] | None = None) -> str:
     """Allow writes only beneath ``writable``; no exec of files; with ABI >= 4 no TCP, >= 6 no signals out.
+
+    With ``readable`` (a list of directories and files), reads are allowed only beneath those
+    paths and ``writable``; paths that do not exist are skipped.
 
     Applies to this thread and every thread or process it creates later: call it before
     starting threads. Raises ``OSError`` when Landlock is absent or refuses.
@@ -158,7 +174,7 @@ def install_landlock(writable: list[str]) -> str:
     create, add, restrict = _LANDLOCK_NR[platform.machine()]
     sysc = _syscall()
     handled = HANDLED_FS | (FS_REFER if abi >= 2 else 0) | (FS_TRUNCATE if abi >= 3 else 0) \
-        | (FS_IOCTL_DEV if abi >= 5 else 0)
+        | (FS_IOCTL_DEV if abi >= 5 else 0) | (READ_ACCESS if readable is not None else 0)
     fields = [handled]
     parts = ["fs"]
     if abi >= 4:
@@ -175,10 +191,16 @@ def install_landlock(writable: list[str]) -> str:
     if fd < 0:
         raise OSError(ctypes.get_errno(), "landlock_create_ruleset failed")
     try:
-        allowed = WRITE_ACCESS & handled
-        for path in writable:
-            pfd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+        rules = [(p, (WRITE_ACCESS | READ_ACCESS) & handled) for p in writable]
+        rules += [(p, READ_ACCESS & handled) for p in (readable or [])]
+        for path, allowed in rules:
             try:
+                pfd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            except OSError:
+                continue  # a read path that does not exist here
+            try:
+                if not os.path.isdir(path):
+                    allowed &= FILE_ONLY
                 rule = struct.pack("<Qi", allowed, pfd)
                 rbuf = ctypes.create_string_buffer(rule, len(rule))
                 if sysc(add, ctypes.c_int(fd), ctypes.c_int(LANDLOCK_RULE_PATH_BENEATH), rbuf,
@@ -191,4 +213,6 @@ def install_landlock(writable: list[str]) -> str:
             raise OSError(ctypes.get_errno(), "landlock_restrict_self failed")
     finally:
         os.close(fd)
+    if readable is not None:
+        parts.insert(1, "reads")
     return "landlock(" + "+".join(parts) + f", abi {abi})"

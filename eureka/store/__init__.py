@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
 from pathlib import Path
 from typing import Any
+
+from eureka.store.safe import write_file
 
 
 def _dump(obj: Any) -> str:
@@ -73,13 +76,13 @@ class RunStore:
         return path
 
     def write_text(self, rel: str | Path, text: str) -> Path:
-        """Write ``text`` atomically to ``root/rel``."""
-        path = self.root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text)
-        tmp.replace(path)
-        return path
+        """Write ``text`` atomically to ``root/rel``, following no link below the run directory
+        (candidates' directories are hostile: see ``eureka.store.safe``)."""
+        path = Path(rel)
+        with contextlib.suppress(ValueError):
+            path = path.relative_to(self.root)
+        write_file(self.root, path, text)
+        return self.root / path
 
     def write_json(self, rel: str | Path, obj: Any) -> Path:
         """Write ``obj`` as JSON (NaN/inf become null) atomically."""

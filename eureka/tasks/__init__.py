@@ -11,8 +11,8 @@ to such a file also works as a task name (``task=path/to/my_task.py``).
 """
 
 from eureka.tasks.mujoco import locomotion_task
-from eureka.tasks.registry import list_tasks, load_task_file, make, register
+from eureka.tasks.registry import list_tasks, load_task_file, make, register, source_files
 from eureka.tasks.spec import Fitness, Hint, StateVar, Task, fitness_value
 
 __all__ = ["Fitness", "Hint", "StateVar", "Task", "fitness_value", "list_tasks", "load_task_file", "locomotion_task",
-           "make", "register"]
+           "make", "register", "source_files"]

@@ -126,3 +126,8 @@ def make(name: str) -> Task:
         raise UnknownTaskError(
             f"unknown task '{name}'; valid tasks: {', '.join(sorted(_REGISTRY))}.{did_you_mean(name, _REGISTRY)}")
     return _REGISTRY[name]
+
+
+def source_files() -> list[Path]:
+    """The files the registered tasks were loaded from (what a jail may read of the user's files)."""
+    return sorted({Path(t.source) for t in _REGISTRY.values() if t.source and t.source.endswith(".py")})

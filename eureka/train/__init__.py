@@ -27,7 +27,7 @@ def train_spec(cfg: EurekaConfig, **job: Any) -> TrainSpec:
     spec: dict[str, Any] = {k: v for k, v in asdict(t).items() if k in names}
     spec.update(task=cfg.task.name, hyperparams=dict(getattr(t, t.algo)), eval_episodes=cfg.eval.episodes,
                 call_timeout_s=sb.call_timeout_s, first_call_cpu_s=sb.cpu_s, network_namespace=sb.network_namespace,
-                drop_privileges=sb.drop_privileges)
+                drop_privileges=sb.drop_privileges, env_allow=list(sb.env_allow))
     return TrainSpec(**{**spec, **job})
 
 

@@ -1,30 +1,24 @@
-"""Run many trainings in parallel, each in its own supervised, walled child process."""
+"""Run many trainings in parallel: each in a supervised child that trains in a jail and evaluates outside it."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import threading
 import time
 
 from eureka.procs import Child, ChildDied, send_json
-from eureka.train.result import DoneFn, ProgressFn, TrainResult, finite
-from eureka.train.runner import TrainSpec, run_training_raw
+from eureka.train.job import _num, run_job
+from eureka.train.result import DoneFn, ProgressFn, TrainResult
+from eureka.train.runner import TrainSpec
 
 
 def _job_main(conn, spec: TrainSpec) -> None:
-    """Child: train behind the walls; send progress and the result to the parent as JSON."""
-    lock = threading.Lock()
-
-    def emit(msg: dict) -> None:
-        with lock:
-            send_json(conn, msg)
-
+    """Child (trusted): train in a jail, evaluate outside it; send progress and the result as JSON."""
     def report(steps: int) -> None:
         with contextlib.suppress(Exception):  # progress is best effort
-            emit({"progress": int(steps)})
+            send_json(conn, {"progress": int(steps)})
 
-    emit({"result": run_training_raw(spec, report, emit=emit)})
+    send_json(conn, {"result": run_job(spec, report).to_dict(snapshots=True)})
 
 
 def crash_result(spec: TrainSpec, message: str) -> TrainResult:
@@ -32,8 +26,10 @@ def crash_result(spec: TrainSpec, message: str) -> TrainResult:
 
 
 def sanitize_result(spec: TrainSpec, raw: object) -> TrainResult:
-    """Keep only known, typed, bounded fields of what a training child reported (it ran candidate code)."""
-    return TrainResult.from_dict(raw, job_id=spec.job_id)
+    """A job's result from its (trusted) supervising process; a malformed one is a crash."""
+    if not isinstance(raw, dict) or raw.get("job_id") != spec.job_id:
+        return crash_result(spec, "the training process sent no result")
+    return TrainResult.from_dict(raw)
 
 
 class LocalExecutor:
@@ -86,7 +82,7 @@ class LocalExecutor:
                 msg = child.recv()
                 if isinstance(msg, dict) and "result" in msg:
                     return sanitize_result(spec, msg["result"])
-                if isinstance(msg, dict) and on_progress is not None and finite(msg.get("progress")) is not None:
+                if isinstance(msg, dict) and on_progress is not None and _num(msg.get("progress")) is not None:
                     on_progress(spec.job_id, int(msg["progress"]))
         except ChildDied:
             return crash_result(spec, child.cause("the training process"))
@@ -103,7 +99,8 @@ class LocalExecutor:
 
     @staticmethod
     def _restore(spec: TrainSpec) -> None:
-        """The walled child made its directory sticky and world-writable; close it again."""
+        """The jail's directory belonged to its uid: hand it back to this process's user, unreadable to others."""
         if spec.out_dir and os.geteuid() == 0:
             with contextlib.suppress(OSError):
+                os.lchown(spec.out_dir, 0, 0)
                 os.chmod(spec.out_dir, 0o755)

@@ -67,6 +67,8 @@ class TrainResult(HasFailure):
     wall_time_s: float = 0.0
     stopped_at: int | None = None  # successive halving dropped it after this many steps
     walls: list[str] = field(default_factory=list)  # the walls that were up in the training process
+    reported_fitness: float | None = None  # the training's own last fitness reading: untrusted, never ranks
+    jail: dict | None = None  # what the training's jail reported of itself (namespaces, uid, limits)
     failure: Failure | None = None
 
     @property
@@ -95,6 +97,8 @@ class TrainResult(HasFailure):
             steps=int(finite(raw.get("steps")) or 0), new_steps=int(finite(raw.get("new_steps")) or 0),
             wall_time_s=finite(raw.get("wall_time_s")) or 0.0, stopped_at=int(stopped) if stopped is not None else None,
             walls=[str(w)[:40] for w in walls[:20]] if isinstance(walls, list) else [],
+            reported_fitness=finite(raw.get("reported_fitness")),
+            jail=raw.get("jail") if isinstance(raw.get("jail"), dict) else None,
             failure=None if ok else Failure.of(error_from_child(raw)))
 
     def fail(self, failure: Failure) -> None:
@@ -110,8 +114,8 @@ class TrainResult(HasFailure):
         return {"job_id": self.job_id, "status": self.status, "fitness": self.fitness,
                 "eval_fitness": self.eval_fitness, "eval_lengths": self.eval_lengths, "steps": self.steps,
                 "new_steps": self.new_steps, "wall_time_s": self.wall_time_s, "stopped_at": self.stopped_at,
-                "walls": self.walls, **self.failure_fields(),
-                **({"snapshots": [s.to_dict() for s in self.snapshots]} if snapshots else {})}
+                "walls": self.walls, "reported_fitness": self.reported_fitness, "jail": self.jail,
+                **self.failure_fields(), **({"snapshots": [s.to_dict() for s in self.snapshots]} if snapshots else {})}
 
 
 ProgressFn = Callable[[str, int], None]

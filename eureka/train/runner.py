@@ -1,7 +1,8 @@
-"""Train one policy on one reward (candidate, env's own, or sparse fitness) and measure its fitness.
+"""Train one policy on one reward (candidate, env's own, or sparse fitness).
 
-Runs inside a child process started by an executor; everything it needs is in
-a picklable ``TrainSpec`` and everything it returns is a plain dict.
+Runs inside a jail started by ``eureka.train.job`` (everything it needs is in a picklable
+``TrainSpec`` and everything it returns is a plain dict); the policy's fitness is then
+measured outside the jail by ``eureka.train.evaluator``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from eureka.reward.vecenv import make_vec_env
 from eureka.reward.watchdog import CallWatchdog
 from eureka.reward.wrapper import RewardWrapper
 from eureka.train.deferred import RolloutVecNormalize, defer_rewards
+from eureka.train.evaluator import evaluate_policy, save_policy
 from eureka.train.result import TrainResult
 
 ALGOS = {name: sb3_class(name) for name in config.ALGOS}  # the list of algorithms: eureka/config.py
@@ -58,6 +60,10 @@ class TrainSpec:
     first_call_cpu_s: float = 5.0  # for the first 3 calls (TorchScript compiles on them)
     network_namespace: bool = True
     drop_privileges: bool = True
+    cpu_s: float = 0.0  # CPU seconds for the whole training, all threads (0 = no limit beyond the timeout)
+    max_tasks: int = 64  # threads the training's jail may have in all
+    scratch_mb: int = 256  # the jail's private tmpfs
+    env_allow: list = field(default_factory=list)  # variables passed into the jail besides the allow-list
 
 
 def resolve_device(device: str) -> str:
@@ -174,65 +180,23 @@ class _Monitor(BaseCallback):
                 f.write(json.dumps(row) + "\n")
 
 
-def evaluate_fitness(model, task, episodes: int, seed: int, normalizer: VecNormalize | None = None,
-                     device: str = "cpu") -> tuple[list[float], list[int]]:
-    """Run the deterministic policy for ``episodes`` episodes; return per-episode fitness and lengths."""
-    n = max(1, min(episodes, 8))
-    venv = make_vec_env(task, n, seed + 10_000)
-    wrapper = RewardWrapper(venv, task, mode="env", device=device, info_components=False)
-    env = wrapper
-    if normalizer is not None:
-        env = VecNormalize(wrapper, training=False, norm_reward=False)
-        env.obs_rms = normalizer.obs_rms
-    quota = np.array([(episodes + i) // n for i in range(n)])
-    counts = np.zeros(n, dtype=int)
-    fitness: list[float] = []
-    lengths: list[int] = []
-    obs = env.reset()
-    while (counts < quota).any():
-        before = len(wrapper.episode_fitness)
-        actions, _ = model.predict(obs, deterministic=True)
-        obs, _, dones, _ = env.step(actions)
-        new_f = wrapper.episode_fitness[before:]
-        new_l = wrapper.episode_lengths[before:]
-        for j, i in enumerate(np.flatnonzero(dones)):
-            if counts[i] < quota[i]:
-                fitness.append(new_f[j])
-                lengths.append(new_l[j])
-                counts[i] += 1
-    env.close()
-    return fitness, lengths
-
-
-def put_up_walls(spec: TrainSpec, out_dir: Path | None) -> tuple[list[str], str | None]:
-    """Walls for this training process; return them and the path to load the candidate from.
+def put_up_walls(spec: TrainSpec, jail) -> tuple[list[str], str | None]:
+    """Lock the training's jail down; return its walls and the path to load the candidate from.
 
     Everything the training needs is imported and the env is built before this; the
-    candidate's file is read now and loaded from the private temp dir afterwards. The
-    process then works in ``out_dir`` (its only writable directory besides the temp dir).
+    candidate's file is read now and loaded from the jail's scratch afterwards. The
+    process works in its own directory (its working directory, its only writable one
+    besides the scratch).
     """
-    import os
-
     import torch.utils.tensorboard  # noqa: F401 - lazily imported by SB3's logger; import before the walls
 
-    from eureka.sandbox.walls import (
-        WallSpec,
-        apply_walls,
-        capture_output,
-        private_tmpdir,
-        warm_up_torchscript,
-    )
+    from eureka.sandbox.walls import capture_output, warm_up_torchscript
 
     code = Path(spec.reward_path).read_text() if spec.mode == "candidate" and spec.reward_path else None
-    tmp = private_tmpdir("training")
+    tmp = jail.scratch
     warm_up_torchscript(tmp)
-    writable = [str(out_dir)] if out_dir is not None else []
-    if out_dir is not None:
-        os.chdir(out_dir)
-    walls = apply_walls(WallSpec(kind="training", writable=writable, memory_mb=spec.memory_mb,
-                                 max_file_mb=spec.max_file_mb, network_namespace=spec.network_namespace,
-                                 drop_privileges=spec.drop_privileges))
-    capture_output(Path(tmp if out_dir is None else ".") / "output.log")
+    walls = jail.lock_down()
+    capture_output(Path("output.log") if spec.out_dir else Path(tmp) / "output.log")
     path = None
     if code is not None:
         path = str(Path(tmp) / "reward.py")
@@ -246,14 +210,14 @@ def run_training(spec: TrainSpec, progress: Callable[[int], None] | None = None)
 
 
 def run_training_raw(spec: TrainSpec, progress: Callable[[int], None] | None = None,
-                     emit: Callable[[dict], None] | None = None) -> dict:
-    """Train and evaluate; always return the result as a JSON-able dict (``status`` ok or failed),
-    what an executor's child sends to its parent (which turns it into a ``TrainResult``).
+                     emit: Callable[[dict], None] | None = None, jail=None) -> dict:
+    """Train; always return the result as a JSON-able dict (``status`` ok or failed).
 
-    With ``emit`` (in an executor's child process) the process first puts up the walls
-    (``eureka.sandbox.walls``), a watchdog ends it with ``RewardTimeout`` through ``emit``
-    when one reward call runs too long, and the result holds the walls that were up.
-    Without it (tests, in-process use) nothing is walled: only for trusted rewards.
+    In a jail (``jail`` and ``emit`` given, see ``eureka.train.job``) the process first puts
+    up the walls, a watchdog ends it with ``RewardTimeout`` through ``emit`` when one reward
+    call runs too long, and it saves the policy's weights for the evaluator but does not
+    evaluate them itself: whatever it reports is untrusted. Without a jail (tests,
+    in-process use, trusted rewards only) nothing is walled and the policy is evaluated here.
     """
     t0 = time.time()
     torch.set_num_threads(1)
@@ -270,13 +234,14 @@ def run_training_raw(spec: TrainSpec, progress: Callable[[int], None] | None = N
         if out_dir is not None:
             out_dir.mkdir(parents=True, exist_ok=True)
         venv = make_vec_env(task, spec.n_envs, spec.seed, subprocess=spec.subproc_envs)
-        if emit is not None:
-            result["walls"], reward_path = put_up_walls(spec, out_dir)
+        if jail is not None:
+            result["walls"], reward_path = put_up_walls(spec, jail)
             out_dir = Path(".") if out_dir is not None else None
         metrics_path = out_dir / "metrics.jsonl" if out_dir is not None else None
         if metrics_path is not None and not spec.resume:
             metrics_path.write_text("")
         fn = params = None
+        own_threads = _thread_ids()  # the training's own threads: any other one is the reward's
         if spec.mode == "candidate":
             from eureka.sandbox.walls import load_candidate
 
@@ -287,9 +252,9 @@ def run_training_raw(spec: TrainSpec, progress: Callable[[int], None] | None = N
         wrapper = RewardWrapper(venv, task, mode=spec.mode, reward_fn=fn, params=params,
                                 path=reward_path or "", device=device)
         defer = spec.algo == "ppo"  # rewards once per rollout (train/deferred.py)
-        if emit is not None and spec.mode == "candidate":
+        if emit is not None and jail is not None and spec.mode == "candidate":
             wrapper.watchdog = CallWatchdog(spec.call_timeout_s, _aborter(spec, result, out_dir, emit, t0),
-                                            first_calls_s=spec.first_call_cpu_s)
+                                            first_calls_s=spec.first_call_cpu_s, trusted_tids=own_threads)
         tb = str(out_dir / "tb") if (out_dir is not None and spec.tensorboard) else None
         saved = out_dir / "policy.zip" if out_dir is not None else None
         if spec.resume and saved is not None and saved.exists():
@@ -312,13 +277,20 @@ def run_training_raw(spec: TrainSpec, progress: Callable[[int], None] | None = N
         if callback.snapshots and callback.snapshots[-1]["step"] < model.num_timesteps:
             callback.snapshot()
         normalizer = env if isinstance(env, VecNormalize) else None
-        fit, lens = evaluate_fitness(model, task, spec.eval_episodes, spec.seed, normalizer, device)
-        result.update(fitness=float(np.mean(fit)) if fit else float("nan"), eval_fitness=fit, eval_lengths=lens,
-                      steps=int(model.num_timesteps), new_steps=int(model.num_timesteps - start))
+        result.update(steps=int(model.num_timesteps), new_steps=int(model.num_timesteps - start))
         if out_dir is not None:
-            model.save(out_dir / "policy.zip")
+            model.save(out_dir / "policy.zip")  # for continued training (halving), loaded only in a jail
             if normalizer is not None:
                 normalizer.save(str(out_dir / "vecnormalize.pkl"))
+            save_policy(model.policy, normalizer.obs_rms if normalizer is not None else None, out_dir,
+                        normalizer.clip_obs if normalizer is not None else 10.0,
+                        normalizer.epsilon if normalizer is not None else 1e-8, spec.algo, spec.hyperparams)
+        if jail is None:  # trusted, in-process use: evaluate here (a jail's training leaves it to the evaluator)
+            obs_rms = normalizer.obs_rms if normalizer is not None else None
+            stats = None if obs_rms is None else {"mean": obs_rms.mean, "var": obs_rms.var,
+                                                  "clip_obs": normalizer.clip_obs, "epsilon": normalizer.epsilon}
+            fit, lens = evaluate_policy(model.policy, task, spec.eval_episodes, spec.seed, stats, device)
+            result.update(fitness=float(np.mean(fit)) if fit else float("nan"), eval_fitness=fit, eval_lengths=lens)
         env.close()
     except RewardError as err:
         result.update(status="failed", **{k: v for k, v in err.to_dict().items()})
@@ -327,18 +299,28 @@ def run_training_raw(spec: TrainSpec, progress: Callable[[int], None] | None = N
                       hint=TrainingCrash.hint)
     if callback is not None:
         result["snapshots"] = callback.snapshots
-    return _finish(result, out_dir, t0)
+    return _finish(result, out_dir, t0, jailed=jail is not None)
 
 
-def _finish(result: dict, out_dir: Path | None, t0: float) -> dict:
+def _finish(result: dict, out_dir: Path | None, t0: float, jailed: bool = False) -> dict:
     if result["fitness"] is not None and not math.isfinite(result["fitness"]):
         result["fitness"] = None
     result["wall_time_s"] = time.time() - t0
-    if out_dir is not None:
+    if out_dir is not None and not jailed:  # a jail's fitness.json is written by the evaluator's side
         (out_dir / "fitness.json").write_text(json.dumps(
             {k: result.get(k) for k in ("status", "fitness", "eval_fitness", "eval_lengths", "error_class",
                                         "message", "steps", "wall_time_s", "walls")}, indent=2))
     return result
+
+
+def _thread_ids() -> set[int]:
+    """Native ids of this process's threads."""
+    import os
+
+    try:
+        return {int(t) for t in os.listdir("/proc/self/task") if t.isdigit()}
+    except OSError:
+        return set()
 
 
 def _aborter(spec: TrainSpec, result: dict, out_dir: Path | None, emit: Callable[[dict], None], t0: float):
@@ -347,12 +329,16 @@ def _aborter(spec: TrainSpec, result: dict, out_dir: Path | None, emit: Callable
 
     from eureka.errors import RewardTimeout
 
-    def abort(step: int, cpu_s: float) -> None:
-        err = RewardTimeout(f"one reward call used {cpu_s:.1f} CPU seconds at training step {step} (limit "
-                            f"{spec.call_timeout_s:g} s per call, sandbox.call_timeout_s); training stopped")
+    def abort(step: int, cpu_s: float, background: bool = False) -> None:
+        if background:
+            err = RewardTimeout(f"threads started by the reward used {cpu_s:.1f} CPU seconds outside its calls "
+                                f"(by training step {step}); training stopped")
+        else:
+            err = RewardTimeout(f"one reward call used {cpu_s:.1f} CPU seconds at training step {step} (limit "
+                                f"{spec.call_timeout_s:g} s per call, sandbox.call_timeout_s); training stopped")
         result.update(status="failed", fitness=None, **err.to_dict())
         try:
-            emit({"result": _finish(result, out_dir, t0)})
+            emit({"result": _finish(result, out_dir, t0, jailed=True)})
         finally:
             os._exit(3)
 

@@ -135,7 +135,7 @@ if leak:
         for wall in ("landlock", "seccomp", "no-secrets", "audit", "rlimits"):
             assert wall in r.walls, (name, r.walls)
         if os.geteuid() == 0:
-            assert "nobody" in r.walls and "netns" in r.walls, r.walls
+            assert "own-uid" in r.walls and "netns" in r.walls and "pidns" in r.walls, r.walls
     assert all(r.ok for r in results), [(r.job_id, r.failure) for r in results]  # each payload failed quietly; training went on
     logs = {name: (tmp_path / "runs" / name / "output.log").read_text() for name in payloads}
     assert "WRITE ['PermissionError', 'PermissionError', 'PermissionError', 'PermissionError']" in logs["write"]

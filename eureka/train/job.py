@@ -1,0 +1,144 @@
+"""One training job: train in a jail of its own, then measure the verdict outside it.
+
+``run_job`` runs in a trusted process (an executor's child, a Ray task's child,
+``eureka-check-task``): it starts the training in a jail (``eureka.sandbox.jail``), passes
+the jail's progress on, keeps what the jail reports as untrusted (bounded, checked field by
+field, marked ``reported_*``), and, once the jail has ended, evaluates the saved weights
+itself (``eureka.train.evaluator``): that evaluation is the only ``fitness``. The trusted
+process never loads anything a candidate wrote but tensors and plain arrays.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from eureka.errors import Failure, TrainingCrash, error_from_child
+from eureka.procs import death_cause, recv_json, send_json
+from eureka.sandbox.jail import Jail, JailSpec, spawn
+from eureka.store.safe import SafeWriteError, write_file
+from eureka.train.result import Snapshot, TrainResult
+from eureka.train.runner import TrainSpec, run_training_raw
+
+
+def jail_spec(spec: TrainSpec) -> JailSpec:
+    """The jail of one training (its own directory is the only one it may write)."""
+    return JailSpec(kind="training", writable=[str(Path(spec.out_dir).resolve())] if spec.out_dir else [],
+                    memory_mb=spec.memory_mb, cpu_s=spec.cpu_s, max_file_mb=spec.max_file_mb,
+                    max_open_files=256, max_tasks=spec.max_tasks, scratch_mb=spec.scratch_mb,
+                    env_allow=list(spec.env_allow))
+
+
+def _train_in_jail(conn, jail: Jail, spec: TrainSpec) -> None:
+    """Inside the jail: train, send progress and the (untrusted) result as JSON."""
+    def emit(msg: dict) -> None:
+        send_json(conn, msg)
+
+    def report(steps: int) -> None:
+        try:
+            emit({"progress": int(steps)})
+        except (OSError, ValueError):
+            pass
+
+    result = run_training_raw(spec, report, emit=emit, jail=jail)
+    result["jail"] = jail.report()
+    emit({"result": result})
+
+
+def _num(v: object) -> float | None:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
+
+
+def _jail_info(raw: object) -> dict | None:
+    """The jail's report of itself, bounded (shown in the summary, never trusted for anything)."""
+    if not isinstance(raw, dict):
+        return None
+    ns = raw.get("namespaces") if isinstance(raw.get("namespaces"), dict) else {}
+    limits = raw.get("limits") if isinstance(raw.get("limits"), dict) else {}
+    return {"pid": _num(raw.get("pid")), "uid": _num(raw.get("uid")),
+            "namespaces": {str(k)[:8]: str(v)[:40] for k, v in list(ns.items())[:8]},
+            "limits": {str(k)[:16]: _num(v) for k, v in list(limits.items())[:8]},
+            "visible_pids": [int(x) for x in (raw.get("visible_pids") or [])[:20] if _num(x) is not None],
+            "seccomp": str(raw.get("seccomp", ""))[:4]}
+
+
+def sanitize_reported(spec: TrainSpec, raw: object) -> TrainResult:
+    """What a jailed training reported, kept to known, typed, bounded fields; ``fitness`` stays empty
+    (only the evaluator sets it)."""
+    if not isinstance(raw, dict):
+        return TrainResult.crashed(spec.job_id, "the training process sent no result")
+    ok = raw.get("status") == "ok"
+    snaps = [s for s in (Snapshot.from_dict(r) for r in (raw.get("snapshots") or [])[:1000]) if s]
+    curve = [s.fitness for s in snaps if s.fitness is not None]
+    return TrainResult(
+        spec.job_id, ok=ok, snapshots=snaps, steps=int(_num(raw.get("steps")) or 0),
+        new_steps=int(_num(raw.get("new_steps")) or 0),
+        walls=[str(w)[:40] for w in raw.get("walls", [])[:24]] if isinstance(raw.get("walls"), list) else [],
+        reported_fitness=curve[-1] if curve else None, jail=_jail_info(raw.get("jail")),
+        failure=None if ok else Failure.of(error_from_child(raw)))
+
+
+def run_job(spec: TrainSpec, progress: Callable[[int], None] | None = None) -> TrainResult:
+    """Train ``spec`` in a jail, then evaluate the saved policy here; always return a ``TrainResult``."""
+    from eureka.train.evaluator import evaluate_saved
+
+    t0 = time.time()
+    if spec.out_dir:
+        os.makedirs(spec.out_dir, exist_ok=True)
+    jail = spawn(jail_spec(spec), _train_in_jail, spec)
+    raw = None
+    try:
+        while True:
+            if not jail.conn.poll(0.2):
+                if jail.alive():
+                    continue
+                if not jail.conn.poll(0):
+                    break
+            try:
+                msg = recv_json(jail.conn)
+            except (EOFError, OSError):
+                break
+            except ValueError:
+                raw = {"status": "failed", "error_class": "TrainingCrash",
+                       "message": "the training process sent a malformed message"}
+                break
+            if isinstance(msg, dict) and "result" in msg:
+                raw = msg["result"]
+                break
+            if isinstance(msg, dict) and progress is not None and _num(msg.get("progress")) is not None:
+                progress(int(msg["progress"]))
+        code = jail.wait(30)
+    finally:
+        jail.kill()
+    if raw is None:
+        result = TrainResult.crashed(spec.job_id, death_cause(code, "the training process"))
+    else:
+        result = sanitize_reported(spec, raw)
+    if result.ok:
+        try:
+            fit, lens = evaluate_saved(spec.task, spec.algo, spec.hyperparams, spec.out_dir or ".",
+                                       spec.eval_episodes, spec.seed)
+            result.eval_fitness, result.eval_lengths = fit, lens
+            result.fitness = _num(sum(fit) / len(fit)) if fit else None
+        except TrainingCrash as err:
+            result.fail(Failure.of(err))
+        except Exception as exc:  # noqa: BLE001 - a policy that cannot be evaluated ends this candidate only
+            result.fail(Failure.of(TrainingCrash(f"evaluating the saved policy failed: {type(exc).__name__}: {exc}")))
+    result.wall_time_s = time.time() - t0
+    if spec.out_dir:
+        record_verdict(Path(spec.out_dir), result)
+    return result
+
+
+def record_verdict(out_dir: Path, result: TrainResult) -> None:
+    """Write ``fitness.json`` (the evaluator's verdict) into a directory a candidate wrote in, safely."""
+    data = dict(result.to_dict(), fitness_source="evaluator (saved weights, fresh envs)",
+                reported_fitness=result.reported_fitness)
+    try:
+        write_file(out_dir, "fitness.json", json.dumps(data, indent=2))
+    except SafeWriteError as exc:
+        result.fail(Failure.of(TrainingCrash(str(exc))))
