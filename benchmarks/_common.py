@@ -11,6 +11,12 @@ from omegaconf import OmegaConf
 from eureka.evolve import EurekaLoop
 from eureka.paths import conf_dir
 
+# ``--tiny``: the smallest run that still goes through every stage (CI runs each benchmark this way, so none
+# rots): TINY_STEPS steps per training, with these overrides.
+TINY_STEPS = 512
+TINY = ["trainer.n_envs=2", "trainer.ppo.n_steps=64", "trainer.ppo.batch_size=64", "trainer.ppo.n_epochs=1",
+        "eval.episodes=2", "eval.seeds=[0]"]
+
 
 def config(overrides: list[str], **merge):
     """The composed config for ``overrides`` (as on the command line), then ``merge`` on top."""

@@ -14,7 +14,8 @@ from pathlib import Path
 import torch
 from omegaconf import OmegaConf
 from stable_baselines3 import PPO
-from stable_baselines3.common.vec_env import VecNormalize
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.vec_env import SubprocVecEnv, VecNormalize
 
 from eureka import tasks
 from eureka.paths import conf_dir
@@ -35,6 +36,36 @@ def ppo_kwargs(task_name: str) -> tuple[int, dict, bool]:
 
 def variant_speed(task_name: str, variant: str, steps: int, reward_path: str, clock: str = "cpu",
                   cpu: int | None = None) -> dict:
+    """See ``_measure``; ``walled`` runs in a jail of its own, exactly as a run's training does."""
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
+    if variant != "walled":
+        return _measure(task_name, variant, steps, reward_path, clock, None)
+    from eureka.procs import recv_json
+    from eureka.sandbox.jail import JailSpec, spawn
+
+    jail = spawn(JailSpec(kind="training", writable=[tempfile.mkdtemp()], memory_mb=4096), _walled,
+                 task_name, steps, reward_path, clock)
+    try:
+        out = recv_json(jail.conn)
+    finally:
+        jail.wait(30)
+        jail.kill()
+    if "error" in out:
+        raise RuntimeError(out["error"])
+    return out
+
+
+def _walled(conn, jail, task_name: str, steps: int, reward_path: str, clock: str) -> None:
+    from eureka.procs import send_json
+
+    try:
+        send_json(conn, _measure(task_name, "walled", steps, reward_path, clock, jail))
+    except BaseException as exc:  # noqa: BLE001
+        send_json(conn, {"error": f"{type(exc).__name__}: {exc}"})
+
+
+def _measure(task_name: str, variant: str, steps: int, reward_path: str, clock: str, jail) -> dict:
     """PPO steps per second (CPU seconds of this process by default) of one variant, as ``speed``, and the
     share of the training thread's CPU time spent in eureka's wrapper (``share``, None for native):
 
@@ -50,19 +81,21 @@ def variant_speed(task_name: str, variant: str, steps: int, reward_path: str, cl
     from eureka.reward.compiled import load_reward
     from eureka.reward.watchdog import CallWatchdog
 
-    if cpu is not None:
-        os.sched_setaffinity(0, {cpu})
     torch.set_num_threads(1)
     task = tasks.make(task_name)
     n_envs, kwargs, normalize = ppo_kwargs(task_name)
-    venv = make_vec_env(task, n_envs, 0, subprocess=variant == "ours_subproc")
+    if variant == "ours_subproc":  # forked env processes: the task's module (loaded from its file) is inherited
+        venv = SubprocVecEnv([_env_factory(task, i) for i in range(n_envs)], start_method="fork")
+        venv.seed(0)
+    else:
+        venv = make_vec_env(task, n_envs, 0)
     path = Path(reward_path)
     if variant == "walled":
         from eureka.sandbox.walls import load_candidate
         from eureka.train.runner import TrainSpec, put_up_walls
 
         spec = TrainSpec(job_id="bench", task=task_name, reward_path=reward_path, memory_mb=4096)
-        _, path = put_up_walls(spec, Path(tempfile.mkdtemp()))
+        _, path = put_up_walls(spec, jail)
         fn, params = load_candidate(path)
     elif variant != "native" and variant != "wrapper_env":
         fn, params = load_reward(path, trusted=True)
@@ -72,7 +105,7 @@ def variant_speed(task_name: str, variant: str, steps: int, reward_path: str, cl
     elif variant != "native":
         venv = wrapper = RewardWrapper(venv, task, mode="candidate", reward_fn=fn, params=params, path=path)
         if variant in ("watchdog", "walled"):
-            venv.watchdog = CallWatchdog(2.0, lambda step, cpu: None)
+            venv.watchdog = CallWatchdog(2.0, lambda *_: None)
     deferred = wrapper is not None and variant != "ours_per_step"  # as in a run: PPO defers
     if normalize:
         venv = (RolloutVecNormalize if deferred else VecNormalize)(venv, norm_obs=True, norm_reward=True)
@@ -85,6 +118,16 @@ def variant_speed(task_name: str, variant: str, steps: int, reward_path: str, cl
     model.learn(total_timesteps=steps)
     speed = model.num_timesteps / (now() - t0)
     return {"speed": speed, "share": spent[0] / (time.thread_time() - cpu0) if spent else None}
+
+
+def _env_factory(task, i: int):
+    """The i-th env of ``ours_subproc``, as ``make_vec_env`` makes it (monitored, seeded ``i``)."""
+    def make():
+        env = Monitor(task.make_env())
+        env.reset(seed=i)
+        env.action_space.seed(i)
+        return env
+    return make
 
 
 def _time_wrapper(wrapper: RewardWrapper, deferred: bool) -> list[float]:

@@ -1,6 +1,7 @@
 """How long the critic takes to check a candidate reward.
 
     python benchmarks/critic_latency.py [--task cartpole] [--workers 2] [--n 100]
+    python benchmarks/critic_latency.py --tiny      # a few candidates (CI: the script still runs)
 
 Prints the cold start of a sandbox pool (creating it and ``warm_up()``), the median
 and p95 latency of ``Critic.check_code`` on one candidate with a warm pool (static
@@ -21,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from eureka import tasks
-from eureka.critic import Critic, SandboxLimits, SandboxPool
+from eureka.critic import Critic, SandboxLimits, SandboxPool, check_static
 from eureka.llm.offline import CodeWriter, Mutator, seed_genome
 from eureka.reward import sample_states
 
@@ -63,7 +64,10 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--n", type=int, default=100)
     ap.add_argument("--latency-samples", type=int, default=30)
+    ap.add_argument("--tiny", action="store_true", help="a few candidates only (checks that the script runs)")
     args = ap.parse_args()
+    if args.tiny:
+        args.n, args.latency_samples = min(args.n, 12), min(args.latency_samples, 5)
 
     task = tasks.make(args.task)
     states = sample_states(task)
@@ -92,7 +96,12 @@ def main() -> None:
             verdict = critic.check_code(code)
             lat.append(1000 * (time.perf_counter() - t))
             assert verdict.ok, verdict.feedback()
-            call.append(float(verdict.details.get("call_ms", 0.0)))
+            call.append(float(verdict.check.call_ms or 0.0) if verdict.check else 0.0)
+        static = []  # the static checks alone, CPU time of this process (other load does not move it)
+        for code in lat_codes:
+            t = time.process_time()
+            check_static(code, task.state_names)
+            static.append(1000 * (time.process_time() - t))
 
         codes, n_valid = candidates(task, args.n, seed=2)
         t = time.perf_counter()
@@ -114,6 +123,7 @@ def main() -> None:
     print(f"  check_code, warm pool, {len(lat)} distinct valid candidates:")
     print(f"    median {statistics.median(lat):7.1f} ms   p95 {pct(lat, 95):7.1f} ms   "
           f"max {max(lat):7.1f} ms   (reward call itself: median {statistics.median(call):.2f} ms)")
+    print(f"    of which static checks: median {statistics.median(static):.2f} ms CPU")
     print(f"  throughput, {len(codes)} candidates ({n_valid} valid, {len(codes) - n_valid} invalid; "
           f"{n_ok} accepted):")
     print(f"    sequential:            {seq:6.2f} s   {len(codes) / seq:6.1f} candidates/s")

@@ -1,6 +1,7 @@
 """Successive halving vs full training of every candidate, same seeds, offline designer.
 
     python benchmarks/early_stop.py [--task hopper] [--iterations 2] [--samples 4] [--steps 200000]
+    python benchmarks/early_stop.py --tiny      # cartpole, 1 iteration x 4 samples, 512 steps (CI)
 
 Prints total env steps spent on the search and the best fitness for both settings
 (loop.early_stop.enabled=false / true with eta 2, min_fraction 0.25).
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from _common import run_loop
+from _common import TINY, TINY_STEPS, run_loop
 
 
 def main() -> None:
@@ -20,10 +21,13 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=4)
     parser.add_argument("--steps", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--tiny", action="store_true", help="a tiny cartpole run (checks that the script runs)")
     args = parser.parse_args()
+    if args.tiny:
+        args.task, args.iterations, args.samples, args.steps = "cartpole", 1, 4, TINY_STEPS
     base = [f"task={args.task}", f"iterations={args.iterations}", f"samples={args.samples}", f"seed={args.seed}",
             f"trainer.total_timesteps={args.steps}", "video=false", "eval.baselines=false", "eval.seeds=[0]",
-            "trainer.tensorboard=false"]
+            "trainer.tensorboard=false"] + (TINY if args.tiny else [])
     rows = []
     for enabled in (False, True):
         summary, wall, run_dir = run_loop(base + [f"loop.early_stop.enabled={str(enabled).lower()}"])

@@ -1,6 +1,7 @@
 """Does selection by (scripted) preference find what selection by fitness finds?
 
     python benchmarks/preference_alignment.py [--tasks cartpole pendulum] [--noise 0 0.1 0.2]
+    python benchmarks/preference_alignment.py --tiny     # cartpole, noise 0.1, 2 iterations x 2, 512 steps (CI)
 
 For each task: one run with feedback=fitness, and one run per noise level with the
 scripted teacher (prefers the higher fitness, wrong with probability `noise`) and
@@ -14,7 +15,7 @@ import argparse
 import json
 from pathlib import Path
 
-from _common import run_loop
+from _common import TINY, TINY_STEPS, run_loop
 
 BUDGET = {"cartpole": 20_000, "pendulum": 40_000}
 
@@ -39,12 +40,15 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=3)
     parser.add_argument("--samples", type=int, default=4)
     parser.add_argument("--workers", type=int, default=0, help="parallel trainings (0 = one per core)")
+    parser.add_argument("--tiny", action="store_true", help="a tiny cartpole run (checks that the script runs)")
     args = parser.parse_args()
+    if args.tiny:
+        args.tasks, args.noise, args.iterations, args.samples = ["cartpole"], [0.1], 2, 2
     results = []
     for task in args.tasks:
         base = [f"task={task}", f"iterations={args.iterations}", f"samples={args.samples}", "video=false",
-                "eval.baselines=false", "eval.seeds=[0]", f"trainer.total_timesteps={BUDGET.get(task, 30000)}",
-                "trainer.tensorboard=false", f"executor.max_workers={args.workers}"]
+                "eval.baselines=false", "eval.seeds=[0]", f"trainer.total_timesteps={TINY_STEPS if args.tiny else BUDGET.get(task, 30000)}",
+                "trainer.tensorboard=false", f"executor.max_workers={args.workers}"] + (TINY if args.tiny else [])
         settings = [("fitness", base)] + [(f"scripted noise {n:g}", base + [
             "feedback=scripted", f"feedback.noise={n}", "loop.selection=preference"]) for n in args.noise]
         for label, overrides in settings:

@@ -14,11 +14,12 @@ measured inside that run.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import statistics
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +46,14 @@ def sim_speed(task, n_envs: int, steps: int) -> float:
 
 
 def ppo_speed(task, variant: str, steps: int, reward_path: Path, cpu: int | None = None) -> dict:
-    """One variant's PPO speed and wrapper share, measured in a fresh child process (see ``_variant.py``)."""
+    """One variant's PPO speed and wrapper share, measured in a fresh child process (see ``_variant.py``).
+
+    ``ours_subproc`` starts env processes of its own, which a (daemonic) supervised child may not: it runs in
+    a fresh spawned process of a one-worker pool instead.
+    """
+    if variant == "ours_subproc":
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            return pool.submit(variant_speed, task.name, variant, steps, str(reward_path), CLOCK[1], cpu).result()
     return run_in_child(variant_speed, task.name, variant, steps, str(reward_path), CLOCK[1], cpu, timeout=3600)
 
 

@@ -223,21 +223,20 @@ API_KEY_ARG = re.compile(r"^\+{0,2}llm\.api_key=(.*)$")
 
 
 def take_api_key(args: list[str]) -> list[str]:
-    """Remove ``llm.api_key=...`` from the command line and hand the key over in memory only.
+    """Refuse ``llm.api_key=...`` on the command line (exit 2): the key belongs in the environment.
 
-    Hydra writes the command line into ``.hydra/`` and the resolved config into the run
-    directory; the key must reach neither. It goes to ``OPENAI_API_KEY`` of this process
-    (children are started without secret-looking variables, see ``eureka.procs``).
+    A command line is readable by every user of the machine (``ps``, ``/proc/<pid>/cmdline``)
+    from the moment the process starts until it ends, before any code could hide it, and it
+    stays in the shell's history: no run may carry a key there.
     """
-    rest = []
     for a in args:
         m = API_KEY_ARG.match(a)
-        if m:
-            if m.group(1) not in ("", "null"):
-                os.environ["OPENAI_API_KEY"] = m.group(1).strip("'\"")
-            continue
-        rest.append(a)
-    return rest
+        if m and m.group(1) not in ("", "null"):
+            print("eureka: error: llm.api_key on the command line is readable by every user of this machine "
+                  "(ps, /proc/<pid>/cmdline) for as long as the run lasts, and stays in your shell history; "
+                  "set it in the environment instead: export OPENAI_API_KEY=...", file=sys.stderr)
+            sys.exit(2)
+    return [a for a in args if not API_KEY_ARG.match(a)]
 
 
 def register_task_file(value: str) -> str:

@@ -98,13 +98,16 @@ class SandboxConfig:
     memory_mb: int = 1024  # address space a check may add
     max_file_mb: int = 1  # largest file a worker may write (only in its private temp dir)
     max_open_files: int = 64  # open file descriptors per worker
-    network_namespace: bool = True  # own network namespace with no interfaces (when permitted)
-    drop_privileges: bool = True  # run as user nobody when started as root
+    network_namespace: bool = True  # (kept for old configs: every jail has its own network namespace)
+    drop_privileges: bool = True  # as root, every jail runs as a uid of its own (none shares it)
     start_timeout_s: float = 120.0  # a worker must be ready within this (wall clock)
     call_timeout_s: float = 2.0  # CPU seconds one reward call may take in training (the first 3 calls get cpu_s)
-    max_tasks: int = 16  # threads one check may have in all (its jail's uid is its own)
-    scratch_mb: int = 16  # the check's private tmpfs
+    max_tasks: int = 16  # threads a check's jail may have in all
+    scratch_mb: int = 16  # a check's private scratch (tmpfs, gone with its jail)
     env_allow: list[str] = field(default_factory=list)  # variables passed into jails besides the built-in allow-list
+    training_max_tasks: int = 64  # threads a training's jail may have in all
+    training_scratch_mb: int = 256  # a training's private scratch (tmpfs, gone with its jail)
+    training_cpu_s: float = 0.0  # CPU seconds for a whole training, all threads (0 = no limit but trainer.timeout_s)
 
 
 @dataclass

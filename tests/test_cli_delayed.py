@@ -1,8 +1,9 @@
 """The "delayed" corpus through the real CLI: answers that pass the dry run and act only in training.
 
 The ``openai`` designer asks a local OpenAI-compatible server, which answers with the
-files of ``tests/critic/corpus/delayed/`` (one per sample). The key is given on the
-command line (``llm.api_key=...``), so it must reach the server and nothing else.
+files of ``tests/critic/corpus/delayed/`` (one per sample). The key is in the environment,
+beside secrets under innocent names (a database URL, MySQL's password variable, an
+error-reporting DSN): the key must reach the server and nothing else, the others nothing.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from tests.llm.fake_server import FakeOpenAI
 pytestmark = pytest.mark.timeout(600)
 DELAYED = sorted((Path(__file__).parent / "critic" / "corpus" / "delayed").glob("*.md"))
 FAKE_KEY = "sk-delayed-canary-42424242"
+INNOCENT = {"DATABASE_URL": "postgres://app:pw-canary-7319@db/app", "MYSQL_PWD": "pw-canary-5521",
+            "SENTRY_DSN": "https://pw-canary-8812@sentry.example/1"}
 
 
 def test_delayed_answers_end_classified_and_leak_nothing(tmp_path):
@@ -39,12 +42,13 @@ def test_delayed_answers_end_classified_and_leak_nothing(tmp_path):
     with FakeOpenAI() as server:
         server.script([text for _, text in cases])
         cmd = [sys.executable, "-m", "eureka.cli", "llm=openai", f"llm.base_url={server.base_url}",
-               "llm.model=test-model", f"llm.api_key={FAKE_KEY}", "iterations=1", f"samples={len(cases)}",
+               "llm.model=test-model", "iterations=1", f"samples={len(cases)}",
                "trainer.total_timesteps=1024", "trainer.n_envs=2", "trainer.memory_mb=1024", "eval.episodes=2",
                "eval.seeds=[1]", "eval.baselines=false", "video=false", "sandbox.call_timeout_s=1.0",
                f"hydra.run.dir={run}"]
         env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
         env["EUREKA_CACHE_DIR"] = str(tmp_path / "cache")
+        env.update(INNOCENT, OPENAI_API_KEY=FAKE_KEY)
         t0 = time.monotonic()
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=500, cwd=tmp_path)
         elapsed = time.monotonic() - t0
@@ -71,10 +75,21 @@ def test_delayed_answers_end_classified_and_leak_nothing(tmp_path):
     # the key reached the server as the bearer token, and nowhere else
     assert requests and all(r["headers"]["authorization"] == f"Bearer {FAKE_KEY}" for r in requests)
     assert all(FAKE_KEY not in json.dumps(r["body"]) for r in requests)
+    assert all("pw-canary" not in json.dumps(r["body"]) for r in requests)
     for p in run.rglob("*"):
         if p.is_file():
-            assert FAKE_KEY.encode() not in p.read_bytes(), f"the key leaked into {p}"
+            data = p.read_bytes()
+            assert FAKE_KEY.encode() not in data and b"pw-canary" not in data, f"a secret leaked into {p}"
     # canaries untouched
     assert (private / "canary.txt").read_text() == "canary" and len(list(private.iterdir())) == 1
     assert sorted(x.name for x in CANARY_DIR.iterdir()) == ["canary.txt"]
     shutil.rmtree(CANARY_DIR, ignore_errors=True)
+
+
+def test_a_key_on_the_command_line_is_refused(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "eureka.cli", "llm=openai", f"llm.api_key={FAKE_KEY}"],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "OPENAI_API_KEY" in lines[0] and FAKE_KEY not in lines[0], proc.stderr
+    assert not (tmp_path / "outputs").exists()

@@ -92,6 +92,18 @@ class SandboxPool:
         finally:
             self._idle.put(w)
 
+    @property
+    def jail(self) -> dict | None:
+        """What a check's jail reported of itself (namespaces, uid, limits), bounded."""
+        w = self._idle.get()
+        try:
+            w.wait_ready(self.limits.start_timeout_s)
+            from eureka.sandbox.jail import bounded_report
+
+            return bounded_report(w.jail)
+        finally:
+            self._idle.put(w)
+
     def warm_up(self) -> None:
         """Block until every worker is ready."""
         workers = [self._idle.get() for _ in range(max(1, self.limits.workers))]

@@ -139,17 +139,20 @@ def worker_main(conn, limits: dict) -> None:
     """A warm, trusted worker: never loads candidate code; runs each check in a fresh jail forked from itself.
 
     It imports torch and compiles one TorchScript reward of its own once, so every jail it
-    forks starts warm; the next jail is started as soon as the previous check ends.
+    forks starts warm; ``prepared`` jails (2) are kept started ahead, and a new one is
+    started as soon as one is used, so a check seldom waits for its jail.
     """
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore")
     import tempfile
+    from collections import deque
 
     warm = tempfile.mkdtemp(prefix="eureka-critic-warm-")
+    start_timeout = float(limits.get("start_timeout_s", 120))
     try:
         warm_up_torchscript(warm)
-        nxt = _NextJail(limits)
-        ready = nxt.wait_ready(float(limits.get("start_timeout_s", 120)))
+        jails = deque(_NextJail(limits) for _ in range(max(1, int(limits.get("prepared", 2)))))
+        ready = jails[0].wait_ready(start_timeout)
     except Exception as exc:  # noqa: BLE001
         send_json(conn, {"status": "setup_failed", "message": f"{type(exc).__name__}: {exc}"})
         return
@@ -157,23 +160,26 @@ def worker_main(conn, limits: dict) -> None:
         shutil.rmtree(warm, ignore_errors=True)
     send_json(conn, {"status": "ready", "walls": ready["walls"], "jail": ready.get("jail"), "workdir": None})
     backstop = float(limits.get("timeout_s", 60))
-    while True:
-        try:
-            msg = conn.recv()
-        except (EOFError, OSError):
-            nxt.proc.kill()
-            return
-        if msg is None:
-            nxt.proc.kill()
-            return
-        try:
-            nxt.wait_ready(float(limits.get("start_timeout_s", 120)))
-            result = nxt.check(msg, backstop)
-        except RuntimeError as exc:
-            result = {"status": "rejected", **RewardRuntimeError(f"sandbox: {exc}").to_dict()}
-        nxt = _NextJail(limits)
-        try:
-            send_json(conn, result)
-        except (OSError, ValueError):
-            nxt.proc.kill()
-            return
+    try:
+        while True:
+            try:
+                msg = conn.recv()
+            except (EOFError, OSError):
+                return
+            if msg is None:
+                return
+            nxt = jails.popleft()
+            jails.append(_NextJail(limits))  # prepared while this check runs
+            try:
+                nxt.wait_ready(start_timeout)
+                result = nxt.check(msg, backstop)
+            except RuntimeError as exc:
+                nxt.proc.kill()
+                result = {"status": "rejected", **RewardRuntimeError(f"sandbox: {exc}").to_dict()}
+            try:
+                send_json(conn, result)
+            except (OSError, ValueError):
+                return
+    finally:
+        for j in jails:
+            j.proc.kill()

@@ -10,6 +10,7 @@ reached; then the best reward is re-trained with the final seeds against the bas
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,8 @@ class EurekaLoop:
         cfg = typed(cfg)  # one typed object (an OmegaConf config is converted once, here)
         check_config(cfg)
         self.cfg = cfg
+        if cfg.sandbox.env_allow:  # names the trusted processes keep, so jails can be given them
+            os.environ["EUREKA_ENV_ALLOW"] = ",".join(cfg.sandbox.env_allow)
         self.store = RunStore(run_dir)
         self.reporter = reporter or Reporter()
         self.task = tasks.make(cfg.task.name)
@@ -86,6 +89,7 @@ class EurekaLoop:
             self.reporter = self.session.watch(self.reporter)  # the web page follows the run through the hooks
         self.notes_for: dict[str, list[str]] = {}
         self.walls: dict[str, list[str]] = {}  # walls reported by each kind of process that ran candidate code
+        self.jails: dict[str, dict] = {}  # what a jail of each kind reported of itself (namespaces, uid, limits)
         self.summary = Summary(self.task.name, cfg.llm.provider, self.designer.model,
                                self.task.fitness.description, cfg.seed, lc.target_fitness,
                                selection=self.population.selection, feedback=cfg.feedback.mode,
@@ -206,6 +210,8 @@ class EurekaLoop:
         for cand, result in zip(cands, results, strict=True):
             if result.walls:
                 self.walls.setdefault("training", result.walls)
+            if result.jail:
+                self.jails.setdefault("training", result.jail)
             cand.reflection = analyze(result.snapshots, result.fitness, self.task.fitness.description)
             self.store.write_text(self.store.candidate_dir(cand.id) / "reflection.txt", cand.reflection.text)
             cand.steps, cand.stopped_at = result.steps, result.stopped_at
@@ -245,6 +251,8 @@ class EurekaLoop:
         states = sample_states(self.task, seed=self.cfg.seed)
         pool = SandboxPool(self.cfg.sandbox)  # sandbox.* are the workers' limits (SandboxLimits)
         self.walls["critic"] = pool.walls
+        if pool.jail:
+            self.jails["critic"] = pool.jail
         return Critic(self.task.state_names, states, pool)
 
     def solved(self, it: int) -> bool:
@@ -307,6 +315,7 @@ class EurekaLoop:
         s.population = [c.id for c in self.population.all()]
         s.llm_usage = self.designer.usage.to_dict()
         s.walls = self.walls
+        s.jails = self.jails
         s.wall_time_s = time.time() - self.t0
         self.store.write_json("summary.json", s.to_dict())
 

@@ -134,6 +134,7 @@ class Summary:
     final_seeds: list[int] = field(default_factory=list)
     final: FinalEvaluation | None = None
     walls: dict[str, list[str]] = field(default_factory=dict)  # walls up in each kind of process that ran code
+    jails: dict[str, dict] = field(default_factory=dict)  # one jail of each kind, as it reported itself
     wall_time_s: float = 0.0
 
     def to_dict(self) -> dict:
@@ -158,7 +159,7 @@ class Summary:
             "human_normalized_score_note": final.note,
             "population": self.population, "selection": self.selection, "feedback": self.feedback,
             "llm_usage": self.llm_usage, "search_env_steps": sum(c.steps for c in self.candidates),
-            "walls": self.walls, "wall_time_s": round(self.wall_time_s, 2), "fitness_metric": self.fitness_metric,
+            "walls": self.walls, "jails": self.jails, "wall_time_s": round(self.wall_time_s, 2), "fitness_metric": self.fitness_metric,
         }
 
     # read access like the JSON file, for scripts that index the returned summary

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from eureka.report import plots
-from eureka.report.rundata import CandidateData, RunData, SeedStats, ago, fmt, load_run
+from eureka.report.rundata import CandidateData, RunData, SeedStats, _text, ago, fmt, load_run
+from eureka.store.safe import read_bytes
 
 VIDEO_EMBED_LIMIT = 8 * 1024 * 1024  # bytes per video; larger ones are linked, not embedded
 TOP_COMPONENTS = 3  # candidates whose component curves are plotted
@@ -129,11 +130,12 @@ def _img(uri: str | None, alt: str) -> str:
 
 def _video(path: Path, run_root: Path, caption: str) -> str:
     try:
-        size = path.stat().st_size
-    except OSError:
+        size = path.lstat().st_size
+        data = read_bytes(path, VIDEO_EMBED_LIMIT) if size <= VIDEO_EMBED_LIMIT else None
+    except (OSError, ValueError):  # a link, fifo or directory planted in a candidate's directory
         return ""
-    if size <= VIDEO_EMBED_LIMIT:
-        src = "data:video/mp4;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+    if data is not None:
+        src = "data:video/mp4;base64," + base64.b64encode(data).decode("ascii")
     else:
         src = e(os.path.relpath(path, run_root))
     return (f'<figure><video controls loop muted preload="auto" src="{src}"></video>'
@@ -279,9 +281,10 @@ def _best_section(run: RunData) -> str:
         parts.append(f'<h3>Reflection on {e(best.id)} after training</h3><pre class="wrap">{e(best.reflection)}</pre>')
     parts.append(_prompt_feedback(best))
     raw = best.dir / "response.txt" if best.dir is not None else None
-    if raw is not None and raw.is_file():
+    text = _text(raw) if raw is not None else None
+    if text is not None:
         parts.append(f"<details><summary>The designer's raw answer (response.txt)</summary>"
-                     f'<pre class="wrap">{e(raw.read_text(errors="replace")[:20000])}</pre></details>')
+                     f'<pre class="wrap">{e(text[:20000])}</pre></details>')
     parts.append("</section>")
     return "".join(parts)
 

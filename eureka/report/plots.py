@@ -126,7 +126,7 @@ def components_plot(cands: list[CandidateData]) -> str | None:
                 col = COLORS[k % len(COLORS)]
                 ax.plot(xs, ys, color=col, lw=1.5, label=_short(name, 28))
                 ax.fill_between(xs, lo, hi, color=col, alpha=0.12, lw=0)
-        title = f"{c.id}" + (f" (fitness {_g(c.fitness)})" if c.fitness is not None else "")
+        title = f"{c.id}" + (f" (verdict {_g(c.fitness)})" if c.fitness is not None else "")
         ax.set_title(title, fontsize=9)
         if j == 0:
             ax.set_ylabel("component value (mean ± std)")
@@ -135,7 +135,7 @@ def components_plot(cands: list[CandidateData]) -> str | None:
         if fx:
             axf.plot([s for s, _ in fx], [f for _, f in fx], color="black", lw=1.4, marker=".")
         if j == 0:
-            axf.set_ylabel("episode fitness in training")
+            axf.set_ylabel("training fitness\n(reported by the jail)")
         axf.set_xlabel("env steps")
     fig.tight_layout()
     return to_data_uri(fig)

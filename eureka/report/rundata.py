@@ -16,28 +16,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eureka.store.safe import read_text
+
 _CAND_RE = re.compile(r"iter(\d+)_sample(\d+)")
 FINISHED = ("completed", "stopped", "all_failed", "interrupted", "terminated", "failed")
 
 
 def _json(path: Path, default: Any = None) -> Any:
     try:
-        return json.loads(path.read_text())
+        return json.loads(read_text(path))  # a candidate's directory is hostile: no links, no fifos, bounded
     except (OSError, ValueError):
         return default
 
 
 def _text(path: Path) -> str | None:
     try:
-        return path.read_text()
-    except (OSError, UnicodeDecodeError):
+        return read_text(path)
+    except (OSError, ValueError):
         return None
 
 
 def _jsonl(path: Path) -> list[dict]:
     try:
-        lines = path.read_text().splitlines()
-    except OSError:
+        lines = read_text(path).splitlines()
+    except (OSError, ValueError):
         return []
     out = []
     for line in lines:

@@ -146,15 +146,27 @@ def _claim_uid() -> tuple[int, int]:
 
 
 def _hand_over(paths: list[str], uid: int) -> None:
-    """Give the jail's own directories (and what is in them) to its uid, without following links."""
+    """Open the jail's own directories to its uid, keeping the run's files there out of its hands.
+
+    Each directory stays the trusted user's, sticky and writable for all (the run directory above it is
+    0700, so only a jail that starts inside it gets there, and Landlock lets only this jail write in it): the
+    jail may add files, but not change, rename or remove the ones the run wrote (its reward, prompt,
+    verdict). What earlier jails of the same candidate wrote (policy, metrics: owned by their uids) is
+    handed to this one so it can continue. No link is followed.
+    """
+    me = os.geteuid()
     for top in paths:
         os.makedirs(top, exist_ok=True)
-        os.lchown(top, uid, uid)
-        os.chmod(top, 0o700)
+        st = os.lstat(top)
+        if st.st_uid != me:
+            os.lchown(top, me, me)
+        os.chmod(top, 0o1777)
         for root, dirs, files in os.walk(top, followlinks=False):
             for name in dirs + files:
+                path = os.path.join(root, name)
                 with contextlib.suppress(OSError):
-                    os.lchown(os.path.join(root, name), uid, uid)
+                    if os.lstat(path).st_uid != me:
+                        os.lchown(path, uid, uid)
 
 
 def _mount(src: str, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
@@ -459,6 +471,25 @@ def _flush_output() -> None:
     for t in threading.enumerate():
         if t.name == "capped-output":
             t.join(timeout=2.0)
+
+
+def bounded_report(raw: object) -> dict | None:
+    """The jail's report of itself, bounded (shown in the summary, never trusted for anything)."""
+    if not isinstance(raw, dict):
+        return None
+    ns = raw.get("namespaces") if isinstance(raw.get("namespaces"), dict) else {}
+    limits = raw.get("limits") if isinstance(raw.get("limits"), dict) else {}
+    return {"pid": _number(raw.get("pid")), "uid": _number(raw.get("uid")),
+            "namespaces": {str(k)[:8]: str(v)[:40] for k, v in list(ns.items())[:8]},
+            "limits": {str(k)[:16]: _number(v) for k, v in list(limits.items())[:8]},
+            "visible_pids": [int(x) for x in (raw.get("visible_pids") or [])[:20] if _number(x) is not None],
+            "seccomp": str(raw.get("seccomp", ""))[:4]}
+
+
+def _number(v: object) -> float | None:
+    import math
+
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
 
 
 def _open_fds() -> list[int]:

@@ -2,8 +2,11 @@
 
 One module holds it; the static checks (``critic/static.py``) and the module loader
 (``reward/compiled.py``) both read it. Module attributes are an allow-list of tensor
-math (``torch.X``, ``np.X``, ``math.X``, ``typing.X``); methods of tensors and arrays,
-whose receivers the static checks cannot type, keep a deny-list.
+math (``torch.X``, ``np.X``, ``math.X``, ``typing.X``), and a module value may only be the
+direct receiver of one of them (``torch.where(...)``, never ``lib = torch`` or ``f(torch)``),
+so that no attribute of a module escapes the list; methods of tensors and arrays, whose
+receivers the static checks cannot type, keep a deny-list. Format templates may only have
+plain fields (``{0.attr}`` and ``{x[k]}`` walk objects out of the checks' sight).
 """
 
 from __future__ import annotations
@@ -98,6 +101,65 @@ def module_attr_allowed(module: str, dotted: str) -> bool:
     if dotted in names:
         return True
     return any(n.startswith(dotted + ".") for n in names)
+
+
+def module_path_is_module(module: str, dotted: str) -> bool:
+    """Whether ``module.dotted`` names a module (the module itself, or a submodule such as ``nn.functional``)
+    rather than one of the allowed functions, classes or constants.
+
+    A module value may only be the direct receiver of an attribute (``torch.nn.functional.relu(x)``): the
+    static checks refuse ``F = torch.nn.functional``, ``f(torch)`` and the like, because an attribute of a
+    module held in a name, argument or container is not checked against the allow-list.
+    """
+    names = ALLOWED_MODULE_ATTRS.get(module)
+    if names is None:
+        return False
+    if not dotted:
+        return True
+    return dotted not in names and any(n.startswith(dotted + ".") for n in names)
+
+
+# Format methods walk attributes and indexes named in their template (``"{0.gi_frame}"``, ``"{x[k]}"``), out
+# of the static checks' sight: reward code may call them only on a constant template with plain fields.
+FORMAT_METHODS = frozenset({"format", "format_map"})
+PLAIN_FORMAT_FIELD = re.compile(r"|[0-9]+|[A-Za-z_][A-Za-z0-9_]*")
+PERCENT_KEY = re.compile(r"%\(([^)]*)\)")
+
+
+def format_field_problem(template: str) -> str | None:
+    """Why ``template.format(...)`` could walk attributes or indexes (the offending field), or None.
+
+    Fields must be plain: ``{}``, ``{0}``, ``{name}``, optionally with a conversion and a format
+    spec, whose own nested fields follow the same rule.
+    """
+    import string
+
+    try:
+        parts = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        return f"the template does not parse ({exc})"
+    for _, field, spec, _ in parts:
+        if field is None:
+            continue
+        if not PLAIN_FORMAT_FIELD.fullmatch(field):
+            return f"the field '{{{field}}}' walks attributes or indexes"
+        if spec and ("{" in spec or "}" in spec):
+            problem = format_field_problem(spec)
+            if problem:
+                return problem
+    return None
+
+
+def percent_key_problem(template: str) -> str | None:
+    """A ``%(key)s`` key of a ``%``-formatted constant that is not a plain identifier, or None.
+
+    ``%`` looks keys up literally (no attribute walking); the rule only keeps templates plain and
+    readable, like those of ``str.format``.
+    """
+    for key in PERCENT_KEY.findall(template.replace("%%", "")):
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+            return f"the key '%({key})' is not a plain name"
+    return None
 
 
 def valid_component_name(name: object) -> bool:

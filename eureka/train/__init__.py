@@ -20,14 +20,15 @@ def make_executor(cfg: ExecutorConfig, timeout_s: float = 3600.0) -> Executor:
 
 def train_spec(cfg: EurekaConfig, **job: Any) -> TrainSpec:
     """One training of ``cfg``'s task: every ``trainer.*`` key ``TrainSpec`` has by that name, the algorithm's
-    SB3 arguments, the reward-call limits of ``sandbox.*`` and ``eval.episodes``; ``job`` (``job_id``, ``mode``,
+    SB3 arguments, the reward-call and jail limits of ``sandbox.*`` (``training_*``) and ``eval.episodes``; ``job`` (``job_id``, ``mode``,
     ``seed``, ``reward_path``, ``out_dir``, or any field to differ) on top."""
     t, sb = cfg.trainer, cfg.sandbox
     names = {f.name for f in fields(TrainSpec)}
     spec: dict[str, Any] = {k: v for k, v in asdict(t).items() if k in names}
     spec.update(task=cfg.task.name, hyperparams=dict(getattr(t, t.algo)), eval_episodes=cfg.eval.episodes,
                 call_timeout_s=sb.call_timeout_s, first_call_cpu_s=sb.cpu_s, network_namespace=sb.network_namespace,
-                drop_privileges=sb.drop_privileges, env_allow=list(sb.env_allow))
+                drop_privileges=sb.drop_privileges, env_allow=list(sb.env_allow), cpu_s=sb.training_cpu_s,
+                max_tasks=sb.training_max_tasks, scratch_mb=sb.training_scratch_mb)
     return TrainSpec(**{**spec, **job})
 
 

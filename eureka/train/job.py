@@ -19,7 +19,7 @@ from pathlib import Path
 
 from eureka.errors import Failure, TrainingCrash, error_from_child
 from eureka.procs import death_cause, recv_json, send_json
-from eureka.sandbox.jail import Jail, JailSpec, spawn
+from eureka.sandbox.jail import Jail, JailSpec, bounded_report, spawn
 from eureka.store.safe import SafeWriteError, write_file
 from eureka.train.result import Snapshot, TrainResult
 from eureka.train.runner import TrainSpec, run_training_raw
@@ -53,17 +53,6 @@ def _num(v: object) -> float | None:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
 
 
-def _jail_info(raw: object) -> dict | None:
-    """The jail's report of itself, bounded (shown in the summary, never trusted for anything)."""
-    if not isinstance(raw, dict):
-        return None
-    ns = raw.get("namespaces") if isinstance(raw.get("namespaces"), dict) else {}
-    limits = raw.get("limits") if isinstance(raw.get("limits"), dict) else {}
-    return {"pid": _num(raw.get("pid")), "uid": _num(raw.get("uid")),
-            "namespaces": {str(k)[:8]: str(v)[:40] for k, v in list(ns.items())[:8]},
-            "limits": {str(k)[:16]: _num(v) for k, v in list(limits.items())[:8]},
-            "visible_pids": [int(x) for x in (raw.get("visible_pids") or [])[:20] if _num(x) is not None],
-            "seccomp": str(raw.get("seccomp", ""))[:4]}
 
 
 def sanitize_reported(spec: TrainSpec, raw: object) -> TrainResult:
@@ -78,7 +67,7 @@ def sanitize_reported(spec: TrainSpec, raw: object) -> TrainResult:
         spec.job_id, ok=ok, snapshots=snaps, steps=int(_num(raw.get("steps")) or 0),
         new_steps=int(_num(raw.get("new_steps")) or 0),
         walls=[str(w)[:40] for w in raw.get("walls", [])[:24]] if isinstance(raw.get("walls"), list) else [],
-        reported_fitness=curve[-1] if curve else None, jail=_jail_info(raw.get("jail")),
+        reported_fitness=curve[-1] if curve else None, jail=bounded_report(raw.get("jail")),
         failure=None if ok else Failure.of(error_from_child(raw)))
 
 
@@ -90,14 +79,13 @@ def run_job(spec: TrainSpec, progress: Callable[[int], None] | None = None) -> T
     if spec.out_dir:
         os.makedirs(spec.out_dir, exist_ok=True)
     jail = spawn(jail_spec(spec), _train_in_jail, spec)
-    raw = None
+    raw = None  # the last result the jail sent: only read once the jail has ended, and never trusted
     try:
         while True:
             if not jail.conn.poll(0.2):
-                if jail.alive():
+                if jail.alive() or jail.conn.poll(0):
                     continue
-                if not jail.conn.poll(0):
-                    break
+                break
             try:
                 msg = recv_json(jail.conn)
             except (EOFError, OSError):
@@ -105,11 +93,10 @@ def run_job(spec: TrainSpec, progress: Callable[[int], None] | None = None) -> T
             except ValueError:
                 raw = {"status": "failed", "error_class": "TrainingCrash",
                        "message": "the training process sent a malformed message"}
-                break
+                continue
             if isinstance(msg, dict) and "result" in msg:
                 raw = msg["result"]
-                break
-            if isinstance(msg, dict) and progress is not None and _num(msg.get("progress")) is not None:
+            elif isinstance(msg, dict) and progress is not None and _num(msg.get("progress")) is not None:
                 progress(int(msg["progress"]))
         code = jail.wait(30)
     finally:
@@ -119,6 +106,7 @@ def run_job(spec: TrainSpec, progress: Callable[[int], None] | None = None) -> T
     else:
         result = sanitize_reported(spec, raw)
     if result.ok:
+        t_eval = time.time()
         try:
             fit, lens = evaluate_saved(spec.task, spec.algo, spec.hyperparams, spec.out_dir or ".",
                                        spec.eval_episodes, spec.seed)
@@ -128,6 +116,7 @@ def run_job(spec: TrainSpec, progress: Callable[[int], None] | None = None) -> T
             result.fail(Failure.of(err))
         except Exception as exc:  # noqa: BLE001 - a policy that cannot be evaluated ends this candidate only
             result.fail(Failure.of(TrainingCrash(f"evaluating the saved policy failed: {type(exc).__name__}: {exc}")))
+        result.eval_time_s = time.time() - t_eval
     result.wall_time_s = time.time() - t0
     if spec.out_dir:
         record_verdict(Path(spec.out_dir), result)

@@ -68,6 +68,7 @@ class TrainResult(HasFailure):
     stopped_at: int | None = None  # successive halving dropped it after this many steps
     walls: list[str] = field(default_factory=list)  # the walls that were up in the training process
     reported_fitness: float | None = None  # the training's own last fitness reading: untrusted, never ranks
+    eval_time_s: float = 0.0  # wall time of the evaluator (outside the jail) within wall_time_s
     jail: dict | None = None  # what the training's jail reported of itself (namespaces, uid, limits)
     failure: Failure | None = None
 
@@ -96,8 +97,8 @@ class TrainResult(HasFailure):
             snapshots=[s for s in (Snapshot.from_dict(r) for r in (raw.get("snapshots") or [])[:1000]) if s],
             steps=int(finite(raw.get("steps")) or 0), new_steps=int(finite(raw.get("new_steps")) or 0),
             wall_time_s=finite(raw.get("wall_time_s")) or 0.0, stopped_at=int(stopped) if stopped is not None else None,
-            walls=[str(w)[:40] for w in walls[:20]] if isinstance(walls, list) else [],
-            reported_fitness=finite(raw.get("reported_fitness")),
+            walls=[str(w)[:40] for w in walls[:24]] if isinstance(walls, list) else [],
+            reported_fitness=finite(raw.get("reported_fitness")), eval_time_s=finite(raw.get("eval_time_s")) or 0.0,
             jail=raw.get("jail") if isinstance(raw.get("jail"), dict) else None,
             failure=None if ok else Failure.of(error_from_child(raw)))
 
@@ -115,6 +116,7 @@ class TrainResult(HasFailure):
                 "eval_fitness": self.eval_fitness, "eval_lengths": self.eval_lengths, "steps": self.steps,
                 "new_steps": self.new_steps, "wall_time_s": self.wall_time_s, "stopped_at": self.stopped_at,
                 "walls": self.walls, "reported_fitness": self.reported_fitness, "jail": self.jail,
+                "eval_time_s": self.eval_time_s,
                 **self.failure_fields(), **({"snapshots": [s.to_dict() for s in self.snapshots]} if snapshots else {})}
 
 

@@ -114,6 +114,26 @@ def test_corpus_is_large_and_varied():
         assert cls in seen, f"no corpus case expects {cls}"
 
 
+# Ways past the allow-list that the static checks follow (issue 16): each has an answer expecting ForbiddenCode.
+BYPASS_CLASSES = {
+    "module bound to a name": "hostile_module_bound_to_name", "default argument": "hostile_module_default_argument",
+    "container": "hostile_module_in_container", "call argument": "hostile_module_call_argument",
+    "return": "hostile_module_returned", "lambda and walrus": "hostile_module_lambda_walrus",
+    "comprehension": "hostile_module_comprehension", "expression": "hostile_module_conditional_expression",
+    "re-exported module attribute": "hostile_submodule_reexport",
+    "format field walking attributes": "hostile_format_field_attribute_walk",
+    "format_map field walking indexes": "hostile_format_map_index_walk",
+    "template built at run time": "hostile_format_template_built",
+}
+
+
+def test_corpus_covers_every_static_bypass_class():
+    for what, stem in BYPASS_CLASSES.items():
+        path = CORPUS / f"{stem}.md"
+        assert path.exists(), f"no corpus answer for a module or format bypass: {what}"
+        assert load_case(path)[0] == {"ForbiddenCode"}, path.name
+
+
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
 def test_corpus_case(path, critic, canaries, valid_code):
     expected, text = load_case(path)

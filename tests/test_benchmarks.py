@@ -1,0 +1,105 @@
+"""Every script in benchmarks/ runs, at a tiny size, as a real subprocess: none can rot unnoticed.
+
+Each case runs the script exactly as a user would (``python benchmarks/<script>.py <tiny args>``) and
+checks that it exits 0 and prints its figures. The figures themselves are not judged: at this size
+they are noise. A new benchmark script without a case here fails ``test_every_benchmark_has_a_tiny_run``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.timeout(900)
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "benchmarks"
+NUMBER = r"[0-9][0-9,]*(?:\.[0-9]+)?"
+HAS_RAY = importlib.util.find_spec("ray") is not None
+
+# script -> (tiny arguments, patterns its output must contain); "{out}" is a fresh directory.
+CASES: dict[str, tuple[list[str], list[str]]] = {
+    "critic_latency": (["--tiny"], [
+        rf"cold start, first pool .*: +{NUMBER} s",
+        rf"median +{NUMBER} ms +p95 +{NUMBER} ms",
+        rf"reward call itself: median {NUMBER} ms",
+        rf"of which static checks: median {NUMBER} ms CPU",
+        rf"sequential: +{NUMBER} s +{NUMBER} candidates/s",
+        rf"2 threads: +{NUMBER} s +{NUMBER} candidates/s",
+    ]),
+    "early_stop": (["--tiny"], [
+        rf"early_stop=False: search env steps {NUMBER}, best fitness {NUMBER}",
+        rf"early_stop=True: search env steps {NUMBER}, best fitness {NUMBER}",
+        rf"env steps: full {NUMBER} +successive halving {NUMBER} +-> -?{NUMBER}% fewer",
+        rf"best fitness: full {NUMBER} +successive halving {NUMBER}",
+    ]),
+    "evaluator_overhead": (["--tiny", "--tasks", "cartpole"], [
+        rf"cartpole: 2048 steps, job {NUMBER} s, evaluator {NUMBER} s \({NUMBER}% of the job; 10 episodes\)",
+    ]),
+    "parallel_speedup": (["--candidates", "2", "--steps", "256"] + ([] if HAS_RAY else ["--no-ray"]), [
+        rf"local: 1 worker +{NUMBER} s, 2 workers +{NUMBER} s, speedup {NUMBER}x, efficiency {NUMBER}%",
+        *([rf"ray +: 1 worker +{NUMBER} s, 2 workers +{NUMBER} s, speedup {NUMBER}x"] if HAS_RAY else []),
+    ]),
+    "preference_alignment": (["--tiny"], [
+        rf"cartpole +fitness +preference-best == fitness-best in \d+/\d+ iterations; selected fitness {NUMBER}",
+        rf"cartpole +scripted noise 0.1 +\d+/\d+ +{NUMBER} +{NUMBER}",
+    ]),
+    "reward_overhead": (["--steps", "512", "--rounds", "1", "--subproc"], [
+        rf"PPO, env's own reward \(native\): +{NUMBER} steps/s",
+        rf"same, SubprocVecEnv\(8\): +{NUMBER} steps/s",
+        rf"same, walled candidate reward: +{NUMBER} steps/s",
+        rf"ratio walled/native \(side by side, the figure\): median {NUMBER}",
+        rf"ratio watchdog/ours \(the watchdog's cost\): median {NUMBER}",
+        rf"spent in eureka's wrapper .*median {NUMBER}%",
+    ]),
+    "search_quality": (["--tasks", "cartpole", "--seeds", "0", "--eval-seeds", "1", "--out", "{out}", "--",
+                        "iterations=1", "samples=2", "trainer.total_timesteps=512", "trainer.n_envs=2",
+                        "trainer.ppo.n_steps=64", "trainer.ppo.batch_size=64", "trainer.ppo.n_epochs=1",
+                        "eval.episodes=2"], [
+        r"cartpole seed 0: ran, exit 0",
+        rf"\| cartpole \| offline \| 1/1 \(0\) \| {NUMBER} ± {NUMBER} \(n=1\) \|",
+        r"wrote .*search_quality\.md and .*search_quality\.html",
+    ]),
+}
+
+
+def test_every_benchmark_has_a_tiny_run():
+    scripts = {p.stem for p in BENCH.glob("*.py") if not p.name.startswith("_")}
+    assert scripts == set(CASES), f"benchmarks without a tiny run here: {sorted(scripts - set(CASES))}; " \
+        f"cases without a script: {sorted(set(CASES) - scripts)}"
+
+
+@pytest.fixture()
+def scratch():
+    """A temp dir for the script's runs (its TMPDIR), removed afterwards. Not under pytest's tmp_path: the
+    sandboxed workers run as another user and must be able to reach their directories."""
+    path = Path(tempfile.mkdtemp(prefix="eureka-test-bench-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.mark.parametrize("script", sorted(CASES))
+def test_benchmark_runs_tiny_and_prints_its_figures(script, scratch, tmp_path):
+    args, patterns = CASES[script]
+    out = scratch / "out"
+    args = [a.replace("{out}", str(out)) for a in args]
+    env = {**os.environ, "TMPDIR": str(scratch),
+           "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    proc = subprocess.run([sys.executable, str(BENCH / f"{script}.py"), *args], capture_output=True, text=True,
+                          timeout=840, cwd=tmp_path, env=env)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"{script} exited {proc.returncode}:\n{output[-4000:]}"
+    assert "Traceback" not in output, output[-4000:]
+    missing = [p for p in patterns if not re.search(p, proc.stdout)]
+    assert not missing, f"{script} did not print {missing}:\n{proc.stdout[-4000:]}"
+    if script == "search_quality":
+        assert (out / "search_quality.md").read_text().count("| cartpole |") == 1
