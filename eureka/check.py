@@ -1,23 +1,16 @@
-"""``eureka-check-task``: verify a task definition, like Gymnasium's ``check_env``.
+"""The checks of a task definition, shared by the loop's pre-flight and ``eureka-check-task``.
 
-Checks that the env builds and steps, that the state extractor returns every
-declared variable with the declared shape as finite float tensors, that the
-fitness is per-env, that the offline designer's seed reward passes the critic,
-that a trivial reward trains for a few steps and yields a fitness, and that a
-frame renders. Prints each problem clearly; exits 1 when there is one.
-
-``preflight`` runs the same checks minus the critic, training and rendering
-before every search and stops at the first problem with one line naming the
-file and line (``TaskCheckError``).
+``preflight`` runs them before every search (the hints, the env builds and steps, the state extractor
+returns every declared variable with the declared shape as finite float tensors, the fitness is one float
+per env) and stops at the first problem with one line naming the file and line (``TaskCheckError``).
+``eureka-check-task`` (``eureka/check_task.py``) runs them all and adds the critic, a short training and a
+rendered frame.
 """
 
 from __future__ import annotations
 
-import argparse
 import inspect
 import re
-import sys
-import tempfile
 import traceback
 from pathlib import Path
 from typing import Any
@@ -26,9 +19,9 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from eureka import tasks
-from eureka.errors import EurekaError, TaskCheckError
+from eureka.errors import TaskCheckError, did_you_mean
 from eureka.tasks import Task
+from eureka.tasks.spec import HINT_GOALS, REDUCES
 
 
 def _declared_dims(shape: str) -> list[str]:
@@ -182,8 +175,9 @@ def state_problems(task: Task, states: dict[str, np.ndarray], n: int) -> list[tu
 
 def fitness_problem(task: Task, states: dict[str, np.ndarray], n: int) -> str | None:
     """Why ``fitness.step`` does not give one float per env (None when it does)."""
-    if task.fitness.reduce not in ("sum", "mean", "max"):
-        return f"fitness.reduce is '{task.fitness.reduce}'; valid choices: sum, mean, max"
+    if task.fitness.reduce not in REDUCES:
+        return f"fitness.reduce is '{task.fitness.reduce}'; valid choices: {', '.join(REDUCES)}" \
+               f"{did_you_mean(str(task.fitness.reduce), REDUCES)}"
     try:
         fit = task.fitness.step({k: torch.as_tensor(v) for k, v in states.items()})
     except Exception as exc:  # noqa: BLE001
@@ -191,6 +185,39 @@ def fitness_problem(task: Task, states: dict[str, np.ndarray], n: int) -> str | 
     if not isinstance(fit, torch.Tensor) or tuple(fit.shape) != (n,) or not fit.is_floating_point():
         got = f"shape {list(fit.shape)}, dtype {fit.dtype}" if isinstance(fit, torch.Tensor) else type(fit).__name__
         return f"fitness.step returned {got}; expected [{n}] float (one value per env)"
+    return None
+
+
+def _hint_line(task: Task, index: int, *needles: str) -> tuple[str, int] | None:
+    """The line of the ``index``-th ``Hint(`` of the task file containing one of ``needles`` (else the file's)."""
+    if not task.source.endswith(".py"):
+        return None
+    try:
+        lines = Path(task.source).read_text().splitlines()
+    except OSError:
+        return None
+    hits = [i for i, line in enumerate(lines, 1) if "Hint(" in line and any(n in line for n in needles)]
+    if hits:
+        return task.source, hits[0]
+    return _line_in_file(task, "Hint(", "hints")
+
+
+def hint_problem(task: Task) -> tuple[str, tuple[str, int] | None] | None:
+    """``(problem, where)`` of the first hint that names no state variable or no valid goal (None when fine)."""
+    names = task.state_names
+    for i, hint in enumerate(task.hints):
+        var = str(hint.var)
+        where = _hint_line(task, i, f'"{var}"', f"'{var}'")
+        if hint.goal not in HINT_GOALS:
+            return (f"hint for '{var}': goal '{hint.goal}' is not one of {', '.join(HINT_GOALS)}."
+                    f"{did_you_mean(str(hint.goal), HINT_GOALS)}", where)
+        if hint.goal != "alive" and var not in names:
+            return (f"hint variable '{var}' is not a state variable.{did_you_mean(var, names)} "
+                    f"(valid: {', '.join(names)})", where)
+        if hint.goal == "band" and hint.low is not None and hint.high is not None and hint.low > hint.high:
+            return f"hint for '{var}': band low={hint.low} is above high={hint.high}", where
+        if hint.goal != "alive" and hint.goal != "band" and not hint.scale > 0:
+            return f"hint for '{var}': scale={hint.scale} must be > 0 (the variable's typical size)", where
     return None
 
 
@@ -202,6 +229,9 @@ def preflight(task: Task) -> gym.Space:
     problem; return the env's action space. Each task is checked once per process."""
     if id(task) in _CHECKED:
         return _CHECKED[id(task)]
+    hint = hint_problem(task)
+    if hint:
+        raise _fail(task, *hint)
     space = check_env(task)
     n_envs, steps = 2, 4
     states = collect_states(task, n_envs, steps)
@@ -211,115 +241,15 @@ def preflight(task: Task) -> gym.Space:
         raise _fail(task, f"state variable {what}",
                     _line_of(task.extract_state, f'"{var}"', f"'{var}'") if var in states else
                     _line_of(task.extract_state, "return"))
-    what = fitness_problem(task, states, n_envs * steps)
-    if what:
-        raise _fail(task, what, _line_of(task.fitness.step, "") if callable(task.fitness.step) else None)
+    problem = fitness_problem(task, states, n_envs * steps)
+    if problem:
+        raise _fail(task, problem, _line_of(task.fitness.step, "") if callable(task.fitness.step) else None)
     _CHECKED[id(task)] = space
     return space
 
 
-def check_task(name: str, train_steps: int = 256, render: bool = True) -> list[tuple[str, bool, str]]:
-    """Run every check; return ``(check, passed, detail)`` rows."""
-    rows: list[tuple[str, bool, str]] = []
-
-    def record(check: str, ok: bool, detail: str = "") -> bool:
-        rows.append((check, ok, detail))
-        return ok
-
-    try:
-        task = tasks.make(name)
-    except EurekaError as exc:
-        record("task loads", False, str(exc))
-        return rows
-    record("task loads", True, f"{task.name} ({task.source or 'python'})")
-    record("description", bool(task.description.strip()), "" if task.description.strip() else "empty description")
-    names = task.state_names
-    dupes = {n for n in names if names.count(n) > 1}
-    record("state variables", bool(names) and not dupes,
-           f"{len(names)} declared" if not dupes else f"duplicate names: {', '.join(sorted(dupes))}")
-    try:
-        check_env(task)
-        record("env builds and steps", True, f"{task.env_id}")
-    except TaskCheckError as exc:
-        record("env builds and steps", False, str(exc))
-        return rows
-    try:
-        states = collect_states(task, n_envs=2, steps=8, seed=0)
-    except TaskCheckError as exc:
-        record("state extractor runs", False, str(exc))
-        return rows
-    n = 16
-    problems = [p for _, p in state_problems(task, states, n)]
-    extra = sorted(set(states) - set(names))
-    if extra:
-        problems.append(f"returned but not declared: {', '.join(extra)}")
-    record("state shapes and dtypes", not problems, "; ".join(problems) or f"{len(states)} variables, N={n}")
-    problem = fitness_problem(task, states, n)
-    record("fitness step", problem is None, problem or f"reduce={task.fitness.reduce}")
-    if problems:
-        return rows
-    from eureka.critic import Critic, SandboxLimits, SandboxPool
-    from eureka.llm.offline import CodeWriter, seed_genome
-
-    code = CodeWriter(task).code(seed_genome(task))
-    with SandboxPool(SandboxLimits(workers=1)) as pool:
-        verdict = Critic(names, states, pool).check_code(code)
-    record("seed reward passes the critic", verdict.ok, verdict.message if not verdict.ok else
-           f"components: {', '.join(verdict.components)}")
-    if verdict.ok:
-        from eureka.train import LocalExecutor, TrainSpec
-
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "reward.py"
-            path.write_text(code)
-            # the training runs behind the same walls as a search's (a walled child process)
-            result = LocalExecutor(1, timeout_s=600).run([TrainSpec(
-                job_id="check", task=name, reward_path=str(path), n_envs=2, total_timesteps=train_steps,
-                eval_episodes=1, hyperparams={"n_steps": 64, "batch_size": 64, "n_epochs": 1},
-                tensorboard=False, out_dir=str(Path(tmp) / "train"))])[0]
-        record("a trivial reward trains", result.ok,
-               f"fitness after {train_steps} steps: {result.fitness}" if result.ok
-               else f"{result.failure.error_class}: {result.failure.message}")
-    if render:
-        try:
-            import eureka.render  # noqa: F401 - sets MUJOCO_GL
-
-            env = task.make_env(render_mode="rgb_array", **task.render_kwargs)
-            env.reset(seed=0)
-            frame = env.render()
-            env.close()
-            ok = isinstance(frame, np.ndarray) and frame.ndim == 3
-            record("renders rgb_array frames", ok, f"{frame.shape}" if ok else "render() returned no image")
-        except Exception as exc:  # noqa: BLE001
-            record("renders rgb_array frames", False, f"{type(exc).__name__}: {exc} (videos will be skipped)")
-    return rows
-
-
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point."""
-    from rich.console import Console
-    from rich.table import Table
+    """``eureka-check-task`` of an install made before ``eureka/check_task.py`` existed."""
+    from eureka.check_task import main as check_task_main
 
-    parser = argparse.ArgumentParser(prog="eureka-check-task", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("task", help="registered task name or path to a task file")
-    parser.add_argument("--steps", type=int, default=256, help="training steps for the trivial reward")
-    parser.add_argument("--no-render", action="store_true", help="skip the rendering check")
-    args = parser.parse_args(argv)
-    rows = check_task(args.task, args.steps, render=not args.no_render)
-    table = Table(title=f"eureka-check-task {args.task}")
-    for col in ("check", "result", "detail"):
-        table.add_column(col)
-    for check, ok, detail in rows:
-        table.add_row(check, "[green]ok[/]" if ok else "[red]FAIL[/]", detail)
-    console = Console(width=max(Console().width, 120))
-    console.print(table)
-    failed = [r for r in rows if not r[1]]
-    if failed:
-        console.print(f"[red]{len(failed)} problem(s)[/] in task '{args.task}'")
-        sys.exit(1)
-    console.print(f"[green]task '{args.task}' looks good[/]")
-
-
-if __name__ == "__main__":
-    main()
+    check_task_main(argv)

@@ -19,9 +19,40 @@ _HYDRA_FLAGS = ("--help", "-h", "--hydra-help", "--info", "-i", "--cfg", "-c", "
                 "-sc", "--resolve", "--package", "-p")
 
 
-def group_options(group: str) -> list[str]:
-    """Config files available for ``group``."""
-    return sorted(p.stem for p in (conf_dir() / group).glob("*.yaml"))
+def group_options(group: str, config_dirs: tuple[str, ...] = ()) -> list[str]:
+    """Config options of ``group``: eureka's ``conf/``, the ``--config-dir`` folders, and task files' settings."""
+    from hydra.core.config_store import ConfigStore
+
+    names = {p.stem for d in (conf_dir(), *map(Path, config_dirs)) for p in (d / group).glob("*.yaml")}
+    try:
+        names |= {n.removesuffix(".yaml") for n in ConfigStore.instance().list(group)}
+    except (OSError, ValueError):  # no such group in the store
+        pass
+    return sorted(names)
+
+
+# Hydra flags that take a value (the value is not an override)
+_VALUE_FLAGS = ("--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd", "--cfg", "-c", "--package",
+                "-p", "--shell-completion", "--experimental-rerun")
+
+
+def split_flags(args: list[str]) -> tuple[list[str], tuple[str, ...]]:
+    """The overrides of the command line (flags and their values left out) and its ``--config-dir`` folders."""
+    plain, dirs, skip = [], [], False
+    for i, a in enumerate(args):
+        if skip:
+            skip = False
+            continue
+        if a.startswith("-"):
+            flag, eq, value = a.partition("=")
+            if flag in _VALUE_FLAGS and not eq:
+                skip = True
+                value = args[i + 1] if i + 1 < len(args) else ""
+            if flag in ("--config-dir", "-cd") and value:
+                dirs.append(str(Path(value).expanduser().resolve()))
+            continue
+        plain.append(a)
+    return plain, tuple(dirs)
 
 
 def _flat_keys(cfg, prefix: str = "") -> list[str]:
@@ -68,19 +99,20 @@ def compose_configs(args: list[str]) -> list:
     from omegaconf.errors import OmegaConfBaseException
 
 
-    plain = [a for a in args if not a.startswith("-")]
+    plain, config_dirs = split_flags(args)
     try:
         overrides = OverridesParser.create().parse_overrides(plain)
     except Exception as exc:  # noqa: BLE001
         raise ConfigError(f"cannot parse the command line: {str(exc).splitlines()[0]}") from None
-    single, task_values = [], [None]
+    single: list[str] = []
+    task_values: list[str | None] = [None]
     for ov, text in zip(overrides, plain, strict=True):
         key = ov.key_or_group
         if key.startswith("hydra"):
             continue
         values = [str(v) for v in ov.sweep_iterator()] if ov.is_sweep_override() else None
         if key in GROUPS and ov.package is None and not ov.is_delete():
-            options = group_options(key)
+            options = group_options(key, config_dirs)
             for value in values or [str(ov.value())]:
                 if value not in options:
                     match = closest(value, options)
@@ -88,19 +120,21 @@ def compose_configs(args: list[str]) -> list:
                     raise ConfigError(f"unknown {key} '{value}'; valid choices: {', '.join(options)}.{hint}")
         if values is not None:
             if key == "task":
-                task_values = values
+                task_values = list[str | None](values)
                 continue
             text = f"{key}={values[0]}"
         single.append(text)
     configs = []
+    # like Hydra's --config-dir: the user's folders join the search path
+    search = [f"hydra.searchpath=[{','.join('file://' + d for d in config_dirs)}]"] if config_dirs else []
     with initialize_config_dir(config_dir=str(conf_dir()), version_base=None):
         for task in task_values:
-            extra = [] if task is None else [f"task={task}"]
+            extra = search + ([] if task is None else [f"task={task}"])
             try:
                 configs.append(compose("config", overrides=single + extra))
             except (HydraException, OmegaConfBaseException) as exc:
                 message = str(exc).strip().splitlines()[0]
-                keys = _flat_keys(compose("config"))
+                keys = _flat_keys(compose("config", overrides=search))
                 for text in single:
                     key = text.split("=", 1)[0].lstrip("+~")
                     if key and key not in keys and key not in GROUPS and not text.startswith("+"):
@@ -125,21 +159,23 @@ def preflight(cfg) -> None:
     """Before any work: the config's values, then the task (loads, env builds and steps, states as declared)."""
     from eureka import tasks
     from eureka.check import preflight as check_task
-    from eureka.config import check_action_space, check_config
+    from eureka.config import check_action_space, check_config, typed
 
+    cfg = typed(cfg)
     check_config(cfg)
     check_action_space(cfg, check_task(tasks.make(cfg.task.name)))
 
 
 def _app(cfg) -> None:
     from hydra.core.hydra_config import HydraConfig
-    from rich.console import Console
 
+    from eureka.config import typed
     from eureka.evolve import EurekaLoop
-    from eureka.report import RichReporter, print_summary, report_after_run
+    from eureka.report import RichReporter, make_console, print_summary, report_after_run
 
+    cfg = typed(cfg)  # the composed config becomes one typed object (EurekaConfig); the code reads its attributes
     run_dir = HydraConfig.get().runtime.output_dir
-    console = Console(stderr=False, log_path=False)
+    console = make_console()
     for name in ("httpx", "httpx2", "httpcore", "openai"):
         logging.getLogger(name).setLevel(logging.WARNING)
     loop = None
@@ -154,7 +190,7 @@ def _app(cfg) -> None:
         print_summary(summary, console, run_dir, best_code)
     except EurekaError as exc:
         console.print(f"[red]eureka: error:[/] {exc}", soft_wrap=True)
-        console.print(f"What was done so far is in {run_dir}")
+        console.print(f"What was done so far is in {run_dir}", soft_wrap=True)
         sys.exit(1)
     except KeyboardInterrupt:
         console.print(f"[yellow]interrupted[/]; what was done so far is in {run_dir}; continue with: "
@@ -203,15 +239,57 @@ def take_api_key(args: list[str]) -> list[str]:
     return [a for a in args if not API_KEY_ARG.match(a)]
 
 
-def _task_path_override(arg: str) -> str | list[str]:
-    """``task=path/to/my_task.py`` becomes ``task=custom task.name=/abs/path/my_task.py``."""
-    if arg.startswith("task=") and arg.endswith(".py") and "," not in arg:
-        path = Path(arg[5:]).expanduser()
-        if not path.is_file():
-            print(f"eureka: error: task file not found: {path}", file=sys.stderr)
-            sys.exit(2)
-        return ["task=custom", f"task.name={path.resolve()}"]
-    return arg
+def register_task_file(value: str) -> str:
+    """Load the task file ``value`` and make it (with its ``settings``) the config option ``task=<its name>``.
+
+    Hydra then applies the file's settings like those of ``conf/task/<name>.yaml``, the command line
+    overrides them, and the run goes to ``outputs/<name>/<time>``. Raises ``ConfigError`` (one line).
+    """
+    from hydra.core.config_store import ConfigStore
+
+    from eureka.tasks import load_task_file
+    from eureka.tasks.settings import as_task_config
+
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"task file not found: {path}")
+    task = load_task_file(path)[0]
+    if (conf_dir() / "task" / f"{task.name}.yaml").is_file():
+        raise ConfigError(f"{path}: the task is named '{task.name}' like a built-in task; give it another name")
+    ConfigStore.instance().store(group="task", name=task.name, node=as_task_config(task, path), package="_global_")
+    return task.name
+
+
+def _task_path_override(arg: str) -> str:
+    """``task=path/to/my_task.py`` (or a comma list for -m) becomes ``task=<the task's name>`` (see above)."""
+    if not arg.startswith("task="):
+        return arg
+    values = arg[5:].split(",")
+    if not any(v.endswith(".py") for v in values):
+        return arg
+    return "task=" + ",".join(register_task_file(v) if v.endswith(".py") else v for v in values)
+
+
+# SB3 keyword arguments and prices are open mappings: `trainer.ppo.n_steps=256` adds or overrides (Hydra's ++)
+_OPEN_KEY = re.compile(r"^(trainer\.(ppo|sac)|llm\.prices)\.[^=]+=")
+
+
+def _open_key_override(arg: str) -> str:
+    return "++" + arg if _OPEN_KEY.match(arg) else arg
+
+
+def _resolve_task_path(args: list[str], cfg) -> list[str]:
+    """A relative ``task.name: my_task.py`` (e.g. of one's own ``--config-dir``) becomes an absolute path
+    (from the current folder, else a config folder or its parent), so every process finds the same file."""
+    name = cfg.task.name
+    if not name.endswith(".py") or Path(name).is_absolute():
+        return args
+    _, dirs = split_flags(args)
+    for base in (Path.cwd(), *(Path(d) for d in dirs), *(Path(d).parent for d in dirs)):
+        if (base / name).is_file():
+            return [*args, f"task.name={(base / name).resolve()}"]
+    raise ConfigError(f"task.name={name}: task file not found (looked in {Path.cwd()}"
+                      f"{''.join(', ' + d for d in dirs)})")
 
 
 # What a resumed run may change: how long it goes on and how it runs, not what was already done.
@@ -238,14 +316,17 @@ def resume_args(args: list[str]) -> list[str]:
             raise ConfigError(f"resume: '{a}' would change what was already done; a resumed run may change only "
                               f"{', '.join(k.rstrip('.') for k in RESUMABLE)}")
     original = [str(o) for o in yaml.safe_load(saved.read_text()) or []]
-    done_iters = yaml.safe_load((run_dir / "config.yaml").read_text()).get("iterations") \
-        if (run_dir / "config.yaml").is_file() else None
+    saved_cfg = yaml.safe_load((run_dir / "config.yaml").read_text()) if (run_dir / "config.yaml").is_file() else {}
+    done_iters = saved_cfg.get("iterations")
     for a in new:
         if a.startswith("iterations=") and done_iters is not None and int(a.split("=", 1)[1]) < int(done_iters):
             raise ConfigError(f"resume: iterations can only grow (the run was started with iterations={done_iters})")
     replaced = {a.split("=", 1)[0] for a in new}
     kept = [o for o in original if o.lstrip("+~").split("=", 1)[0] not in replaced
             and not o.startswith("hydra.run.dir=")]
+    task_file = str((saved_cfg.get("task") or {}).get("name", ""))
+    if task_file.endswith(".py"):  # a task file's run: its option is made again from the file
+        kept = [f"task={task_file}" if o.startswith("task=") else o for o in kept]
     return kept + new + [f"hydra.run.dir={run_dir}"]
 
 
@@ -263,16 +344,18 @@ def main() -> None:
     except ConfigError as exc:
         print(f"eureka: error: {exc}", file=sys.stderr)
         sys.exit(2)
-    args = [_task_path_override(a) for a in args]
-    args = [x for a in args for x in (a if isinstance(a, list) else [a])]
-    sys.argv[1:] = args
-    if not any(a in _HYDRA_FLAGS or a.startswith(("--cfg", "--info", "--package")) for a in args):
-        try:
-            for cfg in compose_configs(args):
+    try:
+        args = [_open_key_override(_task_path_override(a)) for a in args]
+        if not any(a in _HYDRA_FLAGS or a.startswith(("--cfg", "--info", "--package")) for a in args):
+            configs = compose_configs(args)
+            if len(configs) == 1 and (resolved := _resolve_task_path(args, configs[0])) != args:
+                args, configs = resolved, compose_configs(resolved)
+            for cfg in configs:
                 preflight(cfg)
-        except EurekaError as exc:
-            print(f"eureka: error: {exc}", file=sys.stderr)
-            sys.exit(2)
+    except EurekaError as exc:
+        print(f"eureka: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    sys.argv[1:] = args
     hydra.main(version_base=None, config_path=str(conf_dir()), config_name="config")(_app)()
 
 

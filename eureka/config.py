@@ -8,11 +8,12 @@ differs from these defaults (a task's trainer settings, an LLM's provider and mo
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import functools
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, OmegaConf
+from omegaconf import MISSING, DictConfig, OmegaConf
 
 from eureka.errors import ConfigError, did_you_mean
 
@@ -200,11 +201,42 @@ def register() -> None:
 register()
 
 
-def final_seeds(cfg) -> list[int]:
+def typed(cfg: Any) -> EurekaConfig:
+    """The composed config as one typed object (``OmegaConf.to_object`` into ``EurekaConfig``), made once at
+    start-up; the code reads its typed attributes. A ``EurekaConfig`` is returned as it is."""
+    if isinstance(cfg, EurekaConfig):
+        return cfg
+    if not (isinstance(cfg, DictConfig) and OmegaConf.get_type(cfg) is EurekaConfig):
+        cfg = OmegaConf.merge(OmegaConf.structured(EurekaConfig), cfg)
+    out = OmegaConf.to_object(cfg)
+    assert isinstance(out, EurekaConfig)
+    return out
+
+
+def to_yaml(cfg: EurekaConfig) -> str:
+    """``cfg`` as YAML, with ``llm.api_key`` redacted (for files of the run directory)."""
+    if cfg.llm.api_key:
+        cfg = replace(cfg, llm=replace(cfg.llm, api_key="***"))
+    return OmegaConf.to_yaml(OmegaConf.structured(cfg))
+
+
+def final_seeds(cfg: EurekaConfig) -> list[int]:
     """The final re-training seeds: ``eval.seeds``, or ``seed+1 .. seed+eval.num_seeds``."""
     if cfg.eval.seeds is not None:
-        return [int(s) for s in cfg.eval.seeds]
-    return [int(cfg.seed) + k for k in range(1, int(cfg.eval.num_seeds) + 1)]
+        return list(cfg.eval.seeds)
+    return [cfg.seed + k for k in range(1, cfg.eval.num_seeds + 1)]
+
+
+def _select(cfg: Any, key: str) -> Any:
+    """``cfg.a.b`` for ``key`` ``"a.b"`` (a typed config or an OmegaConf one)."""
+    return functools.reduce(getattr, key.split("."), cfg)
+
+
+def sb3_class(algo: str) -> type:
+    """The Stable-Baselines3 class of ``algo`` (one of ``ALGOS``: ``ppo`` -> ``PPO``)."""
+    import stable_baselines3
+
+    return getattr(stable_baselines3, algo.upper())
 
 
 def _choice(key: str, value: Any, choices: tuple[str, ...]) -> None:
@@ -218,25 +250,23 @@ def _at_least(key: str, value: Any, low: float, what: str = "an integer") -> Non
         raise ConfigError(f"{key}={value}: must be {what} >= {low:g}")
 
 
-def _check_hyperparams(cfg) -> None:
+def _check_hyperparams(cfg: EurekaConfig) -> None:
     """``trainer.<algo>.*`` must be keyword arguments of the SB3 class (else every training would crash)."""
     algo = cfg.trainer.algo
-    given = list(cfg.trainer[algo].keys())
+    given = list(getattr(cfg.trainer, algo).keys())
     if not given:
         return
     import inspect
 
-    from stable_baselines3 import PPO, SAC
-
-    cls = {"ppo": PPO, "sac": SAC}[algo]
-    valid = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "policy", "env")]
+    cls = sb3_class(algo)
+    valid = [p for p in inspect.signature(cls).parameters if p not in ("self", "policy", "env")]
     for key in given:
         if key not in valid:
             raise ConfigError(f"trainer.{algo}.{key}: not a keyword argument of SB3's {cls.__name__}."
                               f"{did_you_mean(str(key), valid)} (valid: see the {cls.__name__} documentation)")
 
 
-def check_config(cfg) -> None:
+def check_config(cfg: EurekaConfig) -> None:
     """Check the values a type cannot (choices, ranges, CUDA, a free port); raise ``ConfigError`` (one line)."""
     _choice("trainer.algo", cfg.trainer.algo, ALGOS)
     _choice("trainer.device", cfg.trainer.device, DEVICES)
@@ -247,7 +277,7 @@ def check_config(cfg) -> None:
     _check_hyperparams(cfg)
     for key in ("iterations", "samples", "loop.population", "llm.concurrency", "loop.islands", "loop.migration_every",
                 "eval.episodes", "trainer.total_timesteps", "trainer.n_envs", "sandbox.workers", "eval.num_seeds"):
-        _at_least(key, OmegaConf.select(cfg, key), 1)
+        _at_least(key, _select(cfg, key), 1)
     if cfg.executor.max_workers < 0:
         raise ConfigError(f"executor.max_workers={cfg.executor.max_workers}: must be >= 0 (0 = one per core)")
     if cfg.eval.seeds is not None and len(cfg.eval.seeds) == 0:
@@ -264,26 +294,17 @@ def check_config(cfg) -> None:
             raise ConfigError("trainer.device=cuda: torch sees no CUDA device; valid choices here: auto, cpu "
                               "(or install a CUDA build of torch)")
     if cfg.feedback.mode == "web":
-        from eureka.prefer.web import free_port
+        from eureka.prefer.port import check_port
 
-        if not 1 <= cfg.feedback.port <= 65535 - 50:
-            raise ConfigError(f"feedback.port={cfg.feedback.port}: not a port; valid: 1 .. {65535 - 50}")
-
-        try:
-            free_port(str(cfg.feedback.host), int(cfg.feedback.port))
-        except OSError as exc:
-            raise ConfigError(f"feedback.port={cfg.feedback.port}: {exc}; choose another feedback.port "
-                              "(or feedback.host)") from None
+        check_port(cfg.feedback.host, cfg.feedback.port)
 
 
-
-
-
-def check_action_space(cfg, action_space) -> None:
+def check_action_space(cfg: EurekaConfig, action_space: Any) -> None:
     """SAC needs continuous (Box) actions: say so before any training (``ConfigError``, one line)."""
     import gymnasium as gym
 
     if cfg.trainer.algo == "sac" and not isinstance(action_space, gym.spaces.Box):
         raise ConfigError(f"trainer.algo=sac: SAC needs continuous (Box) actions but task '{cfg.task.name}' has "
                           f"{action_space} actions; valid choices for this task: ppo")
-__all__ = ["ALGOS", "DEVICES", "EurekaConfig", "check_action_space", "check_config", "final_seeds", "register"]
+__all__ = ["ALGOS", "DEVICES", "EurekaConfig", "check_action_space", "check_config", "final_seeds", "register",
+           "sb3_class", "to_yaml", "typed"]

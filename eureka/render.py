@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # pygame (classic control) renders off-screen, no XDG_RUNTIME_DIR
@@ -18,6 +19,7 @@ from stable_baselines3.common.monitor import Monitor  # noqa: E402
 from stable_baselines3.common.vec_env import DummyVecEnv  # noqa: E402
 
 from eureka import tasks  # noqa: E402
+from eureka.config import ALGOS, EurekaConfig  # noqa: E402
 from eureka.reward.wrapper import RewardWrapper  # noqa: E402
 from eureka.train.evaluator import (  # noqa: E402
     NORMALIZER,
@@ -28,7 +30,6 @@ from eureka.train.evaluator import (  # noqa: E402
     read_saved,
     settings_from_bytes,
 )
-from eureka.train.runner import ALGOS  # noqa: E402
 
 
 def record_video(task_name: str, policy_dir: str | Path, out_path: str | Path, algo: str = "ppo",
@@ -190,15 +191,42 @@ class FrameWriter:
     def add(self, frame: np.ndarray) -> None:
         if self.gen is not None:
             self.gen.send(np.ascontiguousarray(frame))
-        else:
+        elif self.gif is not None:
             self.gif.append_data(frame)
 
     def close(self) -> None:
         if self.gen is not None:
             self.gen.close()
-        else:
+        elif self.gif is not None:
             self.gif.close()
             self._file.close()
+
+
+def record_videos(cfg: EurekaConfig, store: Any, cands: list, reporter: Any) -> list[dict]:
+    """Save ``rollout.mp4`` for each candidate that has none yet (``video=false`` turns it off).
+
+    Returns what the renderer reported for each video made (path, frames, walls).
+    """
+    from eureka.procs import run_in_child
+
+    made: list[dict] = []
+    if not cfg.video:
+        return made
+    for c in cands:
+        d = store.candidate_dir(c.id)
+        if (d / "rollout.mp4").exists() or not (d / "policy.safetensors").exists():
+            continue
+        try:
+            fit = "n/a" if c.fitness is None else f"{c.fitness:.3g}"
+            info = run_in_child(record_video, cfg.task.name, str(d), str(d / "rollout.mp4"), cfg.trainer.algo,
+                                cfg.video_steps, label=f"{c.id}   fitness {fit}", timeout=300)
+            store.event("video", id=c.id, path=info["path"], frames=info["frames"])
+            made.append(info)
+        except RuntimeError as exc:
+            (d / "rollout.mp4").unlink(missing_ok=True)  # a broken file would be shown, and never re-recorded
+            reporter.message(f"no video for {c.id}: {exc}")
+            store.event("video_failed", id=c.id, message=str(exc))
+    return made
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,7 +1,7 @@
 import subprocess
 import sys
 
-from eureka.check import check_task
+from eureka.check_task import check_task
 
 BROKEN = '''
 import gymnasium as gym
@@ -18,7 +18,7 @@ TASK = Task(name="broken_cartpole", env_id="CartPole-v1", description="balance",
 
 
 def test_example_game_passes(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "eureka.check", "catch"], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "eureka.check_task", "catch"], capture_output=True, text=True,
                           timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "looks good" in proc.stdout
@@ -34,6 +34,6 @@ def test_broken_task_reports_each_problem(tmp_path):
     assert "'speed' has shape [16, 2] but is declared [N]" in detail
     assert "returned but not declared: extra" in detail
     assert not rows["fitness step"][0] and "expected [16]" in rows["fitness step"][1]
-    proc = subprocess.run([sys.executable, "-m", "eureka.check", str(path), "--no-render"], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "eureka.check_task", str(path), "--no-render"], capture_output=True,
                           text=True, timeout=300, cwd=tmp_path)
     assert proc.returncode == 1 and "problem(s)" in proc.stdout and "Traceback" not in proc.stdout + proc.stderr

@@ -138,7 +138,7 @@ def test_a_task_whose_env_lives_in_its_own_file(tmp_path):
         "            fitness=Fitness('balls caught', step=lambda s: (s['last_event'] > 0).float(), maximum=10.0))\n")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    check = subprocess.run([sys.executable, "-m", "eureka.check", str(folder / "my_task.py"), "--no-render",
+    check = subprocess.run([sys.executable, "-m", "eureka.check_task", str(folder / "my_task.py"), "--no-render",
                             "--steps", "128"], capture_output=True, text=True, timeout=300, cwd=elsewhere)
     assert check.returncode == 0 and "looks good" in check.stdout, check.stdout + check.stderr
     out = tmp_path / "run"

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from eureka.train.result import Snapshot
 
 
 @dataclass
@@ -33,20 +37,23 @@ def _summary(values: list[float | None]) -> str:
     return f"{_fmt(values)}, Max: {max(vals):.2f}, Mean: {np.mean(vals):.2f}, Min: {min(vals):.2f}"
 
 
-def analyze(snapshots: list[dict], fitness: float | None, fitness_name: str = "fitness") -> Reflection:
+def analyze(snapshots: list[Snapshot], fitness: float | None, fitness_name: str = "fitness") -> Reflection:
     """Build the reflection from the ~10 metric snapshots of one training run."""
     names: list[str] = []
     for snap in snapshots:
-        names += [k for k in snap.get("components", {}) if k not in names]
-    comps = {}
+        names += [k for k in snap.components if k not in names]
+    comps: dict[str, dict[str, Any]] = {}
     for name in names:
-        means = [s["components"][name]["mean"] for s in snapshots if name in s.get("components", {})]
-        stds = [s["components"][name]["std"] for s in snapshots if name in s.get("components", {})]
+        stats = [s.components[name] for s in snapshots if name in s.components]
+        means = [v for v in (st.get("mean") for st in stats) if v is not None]
+        stds = [v for v in (st.get("std") for st in stats) if v is not None]
+        if not means:
+            continue
         comps[name] = {"values": [round(v, 4) for v in means], "max": float(np.max(means)),
                        "mean": float(np.mean(means)), "min": float(np.min(means)),
-                       "std_within": float(np.mean(stds))}
-    fit_curve = [s.get("fitness") for s in snapshots]
-    len_curve = [s.get("episode_length") for s in snapshots]
+                       "std_within": float(np.mean(stds)) if stds else 0.0}
+    fit_curve = [s.fitness for s in snapshots]
+    len_curve = [s.episode_length for s in snapshots]
     tips = _tips(comps, fit_curve)
     lines = ["We trained a RL policy using the provided reward function code and tracked the values of the "
              "individual components in the reward function as well as global policy metrics such as the "

@@ -28,6 +28,7 @@ class Critic:
         result = SandboxResult.from_dict(self.pool.run(code, self.states))
         if result.ok:
             return Verdict(code, check=result)
+        assert result.failure is not None  # not ok: why
         return Verdict.rejected(result.failure, code, result)
 
     def check_answer(self, text: str) -> Verdict:

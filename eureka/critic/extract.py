@@ -104,9 +104,10 @@ def extract_code(text: str) -> str:
         raise RewardSyntaxError("no code block defines compute_reward; the answer's code blocks only "
                                 "contain other code")
     else:
-        code = _unfenced_code(text)
-        if code is None:
+        unfenced = _unfenced_code(text)
+        if unfenced is None:
             raise RewardSyntaxError("the answer contains no Python code defining compute_reward")
+        code = unfenced
     code = code.strip("\n")
     tree = _parse(code)
     if tree is None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 
 import numpy as np
 
+from eureka.config import SandboxConfig
 from eureka.errors import (
     RewardRuntimeError,
     RewardTimeout,
@@ -16,24 +17,8 @@ from eureka.errors import (
 )
 from eureka.procs import Child, ChildDied
 
-
-@dataclass
-class SandboxLimits:
-    """Limits applied to every sandbox worker (``sandbox.*`` in the config)."""
-
-    workers: int = 2
-    timeout_s: float = 60.0  # wall-clock backstop per check; runaway code is judged by cpu_s
-    cpu_s: float = 5.0
-    memory_mb: int = 1024
-    max_file_mb: int = 1
-    max_open_files: int = 64
-    network_namespace: bool = True
-    drop_privileges: bool = True
-    start_timeout_s: float = 120.0
-    call_timeout_s: float = 2.0  # CPU seconds one reward call may take during training
-    max_tasks: int = 16  # threads one check may have in all (its jail's uid is its own)
-    scratch_mb: int = 16  # the check's private tmpfs
-    env_allow: list[str] = field(default_factory=list)  # variables passed into jails besides the built-in allow-list
+# the limits applied to every sandbox worker: ``sandbox.*`` of the config, defaults in eureka/config.py
+SandboxLimits = SandboxConfig
 
 
 class _Worker:

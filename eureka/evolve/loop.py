@@ -13,39 +13,31 @@ import contextlib
 import os
 import time
 from pathlib import Path
-
-from omegaconf import DictConfig, OmegaConf
+from typing import Any
 
 from eureka import tasks
 from eureka.analyze import analyze
 from eureka.check import preflight
-from eureka.config import check_action_space, check_config, final_seeds
-from eureka.critic import Critic, SandboxLimits, SandboxPool
+from eureka.config import EurekaConfig, check_action_space, check_config, final_seeds, to_yaml, typed
+from eureka.critic import Critic, SandboxPool
 from eureka.errors import LLMBudgetExceeded, LLMError
 from eureka.evolve.candidate import Candidate, Status
 from eureka.evolve.population import Population
 from eureka.evolve.summary import Summary, final_evaluation
 from eureka.llm import Designer, DesignRequest, make_designer
-from eureka.prefer import PreferenceRound, Session, make_session, public, record_videos, run_round
+from eureka.prefer import PreferenceRound, Session, make_session, public, run_round
 from eureka.prefer.steer import outcome
 from eureka.prompts import build_messages
+from eureka.render import record_videos
 from eureka.reward import sample_states
 from eureka.store import RunStore
-from eureka.store.resume import RecordingExecutor
-from eureka.train import TrainSpec, make_executor
+from eureka.train import TrainSpec, make_executor, train_spec
 from eureka.train.halving import rungs, successive_halving
+from eureka.train.recording import RecordingExecutor
 from eureka.train.result import Executor, TrainResult
 from eureka.train.runner import rounded_timesteps
 
 _MAKE = object()  # "build it from the config"
-
-
-def redacted(cfg: DictConfig) -> DictConfig:
-    """A copy of ``cfg`` with ``llm.api_key`` replaced, for files of the run directory."""
-    out = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
-    if out.get("llm") is not None and out.llm.get("api_key"):
-        out.llm.api_key = "***"
-    return out
 
 
 class Reporter:
@@ -72,24 +64,25 @@ class EurekaLoop:
     candidates, ``executor`` trains them, ``session`` asks for preferences (None: fitness only).
     """
 
-    def __init__(self, cfg: DictConfig, run_dir: str | Path, reporter: Reporter | None = None,
+    def __init__(self, cfg: EurekaConfig | Any, run_dir: str | Path, reporter: Reporter | None = None,
                  designer: Designer | None = None, executor: Executor | None = None,
                  session: Session | None = _MAKE):  # type: ignore[assignment]
+        cfg = typed(cfg)  # one typed object (an OmegaConf config is converted once, here)
         check_config(cfg)
         self.cfg = cfg
-        if cfg.sandbox.get("env_allow"):  # names the trusted processes keep, so jails can be given them
-            os.environ["EUREKA_ENV_ALLOW"] = ",".join(str(n) for n in cfg.sandbox.env_allow)
+        if cfg.sandbox.env_allow:  # names the trusted processes keep, so jails can be given them
+            os.environ["EUREKA_ENV_ALLOW"] = ",".join(cfg.sandbox.env_allow)
         self.store = RunStore(run_dir)
         self.reporter = reporter or Reporter()
         self.task = tasks.make(cfg.task.name)
-        self.designer = designer or make_designer(cfg.llm, seed=int(cfg.seed), run_dir=run_dir)
+        self.designer = designer or make_designer(cfg.llm, seed=cfg.seed, run_dir=run_dir)
         # every training result is recorded as it arrives (trainings.jsonl), so resume=<run_dir> trains nothing twice
-        self.executor = RecordingExecutor(executor or make_executor(cfg.executor, float(cfg.trainer.timeout_s)),
+        self.executor = RecordingExecutor(executor or make_executor(cfg.executor, cfg.trainer.timeout_s),
                                           self.store.root)
         self.candidates: list[Candidate] = []
         self.best: Candidate | None = None
         lc = cfg.loop
-        self.population = Population(int(lc.population), int(lc.islands), str(lc.selection), int(lc.migration_every))
+        self.population = Population(lc.population, lc.islands, lc.selection, lc.migration_every)
         self.feedback_cfg = cfg.feedback
         self.session = make_session(self.feedback_cfg, run_dir, announce=self.reporter.message) \
             if session is _MAKE else session
@@ -98,9 +91,9 @@ class EurekaLoop:
         self.notes_for: dict[str, list[str]] = {}
         self.walls: dict[str, list[str]] = {}  # walls reported by each kind of process that ran candidate code
         self.jails: dict[str, dict] = {}  # what a jail of each kind reported of itself (namespaces, uid, limits)
-        self.summary = Summary(self.task.name, str(cfg.llm.provider), self.designer.model,
-                               self.task.fitness.description, int(cfg.seed), lc.target_fitness,
-                               selection=self.population.selection, feedback=str(cfg.feedback.mode),
+        self.summary = Summary(self.task.name, cfg.llm.provider, self.designer.model,
+                               self.task.fitness.description, cfg.seed, lc.target_fitness,
+                               selection=self.population.selection, feedback=cfg.feedback.mode,
                                final_seeds=final_seeds(cfg))
         self.t0 = time.time()
 
@@ -115,7 +108,7 @@ class EurekaLoop:
         critic = self.begin()
         try:
             errors: list[str] = []
-            for it in range(int(self.cfg.iterations)):
+            for it in range(self.cfg.iterations):
                 cands = self.design(it, errors)
                 if not cands:
                     break
@@ -139,11 +132,11 @@ class EurekaLoop:
 
         An exhausted token budget ends the search cleanly (no candidates); other LLM errors stop the run.
         """
-        self.reporter.iteration_started(it, int(self.cfg.iterations))
+        self.reporter.iteration_started(it, self.cfg.iterations)
         general = list(self.cfg.notes)
         groups: dict[str | None, list[int]] = {}
         parents: dict[str | None, Candidate | None] = {}
-        for k in range(int(self.cfg.samples)):
+        for k in range(self.cfg.samples):
             parent = self.population.parent_for(k)
             key = parent.id if parent else None
             groups.setdefault(key, []).append(k)
@@ -157,7 +150,7 @@ class EurekaLoop:
                                       parent.reflection.text if parent and parent.reflection else None,
                                       errors, notes)
             requests.append(DesignRequest(self.task, messages, len(samples), it,
-                                          int(self.cfg.seed) + 1000 * samples[0],
+                                          self.cfg.seed + 1000 * samples[0],
                                           parent=parent.as_parent() if parent else None, population=population,
                                           errors=errors, notes=notes))
         try:
@@ -179,7 +172,7 @@ class EurekaLoop:
                                  cached=answer.cached)
                 cands.append(cand)
         usage = self.designer.usage
-        if usage.requests:
+        if usage.total_tokens:  # a designer that uses no tokens (offline, replay) gets no token line
             self.reporter.message(f"LLM so far: {usage.requests} request(s), {usage.total_tokens} tokens"
                                   + (f", ${usage.usd:.4f}" if usage.usd else ""))
         cands.sort(key=lambda c: c.sample)
@@ -205,13 +198,13 @@ class EurekaLoop:
 
     def train(self, cands: list[Candidate]) -> list[TrainResult]:
         """Train every candidate (step 3); with ``loop.early_stop``, by successive halving."""
-        specs = [self.spec(c.id, "candidate", int(self.cfg.seed), c.reward_path, self.store.candidate_dir(c.id))
+        specs = [self.spec(c.id, "candidate", self.cfg.seed, c.reward_path, self.store.candidate_dir(c.id))
                  for c in cands]
         for sp in specs:
             self.reporter.training_started(sp.job_id, rounded_timesteps(sp))
         es = self.cfg.loop.early_stop
-        fractions = rungs(float(es.eta), float(es.min_fraction)) if es.enabled else [1.0]
-        return successive_halving(self.executor, specs, fractions, float(es.eta), self.reporter.training_progress)
+        fractions = rungs(es.eta, es.min_fraction) if es.enabled else [1.0]
+        return successive_halving(self.executor, specs, fractions, es.eta, self.reporter.training_progress)
 
     def analyze(self, cands: list[Candidate], results: list[TrainResult]) -> None:
         """Turn each training result into the candidate's fitness and reflection (step 4)."""
@@ -225,7 +218,7 @@ class EurekaLoop:
             cand.steps, cand.stopped_at = result.steps, result.stopped_at
             if result.ok:
                 cand.status, cand.fitness = Status.OK, result.fitness
-            else:
+            elif result.failure is not None:
                 cand.reject(Status.FAILED, result.failure)
             if result.stopped_at is not None:
                 self.store.event("stopped_early", id=cand.id, steps=result.stopped_at, fitness=cand.fitness)
@@ -247,22 +240,20 @@ class EurekaLoop:
             self.tell_choices(it, rnd)
         ok = [c for c in cands if c.status is Status.OK and c.fitness is not None]
         if ok:
-            self.record_videos([max(ok, key=lambda c: c.fitness)])
+            self.record_videos([max(ok, key=lambda c: c.fitness if c.fitness is not None else -float("inf"))])
         self.write_summary()
 
     # -- around the search -----------------------------------------------------------------
     def begin(self) -> Critic:
         """Check the task (once per process), record the config, and start the critic's sandbox."""
         check_action_space(self.cfg, preflight(self.task))
-        self.store.write_text("config.yaml", OmegaConf.to_yaml(redacted(self.cfg), resolve=True))
-        self.store.event("run_started", task=self.task.name, llm=self.cfg.llm.provider, seed=int(self.cfg.seed),
+        self.store.write_text("config.yaml", to_yaml(self.cfg))
+        self.store.event("run_started", task=self.task.name, llm=self.cfg.llm.provider, seed=self.cfg.seed,
                          final_seeds=self.summary.final_seeds)
         self.write_summary()
         self.reporter.phase("collecting a batch of real states for the critic")
-        states = sample_states(self.task, seed=int(self.cfg.seed))
-        sb = OmegaConf.to_container(self.cfg.sandbox, resolve=True)
-        limits = SandboxLimits(**{k: v for k, v in sb.items() if not k.startswith("training_")})
-        pool = SandboxPool(limits)
+        states = sample_states(self.task, seed=self.cfg.seed)
+        pool = SandboxPool(self.cfg.sandbox)  # sandbox.* are the workers' limits (SandboxLimits)
         self.walls["critic"] = pool.walls
         if pool.jail:
             self.jails["critic"] = pool.jail
@@ -273,7 +264,7 @@ class EurekaLoop:
         target = self.cfg.loop.target_fitness
         if target is None or self.best is None or self.best.fitness is None or self.best.fitness < target:
             return False
-        left = int(self.cfg.iterations) - it - 1
+        left = self.cfg.iterations - it - 1
         self.summary.message = (f"target fitness {target:g} reached by {self.best.id} in iteration {it + 1}"
                                 + (f"; skipped the remaining {left} iteration(s)" if left else ""))
         self.reporter.message(self.summary.message)
@@ -305,9 +296,9 @@ class EurekaLoop:
             return self.summary
         seeds = self.summary.final_seeds
         self.reporter.phase(f"final evaluation: best reward and baselines x {len(seeds)} seeds ({seeds}; the "
-                            f"search used seed {int(self.cfg.seed)})")
+                            f"search used seed {self.cfg.seed})")
         self.summary.final = final_evaluation(
-            self.executor, self.spec, self.best.reward_path, seeds, self.store.root, bool(self.cfg.eval.baselines),
+            self.executor, self.spec, self.best.reward_path, seeds, self.store.root, self.cfg.eval.baselines,
             on_start=lambda sp: self.reporter.training_started(sp.job_id, rounded_timesteps(sp)),
             on_progress=self.reporter.training_progress, on_done=self.reporter.job_done)
         if self.summary.final.note:
@@ -318,19 +309,9 @@ class EurekaLoop:
         return self.summary
 
     def spec(self, job_id: str, mode: str, seed: int, reward_path: str | None, out_dir: Path) -> TrainSpec:
-        """What to train, from ``trainer.*`` and ``eval.episodes``."""
-        t, sb = self.cfg.trainer, self.cfg.sandbox
-        algo = str(t.algo)
-        return TrainSpec(job_id=job_id, task=self.cfg.task.name, mode=mode, reward_path=reward_path, algo=algo,
-                         total_timesteps=int(t.total_timesteps), n_envs=int(t.n_envs), seed=seed,
-                         device=str(t.device), hyperparams=OmegaConf.to_container(t[algo], resolve=True),
-                         normalize=bool(t.normalize), eval_episodes=int(self.cfg.eval.episodes),
-                         out_dir=str(out_dir), tensorboard=bool(t.tensorboard), subproc_envs=bool(t.subproc_envs),
-                         memory_mb=int(t.memory_mb), max_file_mb=int(t.max_file_mb),
-                         call_timeout_s=float(sb.call_timeout_s), first_call_cpu_s=float(sb.cpu_s),
-                         network_namespace=bool(sb.network_namespace), drop_privileges=bool(sb.drop_privileges),
-                         cpu_s=float(sb.training_cpu_s), max_tasks=int(sb.training_max_tasks),
-                         scratch_mb=int(sb.training_scratch_mb), env_allow=list(sb.env_allow))
+        """What to train, from ``trainer.*``, ``sandbox.*`` and ``eval.episodes``."""
+        return train_spec(self.cfg, job_id=job_id, mode=mode, seed=seed, reward_path=reward_path,
+                          out_dir=str(out_dir))
 
     def write_summary(self) -> None:
         s = self.summary
@@ -345,6 +326,7 @@ class EurekaLoop:
     # -- preferences (a session after each iteration's training) ---------------------------
     def ask_preferences(self, it: int, cands: list[Candidate]) -> PreferenceRound:
         """Run a preference round (``eureka.prefer.run_round``); apply its scores and notes."""
+        assert self.session is not None
         rnd = run_round(self.session, it, cands, self.population.all(), everyone=self.candidates, cfg=self.cfg,
                         store=self.store, task=self.task, reporter=self.reporter)
         for cid, notes in rnd.notes.items():
@@ -361,12 +343,13 @@ class EurekaLoop:
 
     def tell_choices(self, it: int, rnd: PreferenceRound) -> None:
         """Tell the person (page or terminal) and the event log what their choices did."""
-        parents = [self.population.parent_for(k) for k in range(int(self.cfg.samples))]
+        parents = [self.population.parent_for(k) for k in range(self.cfg.samples)]
         result = outcome(it, rnd.favourite, self.population.selection, self.population.all(), parents, rnd.notes,
-                         rnd.shown, last=it >= int(self.cfg.iterations) - 1)
+                         rnd.shown, last=it >= self.cfg.iterations - 1)
         self.store.event("choices", **result)
-        with self.reporter.paused():
-            self.session.outcome(result)
+        if self.session is not None:
+            with self.reporter.paused():
+                self.session.outcome(result)
 
     @staticmethod
     def public(c: Candidate) -> dict:

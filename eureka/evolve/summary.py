@@ -18,7 +18,7 @@ SpecFn = Callable[[str, str, int, "str | None", Path], TrainSpec]  # (job_id, mo
 
 def human_normalized_score(f_method: float | None, f_env: float | None, f_sparse: float | None) -> float | None:
     """``(F_method - F_sparse) / |F_env - F_sparse|``; None when undefined (baselines equal)."""
-    if None in (f_method, f_env, f_sparse):
+    if f_method is None or f_env is None or f_sparse is None:
         return None
     denom = abs(f_env - f_sparse)
     if denom < 1e-9 * max(1.0, abs(f_env), abs(f_sparse)):

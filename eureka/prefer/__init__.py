@@ -10,35 +10,33 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from eureka.config import FEEDBACK_MODES, FeedbackConfig
 from eureka.prefer.log import PreferenceLog
 from eureka.prefer.pairs import choose_pairs
-from eureka.prefer.round import PreferenceRound, public, record_videos, run_round
+from eureka.prefer.round import PreferenceRound, public, run_round
 from eureka.prefer.scores import bradley_terry
 from eureka.prefer.session import CliSession, Pair, ScriptedTeacher, Session, SessionInfo, SessionResult
 
-MODES = ("fitness", "cli", "web", "scripted")
+MODES = FEEDBACK_MODES
 
 
-def make_session(cfg, run_dir: str | Path, announce=print) -> Session | None:
+def make_session(cfg: FeedbackConfig, run_dir: str | Path, announce=print) -> Session | None:
     """The session for ``feedback.mode`` (None for ``fitness``)."""
-    mode = cfg.get("mode", "fitness")
     log = PreferenceLog(Path(run_dir) / "preferences.jsonl")
-    timeout = float(cfg.get("timeout_s", 600))
-    if mode == "fitness":
+    if cfg.mode == "fitness":
         return None
-    if mode == "scripted":
-        return ScriptedTeacher(log, noise=float(cfg.get("noise", 0.0)), seed=int(cfg.get("seed", 0)))
-    if mode == "cli":
-        return CliSession(log, timeout_s=timeout, open_videos=bool(cfg.get("open_videos", True)))
-    if mode == "web":
+    if cfg.mode == "scripted":
+        return ScriptedTeacher(log, noise=cfg.noise, seed=cfg.seed)
+    if cfg.mode == "cli":
+        return CliSession(log, timeout_s=cfg.timeout_s, open_videos=cfg.open_videos)
+    if cfg.mode == "web":
         from eureka.prefer.web import WebSession
 
-        return WebSession(log, host=str(cfg.get("host", "127.0.0.1")), port=int(cfg.get("port", 8765)),
-                          timeout_s=timeout, announce=announce, finish_delay_s=float(cfg.get("finish_delay_s", 3)),
-                          open_browser=bool(cfg.get("open_browser", False)))
-    raise ValueError(f"feedback.mode must be one of {', '.join(MODES)}, not '{mode}'")
+        return WebSession(log, host=cfg.host, port=cfg.port, timeout_s=cfg.timeout_s, announce=announce,
+                          finish_delay_s=cfg.finish_delay_s, open_browser=cfg.open_browser)
+    raise ValueError(f"feedback.mode must be one of {', '.join(MODES)}, not '{cfg.mode}'")
 
 
 __all__ = ["MODES", "CliSession", "Pair", "PreferenceLog", "PreferenceRound", "ScriptedTeacher", "Session",
-           "SessionInfo", "SessionResult", "bradley_terry", "choose_pairs", "make_session", "public", "record_videos",
+           "SessionInfo", "SessionResult", "bradley_terry", "choose_pairs", "make_session", "public",
            "run_round"]

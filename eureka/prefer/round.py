@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eureka.config import EurekaConfig
 from eureka.prefer.pairs import choose_pairs, pair_key
 from eureka.prefer.scores import bradley_terry
 from eureka.prefer.session import Pair, Session, SessionInfo
@@ -85,35 +86,6 @@ def public(c: Any) -> dict:
             "video": str(video) if video is not None and video.exists() else None}
 
 
-def record_videos(cfg: Any, store: Any, cands: list, reporter: Any) -> list[dict]:
-    """Save ``rollout.mp4`` for each candidate that has none yet (``video=false`` turns it off).
-
-    Returns what the renderer reported for each video made (path, frames, walls).
-    """
-    from eureka.procs import run_in_child
-    from eureka.render import record_video
-
-    made: list[dict] = []
-    if not cfg.get("video", True):
-        return made
-    for c in cands:
-        d = store.candidate_dir(c.id)
-        if (d / "rollout.mp4").exists() or not (d / "policy.safetensors").exists():
-            continue
-        try:
-            fit = "n/a" if c.fitness is None else f"{c.fitness:.3g}"
-            info = run_in_child(record_video, cfg.task.name, str(d), str(d / "rollout.mp4"),
-                                str(cfg.trainer.algo), int(cfg.get("video_steps", 300)),
-                                label=f"{c.id}   fitness {fit}", timeout=300)
-            store.event("video", id=c.id, path=info["path"], frames=info["frames"])
-            made.append(info)
-        except RuntimeError as exc:
-            (d / "rollout.mp4").unlink(missing_ok=True)  # a broken file would be shown, and never re-recorded
-            reporter.message(f"no video for {c.id}: {exc}")
-            store.event("video_failed", id=c.id, message=str(exc))
-    return made
-
-
 # -- what the page says about choices and notes ----------------------------------------------------
 def note_hint(provider: str, state_names: list[str]) -> str:
     """What the designer in use does with a note."""
@@ -167,17 +139,19 @@ def _fitness(c: Any) -> float:
 
 
 def run_round(session: Session, iteration: int, candidates: list, population: list, *, everyone: list,
-              cfg: Any, store: Any, task: Any, reporter: Any) -> PreferenceRound:
+              cfg: EurekaConfig, store: Any, task: Any, reporter: Any) -> PreferenceRound:
     """Make videos, ask about pairs of this iteration's best candidates and the population, collect the result.
 
     ``candidates`` are this iteration's, ``population`` the current one (best
     first), ``everyone`` every candidate of the run (the ids Bradley-Terry
     scores are fitted over).
     """
-    fb = cfg.get("feedback") or {}
+    from eureka.render import record_videos
+
+    fb = cfg.feedback
     rnd = PreferenceRound(iteration)
     fresh = sorted([c for c in candidates if c.status == "ok" and c.fitness is not None],
-                   key=lambda c: -_fitness(c))[:int(fb.get("max_candidates", 4))]
+                   key=lambda c: -_fitness(c))[:fb.max_candidates]
     by_id = {c.id: c for c in sorted(_unique(fresh + list(population)), key=lambda c: -_fitness(c))}
     shown = list(by_id.values())
     revs = {c.id: revision(c) for c in shown}
@@ -196,7 +170,7 @@ def run_round(session: Session, iteration: int, candidates: list, population: li
         else:
             known.add(pair_key(a, b))
     rnd.known = len(known)
-    chosen = choose_pairs(list(by_id), int(fb.get("max_pairs", 10)), int(cfg.get("seed", 0)) + iteration,
+    chosen = choose_pairs(list(by_id), fb.max_pairs, cfg.seed + iteration,
                           exclude=known) if len(shown) >= 2 else []
     if chosen:
         reporter.phase("recording rollout videos for the preference session")
@@ -215,21 +189,20 @@ def run_round(session: Session, iteration: int, candidates: list, population: li
         table = [{**show(c), "in_population": c.id in in_pop, "current": c.iteration == iteration}
                  for c in _unique(list(population) + sorted(
                      [c for c in candidates if c.status == "ok"], key=lambda c: -_fitness(c)))]
-        lcfg = cfg.get("loop") or {}
-        selection, size = str(lcfg.get("selection", "fitness")), int(lcfg.get("population", 4))
-        iterations = int(cfg.get("iterations", 0))
+        selection, size = cfg.loop.selection, cfg.loop.population
+        iterations = cfg.iterations
         last = bool(iterations) and iteration >= iterations - 1
-        seeds = (cfg.get("eval") or {}).get("seeds")
+        seeds = cfg.eval.seeds
         session_info = SessionInfo(
             session_id=f"{iteration}-{secrets.token_hex(4)}", iterations=iterations,
             selection=selection,
-            selection_text=selection_text(selection, size, competing=len(table), samples=int(cfg.get("samples", 0)),
+            selection_text=selection_text(selection, size, competing=len(table), samples=cfg.samples,
                                           last=last, final_seeds=len(seeds) if seeds else None),
-            note_hint=note_hint(str(cfg.llm.get("provider", "offline")), list(task.state_names)),
+            note_hint=note_hint(cfg.llm.provider, list(task.state_names)),
             repeated=repeated, known=len(known), candidates=table, score_ids=[c.id for c in everyone],
             population_size=size, last=last, note_example=note_example(task),
             survive=survive_text(len(table), size) if len(table) <= size and not last else "")
-        reporter.phase(f"preference session ({fb.get('mode')}): {len(pairs)} pair(s)"
+        reporter.phase(f"preference session ({fb.mode}): {len(pairs)} pair(s)"
                        + (f", {len(known)} answered earlier not asked again" if known else ""))
         with reporter.paused():
             result = session.run(iteration, pairs, [public(c) for c in population] or list(info.values()),
@@ -244,7 +217,7 @@ def run_round(session: Session, iteration: int, candidates: list, population: li
             note = (rec.get("note") or "").strip()
             if not note:
                 continue
-            for cid in {"a": [rec["a"]], "b": [rec["b"]]}.get(rec.get("choice"), [rec["a"], rec["b"]]):
+            for cid in {"a": [rec["a"]], "b": [rec["b"]]}.get(str(rec.get("choice")), [rec["a"], rec["b"]]):
                 rnd.notes.setdefault(cid, [])
                 if note not in rnd.notes[cid]:
                     rnd.notes[cid].append(note)
@@ -257,5 +230,5 @@ def run_round(session: Session, iteration: int, candidates: list, population: li
     return rnd
 
 
-__all__ = ["PreferenceRound", "earlier_answers", "note_example", "note_hint", "public", "record_videos", "revision",
-           "run_round", "selection_text"]
+__all__ = ["PreferenceRound", "earlier_answers", "note_example", "note_hint", "public", "revision", "run_round",
+           "selection_text"]

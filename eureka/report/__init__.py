@@ -4,40 +4,76 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.syntax import Syntax
 from rich.table import Table
+from rich.text import Text
 
-from eureka.evolve.loop import Candidate, Reporter
+from eureka.evolve.candidate import Candidate
+from eureka.evolve.loop import Reporter
 from eureka.train.result import TrainResult
 
 
+def make_console() -> Console:
+    """The run's console. When the output is not a terminal (a file, a pipe) nothing is wrapped at 80
+    columns: lines are as long as they are, so code, paths and URLs stay whole (``soft_wrap``)."""
+    console = Console(log_path=False)
+    console.soft_wrap = not console.is_terminal
+    return console
+
+
 class RichReporter(Reporter):
-    """Progress bars for iterations, candidates and training steps; a line per finished candidate."""
+    """Progress bars for iterations, candidates and training steps; a line per finished candidate.
+
+    Every training's timer starts with its first progress report (not when it was queued), and the
+    bars are complete when the run ends.
+    """
 
     def __init__(self, console: Console | None = None):
-        self.console = console or Console()
+        self.console = console or make_console()
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                  TimeElapsedColumn(), console=self.console, transient=False)
-        self._iter_task = None
-        self._cand_task = None
-        self._jobs: dict[str, int] = {}
+        self._iter_task: TaskID | None = None
+        self._iters_run = 0
+        self._cand_task: TaskID | None = None
+        self._jobs: dict[str, TaskID] = {}
 
     def __enter__(self) -> RichReporter:
         self.progress.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is None:
+            self._complete_iterations()
         self.progress.stop()
+
+    def _complete_iterations(self) -> None:
+        """The iteration bar at the iterations run (all of them, or 'stopped early' with the bar full)."""
+        if self._iter_task is None:
+            return
+        total = self.progress.tasks[self._index(self._iter_task)].total or 0
+        if self._iters_run < total:
+            self.progress.update(self._iter_task, total=self._iters_run,
+                                 description=f"iterations (stopped after {self._iters_run} of {total:g})")
+        self.progress.update(self._iter_task, completed=self._iters_run)
+
+    def log(self, text: str) -> None:
+        """A timed line; outside a terminal a plain, unwrapped one."""
+        if self.console.is_terminal:
+            self.console.log(text)
+        else:
+            self.console.print(f"[{datetime.now():%H:%M:%S}] {text}", soft_wrap=True, highlight=False)
 
     def iteration_started(self, it: int, total: int) -> None:
         if self._iter_task is None:
             self._iter_task = self.progress.add_task("iterations", total=total)
         self.progress.update(self._iter_task, completed=it)
-        self.console.log(f"iteration {it + 1}/{total}: asking the designer")
+        self._iters_run = it + 1
+        self.log(f"iteration {it + 1}/{total}: asking the designer")
 
     def candidates_designed(self, it: int, candidates: list[Candidate]) -> None:
         if self._cand_task is not None:
@@ -48,22 +84,32 @@ class RichReporter(Reporter):
         self._cand_task = self.progress.add_task(f"iteration {it + 1} candidates", total=len(candidates))
 
     def training_started(self, job_id: str, total_steps: int) -> None:
-        self._jobs[job_id] = self.progress.add_task(f"  train {job_id}", total=total_steps)
+        # queued: its timer starts with its first progress report (trainings wait for a free core)
+        self._jobs[job_id] = self.progress.add_task(f"  train {job_id}", total=total_steps, start=False)
 
     def training_progress(self, job_id: str, steps: int) -> None:
         if job_id in self._jobs:
+            self._start(self._jobs[job_id])
             self.progress.update(self._jobs[job_id], completed=steps)
 
-    def candidate_done(self, cand: Candidate) -> None:
-        if cand.id in self._jobs:
-            task = self._jobs[cand.id]
+    def _start(self, task_id: TaskID) -> None:
+        if not self.progress.tasks[self._index(task_id)].started:
+            self.progress.start_task(task_id)
+
+    def _finish(self, job_id: str) -> None:
+        if job_id in self._jobs:
+            task = self._jobs[job_id]
+            self._start(task)
             self.progress.update(task, completed=self.progress.tasks[self._index(task)].total)
+
+    def candidate_done(self, cand: Candidate) -> None:
+        self._finish(cand.id)
         if self._cand_task is not None:
             self.progress.advance(self._cand_task)
         if cand.status == "ok":
-            self.console.log(f"{cand.id}: [green]ok[/] fitness {cand.fitness:.3f}")
+            self.log(f"{cand.id}: [green]ok[/] fitness {cand.fitness:.3f}")
         else:
-            self.console.log(f"{cand.id}: [red]{cand.status}[/] {cand.error_class}: {cand.message[:160]}")
+            self.log(f"{cand.id}: [red]{cand.status}[/] {cand.error_class}: {cand.message[:160]}")
 
     @contextlib.contextmanager
     def paused(self):
@@ -74,23 +120,22 @@ class RichReporter(Reporter):
         finally:
             self.progress.start()
 
-    def _index(self, task_id: int) -> int:
+    def _index(self, task_id: TaskID) -> int:
         return next(i for i, t in enumerate(self.progress.tasks) if t.id == task_id)
 
     def job_done(self, job_id: str, result: TrainResult) -> None:
-        if job_id in self._jobs:
-            task = self._jobs[job_id]
-            self.progress.update(task, completed=self.progress.tasks[self._index(task)].total)
+        self._finish(job_id)
         fit = result.fitness
         status = f"fitness {fit:.3f}" if fit is not None else \
             f"{result.failure.error_class}: {result.failure.message}" if result.failure else "no fitness"
-        self.console.log(f"{job_id}: {status}")
+        self.log(f"{job_id}: {status}")
 
     def phase(self, text: str) -> None:
-        self.console.log(text)
+        self._complete_iterations()  # the only phase after the iterations is the final stage
+        self.log(text)
 
     def message(self, text: str) -> None:
-        self.console.log(text)
+        self.log(text)
 
 
 def _f(v) -> str:
@@ -114,7 +159,10 @@ def print_summary(summary: dict, console: Console, run_dir: str, best_code: str 
         console.print(f"* = in the final population (selection: {summary.get('selection', 'fitness')})")
     if best_code:
         console.print(f"Best reward ({summary.get('best_candidate')}, fitness {_f(summary.get('best_fitness'))}):")
-        console.print(Syntax(best_code, "python", line_numbers=False, word_wrap=True))
+        if console.is_terminal:
+            console.print(Syntax(best_code, "python", line_numbers=False, word_wrap=True))
+        else:  # a file or a pipe: the code as it is, no wrapping, no padding
+            console.print(Text(best_code.rstrip("\n")), soft_wrap=True)
     fe = summary.get("final_eval") or {}
     bl = summary.get("baselines") or {}
     if fe.get("mean") is not None:
@@ -133,9 +181,14 @@ def print_summary(summary: dict, console: Console, run_dir: str, best_code: str 
     if summary.get("message"):
         console.print(summary["message"])
     usage = summary.get("llm_usage", {})
-    console.print(f"LLM: {usage.get('requests', 0)} requests, {usage.get('prompt_tokens', 0)} prompt + "
-                  f"{usage.get('completion_tokens', 0)} completion tokens. Wall time {summary['wall_time_s']:.0f} s.")
-    console.print(f"Run directory: {run_dir}")
+    tokens = usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0)
+    line = ""  # a designer that uses no tokens (offline, replay) gets no token line
+    if tokens:
+        cost = f", ${usage['usd']:.4f}" if usage.get("usd") else ""
+        line = (f"LLM: {usage.get('requests', 0)} requests, {usage.get('prompt_tokens', 0)} prompt + "
+                f"{usage.get('completion_tokens', 0)} completion tokens{cost}. ")
+    console.print(f"{line}Wall time {summary['wall_time_s']:.0f} s.", soft_wrap=True)
+    console.print(f"Run directory: {run_dir}", soft_wrap=True)
 
 
 def write_report(run_dir: str | Path, **kwargs) -> Path:
@@ -165,8 +218,8 @@ def report_after_run(run_dir: str | Path, console: Console | None = None) -> Pat
             console.print(f"[yellow]no report.html:[/] {type(exc).__name__}: {exc}", soft_wrap=True)
         return None
     if console is not None:
-        console.print(f"Report: {path}")
+        console.print(f"Report: {path}", soft_wrap=True)
     return path
 
 
-__all__ = ["RichReporter", "print_summary", "report_after_run", "write_report"]
+__all__ = ["RichReporter", "make_console", "print_summary", "report_after_run", "write_report"]

@@ -11,6 +11,7 @@ import base64
 import datetime as _dt
 import html
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from eureka.report import plots
@@ -521,7 +522,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, tensorboard
     return path
 
 
-def write_comparison(run_dirs: list[str | Path], out: str | Path) -> Path:
+def write_comparison(run_dirs: Sequence[str | Path], out: str | Path) -> Path:
     """Write one comparison page for ``run_dirs``; return its path."""
     out = Path(out)
     runs = [load_run(d) for d in run_dirs]

@@ -59,6 +59,7 @@ class RewardWrapper(VecEnvWrapper):
         self._kept: list[tuple] = []  # (reward obs, actions, dones, infos, env rewards) of steps not yet scored
         self._ep_sum = np.zeros(self.n)
         self._ep_max = np.full(self.n, -np.inf)
+        self._ep_last = np.zeros(self.n)  # this step's fitness values (reduce "last": the episode's final one)
         self._ep_len = np.zeros(self.n, dtype=np.int64)
         self.episode_fitness: list[float] = []
         self.episode_lengths: list[int] = []
@@ -142,6 +143,7 @@ class RewardWrapper(VecEnvWrapper):
             self._ep_sum += fit[t]
             if self.task.fitness.reduce == "max":
                 np.maximum(self._ep_max, fit[t], out=self._ep_max)
+            self._ep_last = fit[t]
             self._ep_len += 1
             if done[t].any():
                 done_idx = np.flatnonzero(done[t])
@@ -183,6 +185,8 @@ class RewardWrapper(VecEnvWrapper):
             values = self._ep_sum[done_idx] / np.maximum(self._ep_len[done_idx], 1)
         elif reduce == "max":
             values = self._ep_max[done_idx]
+        elif reduce == "last":
+            values = self._ep_last[done_idx].astype(np.float64)
         else:
             raise ValueError(f"unknown fitness reduce '{reduce}'")
         self.episode_fitness.extend(values.tolist())

@@ -24,13 +24,24 @@ class StateVar:
     meaning: str = ""
 
 
+HINT_GOALS = ("target", "maximize", "minimize", "band", "alive")
+REDUCES = ("sum", "mean", "max", "last")
+
+
 @dataclass
 class Hint:
-    """A goal the offline designer seeds its genome with.
+    """A goal the offline designer seeds its genome with (checked before the search: ``var`` must be a state).
 
-    goal: ``target`` (stay near ``target`` within ``scale``), ``maximize``,
-    ``minimize``, ``band`` (stay within ``low``..``high``) or ``alive``
-    (a constant bonus per step survived).
+    - ``var``: a state variable's name (``[N, d]`` variables enter by their norm; any name for ``alive``).
+    - ``goal``: what the seed term rewards, ``x`` being the variable:
+      ``target``: ``weight * exp(-0.5 * ((x - target) / scale)^2)`` (1 at the target);
+      ``maximize``: ``weight * x / scale``; ``minimize``: ``-weight * |x| / scale``;
+      ``band``: ``weight`` while ``low <= x <= high`` (default ``target -+ scale``), else 0;
+      ``alive``: ``weight`` per step survived.
+    - ``target``: the value to approach (``target``; centre of ``band``).
+    - ``scale``: the variable's typical size: the tolerance's width, the divisor of ``maximize``/``minimize``.
+    - ``low``, ``high``: the band's bounds (``band`` only).
+    - ``weight``: the term's weight in the sum (e.g. 0.001 for an action penalty).
     """
 
     var: str
@@ -48,8 +59,9 @@ class Fitness:
 
     ``step`` maps a state dict to one value per row ``[N]`` (the rows: the envs of one
     vector step, or under PPO all steps of a rollout);
-    an episode's fitness is those values reduced with ``reduce`` (``sum``,
-    ``mean`` or ``max``); the task fitness is the mean over episodes.
+    an episode's fitness is those values reduced with ``reduce``: ``sum``, ``mean``, ``max``
+    or ``last`` (the value at the episode's final step, e.g. the final distance to a goal);
+    the task fitness is the mean over episodes. ``maximum``: the best possible value (None: no ceiling).
     """
 
     description: str
@@ -73,6 +85,8 @@ class Task:
     hidden_obs: int = 0  # leading observation columns the reward sees but the policy does not
     render_kwargs: dict[str, Any] = field(default_factory=dict)  # extra env kwargs when rendering
     source: str = ""
+    # the run's settings, keys as on the command line (nested or dotted): {"trainer.algo": "sac", "iterations": 2}
+    settings: dict[str, Any] = field(default_factory=dict)
 
     @property
     def state_names(self) -> list[str]:

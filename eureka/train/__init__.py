@@ -1,17 +1,35 @@
 """Training: one reward on one task (runner) and many in parallel (executors: local processes or Ray)."""
 
+from dataclasses import asdict, fields
+from typing import Any
+
+from eureka.config import EurekaConfig, ExecutorConfig
 from eureka.train.executor import LocalExecutor
+from eureka.train.result import Executor
 from eureka.train.runner import TrainSpec, run_training
 
 
-def make_executor(cfg, timeout_s: float = 3600.0):
+def make_executor(cfg: ExecutorConfig, timeout_s: float = 3600.0) -> Executor:
     """The executor named by ``executor.name`` (``local`` or ``ray``), from ``ExecutorConfig``."""
     if cfg.name == "ray":
         from eureka.train.ray_executor import RayExecutor
 
-        return RayExecutor(cfg.address, int(cfg.num_cpus), float(cfg.cpus_per_task), float(cfg.gpus_per_task),
-                           int(cfg.max_retries), timeout_s)
-    return LocalExecutor(int(cfg.max_workers), timeout_s)
+        return RayExecutor(cfg.address, cfg.num_cpus, cfg.cpus_per_task, cfg.gpus_per_task, cfg.max_retries, timeout_s)
+    return LocalExecutor(cfg.max_workers, timeout_s)
 
 
-__all__ = ["LocalExecutor", "TrainSpec", "make_executor", "run_training"]
+def train_spec(cfg: EurekaConfig, **job: Any) -> TrainSpec:
+    """One training of ``cfg``'s task: every ``trainer.*`` key ``TrainSpec`` has by that name, the algorithm's
+    SB3 arguments, the reward-call and jail limits of ``sandbox.*`` (``training_*``) and ``eval.episodes``; ``job`` (``job_id``, ``mode``,
+    ``seed``, ``reward_path``, ``out_dir``, or any field to differ) on top."""
+    t, sb = cfg.trainer, cfg.sandbox
+    names = {f.name for f in fields(TrainSpec)}
+    spec: dict[str, Any] = {k: v for k, v in asdict(t).items() if k in names}
+    spec.update(task=cfg.task.name, hyperparams=dict(getattr(t, t.algo)), eval_episodes=cfg.eval.episodes,
+                call_timeout_s=sb.call_timeout_s, first_call_cpu_s=sb.cpu_s, network_namespace=sb.network_namespace,
+                drop_privileges=sb.drop_privileges, env_allow=list(sb.env_allow), cpu_s=sb.training_cpu_s,
+                max_tasks=sb.training_max_tasks, scratch_mb=sb.training_scratch_mb)
+    return TrainSpec(**{**spec, **job})
+
+
+__all__ = ["LocalExecutor", "TrainSpec", "make_executor", "run_training", "train_spec"]

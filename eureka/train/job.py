@@ -20,9 +20,8 @@ from pathlib import Path
 from eureka.errors import Failure, TrainingCrash, error_from_child
 from eureka.procs import death_cause, recv_json, send_json
 from eureka.sandbox.jail import Jail, JailSpec, bounded_report, spawn
-from eureka.sandbox.policy import MAX_COMPONENTS, valid_component_name
 from eureka.store.safe import SafeWriteError, write_file
-from eureka.train.result import TrainResult
+from eureka.train.result import Snapshot, TrainResult
 from eureka.train.runner import TrainSpec, run_training_raw
 
 
@@ -54,17 +53,6 @@ def _num(v: object) -> float | None:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
 
 
-def _snapshot(row: object) -> dict | None:
-    if not isinstance(row, dict):
-        return None
-    comps = row.get("components") if isinstance(row.get("components"), dict) else {}
-    clean = {}
-    for name, stats in list(comps.items())[:MAX_COMPONENTS]:
-        if valid_component_name(name) and isinstance(stats, dict):
-            clean[name] = {k: _num(stats.get(k)) for k in ("mean", "std", "min", "max")}
-    return {"step": int(_num(row.get("step")) or 0), "episodes": int(_num(row.get("episodes")) or 0),
-            "fitness": _num(row.get("fitness")), "episode_length": _num(row.get("episode_length")),
-            "components": clean}
 
 
 def sanitize_reported(spec: TrainSpec, raw: object) -> TrainResult:
@@ -73,8 +61,8 @@ def sanitize_reported(spec: TrainSpec, raw: object) -> TrainResult:
     if not isinstance(raw, dict):
         return TrainResult.crashed(spec.job_id, "the training process sent no result")
     ok = raw.get("status") == "ok"
-    snaps = [s for s in (_snapshot(r) for r in (raw.get("snapshots") or [])[:1000]) if s]
-    curve = [s["fitness"] for s in snaps if s["fitness"] is not None]
+    snaps = [s for s in (Snapshot.from_dict(r) for r in (raw.get("snapshots") or [])[:1000]) if s]
+    curve = [s.fitness for s in snaps if s.fitness is not None]
     return TrainResult(
         spec.job_id, ok=ok, snapshots=snaps, steps=int(_num(raw.get("steps")) or 0),
         new_steps=int(_num(raw.get("new_steps")) or 0),

@@ -11,6 +11,7 @@ died (``executor.max_retries``); results come back through Ray's object store. I
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 
@@ -41,9 +42,9 @@ class RayExecutor:
             with _without_secrets():  # Ray's processes (and so every task) start without secrets
                 if address in (None, "", "local"):
                     ray.init(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False,
-                             log_to_driver=False, logging_level="ERROR", configure_logging=False)
+                             log_to_driver=False, logging_level=logging.ERROR, configure_logging=False)
                 else:
-                    ray.init(address=address, log_to_driver=False, logging_level="ERROR", configure_logging=False)
+                    ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR, configure_logging=False)
         self._task = ray.remote(train_in_walled_child).options(
             num_cpus=cpus_per_task, num_gpus=gpus_per_task, max_retries=max_retries, retry_exceptions=False)
         self.timeout_s = timeout_s

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from stable_baselines3 import PPO, SAC
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecNormalize
 
-from eureka import tasks
+from eureka import config, tasks
+from eureka.config import sb3_class
 from eureka.errors import RewardError, TrainingCrash
 from eureka.reward.vecenv import make_vec_env
 from eureka.reward.watchdog import CallWatchdog
@@ -29,7 +29,7 @@ from eureka.train.deferred import RolloutVecNormalize, defer_rewards
 from eureka.train.evaluator import evaluate_policy, save_policy
 from eureka.train.result import TrainResult
 
-ALGOS = {"ppo": PPO, "sac": SAC}
+ALGOS = {name: sb3_class(name) for name in config.ALGOS}  # the list of algorithms: eureka/config.py
 ACTIVATIONS = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "elu": torch.nn.ELU}
 
 

@@ -1,9 +1,10 @@
 from eureka.analyze import analyze
+from eureka.train.result import Snapshot
 
 
 def _snap(step, comps, fitness):
-    return {"step": step, "fitness": fitness, "episode_length": fitness,
-            "components": {k: {"mean": m, "std": s, "min": m, "max": m} for k, (m, s) in comps.items()}}
+    return Snapshot(step, fitness=fitness, episode_length=fitness,
+                    components={k: {"mean": m, "std": s, "min": m, "max": m} for k, (m, s) in comps.items()})
 
 
 def test_reflection_lists_components_and_tips():

@@ -4,7 +4,7 @@ import json
 
 from eureka.errors import Failure, RewardRuntimeError
 from eureka.evolve import EurekaLoop, Status
-from eureka.train.result import TrainResult
+from eureka.train.result import Snapshot, TrainResult
 from tests.evolve.test_loop import make_cfg
 
 COMPONENTS = {"upright": {"mean": 1.0, "std": 0.1, "min": 0.5, "max": 1.5}}
@@ -24,8 +24,7 @@ class StubExecutor:
             if isinstance(f, Failure):
                 result = TrainResult(sp.job_id, ok=False, failure=f)
             else:
-                snaps = [{"step": sp.total_timesteps, "episodes": 3, "fitness": f, "episode_length": f,
-                          "components": COMPONENTS}]
+                snaps = [Snapshot(sp.total_timesteps, episodes=3, fitness=f, episode_length=f, components=COMPONENTS)]
                 result = TrainResult(sp.job_id, fitness=f, snapshots=snaps, steps=sp.total_timesteps,
                                      new_steps=sp.total_timesteps)
             if on_progress:

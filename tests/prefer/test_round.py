@@ -4,6 +4,7 @@ from types import SimpleNamespace
 
 from omegaconf import OmegaConf
 
+from eureka.config import typed
 from eureka.prefer import PreferenceLog, PreferenceRound, ScriptedTeacher, choose_pairs, run_round
 from eureka.prefer.round import note_hint, revision, selection_text
 from eureka.prefer.session import SessionResult
@@ -38,9 +39,9 @@ def cand(cid, fitness, it=0, parent=None):
                            reward_path="", preference=None, reflection=None)
 
 
-CFG = OmegaConf.create({"video": False, "seed": 0, "iterations": 3, "llm": {"provider": "offline"},
-                        "loop": {"selection": "mixed", "population": 4},
-                        "feedback": {"mode": "scripted", "max_candidates": 4, "max_pairs": 10}})
+CFG = typed(OmegaConf.create({"task": {"name": "cartpole"}, "video": False, "seed": 0, "iterations": 3,
+                              "llm": {"provider": "offline"}, "loop": {"selection": "mixed", "population": 4},
+                              "feedback": {"mode": "scripted", "max_candidates": 4, "max_pairs": 10}}))
 TASK = SimpleNamespace(state_names=["pole_angle", "cart_position"])
 
 

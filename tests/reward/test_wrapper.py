@@ -163,3 +163,23 @@ def test_step_infos_are_copied_like_deepcopy(cartpole):
     infos = venv.step(np.zeros(2, dtype=np.int64))[3]
     assert type(infos) is list and infos == list(venv.buf_infos)  # the same values ...
     assert all(a is not b for a, b in zip(infos, venv.buf_infos, strict=True))  # ... in dicts of their own
+
+
+def test_fitness_reduced_at_the_episodes_end(cartpole):
+    """``reduce="last"``: an episode's fitness is its final step's value (that step's terminal observation)."""
+    import dataclasses
+
+    from eureka.tasks import Fitness
+
+    task = dataclasses.replace(cartpole, fitness=Fitness("final cart position", step=lambda s: s["cart_position"],
+                                                         reduce="last"))
+    wrapper = RewardWrapper(make_vec_env(task, 2, 0), task, "env")
+    expected = []
+    for _, _, dones, infos in _rollout(wrapper, 120):
+        expected += [float(infos[i]["terminal_observation"][0]) for i in np.flatnonzero(dones)]
+    assert len(expected) >= 3 and len(set(expected)) == len(expected)
+    assert wrapper.episode_fitness == pytest.approx(expected, abs=1e-6)
+    deferred = RewardWrapper(make_vec_env(task, 2, 0), task, "env", defer=True)
+    _rollout(deferred, 120)
+    deferred.flush()
+    assert deferred.episode_fitness == wrapper.episode_fitness

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from eureka import tasks
-from eureka.check import check_task
+from eureka.check_task import check_task
 from eureka.reward import RewardWrapper, make_vec_env, sample_states
 
 MUJOCO = {"hopper": (11, 6), "walker2d": (17, 9), "half_cheetah": (17, 9), "ant": (105, 15),

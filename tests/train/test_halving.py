@@ -2,7 +2,7 @@
 
 from eureka.train import TrainSpec
 from eureka.train.halving import rungs, successive_halving
-from eureka.train.result import TrainResult
+from eureka.train.result import Snapshot, TrainResult
 
 
 class Stub:
@@ -15,7 +15,7 @@ class Stub:
         for sp in specs:
             k = int(sp.job_id[1:])
             ok = k != 1
-            r = TrainResult(sp.job_id, ok=ok, fitness=float(k) if ok else None, snapshots=[{"step": len(self.calls)}],
+            r = TrainResult(sp.job_id, ok=ok, fitness=float(k) if ok else None, snapshots=[Snapshot(len(self.calls))],
                             steps=sp.total_timesteps)
             if on_done:
                 on_done(sp.job_id, r)
@@ -41,7 +41,7 @@ def test_successive_halving_keeps_the_best_and_continues_them():
     assert [r.job_id for r in results] == [f"j{k}" for k in range(5)]
     assert not by_id["j1"].ok and by_id["j1"].stopped_at is None
     assert by_id["j0"].stopped_at == 250 and by_id["j2"].stopped_at == 250 and by_id["j3"].stopped_at == 500
-    assert by_id["j4"].stopped_at is None and [s["step"] for s in by_id["j4"].snapshots] == [1, 2, 3]
+    assert by_id["j4"].stopped_at is None and [s.step for s in by_id["j4"].snapshots] == [1, 2, 3]
     assert sorted(done) == sorted(by_id)
 
 

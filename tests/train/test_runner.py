@@ -27,7 +27,7 @@ def test_training_is_deterministic_under_a_seed(tmp_path):
     a = run_training(_spec(tmp_path, "x", mode="env", seed=3))
     b = run_training(_spec(tmp_path, "y", mode="env", seed=3))
     assert a.eval_fitness == b.eval_fitness
-    assert [s["fitness"] for s in a.snapshots] == [s["fitness"] for s in b.snapshots]
+    assert [s.fitness for s in a.snapshots] == [s.fitness for s in b.snapshots]
 
 
 def test_sac_on_continuous_actions_with_normalization(tmp_path):

@@ -1,4 +1,4 @@
-"""What makes a run resumable: every training result and every LLM answer is recorded as it arrives.
+"""What makes a run resumable: every training result (here) and every LLM answer is recorded as it arrives.
 
 ``eureka resume=<run_dir>`` composes the run's own command line again and runs the search
 from the start; the loop is deterministic given its answers and training results, so it
@@ -10,14 +10,14 @@ short (a training in flight, a request not yet answered) simply happens now.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from pathlib import Path
 
 from eureka.store import append_jsonl, read_jsonl
-from eureka.train.result import TrainResult
+from eureka.train.result import DoneFn, Executor, ProgressFn, TrainResult
+from eureka.train.runner import TrainSpec
 
 
-def training_key(spec) -> str:
+def training_key(spec: TrainSpec) -> str:
     """What determines a training's result: job, mode, seed, budget, continuation, and the reward's code."""
     code = ""
     if spec.reward_path and Path(spec.reward_path).is_file():
@@ -28,15 +28,15 @@ def training_key(spec) -> str:
 class RecordingExecutor:
     """Wraps an executor: appends each result to ``trainings.jsonl``; answers recorded ones without training."""
 
-    def __init__(self, inner, root: str | Path):
+    def __init__(self, inner: Executor, root: str | Path):
         self.inner = inner
         self.path = Path(root) / "trainings.jsonl"
         self.done = {r["key"]: TrainResult.from_dict(r["result"]) for r in read_jsonl(self.path)
                      if "key" in r and isinstance(r.get("result"), dict)}
         self.reused = 0
 
-    def run(self, specs: list, on_progress: Callable | None = None,
-            on_done: Callable | None = None) -> list[TrainResult]:
+    def run(self, specs: list[TrainSpec], on_progress: ProgressFn | None = None,
+            on_done: DoneFn | None = None) -> list[TrainResult]:
         keys = {s.job_id: training_key(s) for s in specs}
         results: dict[str, TrainResult] = {}
         todo = []
