@@ -91,7 +91,7 @@ def _measure(task_name: str, variant: str, steps: int, reward_path: str, clock: 
         venv = make_vec_env(task, n_envs, 0)
     path = Path(reward_path)
     if variant == "walled":
-        from eureka.sandbox.walls import load_candidate
+        from eureka.reward.compiled import load_candidate
         from eureka.train.runner import TrainSpec, put_up_walls
 
         spec = TrainSpec(job_id="bench", task=task_name, reward_path=reward_path, memory_mb=4096)

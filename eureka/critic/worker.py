@@ -29,9 +29,9 @@ from eureka.errors import (
     RewardTimeout,
 )
 from eureka.procs import death_cause, recv_json, send_json
-from eureka.reward.compiled import call_reward
+from eureka.reward.compiled import call_reward, load_candidate, warm_up
 from eureka.sandbox.jail import Jail, JailSpec, spawn
-from eureka.sandbox.walls import capture_output, load_candidate, warm_up_torchscript
+from eureka.sandbox.walls import capture_output
 
 
 def run_check(code: str, states: dict[str, np.ndarray], workdir: str, index: int, calls: int = 3) -> dict:
@@ -70,7 +70,7 @@ def _jail_spec(limits: dict) -> JailSpec:
 def check_in_jail(conn, jail: Jail) -> None:
     """Inside a fresh jail: put up the walls, say ready, run the one check asked for, answer, end."""
     scratch = jail.scratch or "."
-    warm_up_torchscript(scratch)  # takes this process's copy-on-write faults now, not during the check
+    warm_up(scratch)  # takes this process's copy-on-write faults now, not during the check
     walls = jail.lock_down()
     log = capture_output(Path(scratch) / "output.log", cap_bytes=64 * 1024)
     send_json(conn, {"status": "ready", "walls": walls, "jail": jail.report()})
@@ -150,7 +150,7 @@ def worker_main(conn, limits: dict) -> None:
     warm = tempfile.mkdtemp(prefix="eureka-critic-warm-")
     start_timeout = float(limits.get("start_timeout_s", 120))
     try:
-        warm_up_torchscript(warm)
+        warm_up(warm)
         jails = deque(_NextJail(limits) for _ in range(max(1, int(limits.get("prepared", 2)))))
         ready = jails[0].wait_ready(start_timeout)
     except Exception as exc:  # noqa: BLE001

@@ -256,3 +256,44 @@ def call_reward(fn: Callable, params: list[str], states: dict[str, torch.Tensor]
     if finite:
         check_finite(reward, components, step)
     return reward, components
+
+
+def load_candidate(path: str | Path):
+    """Load a candidate's reward module: ``(compute_reward, parameter names)``; only behind the walls."""
+    return load_reward(path)
+
+
+WARM_UP_REWARD = """import math
+import torch
+from typing import Dict, Tuple
+
+
+def _tolerance(x: torch.Tensor, lower: float, upper: float, margin: float) -> torch.Tensor:
+    inside = (x >= lower) & (x <= upper)
+    d = torch.where(x < lower, lower - x, x - upper) / margin
+    return torch.where(inside, torch.ones_like(x), torch.exp(-0.5 * d ** 2))
+
+
+@torch.jit.script
+def compute_reward(x: torch.Tensor, v: torch.Tensor) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+    upright = torch.exp(-(x / 0.2) ** 2) * torch.cos(x) + torch.tanh(torch.abs(v)) * 0.1
+    calm = -0.01 * torch.square(v).clamp(max=10.0) - 0.001 * torch.sqrt(v.abs() + 1e-6)
+    band = ((x > -0.5) & (x < 0.5)).float() * math.pi / 10.0 + torch.sigmoid(v) * 0.0
+    both = torch.minimum(upright, torch.maximum(calm, torch.zeros_like(calm))) + torch.clip(x, -1.0, 1.0).mean()
+    total = upright + calm + band + both + torch.norm(torch.stack([x, v], dim=-1), dim=-1) * 0.0
+    return total, {"upright": upright, "calm": calm, "band": band, "both": both}
+"""
+
+
+def warm_up(workdir: str, batch: int = 256) -> None:
+    """Load and call a reward of our own (typical ops, Eureka style) so lazy imports, caches and this
+    process's copy-on-write faults happen before the walls and before any candidate's code loads."""
+    import numpy.ma  # noqa: F401 - imported lazily by torch
+
+    path = Path(workdir) / "eureka_warmup.py"
+    path.write_text(WARM_UP_REWARD)
+    fn, _ = load_reward(path, trusted=True)
+    x = torch.linspace(-1.0, 1.0, batch)
+    for _ in range(3):  # as the dry run calls a candidate
+        fn(x, x * 2.0)
+    path.unlink()

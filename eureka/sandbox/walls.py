@@ -282,52 +282,6 @@ def apply_walls(spec: WallSpec) -> list[str]:
     return walls
 
 
-def load_candidate(path: str | Path):
-    """Load a candidate's reward module: ``(compute_reward, parameter names)``; only behind the walls."""
-    from eureka.reward.compiled import load_reward
-
-    return load_reward(path)
-
-
-WARM_UP_REWARD = """import math
-import torch
-from typing import Dict, Tuple
-
-
-def _tolerance(x: torch.Tensor, lower: float, upper: float, margin: float) -> torch.Tensor:
-    inside = (x >= lower) & (x <= upper)
-    d = torch.where(x < lower, lower - x, x - upper) / margin
-    return torch.where(inside, torch.ones_like(x), torch.exp(-0.5 * d ** 2))
-
-
-@torch.jit.script
-def compute_reward(x: torch.Tensor, v: torch.Tensor) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
-    upright = torch.exp(-(x / 0.2) ** 2) * torch.cos(x) + torch.tanh(torch.abs(v)) * 0.1
-    calm = -0.01 * torch.square(v).clamp(max=10.0) - 0.001 * torch.sqrt(v.abs() + 1e-6)
-    band = ((x > -0.5) & (x < 0.5)).float() * math.pi / 10.0 + torch.sigmoid(v) * 0.0
-    both = torch.minimum(upright, torch.maximum(calm, torch.zeros_like(calm))) + torch.clip(x, -1.0, 1.0).mean()
-    total = upright + calm + band + both + torch.norm(torch.stack([x, v], dim=-1), dim=-1) * 0.0
-    return total, {"upright": upright, "calm": calm, "band": band, "both": both}
-"""
-
-
-def warm_up_torchscript(workdir: str, batch: int = 256) -> None:
-    """Compile and call a reward of our own (typical ops, TorchScript) so TorchScript's lazy imports,
-    caches and memory are in place before the walls and before any candidate's code is compiled."""
-    import numpy.ma  # noqa: F401 - imported lazily by torch.jit
-    import torch
-
-    from eureka.reward.compiled import load_reward
-
-    path = Path(workdir) / "eureka_warmup.py"
-    path.write_text(WARM_UP_REWARD)
-    fn, _ = load_reward(path, trusted=True)
-    x = torch.linspace(-1.0, 1.0, batch)
-    for _ in range(3):  # the profiling executor optimises on the second call
-        fn(x, x * 2.0)
-    path.unlink()
-
-
 class CappedOutput:
     """Send this process's stdout and stderr (fd 1 and 2) to ``path``, at most ``cap_bytes`` of it.
 

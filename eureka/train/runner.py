@@ -190,11 +190,12 @@ def put_up_walls(spec: TrainSpec, jail) -> tuple[list[str], str | None]:
     """
     import torch.utils.tensorboard  # noqa: F401 - lazily imported by SB3's logger; import before the walls
 
-    from eureka.sandbox.walls import capture_output, warm_up_torchscript
+    from eureka.reward.compiled import warm_up
+    from eureka.sandbox.walls import capture_output
 
     code = Path(spec.reward_path).read_text() if spec.mode == "candidate" and spec.reward_path else None
     tmp = jail.scratch
-    warm_up_torchscript(tmp)
+    warm_up(tmp)
     walls = jail.lock_down()
     capture_output(Path("output.log") if spec.out_dir else Path(tmp) / "output.log")
     path = None
@@ -243,7 +244,7 @@ def run_training_raw(spec: TrainSpec, progress: Callable[[int], None] | None = N
         fn = params = None
         own_threads = _thread_ids()  # the training's own threads: any other one is the reward's
         if spec.mode == "candidate":
-            from eureka.sandbox.walls import load_candidate
+            from eureka.reward.compiled import load_candidate
 
             fn, params = load_candidate(reward_path)
         if spec.algo == "sac" and not hasattr(venv.action_space, "low"):
