@@ -44,6 +44,10 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     "evaluator_overhead": (["--tiny", "--tasks", "cartpole"], [
         rf"cartpole: 2048 steps, job {NUMBER} s, evaluator {NUMBER} s \({NUMBER}% of the job; 10 episodes\)",
     ]),
+    "torchscript_reward": (["--batches", "8", "256", "--calls", "20", "--rounds", "1"], [
+        rf"compile \+ 3 first calls: +{NUMBER} ms CPU",
+        rf"batch +256: +-?{NUMBER} ms CPU",
+    ]),
     "video_strip": (["half_cheetah", "--steps", "1024", "--video-steps", "24", "--frames", "4", "--size", "48",
                      "--out", "{out}/strip.png"], [
         rf"half_cheetah: fitness -?{NUMBER} after 1024 steps; clip \d+ frames",
