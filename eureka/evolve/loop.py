@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -23,6 +24,7 @@ from eureka.critic import Critic, SandboxLimits, SandboxPool
 from eureka.errors import LLMBudgetExceeded, LLMError
 from eureka.evolve.candidate import Candidate, Status
 from eureka.evolve.population import Population
+from eureka.evolve.racing import Racer, pooled_std, seed_values
 from eureka.evolve.summary import Summary, final_evaluation
 from eureka.llm import Designer, DesignRequest, make_designer
 from eureka.prefer import Session, make_session, public, record_videos, run_round
@@ -85,7 +87,9 @@ class EurekaLoop:
         self.candidates: list[Candidate] = []
         self.best: Candidate | None = None
         lc = cfg.loop
-        self.population = Population(int(lc.population), int(lc.islands), str(lc.selection), int(lc.migration_every))
+        self.racer = Racer.from_config(cfg)  # several search seeds per verdict (loop.racing)
+        self.population = Population(int(lc.population), int(lc.islands), str(lc.selection), int(lc.migration_every),
+                                     min_seeds=self.racer.min_seeds)
         self.feedback_cfg = cfg.feedback
         self.session = make_session(self.feedback_cfg, run_dir, announce=self.reporter.message) \
             if session is _MAKE else session
@@ -94,9 +98,10 @@ class EurekaLoop:
         self.notes_for: dict[str, list[str]] = {}
         self.walls: dict[str, list[str]] = {}  # walls reported by each kind of process that ran candidate code
         self.summary = Summary(self.task.name, str(cfg.llm.provider), self.designer.model,
-                               self.task.fitness.description, int(cfg.seed), lc.target_fitness,
+                               self.task.fitness.description, self.racer.first_seed, lc.target_fitness,
                                selection=self.population.selection, feedback=str(cfg.feedback.mode),
-                               final_seeds=final_seeds(cfg))
+                               final_seeds=final_seeds(cfg), racing=self.racer.describe(),
+                               allocation=str(lc.allocation) if not lc.early_stop.enabled else "halving")
         self.t0 = time.time()
 
     # -- the run ---------------------------------------------------------------------------
@@ -117,6 +122,7 @@ class EurekaLoop:
                 trainable = self.criticise(critic, cands)
                 results = self.train(trainable)
                 self.analyze(trainable, results)
+                self.race(trainable)
                 self.select(it, cands)
                 errors = [c.feedback() for c in cands if c.failure is not None]
                 if self.solved(it) or self.out_of_budget():
@@ -200,13 +206,15 @@ class EurekaLoop:
 
     def train(self, cands: list[Candidate]) -> list[TrainResult]:
         """Train every candidate (step 3); with ``loop.early_stop``, by successive halving."""
-        specs = [self.spec(c.id, "candidate", int(self.cfg.seed), c.reward_path, self.store.candidate_dir(c.id))
+        specs = [self.spec(c.id, "candidate", self.racer.first_seed, c.reward_path, self.store.candidate_dir(c.id))
                  for c in cands]
         for sp in specs:
             self.reporter.training_started(sp.job_id, rounded_timesteps(sp))
         es = self.cfg.loop.early_stop
         fractions = rungs(float(es.eta), float(es.min_fraction)) if es.enabled else [1.0]
-        return successive_halving(self.executor, specs, fractions, float(es.eta), self.reporter.training_progress)
+        pooled = self.pooled_std()
+        return successive_halving(self.executor, specs, fractions, float(es.eta), self.reporter.training_progress,
+                                  score=lambda r: self.racer.statistic([r.fitness if r.ok else None], pooled))
 
     def analyze(self, cands: list[Candidate], results: list[TrainResult]) -> None:
         """Turn each training result into the candidate's fitness and reflection (step 4)."""
@@ -217,7 +225,8 @@ class EurekaLoop:
             self.store.write_text(self.store.candidate_dir(cand.id) / "reflection.txt", cand.reflection.text)
             cand.steps, cand.stopped_at = result.steps, result.stopped_at
             if result.ok:
-                cand.status, cand.fitness = Status.OK, result.fitness
+                cand.status = Status.OK
+                cand.record_seed(self.racer.first_seed, result.fitness, result.steps)
             else:
                 cand.reject(Status.FAILED, result.failure)
             if result.stopped_at is not None:
@@ -225,6 +234,47 @@ class EurekaLoop:
             self.store.event("trained", id=cand.id, status=cand.status.value, fitness=cand.fitness,
                              error_class=cand.error_class, message=cand.message, wall_time_s=result.wall_time_s)
             self.reporter.candidate_done(cand)
+        self.rescore()
+
+    def race(self, cands: list[Candidate]) -> None:
+        """Re-train the most promising candidates on fresh search seeds (``loop.racing``), then re-rank.
+
+        Each round trains the ``racing.top`` best (by the racing statistic) of the population and this
+        iteration's candidates that have fewer than ``racing.seeds`` seeds on their next search seed, with
+        the budget their first training got; at most ``racing.seeds`` rounds per iteration.
+        """
+        for _ in range(self.racer.seeds):
+            pool = [c for c in dict.fromkeys(self.population.all() + cands)
+                    if c.status is Status.OK and c.stopped_at is None]
+            picks = self.racer.to_race(pool, self.pooled_std())
+            if not picks:
+                break
+            specs = []
+            for c in picks:
+                seed = self.racer.next_seed(c)
+                sp = self.spec(f"{c.id}_seed{seed}", "candidate", seed, c.reward_path,
+                               self.store.candidate_dir(c.id) / f"seed{seed}")
+                specs.append(replace(sp, total_timesteps=next(iter(c.seed_steps.values()), sp.total_timesteps)
+                                     or sp.total_timesteps))
+            for sp in specs:
+                self.reporter.training_started(sp.job_id, rounded_timesteps(sp))
+            results = self.executor.run(specs, self.reporter.training_progress, self.reporter.job_done)
+            for c, sp, r in zip(picks, specs, results, strict=True):
+                c.record_seed(sp.seed, r.fitness if r.ok else None, r.steps)
+                c.steps = sum(c.seed_steps.values())
+                self.store.event("raced", id=c.id, seed=sp.seed, fitness=r.fitness, status=r.status,
+                                 seeds={str(k): v for k, v in c.seed_fitness.items()})
+            self.rescore()
+
+    def pooled_std(self) -> float | None:
+        """Seed-to-seed standard deviation pooled over every candidate trained on several seeds."""
+        return pooled_std(seed_values(c.seed_fitness) for c in self.candidates)
+
+    def rescore(self) -> None:
+        """Every trained candidate's racing statistic (its ``score``), with the current pooled spread."""
+        pooled = self.pooled_std()
+        for c in self.candidates:
+            c.score = self.racer.statistic(seed_values(c.seed_fitness), pooled) if c.seed_fitness else None
 
     def select(self, it: int, cands: list[Candidate]) -> None:
         """Update the population (step 5): a preference round first, when configured; then the iteration's video."""
@@ -292,7 +342,7 @@ class EurekaLoop:
             return self.summary
         seeds = self.summary.final_seeds
         self.reporter.phase(f"final evaluation: best reward and baselines x {len(seeds)} seeds ({seeds}; the "
-                            f"search used seed {int(self.cfg.seed)})")
+                            f"the search used seeds {sorted({s for c in self.candidates for s in c.seed_fitness})})")
         self.summary.final = final_evaluation(
             self.executor, self.spec, self.best.reward_path, seeds, self.store.root, bool(self.cfg.eval.baselines),
             on_start=lambda sp: self.reporter.training_started(sp.job_id, rounded_timesteps(sp)),

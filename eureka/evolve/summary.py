@@ -113,6 +113,12 @@ def final_evaluation(executor: Executor, make_spec: SpecFn, reward_path: str, se
     return final
 
 
+def ran_share(rows: list[dict]) -> dict:
+    """Of an iteration's answers, how many ran (trained without failing), and their share."""
+    ran = sum(1 for r in rows if r["status"] == "ok")
+    return {"answers": len(rows), "ran": ran, "ran_share": ran / len(rows) if rows else None}
+
+
 @dataclass
 class Summary:
     """``summary.json``: what the run found, how, and at what cost."""
@@ -121,7 +127,7 @@ class Summary:
     llm: str
     model: str
     fitness_metric: str
-    search_seed: int  # the seed of every search candidate's training
+    search_seed: int  # the first search seed (every candidate's first training; racing adds more)
     target_fitness: float | None = None
     status: str = "running"  # running | completed | all_failed | stopped
     message: str = ""
@@ -134,6 +140,8 @@ class Summary:
     final_seeds: list[int] = field(default_factory=list)
     final: FinalEvaluation | None = None
     walls: dict[str, list[str]] = field(default_factory=dict)  # walls up in each kind of process that ran code
+    racing: dict = field(default_factory=dict)  # the racing rules (statistic, seeds, top, k, min_seeds)
+    allocation: str = "full"  # how each iteration's training budget was split (full | halving | bandit)
     wall_time_s: float = 0.0
 
     def to_dict(self) -> dict:
@@ -148,8 +156,12 @@ class Summary:
             "best_candidate": self.best.id if self.best else None,
             "best_reward_path": self.best.reward_path if self.best else None,
             "target_fitness": self.target_fitness,
-            "iterations": [{"iteration": i, "candidates": rows} for i, rows in sorted(its.items())],
+            "iterations": [{"iteration": i, "candidates": rows, **ran_share(rows)} for i, rows in sorted(its.items())],
             "search_seed": self.search_seed,
+            "search_seeds": sorted({int(s) for c in self.candidates for s in c.seed_fitness}),
+            "best_search_seeds": ({str(k): v for k, v in self.best.seed_fitness.items()} if self.best else None),
+            "best_score": self.best.score if self.best else None,
+            "racing": self.racing, "allocation": self.allocation,
             "final_eval": {**final.best.to_dict(), "seeds": self.final_seeds},
             "baselines": {"env_reward_fitness": env.mean if env else None,
                           "sparse_fitness": sparse.mean if sparse else None,

@@ -192,6 +192,7 @@ def _candidate_table(run: RunData) -> str:
     best = run.best_id
     population = set(run.summary.get("population") or [])
     cols = [("candidate", ""), ("iter", "num"), ("status", ""), ("error class", ""), ("fitness", "num"),
+            ("score (racing)", "num"), ("search seeds: fitness", ""), ("corr. with env reward", "num"),
             ("parent", ""), ("island", "num"), ("preference", "num"), ("env steps", "num"),
             ("train s", "num"), ("message", "")]
     halving = any(c.stopped_at is not None for c in run.candidates)
@@ -206,13 +207,30 @@ def _candidate_table(run: RunData) -> str:
         rows.append(
             f"<tr{cls}><td>{e(c.id)}{mark}</td>{num(c.iteration)}"
             f'<td><span class="badge {e(c.status)}">{e(c.status)}</span></td><td>{e(c.error_class or "")}</td>'
-            f"{num(c.fitness)}<td>{e(c.parent or '')}</td>{num(c.island)}{num(c.preference)}{num(c.steps)}"
+            f"{num(c.fitness)}{num(c.score)}<td>{e(_seeds(c))}</td>{num(c.env_corr)}"
+            f"<td>{e(c.parent or '')}{e(_tuned(c))}</td>{num(c.island)}{num(c.preference)}{num(c.steps)}"
             f'{num(round(c.train_wall_s, 1) if c.train_wall_s is not None else None)}'
             f'{num(c.stopped_at) if halving else ""}<td class="msg">{e((c.message or "")[:400])}</td></tr>')
+    final = ", ".join(str(x) for x in run.final_seeds) or "-"
     legend = ('<p class="muted">Click a column to sort. ★ = in the final population; the highlighted row is the '
-              "selected reward. Fitness here is the search's own (one seed per candidate).</p>")
+              "selected reward. Fitness is the search's own: the mean over the candidate's search seeds; the "
+              "score ranks (racing: mean - k·std/√seeds; only candidates with enough seeds can be the best). "
+              f"Final re-training seeds (never used by the search): {e(final)}.</p>")
     return (f'{legend}<table class="sortable" id="candidates"><thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table>")
+
+
+def _seeds(c: CandidateData) -> str:
+    """``seed: fitness`` of each search seed it was trained on."""
+    return ", ".join(f"{k}: {fmt(v)}" for k, v in c.search_seeds.items())
+
+
+def _tuned(c: CandidateData) -> str:
+    t = c.tuning
+    if not t:
+        return ""
+    gain = t.get("gain")
+    return f" (tuned{'' if gain is None else f', gain {fmt(gain)}'})"
 
 
 def _final_table(run: RunData) -> str:
