@@ -33,6 +33,7 @@ from eureka.reward import sample_states
 from eureka.store import RunStore
 from eureka.store.resume import RecordingExecutor
 from eureka.train import TrainSpec, make_executor
+from eureka.train.bandit import bandit_allocation
 from eureka.train.halving import rungs, successive_halving
 from eureka.train.result import Executor, TrainResult
 from eureka.train.runner import rounded_timesteps
@@ -101,7 +102,7 @@ class EurekaLoop:
                                self.task.fitness.description, self.racer.first_seed, lc.target_fitness,
                                selection=self.population.selection, feedback=str(cfg.feedback.mode),
                                final_seeds=final_seeds(cfg), racing=self.racer.describe(),
-                               allocation=str(lc.allocation) if not lc.early_stop.enabled else "halving")
+                               allocation="halving" if lc.early_stop.enabled else str(lc.allocation))
         self.t0 = time.time()
 
     # -- the run ---------------------------------------------------------------------------
@@ -210,11 +211,20 @@ class EurekaLoop:
                  for c in cands]
         for sp in specs:
             self.reporter.training_started(sp.job_id, rounded_timesteps(sp))
-        es = self.cfg.loop.early_stop
-        fractions = rungs(float(es.eta), float(es.min_fraction)) if es.enabled else [1.0]
+        es, lc = self.cfg.loop.early_stop, self.cfg.loop
         pooled = self.pooled_std()
+
+        def score(r: TrainResult) -> float:  # the racing statistic, as the population ranks
+            return self.racer.statistic([r.fitness if r.ok else None], pooled)
+
+        if lc.allocation == "bandit":
+            b = lc.bandit
+            return bandit_allocation(self.executor, specs, float(b.budget), float(b.chunk), float(b.c),
+                                     int(b.parallel), self.reporter.training_progress, score=score)
+        halving = es.enabled or lc.allocation == "halving"
+        fractions = rungs(float(es.eta), float(es.min_fraction)) if halving else [1.0]
         return successive_halving(self.executor, specs, fractions, float(es.eta), self.reporter.training_progress,
-                                  score=lambda r: self.racer.statistic([r.fitness if r.ok else None], pooled))
+                                  score=score)
 
     def analyze(self, cands: list[Candidate], results: list[TrainResult]) -> None:
         """Turn each training result into the candidate's fitness and reflection (step 4)."""
@@ -231,7 +241,7 @@ class EurekaLoop:
                 cand.reject(Status.FAILED, result.failure)
             if result.stopped_at is not None:
                 self.store.event("stopped_early", id=cand.id, steps=result.stopped_at, fitness=cand.fitness)
-            self.store.event("trained", id=cand.id, status=cand.status.value, fitness=cand.fitness,
+            self.store.event("trained", id=cand.id, status=cand.status.value, fitness=cand.fitness, steps=result.steps,
                              error_class=cand.error_class, message=cand.message, wall_time_s=result.wall_time_s)
             self.reporter.candidate_done(cand)
         self.rescore()
