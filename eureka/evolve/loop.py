@@ -26,6 +26,7 @@ from eureka.evolve.candidate import Candidate, Status
 from eureka.evolve.population import Population
 from eureka.evolve.racing import Racer, pooled_std, seed_values
 from eureka.evolve.summary import Summary, final_evaluation
+from eureka.evolve.tuning import Trial, Tuner, describe, genome_with_weights, lift_constants, tuning_note
 from eureka.llm import Designer, DesignRequest, make_designer
 from eureka.prefer import Session, make_session, public, record_videos, run_round
 from eureka.prompts import build_messages
@@ -97,6 +98,8 @@ class EurekaLoop:
         if self.session is not None:
             self.reporter = self.session.watch(self.reporter)  # the web page follows the run through the hooks
         self.notes_for: dict[str, list[str]] = {}
+        self.tuned: set[str] = set()  # candidates whose constants were tuned (loop.tuning)
+        self.tuning_note: str | None = None  # what the last tuning did, for the next prompt
         self.walls: dict[str, list[str]] = {}  # walls reported by each kind of process that ran candidate code
         self.summary = Summary(self.task.name, str(cfg.llm.provider), self.designer.model,
                                self.task.fitness.description, self.racer.first_seed, lc.target_fitness,
@@ -125,6 +128,7 @@ class EurekaLoop:
                 self.analyze(trainable, results)
                 self.race(trainable)
                 self.select(it, cands)
+                self.tune(it, critic)
                 errors = [c.feedback() for c in cands if c.failure is not None]
                 if self.solved(it) or self.out_of_budget():
                     break
@@ -157,7 +161,7 @@ class EurekaLoop:
             notes = general + (self.notes_for.get(parent.id, []) if parent else [])
             messages = build_messages(self.task, parent.response if parent else None,
                                       parent.reflection.text if parent and parent.reflection else None,
-                                      errors, notes)
+                                      errors, notes, tuning=self.tuning_note)
             requests.append(DesignRequest(self.task, messages, len(samples), it,
                                           int(self.cfg.seed) + 1000 * samples[0],
                                           parent=parent.as_parent() if parent else None, population=population,
@@ -298,6 +302,76 @@ class EurekaLoop:
         ok = [c for c in cands if c.status is Status.OK and c.fitness is not None]
         if ok:
             self.record_videos([max(ok, key=lambda c: c.fitness)])
+        self.write_summary()
+
+    def tune(self, it: int, critic: Critic) -> None:
+        """Tune the constants of the best reward (``loop.tuning``, eureka/evolve/tuning.py): CMA-ES trials on
+        the best's own search seeds; the best trial becomes a new candidate whose parent is the original."""
+        tc, best = self.cfg.loop.tuning, self.best
+        if not tc.enabled or best is None or best.id in self.tuned or not best.code:
+            return
+        self.tuned.add(best.id)
+        lifted = lift_constants(best.code, int(tc.max_params))
+        verdict = critic.check_code(lifted.render()) if lifted.params else None
+        if verdict is None or verdict.failure is not None:
+            why = "no constant to tune" if verdict is None else verdict.message
+            self.store.event("tuning_skipped", id=best.id, reason=why)
+            return
+        self.reporter.phase(f"tuning {len(lifted.params)} constant(s) of {best.id}")
+        child = Candidate(f"iter{it}_tuned", it, int(self.cfg.samples), parent=best.id, island=best.island)
+        d = self.store.candidate_dir(child.id)
+        seeds = list(best.seed_fitness)[:int(tc.seeds)]
+        budget = max(1, int(round(float(tc.fraction) * int(self.cfg.trainer.total_timesteps))))
+        tuner = Tuner(lifted.params, int(tc.trials), float(tc.ratio), float(tc.sigma), seed=int(self.cfg.seed) + it)
+        pooled, spent, results = self.pooled_std(), 0, {}
+        for g in range(tuner.generations):
+            xs, trials = tuner.ask(), []
+            for j, x in enumerate(xs):
+                n, values = g * tuner.popsize + j, tuner.values(x)
+                path = self.store.write_text(d / f"trial{n}" / "reward.py", lifted.render(values))
+                specs = [replace(self.spec(f"{child.id}_trial{n}_seed{s}", "candidate", s, str(path),
+                                           d / f"trial{n}" / f"seed{s}"), total_timesteps=budget) for s in seeds]
+                rs = self.executor.run(specs, self.reporter.training_progress)
+                spent += sum(r.new_steps or r.steps for r in rs)
+                per = {s: (r.fitness if r.ok else None) for s, r in zip(seeds, rs, strict=True)}
+                trials.append(Trial(values, per, self.racer.statistic(list(per.values()), pooled)))
+                results[n] = rs
+            tuner.tell(xs, trials)
+        top = tuner.best()
+        if top is None:
+            self.store.event("tuning_skipped", id=best.id, reason="every trial failed")
+            return
+        lifted.genome_line = genome_with_weights(lifted.genome_line, lifted.params, top.values)
+        child.code = lifted.render(top.values)
+        child.reward_path = str(self.store.write_text(d / "reward.py", child.code))
+        n = tuner.trials.index(top)
+        rs = results[n]
+        if budget < int(self.cfg.trainer.total_timesteps):  # confirm at the full budget, on the same seeds
+            rs = self.executor.run([self.spec(f"{child.id}_seed{s}", "candidate", s, child.reward_path,
+                                              d / f"seed{s}") for s in seeds], self.reporter.training_progress)
+            spent += sum(r.steps for r in rs)
+        for s, r in zip(seeds, rs, strict=True):
+            child.record_seed(s, r.fitness if r.ok else None, r.steps)
+        child.status = Status.OK if child.fitness is not None else Status.FAILED
+        child.steps = sum(child.seed_steps.values())
+        child.reflection = analyze(rs[0].snapshots, rs[0].fitness, self.task.fitness.description)
+        before = self.racer.statistic([best.seed_fitness.get(s) for s in seeds], pooled)
+        after = self.racer.statistic(list(child.seed_fitness.values()), pooled)
+        child.tuning = {"constants": describe(lifted.params, top.values), "trials": len(tuner.trials),
+                        "steps": spent, "seeds": seeds, "before": before, "after": after, "gain": after - before}
+        child.response = (f"The constants of {best.id} tuned by CMA-ES ({len(tuner.trials)} trials).\n\n"
+                          f"```python\n{child.code}```\n")
+        self.store.write_text(d / "response.txt", child.response)
+        self.store.write_text(d / "reflection.txt", child.reflection.text)
+        self.store.event("tuned", id=child.id, parent=best.id, **child.tuning)
+        self.candidates.append(child)
+        self.rescore()
+        self.race([child])
+        self.tuning_note = tuning_note(child.id, best.id, child.tuning)
+        self.population.update([child], it)
+        self.best = self.population.best()
+        self.store.event("best", id=self.best.id if self.best else None, fitness=self.best.fitness if self.best else None,
+                         population=[c.id for c in self.population.all()])
         self.write_summary()
 
     # -- around the search -----------------------------------------------------------------
