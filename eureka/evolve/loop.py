@@ -232,10 +232,14 @@ class EurekaLoop:
 
     def analyze(self, cands: list[Candidate], results: list[TrainResult]) -> None:
         """Turn each training result into the candidate's fitness and reflection (step 4)."""
+        answers = sum(1 for c in self.candidates if cands and c.iteration == cands[0].iteration)
+        ran = (sum(1 for r in results if r.ok), answers)
         for cand, result in zip(cands, results, strict=True):
             if result.walls:
                 self.walls.setdefault("training", result.walls)
-            cand.reflection = analyze(result.snapshots, result.fitness, self.task.fitness.description)
+            cand.env_corr = result.env_corr
+            cand.reflection = analyze(result.snapshots, result.fitness, self.task.fitness.description,
+                                      env_corr=result.env_corr, ran=ran)
             self.store.write_text(self.store.candidate_dir(cand.id) / "reflection.txt", cand.reflection.text)
             cand.steps, cand.stopped_at = result.steps, result.stopped_at
             if result.ok:
@@ -354,7 +358,9 @@ class EurekaLoop:
             child.record_seed(s, r.fitness if r.ok else None, r.steps)
         child.status = Status.OK if child.fitness is not None else Status.FAILED
         child.steps = sum(child.seed_steps.values())
-        child.reflection = analyze(rs[0].snapshots, rs[0].fitness, self.task.fitness.description)
+        child.env_corr = rs[0].env_corr
+        child.reflection = analyze(rs[0].snapshots, rs[0].fitness, self.task.fitness.description,
+                                   env_corr=rs[0].env_corr)
         before = self.racer.statistic([best.seed_fitness.get(s) for s in seeds], pooled)
         after = self.racer.statistic(list(child.seed_fitness.values()), pooled)
         child.tuning = {"constants": describe(lifted.params, top.values), "trials": len(tuner.trials),

@@ -220,6 +220,17 @@ def _candidate_table(run: RunData) -> str:
             f"<tbody>{''.join(rows)}</tbody></table>")
 
 
+def _ran(run: RunData) -> str:
+    """Per iteration, how many of the designer's answers ran (trained without an error)."""
+    parts = []
+    for it in sorted({c.iteration for c in run.candidates}):
+        mine = [c for c in run.candidates if c.iteration == it and "_tuned" not in c.id]
+        ok = sum(1 for c in mine if c.status == "ok")
+        if mine:
+            parts.append(f"iteration {it}: {ok}/{len(mine)} ({100 * ok / len(mine):.0f}%)")
+    return f'<p class="muted">Answers that ran: {e("; ".join(parts))}.</p>' if parts else ""
+
+
 def _seeds(c: CandidateData) -> str:
     """``seed: fitness`` of each search seed it was trained on."""
     return ", ".join(f"{k}: {fmt(v)}" for k, v in c.search_seeds.items())
@@ -358,7 +369,7 @@ def render_report(run: RunData) -> str:
             _best_section(run),
             f'<section id="components"><h2>Reward components of the best candidates</h2>'
             f'{_img(comp_uri, "reward components") or "<p class=muted>no training metrics yet</p>"}</section>',
-            f'<section id="table"><h2>All candidates</h2>{_candidate_table(run)}</section>']
+            f'<section id="table"><h2>All candidates</h2>{_ran(run)}{_candidate_table(run)}</section>']
     if videos:
         body.append('<section id="videos"><h2>Rollout videos</h2><div class="videos">'
                     + "".join(_video(c.video, run.path, f"{c.id} (fitness {fmt(c.fitness)})") for c in videos)

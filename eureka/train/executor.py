@@ -38,6 +38,12 @@ def _num(v: object) -> float | None:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
 
 
+def _corr(v: object) -> float | None:
+    """A correlation, or None when the child sent anything but a number in [-1, 1]."""
+    x = _num(v)
+    return x if x is not None and -1.0 <= x <= 1.0 else None
+
+
 def _nums(v: object, limit: int = 10_000) -> list[float]:
     return [x for x in (_num(y) for y in v[:limit]) if x is not None] if isinstance(v, list) else []
 
@@ -65,7 +71,7 @@ def sanitize_result(spec: TrainSpec, raw: object) -> TrainResult:
         eval_fitness=_nums(raw.get("eval_fitness")), eval_lengths=[int(x) for x in _nums(raw.get("eval_lengths"))],
         snapshots=[s for s in (_snapshot(r) for r in (raw.get("snapshots") or [])[:1000]) if s],
         steps=int(_num(raw.get("steps")) or 0), new_steps=int(_num(raw.get("new_steps")) or 0),
-        wall_time_s=_num(raw.get("wall_time_s")) or 0.0,
+        wall_time_s=_num(raw.get("wall_time_s")) or 0.0, env_corr=_corr(raw.get("env_reward_corr")),
         walls=[str(w)[:40] for w in raw.get("walls", [])[:20]] if isinstance(raw.get("walls"), list) else [],
         failure=None if ok else Failure.of(error_from_child(raw)))
 

@@ -28,6 +28,7 @@ class TrainResult(HasFailure):
     wall_time_s: float = 0.0
     stopped_at: int | None = None  # successive halving dropped it after this many steps
     walls: list[str] = field(default_factory=list)  # the walls that were up in the training process
+    env_corr: float | None = None  # correlation of the candidate's reward with the env's own (its rollouts)
     failure: Failure | None = None
 
     @property
@@ -49,6 +50,7 @@ class TrainResult(HasFailure):
                    snapshots=list(d.get("snapshots") or []), steps=int(d.get("steps") or 0),
                    new_steps=int(d.get("new_steps") or 0), wall_time_s=float(d.get("wall_time_s") or 0.0),
                    stopped_at=d.get("stopped_at"), walls=list(d.get("walls") or []),
+                   env_corr=d.get("env_reward_corr"),
                    failure=None if ok else Failure.from_dict(d))
 
     def fail(self, failure: Failure) -> None:
@@ -56,7 +58,8 @@ class TrainResult(HasFailure):
 
     def merged(self, later: TrainResult) -> TrainResult:
         """This (earlier rung's) result continued by ``later``: snapshots concatenated."""
-        return replace(later, snapshots=self.snapshots + later.snapshots)
+        return replace(later, snapshots=self.snapshots + later.snapshots,
+                       env_corr=later.env_corr if later.env_corr is not None else self.env_corr)
 
     def to_dict(self, snapshots: bool = False) -> dict:
         """JSON form (``fitness.json``, events; with ``snapshots`` all of it, for ``trainings.jsonl``):
@@ -64,7 +67,7 @@ class TrainResult(HasFailure):
         return {"job_id": self.job_id, "status": self.status, "fitness": self.fitness,
                 "eval_fitness": self.eval_fitness, "eval_lengths": self.eval_lengths, "steps": self.steps,
                 "new_steps": self.new_steps, "wall_time_s": self.wall_time_s, "stopped_at": self.stopped_at,
-                "walls": self.walls, **self.failure_fields(), **({"snapshots": self.snapshots} if snapshots else {})}
+                "walls": self.walls, "env_reward_corr": self.env_corr, **self.failure_fields(), **({"snapshots": self.snapshots} if snapshots else {})}
 
 
 ProgressFn = Callable[[str, int], None]

@@ -44,6 +44,9 @@ def test_example_game_loop_with_video(tmp_path):
     summary = EurekaLoop(make_cfg("catch", video=True, video_steps=30), tmp_path).run()
     assert summary["status"] == "completed" and summary["best_fitness"] is not None
     assert (tmp_path / "candidates" / summary["best_candidate"] / "rollout.mp4").stat().st_size > 0
+    # the training measured how each reward correlates with the game's own reward (a float, through the walls)
+    rows = summary["iterations"][0]["candidates"]
+    assert all(isinstance(r["env_reward_corr"], float) and -1 <= r["env_reward_corr"] <= 1 for r in rows), rows
 
 
 class NoCode(Designer):
