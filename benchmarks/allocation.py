@@ -30,6 +30,7 @@ MODES = {"full": ["loop.allocation=full"], "halving": ["loop.allocation=halving"
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    cmd = " ".join(["python benchmarks/allocation.py", *argv])
     overrides: list[str] = []
     if "--" in argv:
         i = argv.index("--")
@@ -64,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{np.mean(best) if best else float('nan'):.3g} | "
               f"{np.mean(fin) if fin else float('nan'):.3g} ± {np.std(fin) if fin else float('nan'):.2g} | "
               f"{np.mean([r[5] for r in rs]):.0f} |")
-    print(f"\ncommand: python benchmarks/allocation.py {' '.join(sys.argv[1:] if argv is None else argv)}")
+    print(f"\ncommand: {cmd}")
     return 0
 
 
