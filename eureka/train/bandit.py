@@ -71,12 +71,18 @@ def bandit_allocation(executor: Executor, specs: list[TrainSpec], budget: float 
         return max(1, min(int(round(chunk * a.spec.total_timesteps)), a.spec.total_timesteps - a.steps))
 
     def pull(batch: list[Arm]) -> None:
-        run = [replace(a.spec, total_timesteps=size(a), resume=a.pulls > 0) for a in batch]
-        results = executor.run(run, on_progress)
+        # a continued chunk is its own job (``<job>_from<steps>``): a recording executor keys trainings by job,
+        # budget and continuation, and two equal chunks of one arm must not look like the same training
+        run = [replace(a.spec, job_id=a.spec.job_id if a.pulls == 0 else f"{a.spec.job_id}_from{a.steps}",
+                       total_timesteps=size(a), resume=a.pulls > 0) for a in batch]
+        progress = None if on_progress is None else \
+            (lambda job, steps: on_progress(job.split("_from")[0], steps))
+        results = executor.run(run, progress)
         for a, sp, r in zip(batch, run, results, strict=True):
             a.steps += sp.total_timesteps
             a.pulls += 1
             merged = a.result.merged(r) if a.result is not None and r.ok else r
+            merged = replace(merged, job_id=a.spec.job_id)
             a.result = replace(merged, steps=max(merged.steps, a.steps)) if merged.ok else merged
 
     pull(arms)  # one chunk each

@@ -14,11 +14,13 @@ class Growing:
     def run(self, specs, on_progress=None, on_done=None):
         out = []
         for sp in specs:
-            self.calls.append((sp.job_id, sp.total_timesteps, sp.resume))
-            self.had[sp.job_id] = self.had.get(sp.job_id, 0) + sp.total_timesteps
-            ok = self.rate[sp.job_id] is not None
-            r = TrainResult(sp.job_id, ok=ok, fitness=self.rate[sp.job_id] * self.had[sp.job_id] if ok else None,
-                            steps=self.had[sp.job_id], snapshots=[{"step": self.had[sp.job_id]}])
+            job = sp.job_id.split("_from")[0]
+            self.calls.append((job, sp.total_timesteps, sp.resume))
+            self.had[job] = self.had.get(job, 0) + sp.total_timesteps
+            assert sp.job_id == (job if not sp.resume else f"{job}_from{self.had[job] - sp.total_timesteps}")
+            ok = self.rate[job] is not None
+            r = TrainResult(sp.job_id, ok=ok, fitness=self.rate[job] * self.had[job] if ok else None,
+                            steps=self.had[job], snapshots=[{"step": self.had[job]}])
             if on_done:
                 on_done(sp.job_id, r)
             out.append(r)
@@ -52,6 +54,8 @@ def test_bandit_in_the_loop_records_the_steps_each_candidate_got(tmp_path):
                          "bandit": {"budget": 0.5, "chunk": 0.25, "parallel": 2}})
     executor = StubExecutor(lambda sp: float(int(sp.job_id.split("sample")[1][0])) if "sample" in sp.job_id else 1.0)
     summary = EurekaLoop(cfg, tmp_path, executor=executor).run().to_dict()
+    chunks = [sp for sp in executor.specs if sp.job_id.startswith("iter0") and "_seed" not in sp.job_id]
+    assert sum(sp.total_timesteps for sp in chunks) == 2000, "every chunk really trained (none taken for another)"
     assert summary["allocation"] == "bandit"
     rows = summary["iterations"][0]["candidates"]
     first = {r["id"]: r["seed_steps"]["0"] for r in rows}
