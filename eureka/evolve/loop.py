@@ -325,7 +325,8 @@ class EurekaLoop:
         child = Candidate(f"iter{it}_tuned", it, int(self.cfg.samples), parent=best.id, island=best.island)
         d = self.store.candidate_dir(child.id)
         seeds = list(best.seed_fitness)[:int(tc.seeds)]
-        budget = max(1, int(round(float(tc.fraction) * int(self.cfg.trainer.total_timesteps))))
+        full = best.seed_steps.get(seeds[0]) or int(self.cfg.trainer.total_timesteps)  # what the parent got
+        budget = max(1, int(round(float(tc.fraction) * full)))
         tuner = Tuner(lifted.params, int(tc.trials), float(tc.ratio), float(tc.sigma), seed=int(self.cfg.seed) + it)
         pooled, spent, results = self.pooled_std(), 0, {}
         for g in range(tuner.generations):
@@ -350,10 +351,13 @@ class EurekaLoop:
         child.reward_path = str(self.store.write_text(d / "reward.py", child.code))
         n = tuner.trials.index(top)
         rs = results[n]
-        if budget < int(self.cfg.trainer.total_timesteps):  # confirm at the full budget, on the same seeds
-            rs = self.executor.run([self.spec(f"{child.id}_seed{s}", "candidate", s, child.reward_path,
-                                              d / f"seed{s}") for s in seeds], self.reporter.training_progress)
+        counted = sum(r.new_steps or r.steps for r in rs)  # the best trial's steps: the child's own seeds
+        if budget < full:  # confirm at the parent's budget, on the same seeds
+            rs = self.executor.run([replace(self.spec(f"{child.id}_seed{s}", "candidate", s, child.reward_path,
+                                                      d / f"seed{s}"), total_timesteps=full) for s in seeds],
+                                   self.reporter.training_progress)
             spent += sum(r.steps for r in rs)
+            counted = sum(r.steps for r in rs)
         for s, r in zip(seeds, rs, strict=True):
             child.record_seed(s, r.fitness if r.ok else None, r.steps)
         child.status = Status.OK if child.fitness is not None else Status.FAILED
@@ -364,7 +368,7 @@ class EurekaLoop:
         before = self.racer.statistic([best.seed_fitness.get(s) for s in seeds], pooled)
         after = self.racer.statistic(list(child.seed_fitness.values()), pooled)
         child.tuning = {"constants": describe(lifted.params, top.values), "trials": len(tuner.trials),
-                        "steps": spent, "seeds": seeds, "before": before, "after": after, "gain": after - before}
+                        "steps": spent, "steps_in_child": counted, "seeds": seeds, "before": before, "after": after, "gain": after - before}
         child.response = (f"The constants of {best.id} tuned by CMA-ES ({len(tuner.trials)} trials).\n\n"
                           f"```python\n{child.code}```\n")
         self.store.write_text(d / "response.txt", child.response)
@@ -374,7 +378,7 @@ class EurekaLoop:
         self.rescore()
         self.race([child])
         self.tuning_note = tuning_note(child.id, best.id, child.tuning)
-        self.population.update([child], it)
+        self.population.add([child])
         self.best = self.population.best()
         self.store.event("best", id=self.best.id if self.best else None, fitness=self.best.fitness if self.best else None,
                          population=[c.id for c in self.population.all()])

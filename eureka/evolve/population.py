@@ -89,6 +89,13 @@ class Population:
                     target.append(best)
             self.rerank()
 
+    def add(self, cands: list) -> None:
+        """Add candidates made outside an iteration's update (a tuned reward), re-rank; no migration."""
+        for c in cands:
+            if c.status == "ok" and c.fitness is not None:
+                self.members[c.island % self.islands].append(c)
+        self.rerank()
+
     def rerank(self) -> None:
         self.members = [self.ranked(list(dict.fromkeys(isl)))[:self.per_island] for isl in self.members]
 

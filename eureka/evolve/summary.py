@@ -169,7 +169,10 @@ class Summary:
             "human_normalized_score": final.human_normalized_score,
             "human_normalized_score_note": final.note,
             "population": self.population, "selection": self.selection, "feedback": self.feedback,
-            "llm_usage": self.llm_usage, "search_env_steps": sum(c.steps for c in self.candidates),
+            "llm_usage": self.llm_usage,
+            # every env step of the search: candidates' trainings on all their seeds, and all tuning trials
+            "search_env_steps": sum(c.steps for c in self.candidates) + sum(
+                c.tuning["steps"] - c.tuning.get("steps_in_child", 0) for c in self.candidates if c.tuning),
             "walls": self.walls, "wall_time_s": round(self.wall_time_s, 2), "fitness_metric": self.fitness_metric,
         }
 

@@ -75,3 +75,16 @@ def test_a_tuned_child_has_its_parent_and_the_next_prompt_shows_the_gain(tmp_pat
     lines = (tmp_path / "candidates" / "iter0_tuned" / "reward.py").read_text().splitlines()
     imports = [ln for ln in lines if ln.startswith(("import ", "from "))]
     assert len(imports) == len(set(imports)) and "from typing import Dict, Tuple" not in imports
+
+
+def test_tuning_steps_count_in_the_search_budget(tmp_path):
+    cfg = make_cfg(iterations=1, samples=1, trainer={"total_timesteps": 1000}, eval={"seeds": [1], "baselines": False},
+                   loop={"target_fitness": None, "tuning": {"enabled": True, "trials": 4, "fraction": 0.5}})
+    executor = StubExecutor(fitness_of)
+    summary = EurekaLoop(cfg, tmp_path, designer=OneCode(), executor=executor).run().to_dict()
+    search = [sp for sp in executor.specs if sp.job_id.startswith("iter0")]
+    assert summary["search_env_steps"] == sum(sp.total_timesteps for sp in search)
+    trials = [sp for sp in search if "_trial" in sp.job_id]
+    assert len(trials) == 4 and all(sp.total_timesteps == 500 for sp in trials)
+    confirm = [sp for sp in search if sp.job_id == "iter0_tuned_seed0"]
+    assert len(confirm) == 1 and confirm[0].total_timesteps == 1000  # the tuned reward at the parent's budget
