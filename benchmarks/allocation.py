@@ -50,20 +50,23 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.time()
             s, _, run_dir = run_loop(ov)
             d = s.to_dict()
-            rows.append((mode, seed, d["search_env_steps"], d["best_fitness"], d["final_eval"]["mean"],
-                         time.time() - t0, run_dir))
+            finals = [v for v in d["final_eval"]["per_seed"].values() if v is not None]
+            rows.append((mode, seed, d["search_env_steps"], d["best_fitness"], finals, time.time() - t0, run_dir))
             print(f"{mode:8s} seed {seed}: search steps {d['search_env_steps']:,}, best (search) "
-                  f"{d['best_fitness']}, final {d['final_eval']['mean']} ({time.time() - t0:.0f} s, {run_dir})",
+                  f"{d['best_fitness']}, final {d['final_eval']['mean']} per seed {d['final_eval']['per_seed']} "
+                  f"({time.time() - t0:.0f} s, {run_dir})",
                   flush=True)
-    print("\n| mode | runs | search env steps (mean) | best, search (mean) | final fitness (mean ± std) | wall s |")
+    print("\n| mode | runs | search env steps (mean) | best, search (mean) | final fitness, all final seeds "
+          "(mean ± std, n) | wall s |")
     print("|---|---|---|---|---|---|")
     for mode in args.modes.split(","):
         rs = [r for r in rows if r[0] == mode]
-        fin = [r[4] for r in rs if r[4] is not None]
+        fin = [v for r in rs for v in r[4]]
         best = [r[3] for r in rs if r[3] is not None]
         print(f"| {mode} | {len(rs)} | {np.mean([r[2] for r in rs]):,.0f} | "
               f"{np.mean(best) if best else float('nan'):.3g} | "
-              f"{np.mean(fin) if fin else float('nan'):.3g} ± {np.std(fin) if fin else float('nan'):.2g} | "
+              f"{np.mean(fin) if fin else float('nan'):.3g} ± {np.std(fin) if fin else float('nan'):.2g} "
+              f"(n={len(fin)}) | "
               f"{np.mean([r[5] for r in rs]):.0f} |")
     print(f"\ncommand: {cmd}")
     return 0
