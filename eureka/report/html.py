@@ -176,7 +176,13 @@ def _headline(run: RunData) -> str:
     if run.hns_note:
         out += f'<div class="note">Human-normalized score: {e(run.hns_note)}.</div>'
     ss = run.search_seed
-    seed_text = f"Seeds: the search ran with seed {ss if ss is not None else '?'}"
+    all_ss = [str(s) for s in run.summary.get("search_seeds") or []]
+    if len(all_ss) > 1:
+        best = run.summary.get("best_search_seeds") or {}
+        seed_text = (f"Seeds: the search ran with seeds {', '.join(all_ss)} (racing: the selected reward on "
+                     + (", ".join(f"{k}: {fmt(v)}" for k, v in best.items()) or "-") + ")")
+    else:
+        seed_text = f"Seeds: the search ran with seed {ss if ss is not None else '?'}"
     seed_text += f"; the final re-training and the baselines use seeds {', '.join(seeds) or '-'}."
     out += f'<p class="muted">{e(seed_text)}</p>'
     if ss is not None and str(ss) in seeds:
