@@ -76,6 +76,28 @@ def search_seeds(seed: int, count: int, final: Iterable[int]) -> list[int]:
     return out
 
 
+def check_allocation_and_tuning(loop) -> None:
+    """``loop.bandit`` and ``loop.tuning`` values a type cannot check; ``ConfigError`` naming key and range."""
+    b, t = loop.get("bandit"), loop.get("tuning")
+    bad = []
+    if b is not None and loop.get("allocation") == "bandit":
+        if not b.budget > 0:
+            bad.append(f"loop.bandit.budget={b.budget}: must be > 0")
+        if not 0 < b.chunk <= 1:
+            bad.append(f"loop.bandit.chunk={b.chunk}: must be in (0, 1]")
+        if b.parallel < 1 or b.c < 0:
+            bad.append(f"loop.bandit.parallel={b.parallel}, c={b.c}: parallel >= 1 and c >= 0")
+    if t is not None and t.enabled:
+        if t.trials < 2:
+            bad.append(f"loop.tuning.trials={t.trials}: CMA-ES needs >= 2 trials")
+        if not t.ratio > 1 or not 0 < t.fraction <= 1 or t.seeds < 1 or t.max_params < 1 or not t.sigma > 0:
+            bad.append(f"loop.tuning: ratio={t.ratio}, fraction={t.fraction}, seeds={t.seeds}, "
+                       f"max_params={t.max_params}, sigma={t.sigma}; valid: ratio > 1, 0 < fraction <= 1, "
+                       "seeds >= 1, max_params >= 1, sigma > 0")
+    if bad:
+        raise ConfigError("; ".join(bad))
+
+
 @dataclass
 class Racer:
     """The racing rules of one run (``loop.racing``): which seeds, how many, who gets them, how to rank."""
@@ -90,8 +112,11 @@ class Racer:
 
     @classmethod
     def from_config(cls, cfg) -> Racer:
-        """From ``loop.racing`` (disabled: one seed per candidate, ranked by its fitness)."""
+        """From ``loop.racing`` (disabled: one seed per candidate, ranked by its fitness); also checks
+        ``loop.bandit`` and ``loop.tuning`` (``ConfigError`` before any work)."""
         from eureka.config import final_seeds
+
+        check_allocation_and_tuning(cfg.loop)
 
         rc = cfg.loop.get("racing")
         enabled = bool(rc.enabled) if rc is not None else False

@@ -80,3 +80,12 @@ def test_racing_off_is_one_seed(tmp_path):
     summary = EurekaLoop(cfg, tmp_path, executor=executor).run().to_dict()
     assert {sp.seed for sp in executor.specs if sp.job_id.startswith("iter")} == {3}
     assert summary["best_candidate"] == "iter0_sample0" and summary["search_seeds"] == [3]
+
+
+def test_bad_bandit_and_tuning_values_are_refused_before_any_work():
+    from eureka.evolve.racing import Racer
+
+    with pytest.raises(ConfigError, match="loop.bandit.chunk"):
+        Racer.from_config(make_cfg(loop={"allocation": "bandit", "bandit": {"chunk": 1.5}}))
+    with pytest.raises(ConfigError, match="loop.tuning.trials"):
+        Racer.from_config(make_cfg(loop={"tuning": {"enabled": True, "trials": 1}}))
