@@ -89,3 +89,24 @@ def test_bad_bandit_and_tuning_values_are_refused_before_any_work():
         Racer.from_config(make_cfg(loop={"allocation": "bandit", "bandit": {"chunk": 1.5}}))
     with pytest.raises(ConfigError, match="loop.tuning.trials"):
         Racer.from_config(make_cfg(loop={"tuning": {"enabled": True, "trials": 1}}))
+
+
+def test_a_second_run_in_the_same_directory_trains_nothing_again(tmp_path):
+    """Resume replays the recorded trainings: racing's re-trainings, bandit chunks and tuning trials included."""
+    from eureka.errors import Failure, TrainingCrash
+
+    cfg = make_cfg(iterations=2, samples=3, seed=0, trainer={"total_timesteps": 1000},
+                   eval={"seeds": [1], "baselines": False},
+                   loop={"target_fitness": None, "allocation": "bandit",
+                         "tuning": {"enabled": True, "trials": 4}})
+
+    def fitness(sp):
+        return 10.0 + (sp.seed % 7) + sp.total_timesteps / 1000 + len(sp.job_id) % 5
+
+    first = StubExecutor(fitness)
+    a = EurekaLoop(cfg, tmp_path, executor=first).run().to_dict()
+    assert any("_trial" in sp.job_id for sp in first.specs) and any("_from" in sp.job_id for sp in first.specs)
+    again = StubExecutor(lambda sp: Failure.of(TrainingCrash(f"{sp.job_id} trained twice")))
+    b = EurekaLoop(cfg, tmp_path, executor=again).run().to_dict()
+    assert again.specs == [] and b["best_candidate"] == a["best_candidate"]
+    assert b["iterations"] == a["iterations"] and b["search_env_steps"] == a["search_env_steps"]
