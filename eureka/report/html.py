@@ -198,7 +198,7 @@ def _candidate_table(run: RunData) -> str:
     best = run.best_id
     population = set(run.summary.get("population") or [])
     cols = [("candidate", ""), ("iter", "num"), ("status", ""), ("error class", ""), ("fitness", "num"),
-            ("score (racing)", "num"), ("search seeds: fitness", ""), ("corr. with env reward", "num"),
+            ("score (racing)", "num"), ("per search seed", ""), ("corr. with env reward", "num"),
             ("parent", ""), ("island", "num"), ("preference", "num"), ("env steps", "num"),
             ("train s", "num"), ("message", "")]
     halving = any(c.stopped_at is not None for c in run.candidates)
