@@ -1,7 +1,7 @@
 """Search quality: the reward search on tasks x seeds, against the env-reward and sparse baselines.
 
-    python benchmarks/search_quality.py                                      # 4 classic tasks x 3 seeds, offline
-    python benchmarks/search_quality.py --tasks hopper,half_cheetah --seeds 0
+    python benchmarks/search_quality.py                                      # 7 tasks x 3 seeds x 5 final seeds
+    python benchmarks/search_quality.py --tasks cartpole,pendulum,mountain_car,acrobot --seeds 0
     python benchmarks/search_quality.py --llm openai -- llm.model=gpt-4o-mini   # any llm config + overrides
     python benchmarks/search_quality.py --tasks cartpole --seeds 0 -- trainer.total_timesteps=4000  # tiny
 
@@ -15,6 +15,18 @@ stopped (an unfinished run is started again from scratch, or resumed when the lo
 
 The designer only ever sees the task description and the state-variable table (plus its own earlier
 candidates and their statistics); the env's reward code is a baseline, never a hint.
+
+Statistics (``eureka.analyze.stats``, rliable's definitions in numpy: rliable 1.2 pins ``arch==5.3.0``,
+which brings pandas, statsmodels and scipy): per task the IQM of the final re-trainings with a 95% bootstrap
+interval (two-level: search runs, then final seeds within them), the probability of improvement of the
+searched reward over the env's own reward (``P(final > env)``, with its interval), and whether the env
+reward and the sparse fitness differ significantly at the task's budget (the interval of ``P(env > sparse)``
+excludes 0.5); where they do not, that budget cannot judge rewards. Beside them: mean ± std.
+
+Tasks: the four classic-control tasks, hopper and half_cheetah, and Reacher-v5 from a task file
+(``benchmarks/tasks/reacher.py``, as a user would add it). Trainer settings come from the task's config
+(``conf/task/<task>.yaml``); where rl-zoo3 2.9.2 ships tuned PPO settings (``rl_zoo3/hyperparams/ppo.yml``)
+they are used (see ``ZOO``), so the env-reward baseline is a fair, strong opponent.
 
 Writes ``<out>/search_quality.md`` and ``<out>/search_quality.html`` and prints the Markdown table.
 """
@@ -35,9 +47,31 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from eureka.analyze.stats import bootstrap_ci, iqm, probability_of_improvement  # noqa: E402
 from eureka.report.rundata import RunData, SeedStats, load_run  # noqa: E402
 
 CLASSIC = ["cartpole", "pendulum", "mountain_car", "acrobot"]
+ALL = [*CLASSIC, "hopper", "half_cheetah", "reacher"]
+TASK_ARGS = {"reacher": str(ROOT / "benchmarks" / "tasks" / "reacher.py")}  # tasks given by their file
+
+# rl-zoo3 2.9.2, rl_zoo3/hyperparams/ppo.yml: the entries CartPole-v1, Pendulum-v1, MountainCarContinuous-v0
+# and Acrobot-v1 are already conf/task/{cartpole,pendulum,mountain_car,acrobot}.yaml (every key but the budget
+# n_timesteps; pendulum adds normalize: true). Hopper-v4 and HalfCheetah-v4 (the v5 envs have the same dynamics) are applied here over
+# conf/task/{hopper,half_cheetah}.yaml; Reacher has no PPO entry there (the task file's trainer defaults).
+_ZOO_MUJOCO = ["++trainer.normalize=true", "++trainer.n_envs=1", "++trainer.ppo.n_steps=512",
+               "++trainer.ppo.policy_kwargs.log_std_init=-2", "++trainer.ppo.policy_kwargs.ortho_init=false",
+               "++trainer.ppo.policy_kwargs.activation_fn=relu",
+               "++trainer.ppo.policy_kwargs.net_arch.pi=[256,256]", "++trainer.ppo.policy_kwargs.net_arch.vf=[256,256]"]
+ZOO = {
+    "hopper": [*_ZOO_MUJOCO, "++trainer.ppo.batch_size=32", "++trainer.ppo.gamma=0.999",
+               "++trainer.ppo.learning_rate=9.80828e-05", "++trainer.ppo.ent_coef=0.00229519",
+               "++trainer.ppo.clip_range=0.2", "++trainer.ppo.n_epochs=5", "++trainer.ppo.gae_lambda=0.99",
+               "++trainer.ppo.max_grad_norm=0.7", "++trainer.ppo.vf_coef=0.835671"],
+    "half_cheetah": [*_ZOO_MUJOCO, "++trainer.ppo.batch_size=64", "++trainer.ppo.gamma=0.98",
+                     "++trainer.ppo.learning_rate=2.0633e-05", "++trainer.ppo.ent_coef=0.000401762",
+                     "++trainer.ppo.clip_range=0.1", "++trainer.ppo.n_epochs=20", "++trainer.ppo.gae_lambda=0.92",
+                     "++trainer.ppo.max_grad_norm=0.8", "++trainer.ppo.vf_coef=0.58096"],
+}
 
 
 @dataclass
@@ -84,6 +118,34 @@ class Row:
         gap, spread = abs(e.mean - s.mean), max(e.std or 0, s.std or 0)
         return "small denominator" if spread > 0 and gap < 2 * spread else ""
 
+    def groups(self, attr: str) -> list[list[float]]:
+        """One group per run: its values per final seed (``final``, ``env_baseline`` or ``sparse_baseline``)."""
+        return [[v for v in getattr(r, attr).per_seed.values() if v is not None] for r in self.runs]
+
+    def iqm_ci(self, attr: str) -> tuple[float | None, float | None, float | None]:
+        g = self.groups(attr)
+        return (iqm([v for x in g for v in x]), *bootstrap_ci(iqm, g))
+
+    def poi(self, a: str, b: str) -> tuple[float | None, float | None, float | None]:
+        """``P(a > b)`` over final re-trainings, with its 95% bootstrap interval."""
+        ga, gb = self.groups(a), self.groups(b)
+        return (probability_of_improvement([v for x in ga for v in x], [v for x in gb for v in x]),
+                *bootstrap_ci(probability_of_improvement, ga, gb))
+
+    @property
+    def budget_judges(self) -> bool | None:
+        """Env reward and sparse differ significantly (the interval of P(env > sparse) excludes 0.5)."""
+        p, lo, hi = self.poi("env_baseline", "sparse_baseline")
+        return None if p is None else bool(lo > 0.5 or hi < 0.5)
+
+    @property
+    def within_20(self) -> bool | None:
+        """The final mean is within 20% of the search's reported best (mean over runs)."""
+        f, b = self.final.mean, self.search_best.mean
+        if f is None or b is None:
+            return None
+        return abs(f - b) <= 0.2 * max(abs(b), 1e-12)
+
     @property
     def env_steps(self) -> int:
         return sum(r.total_env_steps or 0 for r in self.runs)
@@ -103,30 +165,72 @@ def _pm(st: SeedStats) -> str:
     return "-" if st.mean is None else f"{_g(st.mean)} ± {_g(st.std or 0.0)} (n={len(st.values)})"
 
 
+def _ci(t: tuple[float | None, float | None, float | None]) -> str:
+    v, lo, hi = t
+    return "-" if v is None else f"{_g(v)} [{_g(lo)}, {_g(hi)}]"
+
+
+def _yes(v: bool | None, yes: str = "yes", no: str = "no") -> str:
+    return "-" if v is None else (yes if v else no)
+
+
 def cells(row: Row) -> list[str]:
     n = len(row.runs)
     seeds = ",".join(str(r.search_seed) for r in row.runs)
     wall = row.wall_s
+    judge = row.budget_judges
     return [row.task, row.llm, f"{len(row.done)}/{n} ({seeds})", _pm(row.final), _pm(row.search_best),
             _pm(row.pooled("env_baseline")), _pm(row.pooled("sparse_baseline")),
+            _ci(row.iqm_ci("final")), _ci(row.iqm_ci("env_baseline")), _ci(row.poi("final", "env_baseline")),
+            _yes(judge, "yes", "NO: this budget cannot judge rewards") + f" ({_ci(row.poi('env_baseline', 'sparse_baseline'))})",
+            _yes(row.within_20),
             _g(row.hns) + (f" ({row.hns_note})" if row.hns_note and row.hns is not None else ""),
             f"{row.env_steps:,}", f"{wall / 60:.1f} min ({wall / max(n, 1):.0f} s/run)"]
 
 
 HEADER = ["task", "designer", "runs done (seeds)", "final fitness: mean ± std over seeds",
-          "search best (1 seed, optimistic)", "env reward", "sparse fitness", "human-normalized",
-          "env steps (all)", "wall time"]
+          "search best (mean over its search seeds)", "env reward", "sparse fitness",
+          "final IQM [95% CI]", "env reward IQM [95% CI]", "P(final > env) [95% CI]",
+          "env vs sparse differ? (P(env > sparse) [95% CI])", "final within 20% of search best",
+          "human-normalized", "env steps (all)", "wall time"]
+
+
+def seeds_table(rows: list[Row]) -> list[str]:
+    """Which seeds served what, per run: the search seeds of its best reward, all its search seeds, final seeds."""
+    out = ["", "| task | run | best candidate | its search seeds: fitness | all search seeds | final seeds |",
+           "|---|---|---|---|---|---|"]
+    for row in rows:
+        for r in row.runs:
+            s = r.summary
+            best = s.get("best_search_seeds") or {}
+            out.append(f"| {row.task} | seed {r.search_seed} | {s.get('best_candidate') or '-'} | "
+                       + (", ".join(f"{k}: {_g(v)}" for k, v in best.items()) or "-")
+                       + f" | {', '.join(map(str, s.get('search_seeds') or [])) or '-'} | "
+                       f"{', '.join(r.final_seeds) or '-'} |")
+    return out
+
+
+def goal_lines(rows: list[Row]) -> list[str]:
+    pois = [r.poi("final", "env_baseline")[0] for r in rows]
+    hits = sum(1 for p in pois if p is not None and p >= 0.5)
+    within = sum(1 for r in rows if r.within_20)
+    return ["", f"Goal: P(final > env) >= 0.5 on {hits} of {len(rows)} task(s) (target: 5 of 7); final mean "
+            f"within 20% of the search's reported best on {within} of {len(rows)} (target: all)."]
 
 
 def markdown(rows: list[Row], cmd: str) -> str:
     out = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     out += ["| " + " | ".join(cells(r)) + " |" for r in rows]
+    out += goal_lines(rows)
     out += ["", f"Command: `{cmd}`  ", f"Machine: {platform.node()}, {platform.machine()}, "
             f"{os.cpu_count()} cores, Python {platform.python_version()}; {time.strftime('%Y-%m-%d')}.  ",
             "Final fitness: each run's best reward re-trained on its final seeds (never the search seed), "
             "mean over those, then mean ± std over search seeds. Baselines: the env's own reward and the "
             "sparse fitness, same budget and final seeds, pooled over all runs. Human-normalized: "
-            "(final - sparse) / |env - sparse|."]
+            "(final - sparse) / |env - sparse|. IQM and P(final > env): rliable's definitions "
+            "(eureka/analyze/stats.py), 95% intervals from 2000 bootstrap resamples of search runs and of the "
+            "final seeds within them. Search seeds and final seeds never meet (below)."]
+    out += seeds_table(rows)
     return "\n".join(out) + "\n"
 
 
@@ -163,7 +267,7 @@ def run_one(task: str, seed: int, run_dir: Path, llm: str, n_eval: int, override
         except FileNotFoundError:
             pass
     eval_seeds = [1000 + 10 * seed + j for j in range(n_eval)]
-    args = [f"task={task}", f"llm={llm}", f"seed={seed}", f"eval.seeds=[{','.join(map(str, eval_seeds))}]",
+    args = [f"task={TASK_ARGS.get(task, task)}", *ZOO.get(task, []), f"llm={llm}", f"seed={seed}", f"eval.seeds=[{','.join(map(str, eval_seeds))}]",
             "eval.baselines=true", "video=false", f"hydra.run.dir={run_dir}", *overrides]
     how = "ran"
     if run_dir.exists() and any(run_dir.iterdir()):
@@ -206,10 +310,10 @@ def main(argv: list[str] | None = None) -> int:
         i = argv.index("--")
         argv, overrides = argv[:i], argv[i + 1:]
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tasks", default=",".join(CLASSIC), help="comma-separated task names")
+    parser.add_argument("--tasks", default=",".join(ALL), help="comma-separated task names")
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated search seeds")
     parser.add_argument("--llm", default="offline", help="designer config: offline, openai, replay")
-    parser.add_argument("--eval-seeds", type=int, default=3, help="final re-training seeds per run")
+    parser.add_argument("--eval-seeds", type=int, default=5, help="final re-training seeds per run")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "search_quality"),
                         help="one run directory per task and seed below this")
     parser.add_argument("--table-only", action="store_true", help="only (re)write the table from what is there")

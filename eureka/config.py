@@ -120,6 +120,40 @@ class EarlyStopConfig:
 
 
 @dataclass
+class RacingConfig:
+    """``loop.racing``: several search seeds per verdict (eureka/evolve/racing.py)."""
+
+    enabled: bool = True  # re-train the most promising candidates on fresh search seeds each iteration
+    seeds: int = 2  # the top candidates are trained until they have this many search seeds
+    top: int = 2  # how many of the best candidates are raced each iteration
+    k: float = 1.0  # rank by mean - k * std / sqrt(seeds) (a lower confidence bound over seeds)
+    min_seeds: int = 2  # seeds a candidate needs before it can be the best or a parent
+
+
+@dataclass
+class BanditConfig:
+    """``loop.bandit``: with ``loop.allocation=bandit``, how the iteration's budget is split online."""
+
+    budget: float = 0.5  # the iteration's steps: this x samples x trainer.total_timesteps
+    chunk: float = 0.25  # each pull continues one candidate for this fraction of trainer.total_timesteps
+    c: float = 1.0  # exploration weight of the upper confidence bound
+    parallel: int = 2  # pulls trained at once per round
+
+
+@dataclass
+class TuningConfig:
+    """``loop.tuning``: tune the numeric constants of the best reward (eureka/evolve/tuning.py)."""
+
+    enabled: bool = False  # after each iteration's selection, tune the best reward's constants (CMA-ES)
+    trials: int = 6  # trainings with trial constants per tuned reward
+    fraction: float = 1.0  # budget of each trial: this x trainer.total_timesteps
+    seeds: int = 1  # search seeds per trial (the parent's first seeds: a paired comparison)
+    ratio: float = 4.0  # each constant is searched within [value / ratio, value * ratio] (log scale)
+    max_params: int = 6  # at most this many constants are lifted (the first in the code)
+    sigma: float = 0.5  # CMA-ES initial step size in log space
+
+
+@dataclass
 class LoopConfig:
     """``loop``: the population and when the search stops."""
 
@@ -130,6 +164,10 @@ class LoopConfig:
     # stop the search once the best candidate reaches this fitness (the task's ceiling; null = never)
     target_fitness: float | None = None
     early_stop: EarlyStopConfig = field(default_factory=EarlyStopConfig)
+    racing: RacingConfig = field(default_factory=RacingConfig)
+    allocation: str = "full"  # full (every candidate its whole budget; early_stop may halve) | halving | bandit
+    bandit: BanditConfig = field(default_factory=BanditConfig)
+    tuning: TuningConfig = field(default_factory=TuningConfig)
 
 
 @dataclass
@@ -274,6 +312,7 @@ def check_config(cfg: EurekaConfig) -> None:
     _choice("loop.selection", cfg.loop.selection, SELECTIONS)
     _choice("feedback.mode", cfg.feedback.mode, FEEDBACK_MODES)
     _choice("executor.name", cfg.executor.name, EXECUTORS)
+    _choice("loop.allocation", cfg.loop.allocation, ("full", "halving", "bandit"))
     _check_hyperparams(cfg)
     for key in ("iterations", "samples", "loop.population", "llm.concurrency", "loop.islands", "loop.migration_every",
                 "eval.episodes", "trainer.total_timesteps", "trainer.n_envs", "sandbox.workers", "eval.num_seeds"):

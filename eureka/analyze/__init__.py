@@ -20,10 +20,13 @@ class Reflection:
     length_curve: list[float | None] = field(default_factory=list)
     tips: list[str] = field(default_factory=list)
     text: str = ""
+    env_corr: float | None = None  # correlation with the env's own reward over the training rollouts
+    ran: tuple[int, int] | None = None  # (answers that ran, answers) in the candidate's iteration
 
     def to_dict(self) -> dict:
         return {"components": self.components, "fitness_curve": self.fitness_curve,
-                "length_curve": self.length_curve, "tips": self.tips, "text": self.text}
+                "length_curve": self.length_curve, "tips": self.tips, "text": self.text,
+                "env_reward_corr": self.env_corr, "ran": list(self.ran) if self.ran else None}
 
 
 def _fmt(values: list[float | None]) -> str:
@@ -37,8 +40,13 @@ def _summary(values: list[float | None]) -> str:
     return f"{_fmt(values)}, Max: {max(vals):.2f}, Mean: {np.mean(vals):.2f}, Min: {min(vals):.2f}"
 
 
-def analyze(snapshots: list[Snapshot], fitness: float | None, fitness_name: str = "fitness") -> Reflection:
-    """Build the reflection from the ~10 metric snapshots of one training run."""
+def analyze(snapshots: list[Snapshot], fitness: float | None, fitness_name: str = "fitness",
+            env_corr: float | None = None, ran: tuple[int, int] | None = None) -> Reflection:
+    """Build the reflection from the ~10 metric snapshots of one training run.
+
+    ``env_corr``: the correlation of the reward with the env's own reward over the training rollouts;
+    ``ran``: (answers that trained, answers) of the candidate's iteration.
+    """
     names: list[str] = []
     for snap in snapshots:
         names += [k for k in snap.components if k not in names]
@@ -66,10 +74,23 @@ def analyze(snapshots: list[Snapshot], fitness: float | None, fitness_name: str 
     lines.append(f"episode_length: {_summary(len_curve)}")
     if fitness is not None:
         lines.append(f"final task fitness of the trained policy (evaluation): {fitness:.3f}")
+    if env_corr is not None:
+        lines.append(f"correlation of this reward with the environment's own reward over the training "
+                     f"rollouts: {env_corr:.2f}")
+    if ran is not None and ran[1]:
+        lines.append(f"reward functions of this round that ran (trained without an error): {ran[0]} of {ran[1]}")
+    tips += _corr_tips(env_corr)
     if tips:
         lines.append("Observations:")
         lines += [f"- {t}" for t in tips]
-    return Reflection(comps, fit_curve, len_curve, tips, "\n".join(lines))
+    return Reflection(comps, fit_curve, len_curve, tips, "\n".join(lines), env_corr, ran)
+
+
+def _corr_tips(env_corr: float | None) -> list[str]:
+    if env_corr is not None and env_corr < 0:
+        return [f"the reward is anti-correlated with the environment's own reward ({env_corr:.2f}): check the "
+                "sign of its main term."]
+    return []
 
 
 def _tips(comps: dict[str, dict], fit_curve: list[float | None]) -> list[str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,9 @@ from eureka.critic import Critic, SandboxPool
 from eureka.errors import LLMBudgetExceeded, LLMError
 from eureka.evolve.candidate import Candidate, Status
 from eureka.evolve.population import Population
+from eureka.evolve.racing import Racer, pooled_std, seed_values
 from eureka.evolve.summary import Summary, final_evaluation
+from eureka.evolve.tuning import Trial, Tuner, describe, genome_with_weights, lift_constants, tuning_note
 from eureka.llm import Designer, DesignRequest, make_designer
 from eureka.prefer import PreferenceRound, Session, make_session, public, run_round
 from eureka.prefer.steer import outcome
@@ -32,6 +35,7 @@ from eureka.render import record_videos
 from eureka.reward import sample_states
 from eureka.store import RunStore
 from eureka.train import TrainSpec, make_executor, train_spec
+from eureka.train.bandit import bandit_allocation
 from eureka.train.halving import rungs, successive_halving
 from eureka.train.recording import RecordingExecutor
 from eureka.train.result import Executor, TrainResult
@@ -82,19 +86,24 @@ class EurekaLoop:
         self.candidates: list[Candidate] = []
         self.best: Candidate | None = None
         lc = cfg.loop
-        self.population = Population(lc.population, lc.islands, lc.selection, lc.migration_every)
+        self.racer = Racer.from_config(cfg)  # several search seeds per verdict (loop.racing)
+        self.population = Population(lc.population, lc.islands, lc.selection, lc.migration_every,
+                                     min_seeds=self.racer.min_seeds)
         self.feedback_cfg = cfg.feedback
         self.session = make_session(self.feedback_cfg, run_dir, announce=self.reporter.message) \
             if session is _MAKE else session
         if self.session is not None:
             self.reporter = self.session.watch(self.reporter)  # the web page follows the run through the hooks
         self.notes_for: dict[str, list[str]] = {}
+        self.tuned: set[str] = set()  # candidates whose constants were tuned (loop.tuning)
+        self.tuning_note: str | None = None  # what the last tuning did, for the next prompt
         self.walls: dict[str, list[str]] = {}  # walls reported by each kind of process that ran candidate code
         self.jails: dict[str, dict] = {}  # what a jail of each kind reported of itself (namespaces, uid, limits)
         self.summary = Summary(self.task.name, cfg.llm.provider, self.designer.model,
-                               self.task.fitness.description, cfg.seed, lc.target_fitness,
+                               self.task.fitness.description, self.racer.first_seed, lc.target_fitness,
                                selection=self.population.selection, feedback=cfg.feedback.mode,
-                               final_seeds=final_seeds(cfg))
+                               final_seeds=final_seeds(cfg), racing=self.racer.describe(),
+                               allocation="halving" if lc.early_stop.enabled else lc.allocation)
         self.t0 = time.time()
 
     # -- the run ---------------------------------------------------------------------------
@@ -115,7 +124,9 @@ class EurekaLoop:
                 trainable = self.criticise(critic, cands)
                 results = self.train(trainable)
                 self.analyze(trainable, results)
+                self.race(trainable)
                 self.select(it, cands)
+                self.tune(it, critic)
                 errors = [c.feedback() for c in cands if c.failure is not None]
                 if self.solved(it) or self.out_of_budget():
                     break
@@ -148,7 +159,7 @@ class EurekaLoop:
             notes = general + (self.notes_for.get(parent.id, []) if parent else [])
             messages = build_messages(self.task, parent.response if parent else None,
                                       parent.reflection.text if parent and parent.reflection else None,
-                                      errors, notes)
+                                      errors, notes, tuning=self.tuning_note)
             requests.append(DesignRequest(self.task, messages, len(samples), it,
                                           self.cfg.seed + 1000 * samples[0],
                                           parent=parent.as_parent() if parent else None, population=population,
@@ -198,33 +209,92 @@ class EurekaLoop:
 
     def train(self, cands: list[Candidate]) -> list[TrainResult]:
         """Train every candidate (step 3); with ``loop.early_stop``, by successive halving."""
-        specs = [self.spec(c.id, "candidate", self.cfg.seed, c.reward_path, self.store.candidate_dir(c.id))
+        specs = [self.spec(c.id, "candidate", self.racer.first_seed, c.reward_path, self.store.candidate_dir(c.id))
                  for c in cands]
         for sp in specs:
             self.reporter.training_started(sp.job_id, rounded_timesteps(sp))
-        es = self.cfg.loop.early_stop
-        fractions = rungs(es.eta, es.min_fraction) if es.enabled else [1.0]
-        return successive_halving(self.executor, specs, fractions, es.eta, self.reporter.training_progress)
+        es, lc = self.cfg.loop.early_stop, self.cfg.loop
+        pooled = self.pooled_std()
+
+        def score(r: TrainResult) -> float:  # the racing statistic, as the population ranks
+            return self.racer.statistic([r.fitness if r.ok else None], pooled)
+
+        if lc.allocation == "bandit":
+            b = lc.bandit
+            return bandit_allocation(self.executor, specs, b.budget, b.chunk, b.c, b.parallel,
+                                     self.reporter.training_progress, score=score)
+        halving = es.enabled or lc.allocation == "halving"
+        fractions = rungs(es.eta, es.min_fraction) if halving else [1.0]
+        return successive_halving(self.executor, specs, fractions, es.eta, self.reporter.training_progress,
+                                  score=score)
 
     def analyze(self, cands: list[Candidate], results: list[TrainResult]) -> None:
         """Turn each training result into the candidate's fitness and reflection (step 4)."""
+        answers = sum(1 for c in self.candidates if cands and c.iteration == cands[0].iteration)
+        ran = (sum(1 for r in results if r.ok), answers)
         for cand, result in zip(cands, results, strict=True):
             if result.walls:
                 self.walls.setdefault("training", result.walls)
             if result.jail:
                 self.jails.setdefault("training", result.jail)
-            cand.reflection = analyze(result.snapshots, result.fitness, self.task.fitness.description)
+            cand.env_corr = result.env_corr
+            cand.reflection = analyze(result.snapshots, result.fitness, self.task.fitness.description,
+                                      env_corr=result.env_corr, ran=ran)
             self.store.write_text(self.store.candidate_dir(cand.id) / "reflection.txt", cand.reflection.text)
             cand.steps, cand.stopped_at = result.steps, result.stopped_at
             if result.ok:
-                cand.status, cand.fitness = Status.OK, result.fitness
+                cand.status = Status.OK
+                cand.record_seed(self.racer.first_seed, result.fitness, result.steps)
             elif result.failure is not None:
                 cand.reject(Status.FAILED, result.failure)
             if result.stopped_at is not None:
                 self.store.event("stopped_early", id=cand.id, steps=result.stopped_at, fitness=cand.fitness)
-            self.store.event("trained", id=cand.id, status=cand.status.value, fitness=cand.fitness,
+            self.store.event("trained", id=cand.id, status=cand.status.value, fitness=cand.fitness, steps=result.steps,
                              error_class=cand.error_class, message=cand.message, wall_time_s=result.wall_time_s)
             self.reporter.candidate_done(cand)
+        self.rescore()
+
+    def race(self, cands: list[Candidate]) -> None:
+        """Re-train the most promising candidates on fresh search seeds (``loop.racing``), then re-rank.
+
+        Each round trains the ``racing.top`` best (by the racing statistic) of the population and this
+        iteration's candidates that have fewer than ``racing.seeds`` seeds on their next search seed, with
+        the budget their first training got; at most ``racing.seeds`` rounds per iteration.
+        """
+        for _ in range(self.racer.seeds):
+            pool = [c for c in dict.fromkeys(self.population.all() + cands)
+                    if c.status is Status.OK and c.stopped_at is None]
+            picks = self.racer.to_race(pool, self.pooled_std())
+            if not picks:
+                break
+            specs = []
+            for c in picks:
+                seed = self.racer.next_seed(c)
+                if seed is None:  # it has all its seeds already
+                    continue
+                sp = self.spec(f"{c.id}_seed{seed}", "candidate", seed, c.reward_path,
+                               self.store.candidate_dir(c.id) / f"seed{seed}")
+                specs.append(replace(sp, total_timesteps=next(iter(c.seed_steps.values()), sp.total_timesteps)
+                                     or sp.total_timesteps))
+            for sp in specs:
+                self.reporter.training_started(sp.job_id, rounded_timesteps(sp))
+            results = self.executor.run(specs, self.reporter.training_progress, self.reporter.job_done)
+            for c, sp, r in zip(picks, specs, results, strict=True):
+                c.record_seed(sp.seed, r.fitness if r.ok else None, r.steps)
+                c.steps = sum(c.seed_steps.values())
+                self.store.event("raced", id=c.id, seed=sp.seed, fitness=r.fitness, status=r.status,
+                                 seeds={str(k): v for k, v in c.seed_fitness.items()})
+            self.rescore()
+
+    def pooled_std(self) -> float | None:
+        """Seed-to-seed standard deviation pooled over every candidate trained on several seeds."""
+        return pooled_std(seed_values(c.seed_fitness) for c in self.candidates)
+
+    def rescore(self) -> None:
+        """Every trained candidate's racing statistic (its ``score``), with the current pooled spread."""
+        pooled = self.pooled_std()
+        for c in self.candidates:
+            c.score = self.racer.statistic(seed_values(c.seed_fitness), pooled) if c.seed_fitness else None
 
     def select(self, it: int, cands: list[Candidate]) -> None:
         """Update the population (step 5): a preference round first, when configured; then the iteration's video."""
@@ -241,6 +311,82 @@ class EurekaLoop:
         ok = [c for c in cands if c.status is Status.OK and c.fitness is not None]
         if ok:
             self.record_videos([max(ok, key=lambda c: c.fitness if c.fitness is not None else -float("inf"))])
+        self.write_summary()
+
+    def tune(self, it: int, critic: Critic) -> None:
+        """Tune the constants of the best reward (``loop.tuning``, eureka/evolve/tuning.py): CMA-ES trials on
+        the best's own search seeds; the best trial becomes a new candidate whose parent is the original."""
+        tc, best = self.cfg.loop.tuning, self.best
+        if not tc.enabled or best is None or best.id in self.tuned or not best.code:
+            return
+        self.tuned.add(best.id)
+        lifted = lift_constants(best.code, int(tc.max_params))
+        verdict = critic.check_code(lifted.render()) if lifted.params else None
+        if verdict is None or verdict.failure is not None:
+            why = "no constant to tune" if verdict is None else verdict.message
+            self.store.event("tuning_skipped", id=best.id, reason=why)
+            return
+        self.reporter.phase(f"tuning {len(lifted.params)} constant(s) of {best.id}")
+        child = Candidate(f"iter{it}_tuned", it, int(self.cfg.samples), parent=best.id, island=best.island)
+        d = self.store.candidate_dir(child.id)
+        seeds = list(best.seed_fitness)[:int(tc.seeds)]
+        full = best.seed_steps.get(seeds[0]) or int(self.cfg.trainer.total_timesteps)  # what the parent got
+        budget = max(1, int(round(float(tc.fraction) * full)))
+        tuner = Tuner(lifted.params, int(tc.trials), float(tc.ratio), float(tc.sigma), seed=int(self.cfg.seed) + it)
+        pooled, spent, results = self.pooled_std(), 0, {}
+        for g in range(tuner.generations):
+            xs, trials = tuner.ask(), []
+            for j, x in enumerate(xs):
+                n, values = g * tuner.popsize + j, tuner.values(x)
+                path = self.store.write_text(d / f"trial{n}" / "reward.py", lifted.render(values))
+                specs = [replace(self.spec(f"{child.id}_trial{n}_seed{s}", "candidate", s, str(path),
+                                           d / f"trial{n}" / f"seed{s}"), total_timesteps=budget) for s in seeds]
+                rs = self.executor.run(specs, self.reporter.training_progress)
+                spent += sum(r.new_steps or r.steps for r in rs)
+                per = {s: (r.fitness if r.ok else None) for s, r in zip(seeds, rs, strict=True)}
+                trials.append(Trial(values, per, self.racer.statistic(list(per.values()), pooled)))
+                results[n] = rs
+            tuner.tell(xs, trials)
+        top = tuner.best()
+        if top is None:
+            self.store.event("tuning_skipped", id=best.id, reason="every trial failed")
+            return
+        lifted.genome_line = genome_with_weights(lifted.genome_line, lifted.params, top.values)
+        child.code = lifted.render(top.values)
+        child.reward_path = str(self.store.write_text(d / "reward.py", child.code))
+        n = tuner.trials.index(top)
+        rs = results[n]
+        counted = sum(r.new_steps or r.steps for r in rs)  # the best trial's steps: the child's own seeds
+        if budget < full:  # confirm at the parent's budget, on the same seeds
+            rs = self.executor.run([replace(self.spec(f"{child.id}_seed{s}", "candidate", s, child.reward_path,
+                                                      d / f"seed{s}"), total_timesteps=full) for s in seeds],
+                                   self.reporter.training_progress)
+            spent += sum(r.steps for r in rs)
+            counted = sum(r.steps for r in rs)
+        for s, r in zip(seeds, rs, strict=True):
+            child.record_seed(s, r.fitness if r.ok else None, r.steps)
+        child.status = Status.OK if child.fitness is not None else Status.FAILED
+        child.steps = sum(child.seed_steps.values())
+        child.env_corr = rs[0].env_corr
+        child.reflection = analyze(rs[0].snapshots, rs[0].fitness, self.task.fitness.description,
+                                   env_corr=rs[0].env_corr)
+        before = self.racer.statistic([best.seed_fitness.get(s) for s in seeds], pooled)
+        after = self.racer.statistic(list(child.seed_fitness.values()), pooled)
+        child.tuning = {"constants": describe(lifted.params, top.values), "trials": len(tuner.trials),
+                        "steps": spent, "steps_in_child": counted, "seeds": seeds, "before": before, "after": after, "gain": after - before}
+        child.response = (f"The constants of {best.id} tuned by CMA-ES ({len(tuner.trials)} trials).\n\n"
+                          f"```python\n{child.code}```\n")
+        self.store.write_text(d / "response.txt", child.response)
+        self.store.write_text(d / "reflection.txt", child.reflection.text)
+        self.store.event("tuned", id=child.id, parent=best.id, **child.tuning)
+        self.candidates.append(child)
+        self.rescore()
+        self.race([child])
+        self.tuning_note = tuning_note(child.id, best.id, child.tuning)
+        self.population.add([child])
+        self.best = self.population.best()
+        self.store.event("best", id=self.best.id if self.best else None, fitness=self.best.fitness if self.best else None,
+                         population=[c.id for c in self.population.all()])
         self.write_summary()
 
     # -- around the search -----------------------------------------------------------------
@@ -296,7 +442,7 @@ class EurekaLoop:
             return self.summary
         seeds = self.summary.final_seeds
         self.reporter.phase(f"final evaluation: best reward and baselines x {len(seeds)} seeds ({seeds}; the "
-                            f"search used seed {self.cfg.seed})")
+                            f"the search used seeds {sorted({s for c in self.candidates for s in c.seed_fitness})})")
         self.summary.final = final_evaluation(
             self.executor, self.spec, self.best.reward_path, seeds, self.store.root, self.cfg.eval.baselines,
             on_start=lambda sp: self.reporter.training_started(sp.job_id, rounded_timesteps(sp)),

@@ -16,7 +16,19 @@ class Member(Protocol):
 
 
 def _fit(c: Member) -> float:
-    return c.fitness if c.fitness is not None and math.isfinite(c.fitness) else -math.inf
+    """What ranks by fitness: the racing statistic over seeds when the candidate has one, else its fitness."""
+    v = getattr(c, "score", None)
+    if v is None:
+        v = c.fitness
+    return v if v is not None and math.isfinite(v) else -math.inf
+
+
+def n_seeds(c: Member) -> int:
+    """Search seeds it was trained on without failing (1 for members that do not keep seeds)."""
+    per = getattr(c, "seed_fitness", None)
+    if not per:
+        return 1
+    return len(per) if all(v is not None for v in per.values()) else 0
 
 
 def _pref(c: Member) -> float:
@@ -40,9 +52,13 @@ class Population:
 
     Islands evolve apart (sample k belongs to island ``k % islands``); every
     ``migration_every`` iterations each island's best joins the next island.
+    Ranking by fitness uses the racing statistic (``Candidate.score``) where there is one, and
+    only members trained on at least ``min_seeds`` seeds can be the best or a parent (racing):
+    they rank ahead of the others.
     """
 
-    def __init__(self, size: int = 4, islands: int = 1, selection: str = "fitness", migration_every: int = 2):
+    def __init__(self, size: int = 4, islands: int = 1, selection: str = "fitness", migration_every: int = 2,
+                 min_seeds: int = 1):
         if selection not in SELECTIONS:
             raise ValueError(f"loop.selection must be one of {', '.join(SELECTIONS)}, not '{selection}'")
         self.islands = max(1, int(islands))
@@ -50,6 +66,17 @@ class Population:
         self.selection, self.migration_every = selection, max(1, int(migration_every))
         self.members: list[list] = [[] for _ in range(self.islands)]
         self.pinned: str | None = None  # the person's top choice of the last session (see ``prefer``)
+        self.min_seeds = max(1, int(min_seeds))
+
+    def eligible(self, c) -> bool:
+        """Trained on enough seeds to be the best or a parent."""
+        return n_seeds(c) >= self.min_seeds
+
+    def ranked(self, cands: list) -> list:
+        """``rank`` by the selection mode, the eligible first; a person's top choice first of all (a person's
+        judgment is not a lucky seed, so it needs no second one)."""
+        r = rank(cands, self.selection)
+        return self._pin([c for c in r if self.eligible(c)] + [c for c in r if not self.eligible(c)])
 
     def prefer(self, cid: str | None) -> None:
         """A person's top choice of a session outranks fitness: it is kept, first of its island (so it
@@ -77,23 +104,30 @@ class Population:
                     target.append(best)
             self.rerank()
 
+    def add(self, cands: list) -> None:
+        """Add candidates made outside an iteration's update (a tuned reward), re-rank; no migration."""
+        for c in cands:
+            if c.status == "ok" and c.fitness is not None:
+                self.members[c.island % self.islands].append(c)
+        self.rerank()
+
     def rerank(self) -> None:
-        self.members = [self._pin(rank(list(dict.fromkeys(isl)), self.selection))[:self.per_island]
-                        for isl in self.members]
+        self.members = [self.ranked(list(dict.fromkeys(isl)))[:self.per_island] for isl in self.members]
 
     def all(self) -> list:
-        """Every member, best first."""
-        return self._pin(rank(list(dict.fromkeys(c for isl in self.members for c in isl)), self.selection))
+        """Every member, best first (the eligible first)."""
+        return self.ranked(list(dict.fromkeys(c for isl in self.members for c in isl)))
 
     def best(self):
-        ranked = self.all()
+        """The best eligible member (None while no member has enough seeds)."""
+        ranked = [c for c in self.all() if self.eligible(c)]
         return ranked[0] if ranked else None
 
     def parent_for(self, sample: int):
-        """The parent of sample ``k``: round-robin over its island's members, best first (None at start)."""
-        island = self.members[sample % self.islands]
+        """The parent of sample ``k``: round-robin over its island's eligible members, best first (None at start)."""
+        island = [c for c in self.members[sample % self.islands] if self.eligible(c)]
         if not island:
-            island = self.all()
+            island = [c for c in self.all() if self.eligible(c)]
         if not island:
             return None
         return island[(sample // self.islands) % len(island)]

@@ -113,6 +113,12 @@ def final_evaluation(executor: Executor, make_spec: SpecFn, reward_path: str, se
     return final
 
 
+def ran_share(rows: list[dict]) -> dict:
+    """Of an iteration's answers, how many ran (trained without failing), and their share."""
+    ran = sum(1 for r in rows if r["status"] == "ok")
+    return {"answers": len(rows), "ran": ran, "ran_share": ran / len(rows) if rows else None}
+
+
 @dataclass
 class Summary:
     """``summary.json``: what the run found, how, and at what cost."""
@@ -121,7 +127,7 @@ class Summary:
     llm: str
     model: str
     fitness_metric: str
-    search_seed: int  # the seed of every search candidate's training
+    search_seed: int  # the first search seed (every candidate's first training; racing adds more)
     target_fitness: float | None = None
     status: str = "running"  # running | completed | all_failed | stopped
     message: str = ""
@@ -135,6 +141,8 @@ class Summary:
     final: FinalEvaluation | None = None
     walls: dict[str, list[str]] = field(default_factory=dict)  # walls up in each kind of process that ran code
     jails: dict[str, dict] = field(default_factory=dict)  # one jail of each kind, as it reported itself
+    racing: dict = field(default_factory=dict)  # the racing rules (statistic, seeds, top, k, min_seeds)
+    allocation: str = "full"  # how each iteration's training budget was split (full | halving | bandit)
     wall_time_s: float = 0.0
 
     def to_dict(self) -> dict:
@@ -149,8 +157,12 @@ class Summary:
             "best_candidate": self.best.id if self.best else None,
             "best_reward_path": self.best.reward_path if self.best else None,
             "target_fitness": self.target_fitness,
-            "iterations": [{"iteration": i, "candidates": rows} for i, rows in sorted(its.items())],
+            "iterations": [{"iteration": i, "candidates": rows, **ran_share(rows)} for i, rows in sorted(its.items())],
             "search_seed": self.search_seed,
+            "search_seeds": sorted({int(s) for c in self.candidates for s in c.seed_fitness}),
+            "best_search_seeds": ({str(k): v for k, v in self.best.seed_fitness.items()} if self.best else None),
+            "best_score": self.best.score if self.best else None,
+            "racing": self.racing, "allocation": self.allocation,
             "final_eval": {**final.best.to_dict(), "seeds": self.final_seeds},
             "baselines": {"env_reward_fitness": env.mean if env else None,
                           "sparse_fitness": sparse.mean if sparse else None,
@@ -158,8 +170,12 @@ class Summary:
             "human_normalized_score": final.human_normalized_score,
             "human_normalized_score_note": final.note,
             "population": self.population, "selection": self.selection, "feedback": self.feedback,
-            "llm_usage": self.llm_usage, "search_env_steps": sum(c.steps for c in self.candidates),
-            "walls": self.walls, "jails": self.jails, "wall_time_s": round(self.wall_time_s, 2), "fitness_metric": self.fitness_metric,
+            "llm_usage": self.llm_usage,
+            # every env step of the search: candidates' trainings on all their seeds, and all tuning trials
+            "search_env_steps": sum(c.steps for c in self.candidates) + sum(
+                c.tuning["steps"] - c.tuning.get("steps_in_child", 0) for c in self.candidates if c.tuning),
+            "walls": self.walls, "jails": self.jails, "wall_time_s": round(self.wall_time_s, 2),
+            "fitness_metric": self.fitness_metric,
         }
 
     # read access like the JSON file, for scripts that index the returned summary

@@ -134,7 +134,8 @@ class CodeWriter:
         if any(t.kind == "alive" for t in genome) and self.first_var not in used:
             used.append(self.first_var)
         params = ", ".join(f"{v}: torch.Tensor" for v in used)
-        lines = ["import torch", "from typing import Dict, Tuple", "", "", "@torch.jit.script",
+        # the critic's header imports these same lines (and math, numpy): spelt alike, none is imported twice
+        lines = ["import torch", "from typing import Dict, List, Optional, Tuple", "", "", "@torch.jit.script",
                  f"def compute_reward({params}) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:",
                  f"    {GENOME_TAG}{json.dumps([_compact(t) for t in genome], separators=(',', ':'))}"]
         for t in genome:
@@ -174,14 +175,49 @@ def _unique_name(genome: list[Term], base: str) -> str:
     return name
 
 
+def objective_term(task: Task) -> Term | None:
+    """The seed term tied to the task's objective: from its first hint that is not an alive bonus or an
+    action penalty (every built-in task lists its goal first); None without hints."""
+    for h in task.hints:
+        if h.goal != "alive" and h.var != "actions":
+            return term_from_hint(h)
+    return None
+
+
 class Mutator:
-    """Genome operators, driven by the reflection statistics and a seeded RNG."""
+    """Genome operators, driven by the reflection statistics and a seeded RNG.
+
+    The term tied to the task's objective (``objective_term``) is never dropped and never changes
+    sign: mutations may rescale or reshape it, and ``keep_objective`` restores it after all of them.
+    """
 
     def __init__(self, task: Task, rng: np.random.Generator):
         self.task, self.rng = task, rng
         self.pool = [term_from_hint(h) for h in task.hints] + [
             Term(f"{v.name}_near_zero", "tolerance", v.name, 0.0, 1.0, 0.5)
             for v in task.state_vars if v.name != "actions"]
+        self.objective = objective_term(task)
+
+    def is_objective(self, t: Term) -> bool:
+        return self.objective is not None and t.name == self.objective.name
+
+    def keep_objective(self, genome: list[Term], parent: list[Term] | None = None) -> tuple[list[Term], list[str]]:
+        """The objective's term back where a mutation dropped it (the parent's version, else the seed's), with
+        a positive weight and the seed's sign."""
+        if self.objective is None:
+            return genome, []
+        notes = []
+        mine = [t for t in genome if self.is_objective(t)]
+        if not mine:
+            source = [t for t in (parent or []) if self.is_objective(t)] or [self.objective]
+            genome = [copy.copy(source[0]), *genome]
+            mine = genome[:1]
+            notes.append(f"kept the objective's term '{self.objective.name}'")
+        for t in mine:
+            if t.weight <= 0 or t.sign != self.objective.sign:
+                t.weight, t.sign = abs(t.weight) or self.objective.weight, self.objective.sign
+                notes.append(f"kept the sign of the objective's term '{t.name}'")
+        return genome, notes
 
     def reflect(self, genome: list[Term], reflection: Reflection | None) -> tuple[list[Term], list[str]]:
         """Apply the reflection rules; return the new genome and what was changed."""
@@ -198,7 +234,7 @@ class Mutator:
                 continue
             others = [m for k, m in mags.items() if k != t.name] or [0.0]
             if t.kind != "alive" and c["max"] - c["min"] < 1e-6 and c.get("std_within", 0.0) < 1e-6:
-                if len(genome) > 1 and self.rng.random() < 0.5:
+                if len(genome) > 1 and not self.is_objective(t) and self.rng.random() < 0.5:
                     notes.append(f"dropped constant term '{t.name}'")
                     continue
                 t = self.rewrite(t)
@@ -253,7 +289,9 @@ class Mutator:
             if new.name not in {t.name for t in out}:
                 out.append(new)
         elif r < 0.3 and len(out) > 1:
-            out.pop(int(self.rng.integers(len(out))))
+            droppable = [i for i, t in enumerate(out) if not self.is_objective(t)]
+            if droppable:
+                out.pop(droppable[int(self.rng.integers(len(droppable)))])
         elif r < 0.4:
             tol = [t for t in out if t.kind == "tolerance"]
             if len(tol) >= 2:
@@ -271,7 +309,17 @@ class Mutator:
         names = {t.name for t in a}
         child = [copy.copy(t) for t in a if self.rng.random() < 0.7]
         child += [copy.copy(t) for t in b if t.name not in names and self.rng.random() < 0.5]
-        return child or [copy.copy(t) for t in a]
+        child = child or [copy.copy(t) for t in a]
+        return self.keep_objective(child, a)[0]
+
+    def moved(self, genome: list[Term], parent: list[Term], writer: CodeWriter) -> list[Term]:
+        """``genome``, or a perturbed copy when it would write exactly the parent's code (a mutant that
+        does not move would only re-train its parent)."""
+        for _ in range(5):
+            if writer.code(genome) != writer.code(parent):
+                break
+            genome = self.perturb(genome, strength=0.3)
+        return genome
 
     def apply_notes(self, genome: list[Term], notes: list[str], factor: float = 2.0) -> tuple[list[Term], list[str]]:
         """Directives from human notes: 'more X' (weight x ``factor``), 'less X' (/ ``factor``),
@@ -371,6 +419,8 @@ class OfflineDesigner(Designer):
                                                NOTE_FACTORS[k % len(NOTE_FACTORS)])
                 changes += [f"human note {d}" for d in done]
                 changes.append("no other change (reflection rules and perturbations wait for the next child)")
+                genome, kept = mut.keep_objective(genome, parent)  # a note never removes the task's objective
+                changes += kept
                 answers.append(Answer(self._prose(task, genome, changes,
                                                   with_notes(writer.code(genome), lineage))))
                 continue
@@ -387,9 +437,20 @@ class OfflineDesigner(Designer):
                     changes.append("perturbed weights and scales")
             genome, directives = mut.apply_notes(genome, fresh)
             changes += [f"human note {d}" for d in directives]
+            genome = self._mutation_rules(mut, genome, parent, writer, changes)
             answers.append(Answer(self._prose(task, genome, changes, with_notes(writer.code(genome), lineage))))
         self.usage.requests += 1
         return answers
+
+    @staticmethod
+    def _mutation_rules(mut: Mutator, genome: list[Term], parent: list[Term] | None, writer: CodeWriter,
+                        changes: list[str]) -> list[Term]:
+        """The rules every mutant obeys: the objective's term kept with its sign; never the parent's exact code."""
+        if parent is not None:
+            genome = mut.moved(genome, parent, writer)
+        genome, kept = mut.keep_objective(genome, parent)
+        changes += kept
+        return genome
 
     @staticmethod
     def _prose(task: Task, genome: list[Term], changes: list[str], code: str) -> str:

@@ -25,8 +25,10 @@ def task_prompt(task: Task) -> str:
 
 
 def build_messages(task: Task, parent_answer: str | None = None, reflection: str | None = None,
-                   errors: list[str] | None = None, notes: list[str] | None = None) -> list[dict]:
-    """Messages for one request: system + task, then the parent's answer and its feedback, if any."""
+                   errors: list[str] | None = None, notes: list[str] | None = None,
+                   tuning: str | None = None) -> list[dict]:
+    """Messages for one request: system + task, then the parent's answer and its feedback, if any
+    (``tuning``: what the last tuning of a reward's constants did, ``eureka.evolve.tuning.tuning_note``)."""
     messages = [{"role": "system", "content": render("system")},
                 {"role": "user", "content": task_prompt(task)}]
     feedback = []
@@ -35,6 +37,8 @@ def build_messages(task: Task, parent_answer: str | None = None, reflection: str
         feedback.append(render("reflection", reflection=reflection))
     if errors:
         feedback.append(render("code_error", errors="\n\n".join(errors)))
+    if tuning:
+        feedback.append(tuning)
     if notes:
         feedback.append(render("human_feedback", notes="\n".join(f"- {n}" for n in notes)))
     if feedback:

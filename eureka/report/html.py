@@ -179,7 +179,13 @@ def _headline(run: RunData) -> str:
     if run.hns_note:
         out += f'<div class="note">Human-normalized score: {e(run.hns_note)}.</div>'
     ss = run.search_seed
-    seed_text = f"Seeds: the search ran with seed {ss if ss is not None else '?'}"
+    all_ss = [str(s) for s in run.summary.get("search_seeds") or []]
+    if len(all_ss) > 1:
+        best = run.summary.get("best_search_seeds") or {}
+        seed_text = (f"Seeds: the search ran with seeds {', '.join(all_ss)} (racing: the selected reward on "
+                     + (", ".join(f"{k}: {fmt(v)}" for k, v in best.items()) or "-") + ")")
+    else:
+        seed_text = f"Seeds: the search ran with seed {ss if ss is not None else '?'}"
     seed_text += f"; the final re-training and the baselines use seeds {', '.join(seeds) or '-'}."
     out += f'<p class="muted">{e(seed_text)}</p>'
     if ss is not None and str(ss) in seeds:
@@ -195,6 +201,7 @@ def _candidate_table(run: RunData) -> str:
     best = run.best_id
     population = set(run.summary.get("population") or [])
     cols = [("candidate", ""), ("iter", "num"), ("status", ""), ("error class", ""), ("fitness", "num"),
+            ("score (racing)", "num"), ("per search seed", ""), ("corr. with env reward", "num"),
             ("parent", ""), ("island", "num"), ("preference", "num"), ("env steps", "num"),
             ("train s", "num"), ("message", "")]
     halving = any(c.stopped_at is not None for c in run.candidates)
@@ -209,13 +216,41 @@ def _candidate_table(run: RunData) -> str:
         rows.append(
             f"<tr{cls}><td>{e(c.id)}{mark}</td>{num(None if c.iteration is None else c.iteration + 1)}"
             f'<td><span class="badge {e(c.status)}">{e(c.status)}</span></td><td>{e(c.error_class or "")}</td>'
-            f"{num(c.fitness)}<td>{e(c.parent or '')}</td>{num(c.island)}{num(c.preference)}{num(c.steps)}"
+            f"{num(c.fitness)}{num(c.score)}<td>{e(_seeds(c))}</td>{num(c.env_corr)}"
+            f"<td>{e(c.parent or '')}{e(_tuned(c))}</td>{num(c.island)}{num(c.preference)}{num(c.steps)}"
             f'{num(round(c.train_wall_s, 1) if c.train_wall_s is not None else None)}'
             f'{num(c.stopped_at) if halving else ""}<td class="msg">{e((c.message or "")[:400])}</td></tr>')
+    final = ", ".join(str(x) for x in run.final_seeds) or "-"
     legend = ('<p class="muted">Click a column to sort. ★ = in the final population; the highlighted row is the '
-              "selected reward. Fitness here is the search's own (one seed per candidate).</p>")
+              "selected reward. Fitness is the search's own: the mean over the candidate's search seeds; the "
+              "score ranks (racing: mean - k·std/√seeds; only candidates with enough seeds can be the best). "
+              f"Final re-training seeds (never used by the search): {e(final)}.</p>")
     return (f'{legend}<table class="sortable" id="candidates"><thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table>")
+
+
+def _ran(run: RunData) -> str:
+    """Per iteration, how many of the designer's answers ran (trained without an error)."""
+    parts = []
+    for it in sorted({c.iteration for c in run.candidates}):
+        mine = [c for c in run.candidates if c.iteration == it and "_tuned" not in c.id]
+        ok = sum(1 for c in mine if c.status == "ok")
+        if mine:
+            parts.append(f"iteration {it}: {ok}/{len(mine)} ({100 * ok / len(mine):.0f}%)")
+    return f'<p class="muted">Answers that ran: {e("; ".join(parts))}.</p>' if parts else ""
+
+
+def _seeds(c: CandidateData) -> str:
+    """``seed: fitness`` of each search seed it was trained on."""
+    return ", ".join(f"{k}: {fmt(v)}" for k, v in c.search_seeds.items())
+
+
+def _tuned(c: CandidateData) -> str:
+    t = c.tuning
+    if not t:
+        return ""
+    gain = t.get("gain")
+    return f" (tuned{'' if gain is None else f', gain {fmt(gain)}'})"
 
 
 def _final_table(run: RunData) -> str:
@@ -415,7 +450,7 @@ def render_report(run: RunData) -> str:
             _best_section(run),
             f'<section id="components"><h2>Reward components of the best candidates</h2>'
             f'{_img(comp_uri, "reward components") or "<p class=muted>no training metrics yet</p>"}</section>',
-            f'<section id="table"><h2>All candidates</h2>{_candidate_table(run)}</section>']
+            f'<section id="table"><h2>All candidates</h2>{_ran(run)}{_candidate_table(run)}</section>']
     if videos:
         body.append('<section id="videos"><h2>Rollout videos</h2><div class="videos">'
                     + "".join(_video(c.video, run.path, f"{c.id} (fitness {fmt(c.fitness)})") for c in videos)

@@ -150,6 +150,10 @@ class CandidateData:
     video: Path | None = None
     video_error: str | None = None
     prompt: list[dict] | None = None
+    search_seeds: dict[str, float | None] = field(default_factory=dict)  # search seed -> fitness (racing)
+    score: float | None = None  # the racing statistic over its seeds
+    env_corr: float | None = None  # correlation of its reward with the env's own over its training rollouts
+    tuning: dict | None = None  # a tuned copy of its parent: constants before/after, gain
 
     @property
     def component_names(self) -> list[str]:
@@ -419,7 +423,11 @@ def _candidates(root: Path, summary: dict, events: list[dict]) -> list[Candidate
             train_wall_s=_num(fit.get("wall_time_s")), dir=d if d.is_dir() else None,
             code=_text(d / "reward.py"), reflection=_text(d / "reflection.txt"),
             metrics=_jsonl(d / "metrics.jsonl"), video=video if video.is_file() else None,
-            prompt=prompt if isinstance(prompt, list) else None))
+            prompt=prompt if isinstance(prompt, list) else None,
+            search_seeds={str(k): _num(v) for k, v in (row.get("search_seeds") or {}).items()}
+            if isinstance(row.get("search_seeds"), dict) else {},
+            score=_num(row.get("score")), env_corr=_num(row.get("env_reward_corr")),
+            tuning=row.get("tuning") if isinstance(row.get("tuning"), dict) else None))
     last_video: dict[str, dict] = {}  # the last word on each candidate's video
     for e in events:
         if e.get("event") in ("video", "video_failed"):

@@ -55,14 +55,17 @@ def render(run: RunData, events: int = 6):
         head.add_row("Result (final re-training)", "pending" if not run.finished else "not run")
     best = run.best
     head.add_row("Search fitness of selected",
-                 f"{fmt(run.best_search_fitness)} ({best.id if best else '-'}; one seed, selected: optimistic)")
+                 f"{fmt(run.best_search_fitness)} ({best.id if best else '-'}; "
+                 + (f"mean over search seeds {', '.join(best.search_seeds)})" if best and len(best.search_seeds) > 1
+                    else "one seed, selected: optimistic)"))
     head.add_row("Env reward baseline", _pm(run.env_baseline))
     head.add_row("Sparse fitness baseline", _pm(run.sparse_baseline))
     head.add_row("Human-normalized score", fmt(run.human_normalized_score)
                  + (f"  [yellow]({run.hns_note})[/]" if run.hns_note else ""))
     ss = run.search_seed
     reused = ss is not None and str(ss) in run.final_seeds
-    head.add_row("Seeds", f"search {ss if ss is not None else '?'}; final + baselines "
+    all_ss = [str(s) for s in run.summary.get("search_seeds") or []]
+    head.add_row("Seeds", f"search {', '.join(all_ss) if all_ss else (ss if ss is not None else '?')}; final + baselines "
                           f"{', '.join(run.final_seeds) or '-'}"
                  + (f"  [yellow](seed {ss} repeats the search run: not independent)[/]" if reused else ""))
     usage = run.llm_usage

@@ -71,6 +71,18 @@ class RewardWrapper(VecEnvWrapper):
         self._count = 0
         self._pending: dict[str, dict[str, float]] = {}  # finished stats of a previous component set
         self._checked = 0
+        self._corr = np.zeros(6)  # n, sums of candidate r, env r, r^2, env r^2, r * env r (env_correlation)
+
+    def env_correlation(self) -> float | None:
+        """Pearson correlation of the candidate's reward with the env's own over every scored step (None
+        when either is constant or nothing was scored): Eureka's check that a reward points the env's way."""
+        n, sx, sy, sxx, syy, sxy = self._corr
+        if n < 2:
+            return None
+        vx, vy = sxx / n - (sx / n) ** 2, syy / n - (sy / n) ** 2
+        if vx <= 1e-12 * max(1.0, sxx / n) or vy <= 1e-12 * max(1.0, syy / n):
+            return None
+        return float(np.clip((sxy / n - sx * sy / n / n) / np.sqrt(vx * vy), -1.0, 1.0))
 
     def reset(self):
         self._kept = []
@@ -154,6 +166,10 @@ class RewardWrapper(VecEnvWrapper):
             rewards = np.asarray(np.stack(env_rewards) if T > 1 else np.asarray(env_rewards[0])[None], dtype=np.float32)
         elif self.mode == "candidate":
             rewards = self._candidate_rewards(states, T, infos[-1])
+            env = np.asarray(np.stack(env_rewards) if T > 1 else env_rewards[0], dtype=np.float64).reshape(T, n)
+            r = rewards.astype(np.float64)
+            if np.isfinite(env).all():
+                self._corr += (r.size, r.sum(), env.sum(), (r * r).sum(), (env * env).sum(), (r * env).sum())
         return rewards, done
 
     def _candidate_rewards(self, states: dict[str, torch.Tensor], T: int, last_infos: list[dict]) -> np.ndarray:

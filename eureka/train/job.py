@@ -21,7 +21,7 @@ from eureka.errors import Failure, TrainingCrash, error_from_child
 from eureka.procs import death_cause, recv_json, send_json
 from eureka.sandbox.jail import Jail, JailSpec, bounded_report, spawn
 from eureka.store.safe import SafeWriteError, write_file
-from eureka.train.result import Snapshot, TrainResult
+from eureka.train.result import Snapshot, TrainResult, _corr
 from eureka.train.runner import TrainSpec, run_training_raw
 
 
@@ -68,6 +68,7 @@ def sanitize_reported(spec: TrainSpec, raw: object) -> TrainResult:
         new_steps=int(_num(raw.get("new_steps")) or 0),
         walls=[str(w)[:40] for w in raw.get("walls", [])[:24]] if isinstance(raw.get("walls"), list) else [],
         reported_fitness=curve[-1] if curve else None, jail=bounded_report(raw.get("jail")),
+        env_corr=_corr(raw.get("env_reward_corr")),  # reported: informs the reflection and the report only
         failure=None if ok else Failure.of(error_from_child(raw)))
 
 

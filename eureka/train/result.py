@@ -16,6 +16,12 @@ def finite(v: object) -> float | None:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
 
 
+def _corr(v: object) -> float | None:
+    """A correlation in [-1, 1] (what a jail reported: anything else is dropped)."""
+    c = finite(v)
+    return c if c is not None and -1.0 <= c <= 1.0 else None
+
+
 def _nums(v: object, limit: int = 10_000) -> list[float]:
     return [x for x in (finite(y) for y in v[:limit]) if x is not None] if isinstance(v, list) else []
 
@@ -70,6 +76,7 @@ class TrainResult(HasFailure):
     reported_fitness: float | None = None  # the training's own last fitness reading: untrusted, never ranks
     eval_time_s: float = 0.0  # wall time of the evaluator (outside the jail) within wall_time_s
     jail: dict | None = None  # what the training's jail reported of itself (namespaces, uid, limits)
+    env_corr: float | None = None  # correlation of the candidate's reward with the env's own (its rollouts)
     failure: Failure | None = None
 
     @property
@@ -100,6 +107,7 @@ class TrainResult(HasFailure):
             walls=[str(w)[:40] for w in walls[:24]] if isinstance(walls, list) else [],
             reported_fitness=finite(raw.get("reported_fitness")), eval_time_s=finite(raw.get("eval_time_s")) or 0.0,
             jail=raw.get("jail") if isinstance(raw.get("jail"), dict) else None,
+            env_corr=_corr(raw.get("env_reward_corr")),
             failure=None if ok else Failure.of(error_from_child(raw)))
 
     def fail(self, failure: Failure) -> None:
@@ -107,7 +115,8 @@ class TrainResult(HasFailure):
 
     def merged(self, later: TrainResult) -> TrainResult:
         """This (earlier rung's) result continued by ``later``: snapshots concatenated."""
-        return replace(later, snapshots=self.snapshots + later.snapshots)
+        return replace(later, snapshots=self.snapshots + later.snapshots,
+                       env_corr=later.env_corr if later.env_corr is not None else self.env_corr)
 
     def to_dict(self, snapshots: bool = False) -> dict:
         """JSON form (``fitness.json``, events; with ``snapshots`` all of it, for ``trainings.jsonl``):
@@ -116,7 +125,7 @@ class TrainResult(HasFailure):
                 "eval_fitness": self.eval_fitness, "eval_lengths": self.eval_lengths, "steps": self.steps,
                 "new_steps": self.new_steps, "wall_time_s": self.wall_time_s, "stopped_at": self.stopped_at,
                 "walls": self.walls, "reported_fitness": self.reported_fitness, "jail": self.jail,
-                "eval_time_s": self.eval_time_s,
+                "eval_time_s": self.eval_time_s, "env_reward_corr": self.env_corr,
                 **self.failure_fields(), **({"snapshots": [s.to_dict() for s in self.snapshots]} if snapshots else {})}
 
 

@@ -275,6 +275,7 @@ def run_training_raw(spec: TrainSpec, progress: Callable[[int], None] | None = N
         model.learn(total_timesteps=spec.total_timesteps, callback=callback, progress_bar=False,
                     reset_num_timesteps=start == 0)
         wrapper.flush()  # steps of a rollout cut short, if any: their episodes still count
+        result["env_reward_corr"] = wrapper.env_correlation()
         if callback.snapshots and callback.snapshots[-1]["step"] < model.num_timesteps:
             callback.snapshot()
         normalizer = env if isinstance(env, VecNormalize) else None

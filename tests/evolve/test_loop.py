@@ -30,8 +30,11 @@ def test_successive_halving_spends_fewer_steps(tmp_path):
     stopped = [r for r in rows if r["stopped_at"]]
     full = [r for r in rows if not r["stopped_at"]]
     assert len(stopped) == 2 and len(full) == 2
-    assert all(r["steps"] == 512 for r in stopped) and all(r["steps"] == 1024 for r in full)
-    assert summary["search_env_steps"] == 3 * 1024
+    assert all(r["steps"] == 512 for r in stopped) and all(r["seed_steps"]["7919"] == 1024 for r in full)
+    # racing re-trained the two survivors on a second search seed with the same budget (eval.seeds=[0] holds
+    # seed 0, so the search seeds are 7919 and 15838)
+    assert all(r["seed_steps"] == {"7919": 1024, "15838": 1024} and r["steps"] == 2048 for r in full)
+    assert summary["search_env_steps"] == 3 * 1024 + 2 * 1024
     # continued trainings appended to the same metrics file
     lines = (tmp_path / "candidates" / full[0]["id"] / "metrics.jsonl").read_text().splitlines()
     assert json.loads(lines[-1])["step"] == 1024 and len(lines) >= 15
@@ -41,6 +44,9 @@ def test_example_game_loop_with_video(tmp_path):
     summary = EurekaLoop(make_cfg("catch", video=True, video_steps=30), tmp_path).run()
     assert summary["status"] == "completed" and summary["best_fitness"] is not None
     assert (tmp_path / "candidates" / summary["best_candidate"] / "rollout.mp4").stat().st_size > 0
+    # the training measured how each reward correlates with the game's own reward (a float, through the walls)
+    rows = summary["iterations"][0]["candidates"]
+    assert all(isinstance(r["env_reward_corr"], float) and -1 <= r["env_reward_corr"] <= 1 for r in rows), rows
 
 
 class NoCode(Designer):

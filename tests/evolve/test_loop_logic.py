@@ -46,7 +46,8 @@ def test_target_fitness_stops_the_search_and_final_seeds_exclude_the_search_seed
     assert summary["search_seed"] == 7 and summary["final_eval"]["seeds"] == [8, 9]
     search = {sp.seed for sp in executor.specs if sp.job_id.startswith("iter")}
     final = {sp.seed for sp in executor.specs if not sp.job_id.startswith("iter")}
-    assert search == {7} and final == {8, 9}
+    assert search == {7, 7 + 7919} and final == {8, 9}  # racing re-trained on a second search seed
+    assert summary["search_seeds"] == [7, 7 + 7919] and not set(summary["search_seeds"]) & final
     assert summary["human_normalized_score"] == (500 - 20) / (480 - 20)
     assert summary["human_normalized_score_note"] is None  # baselines equal over seeds: no spread
     events = [json.loads(x)["event"] for x in (tmp_path / "events.jsonl").read_text().splitlines()]

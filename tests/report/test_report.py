@@ -76,6 +76,7 @@ def test_a_stopped_run_and_the_new_summary_keys(run_dir, tmp_path):
     run = _copy(run_dir, tmp_path)
     s = _summary(run)
     s.update(status="stopped", message="LLM budget reached: stopping the search", search_seed=7,
+             search_seeds=[7, 7926],
              human_normalized_score_note="the baselines are 0.4 apart, their seeds spread by 30")
     s["final_eval"]["seeds"] = [int(k) for k in s["final_eval"]["per_seed"]]
     (run / "summary.json").write_text(json.dumps(s))
@@ -87,7 +88,7 @@ def test_a_stopped_run_and_the_new_summary_keys(run_dir, tmp_path):
     assert data.search_seed == 7 and data.final_seeds == ["1", "2"]
     page = write_report(run).read_text()
     assert "stopped" in page and "LLM budget reached" in page
-    assert "the search ran with seed 7" in page
+    assert "the search ran with seeds 7, 7926 (racing: the selected reward on" in page
     assert "their seeds spread by 30" in page
     assert "keep the cart centred" in page  # the run's notes went into every prompt
     assert 'id="preferences"' in page and "less alive" in page
@@ -124,7 +125,7 @@ def test_comparison_page_and_cli(run_dir, tmp_path, capsys):
 def test_eureka_show(run_dir, capsys):
     assert show_main([str(run_dir)]) == 0
     out = capsys.readouterr().out
-    assert "Result (final re-training)" in out and "optimistic" in out
+    assert "Result (final re-training)" in out and "mean over search seeds" in out  # racing: several seeds
     assert show_main([str(run_dir), "--watch", "--interval", "0.1"]) == 0  # a finished run: returns at once
     assert show_main(["/nonexistent/run"]) == 2
 

@@ -38,6 +38,12 @@ def test_search_quality_tiny_and_resumable(tmp_path, capsys):
     for cell in cells[3:7]:  # final, search best, env reward, sparse: mean ± std (n=...)
         assert re.fullmatch(r"[-\d.,e+]+ ± [-\d.,e+]+ \(n=\d\)", cell), cell
     assert cells[6].endswith("(n=2)")
+    for cell in cells[7:10]:  # IQM final, IQM env, P(final > env): value [95% interval]
+        assert re.fullmatch(r"[-\d.,e+]+ \[[-\d.,e+]+, [-\d.,e+]+\]", cell), cell
+    assert cells[10].split(" (")[0] in ("yes", "NO: this budget cannot judge rewards") and cells[11] in ("yes", "no")
+    assert "Goal: P(final > env) >= 0.5 on" in md
+    seeds_row = next(line for line in md.splitlines() if line.startswith("| cartpole | seed 0 |"))
+    assert "1000, 1001" in seeds_row  # final seeds, apart from the search seeds
     assert "<table" in (out / "search_quality.html").read_text()
     # a second call finds the run completed and only rewrites the table
     assert bench.main(args) == 0

@@ -51,3 +51,40 @@ def test_one_rung_is_a_plain_run():
     results = successive_halving(stub, specs, [1.0])
     assert stub.calls == [[("j0", 100, False), ("j1", 100, False)]]
     assert [r.stopped_at for r in results] == [None, None]
+
+
+class CurveStub:
+    """Each job's fitness curve: ``curves[job]`` (snapshots), its last value the evaluation."""
+
+    def __init__(self, curves):
+        self.curves, self.calls = curves, []
+
+    def run(self, specs, on_progress=None, on_done=None):
+        self.calls.append([sp.job_id for sp in specs])
+        out = []
+        for sp in specs:
+            c = self.curves[sp.job_id]
+            r = TrainResult(sp.job_id, fitness=c[-1], snapshots=[{"step": i, "fitness": v} for i, v in enumerate(c)],
+                            steps=sp.total_timesteps)
+            if on_done:
+                on_done(sp.job_id, r)
+            out.append(r)
+        return out
+
+
+def test_a_training_that_never_moved_stops_in_the_first_rung():
+    curves = {"a": [1.0, 5.0, 9.0], "b": [2.0, 2.0, 2.0], "c": [0.0, 1.0, 3.0], "d": [1.0, 2.0, 4.0]}
+    specs = [TrainSpec(job_id=j, task="cartpole", total_timesteps=100) for j in curves]
+    stub = CurveStub(curves)
+    results = {r.job_id: r for r in successive_halving(stub, specs, [0.5, 1.0], eta=1.5)}
+    # eta 1.5 would keep ceil(4 / 1.5) = 3, but flat 'b' is caught in the first rung
+    assert stub.calls[1] == ["a", "d", "c"]
+    assert "b" not in stub.calls[1] and results["b"].stopped_at == 50
+
+
+def test_halving_ranks_by_the_given_score():
+    curves = {"a": [1.0, 2.0, 9.0], "b": [1.0, 2.0, 3.0]}
+    specs = [TrainSpec(job_id=j, task="cartpole", total_timesteps=100) for j in curves]
+    stub = CurveStub(curves)
+    successive_halving(stub, specs, [0.5, 1.0], eta=2, score=lambda r: -r.fitness)
+    assert stub.calls[1] == ["b"]

@@ -1,0 +1,77 @@
+"""What tuning gained on fresh seeds: each tuned reward of a run and its parent, re-trained side by side.
+
+    python benchmarks/tuning_gain.py <run_dir> [--seeds 2000,2001,2002]
+
+For every candidate of the run with a ``tuning`` record, the parent's reward and the tuned reward are
+trained with the run's own trainer settings on seeds that neither the search nor the final evaluation used
+(default 2000, 2001, 2002), and the script prints the constants before and after, the gain the search
+measured on its own seeds, and the fitness of both on the fresh seeds (mean ± std, paired difference).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from omegaconf import OmegaConf
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from eureka.evolve import EurekaLoop  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run_dir")
+    p.add_argument("--seeds", default="2000,2001,2002")
+    args = p.parse_args(argv)
+    run = Path(args.run_dir)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    summary = json.loads((run / "summary.json").read_text())
+    cfg = OmegaConf.load(run / "config.yaml")
+    rows = {r["id"]: r for it in summary["iterations"] for r in it["candidates"]}
+    tuned = [r for r in rows.values() if r.get("tuning")]
+    if not tuned:
+        print(f"{run}: no tuned candidate (loop.tuning.enabled=true?)")
+        return 1
+    used = set(summary.get("search_seeds") or []) | set(summary["final_eval"].get("seeds") or [])
+    if used & set(seeds):
+        print(f"--seeds {seeds} overlap the run's search or final seeds {sorted(used)}")
+        return 2
+    out = Path(tempfile.mkdtemp(prefix="eureka-tuning-gain-"))
+    loop = EurekaLoop(cfg, out, session=None)
+    for child in tuned:
+        parent = child["parent"]
+        specs = []
+        for who in (parent, child["id"]):
+            path = str(run / "candidates" / who / "reward.py")
+            specs += [loop.spec(f"{who}_fresh{s}", "candidate", s, path, out / who / f"seed{s}") for s in seeds]
+        results = {r.job_id: r.fitness for r in loop.executor.run(specs)}
+        before = [results[f"{parent}_fresh{s}"] for s in seeds]
+        after = [results[f"{child['id']}_fresh{s}"] for s in seeds]
+        t = child["tuning"]
+        print(f"\n{child['id']} (tuned from {parent}; {t['trials']} trials, {t['steps']:,} env steps, search seeds "
+              f"{t['seeds']}; gain there {t['gain']:+.4g} on the racing statistic)")
+        for c in t["constants"]:
+            print(f"  {c['name']:32s} {c['before']:10.4g} -> {c['after']:.4g}")
+        ok = [(b, a) for b, a in zip(before, after, strict=True) if a is not None and b is not None]
+        diff = [a - b for b, a in ok]
+        print(f"  fresh seeds {seeds}: parent {_pm(before)}, tuned {_pm(after)}; paired gain "
+              f"{np.mean(diff):+.4g} ± {np.std(diff):.3g}" if diff else "  a training failed")
+    print(f"\ncommand: python benchmarks/tuning_gain.py {args.run_dir} --seeds {args.seeds}")
+    loop.executor.shutdown()
+    return 0
+
+
+def _pm(v: list[float | None]) -> str:
+    x = [a for a in v if a is not None]
+    return f"{np.mean(x):.4g} ± {np.std(x):.3g} ({', '.join(f'{a:.4g}' for a in x)})" if x else "-"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,250 @@
+"""The tuning operator: fit the numeric constants of a kept reward against the task's fitness (CMA-ES).
+
+Any designer's reward (an LLM's or the offline synthesizer's) is rewritten on its syntax tree: its
+float constants (weights, scales, temperatures) become named parameters, assigned at the top of the
+function that uses them (``UPRIGHT_K0 = 0.1``, then ``UPRIGHT_K0`` where ``0.1`` was: TorchScript
+refuses module-level floats), the rewritten code goes through the critic,
+and CMA-ES (the ``cmaes`` package) searches each constant within ``[value / ratio, value * ratio]``
+on a log scale. Each trial is a real training on the parent's own search seeds (common random
+numbers: the comparison with the parent is paired), scored by the racing statistic. The best trial
+becomes a new candidate whose parent is the original; its gain is measured on the same seeds.
+
+At most ``max_params`` constants are lifted: the weights (leading factors) first, then the others in
+the order of the code. Not lifted: integers (dimensions, indices), exponents (``x ** 2.0``), keyword arguments
+(``dim=-1``, ``min=0.0``), subscripts, zeros, and ``1.0`` except as the weight in ``name = 1.0 * ...``
+(elsewhere ``1.0`` is structure: ``1.0 - x``, ``1.0 / (1.0 + d)``).
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+GENOME_TAG = "# eureka-genome: "
+
+
+@dataclass
+class Lifted:
+    """One lifted constant: its name, its value in the original code, and where it was."""
+
+    name: str
+    value: float
+    line: int
+    where: str  # the assignment it sits in (e.g. ``upright``), for the prompt and the report
+    weight: bool = False  # the leading factor of its assignment (``upright = 0.5 * ...``)
+    function: str = "compute_reward"  # the function it is assigned in
+
+
+@dataclass
+class LiftedReward:
+    """A reward whose constants are parameters: ``render(values)`` writes the code for those values."""
+
+    template: ast.Module
+    params: list[Lifted]
+    genome_line: str | None = None  # the offline designer's genome comment, kept in the rendered code
+    header: list[str] = field(default_factory=list)
+
+    def render(self, values: list[float] | None = None) -> str:
+        """The code with each parameter set to ``values`` (default: the original values)."""
+        import copy
+
+        values = [p.value for p in self.params] if values is None else list(values)
+        tree = copy.deepcopy(self.template)
+        for fn in tree.body:
+            if not isinstance(fn, ast.FunctionDef):
+                continue
+            mine = [ast.Assign([ast.Name(p.name, ast.Store())], ast.Constant(float(v)), lineno=0)
+                    for p, v in zip(self.params, values, strict=True) if p.function == fn.name]
+            doc = int(bool(fn.body) and isinstance(fn.body[0], ast.Expr) and isinstance(fn.body[0].value, ast.Constant))
+            fn.body[doc:doc] = mine
+        tree.body = _without_repeated_imports(tree.body)
+        out = ast.unparse(ast.fix_missing_locations(tree)).splitlines()
+        if self.genome_line:
+            i = next((i for i, ln in enumerate(out) if ln.startswith("def compute_reward")), None)
+            if i is not None:
+                out.insert(i + 1, "    " + self.genome_line)
+        return "\n".join(out) + "\n"
+
+
+def _without_repeated_imports(body: list[ast.stmt]) -> list[ast.stmt]:
+    """``body`` without import statements whose every name an earlier import already bound."""
+    bound: set[tuple[str, str, str]] = set()
+    out = []
+    for node in body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            mod = (node.module or "") if isinstance(node, ast.ImportFrom) else ""
+            names = {(mod, a.name, a.asname or a.name) for a in node.names}
+            if names <= bound:
+                continue
+            bound |= names
+        out.append(node)
+    return out
+
+
+class _Lifter(ast.NodeTransformer):
+    """Finds the liftable constants (``chosen`` None) or replaces those whose ordinal is in ``chosen``."""
+
+    def __init__(self, chosen: set[int] | None = None):
+        self.chosen = chosen
+        self.params: list = []
+        self.found: list = []
+        self.target = "k"
+        self.weight_node: ast.AST | None = None
+        self.function = "compute_reward"
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.FunctionDef:
+        self.function = node.name
+        node.body = [self.visit(s) for s in node.body]  # not the decorators, defaults or annotations
+        return node
+
+    def _assigned(self, target: ast.AST, value: ast.AST | None) -> None:
+        """Remember the assignment's name and its leading factor (``x = w * ... / ...``: ``w``)."""
+        self.target = target.id if isinstance(target, ast.Name) else "k"
+        n = value
+        while isinstance(n, ast.BinOp) and isinstance(n.op, (ast.Mult, ast.Div)):
+            n = n.left
+        if isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.USub):  # -0.01 * x: the weight is 0.01
+            n = n.operand
+        self.weight_node = n if isinstance(n, ast.Constant) else None
+
+    def visit_Assign(self, node: ast.Assign) -> ast.Assign:
+        self._assigned(node.targets[0], node.value)
+        node.value = self.visit(node.value)
+        return node
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.AnnAssign:
+        self._assigned(node.target, node.value)
+        if node.value is not None:
+            node.value = self.visit(node.value)
+        return node
+
+    def visit_keyword(self, node: ast.keyword) -> ast.keyword:
+        return node
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.Subscript:
+        node.value = self.visit(node.value)
+        return node
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.BinOp:
+        node.left = self.visit(node.left)
+        if not isinstance(node.op, ast.Pow):
+            node.right = self.visit(node.right)
+        return node
+
+    def visit_Constant(self, node: ast.Constant) -> ast.AST:
+        v = node.value
+        if not isinstance(v, float) or isinstance(v, bool) or v == 0.0 or not math.isfinite(v):
+            return node
+        weight = node is self.weight_node
+        if v == 1.0 and not weight:
+            return node
+        self.found.append(weight)
+        if self.chosen is None or len(self.found) - 1 not in self.chosen:
+            return node
+        base = re.sub(r"[^A-Za-z0-9]", "_", self.target).upper()[:24] or "K"
+        name = f"{base}_K{len(self.params)}"
+        self.params.append(Lifted(name, float(v), getattr(node, "lineno", 0), self.target, weight, self.function))
+        return ast.copy_location(ast.Name(id=name, ctx=ast.Load()), node)
+
+
+def lift_constants(code: str, max_params: int = 6) -> LiftedReward:
+    """Lift the float constants of every function in ``code`` to module-level parameters (see the module doc)."""
+    scout = _Lifter()
+    for node in ast.parse(code).body:
+        if isinstance(node, ast.FunctionDef):
+            scout.visit(node)
+    order = sorted(range(len(scout.found)), key=lambda i: (not scout.found[i], i))  # weights first
+    tree = ast.parse(code)
+    lifter = _Lifter(set(order[:max(0, int(max_params))]))
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            lifter.visit(node)
+    genome = next((ln.strip() for ln in code.splitlines() if ln.strip().startswith(GENOME_TAG)), None)
+    return LiftedReward(tree, lifter.params, genome)
+
+
+def genome_with_weights(genome_line: str | None, params: list[Lifted], values: list[float]) -> str | None:
+    """The offline designer's genome comment with tuned term weights (``name = <weight> * ...``) written back,
+    so its children evolve from the tuned weights; other tuned constants live only in the code."""
+    if not genome_line:
+        return None
+    import json
+
+    try:
+        terms = json.loads(genome_line[len(GENOME_TAG):])
+    except ValueError:
+        return genome_line
+    by_term = {p.where: v for p, v in zip(params, values, strict=True) if p.weight}
+    for t in terms:
+        if t.get("name") in by_term:
+            t["weight"] = round(by_term[t["name"]], 5)
+    return GENOME_TAG + json.dumps(terms, separators=(",", ":"))
+
+
+@dataclass
+class Trial:
+    """One trial: constants, per-seed fitness, the statistic."""
+
+    values: list[float]
+    per_seed: dict[int, float | None]
+    score: float
+
+
+class Tuner:
+    """CMA-ES over log-multipliers of the lifted constants (``ask``/``tell`` by generations)."""
+
+    def __init__(self, params: list[Lifted], trials: int, ratio: float = 4.0, sigma: float = 0.5, seed: int = 0):
+        from cmaes import CMA
+
+        n = len(params)
+        self.params = params
+        bound = math.log(max(ratio, 1.0 + 1e-6))
+        default = 4 + int(3 * math.log(max(n, 1)))  # CMA-ES's own population size for n parameters
+        self.generations = max(1, math.ceil(int(trials) / default))
+        self.popsize = max(2, int(trials) // self.generations)  # generations x popsize <= trials (>= 2)
+        self.opt = CMA(mean=np.zeros(n), sigma=float(sigma), bounds=np.array([[-bound, bound]] * n),
+                       population_size=self.popsize, seed=int(seed))
+        self.trials: list[Trial] = []
+
+    def values(self, x: np.ndarray) -> list[float]:
+        return [p.value * float(math.exp(xi)) for p, xi in zip(self.params, x, strict=True)]
+
+    def ask(self) -> list[np.ndarray]:
+        return [self.opt.ask() for _ in range(self.popsize)]
+
+    def tell(self, xs: list[np.ndarray], trials: list[Trial]) -> None:
+        self.trials += trials
+        finite = [t.score for t in trials if math.isfinite(t.score)]
+        worst = min(finite) - 1.0 if finite else 0.0
+        self.opt.tell([(x, -(t.score if math.isfinite(t.score) else worst)) for x, t in zip(xs, trials, strict=True)])
+
+    def best(self) -> Trial | None:
+        ok = [t for t in self.trials if math.isfinite(t.score)]
+        return max(ok, key=lambda t: t.score) if ok else None
+
+
+def describe(params: list[Lifted], after: list[float]) -> list[dict]:
+    """Constants before and after, for the summary, the report and the next prompt."""
+    return [{"name": p.name, "where": p.where, "before": p.value, "after": round(v, 6)}
+            for p, v in zip(params, after, strict=True)]
+
+
+def tuning_note(cand_id: str, parent_id: str, info: dict) -> str:
+    """The text the next prompt shows: what was tuned and how much it gained."""
+    from eureka.prompts import render
+
+    changes = "\n".join(f"- {c['name']} (in '{c['where']}'): {c['before']:.4g} -> {c['after']:.4g}"
+                        for c in info["constants"])
+    gain = info.get("gain")
+    return render("tuning", id=cand_id, parent=parent_id, trials=str(info["trials"]), steps=f"{info['steps']:,}",
+                  seeds=", ".join(str(s) for s in info["seeds"]), changes=changes,
+                  before=f"{info['before']:.4g}", after=f"{info['after']:.4g}",
+                  gain="n/a" if gain is None else f"{gain:+.4g}")
+
+
+__all__ = ["Lifted", "LiftedReward", "Trial", "Tuner", "describe", "genome_with_weights", "lift_constants",
+           "tuning_note"]

@@ -1,0 +1,112 @@
+"""Racing: verdicts from several search seeds, ranked by a lower confidence bound (stub executor, no training)."""
+
+import math
+
+import pytest
+
+from eureka.errors import ConfigError
+from eureka.evolve import EurekaLoop
+from eureka.evolve.racing import lcb, pooled_std, search_seeds
+from tests.evolve.test_loop import make_cfg
+from tests.evolve.test_loop_logic import StubExecutor
+
+
+def test_lcb_charges_for_spread_and_few_seeds():
+    assert lcb([1.0, 1.0]) == 1.0
+    assert lcb([2.0, 0.0]) == pytest.approx(1.0 - math.sqrt(2) / math.sqrt(2))
+    assert lcb([1.0], pooled=0.5) == 0.5 and lcb([1.0]) == 1.0
+    assert lcb([1.0, None]) == -math.inf
+    # the spread of two seeds is shrunk towards the pooled spread
+    assert lcb([1.0, 1.0], pooled=1.0) < 1.0
+    assert pooled_std([[1.0, 3.0], [5.0], [None]]) == pytest.approx(math.sqrt(2.0))
+
+
+def test_search_seeds_skip_final_seeds():
+    assert search_seeds(0, 3, [1, 2, 3]) == [0, 7919, 15838]
+    assert search_seeds(0, 2, [7919]) == [0, 15838]
+    assert search_seeds(1, 2, [1, 2]) == [7920, 15839]
+
+
+def test_bad_racing_config_is_refused():
+    from eureka.evolve.racing import Racer
+
+    with pytest.raises(ConfigError, match="min_seeds"):
+        Racer.from_config(make_cfg(loop={"racing": {"min_seeds": 1}}))
+
+
+def test_a_candidate_lucky_on_one_seed_does_not_become_best(tmp_path):
+    """sample0 is lucky on the first seed (100, then 10); sample1 is steady (60, 60): sample1 wins."""
+    def fitness(sp):
+        if sp.mode != "candidate":
+            return 1.0
+        lucky = sp.job_id.startswith("iter0_sample0")
+        return (100.0 if sp.seed == 0 else 10.0) if lucky else 60.0
+
+    cfg = make_cfg(samples=2, seed=0, eval={"seeds": [1, 2], "baselines": False}, loop={"target_fitness": None})
+    executor = StubExecutor(fitness)
+    summary = EurekaLoop(cfg, tmp_path, executor=executor).run().to_dict()
+    assert summary["best_candidate"] == "iter0_sample1"
+    rows = {r["id"]: r for r in summary["iterations"][0]["candidates"]}
+    assert rows["iter0_sample0"]["search_seeds"] == {"0": 100.0, "7919": 10.0}
+    assert rows["iter0_sample1"]["search_seeds"] == {"0": 60.0, "7919": 60.0}
+    assert rows["iter0_sample0"]["fitness"] == 55.0 and rows["iter0_sample0"]["score"] < rows["iter0_sample1"]["score"]
+    assert summary["best_search_seeds"] == {"0": 60.0, "7919": 60.0}
+    final = {sp.seed for sp in executor.specs if sp.job_id.startswith("best")}
+    assert final == {1, 2} and not final & set(summary["search_seeds"])
+    assert summary["racing"]["statistic"].startswith("lcb") and summary["iterations"][0]["ran_share"] == 1.0
+
+
+def test_no_best_and_no_parent_on_one_seed(tmp_path):
+    """Re-training on the second seed fails for everyone: nobody is eligible, so no best and no parent."""
+    from eureka.errors import Failure, RewardRuntimeError
+
+    def fitness(sp):
+        if sp.seed != 0:
+            return Failure.of(RewardRuntimeError("nan on this seed"))
+        return 50.0
+
+    cfg = make_cfg(iterations=2, samples=2, seed=0, eval={"seeds": [1], "baselines": False},
+                   loop={"target_fitness": None})
+    loop = EurekaLoop(cfg, tmp_path, executor=StubExecutor(fitness))
+    summary = loop.run().to_dict()
+    assert summary["status"] == "all_failed" and summary["best_candidate"] is None
+    assert all(c.parent is None for c in loop.candidates), "a one-seed candidate parented nobody"
+
+
+def test_racing_off_is_one_seed(tmp_path):
+    cfg = make_cfg(samples=2, seed=3, eval={"seeds": [4], "baselines": False},
+                   loop={"target_fitness": None, "racing": {"enabled": False}})
+    executor = StubExecutor(lambda sp: 5.0)
+    summary = EurekaLoop(cfg, tmp_path, executor=executor).run().to_dict()
+    assert {sp.seed for sp in executor.specs if sp.job_id.startswith("iter")} == {3}
+    assert summary["best_candidate"] == "iter0_sample0" and summary["search_seeds"] == [3]
+
+
+def test_bad_bandit_and_tuning_values_are_refused_before_any_work():
+    from eureka.evolve.racing import Racer
+
+    with pytest.raises(ConfigError, match="loop.bandit.chunk"):
+        Racer.from_config(make_cfg(loop={"allocation": "bandit", "bandit": {"chunk": 1.5}}))
+    with pytest.raises(ConfigError, match="loop.tuning.trials"):
+        Racer.from_config(make_cfg(loop={"tuning": {"enabled": True, "trials": 1}}))
+
+
+def test_a_second_run_in_the_same_directory_trains_nothing_again(tmp_path):
+    """Resume replays the recorded trainings: racing's re-trainings, bandit chunks and tuning trials included."""
+    from eureka.errors import Failure, TrainingCrash
+
+    cfg = make_cfg(iterations=2, samples=3, seed=0, trainer={"total_timesteps": 1000},
+                   eval={"seeds": [1], "baselines": False},
+                   loop={"target_fitness": None, "allocation": "bandit",
+                         "tuning": {"enabled": True, "trials": 4}})
+
+    def fitness(sp):
+        return 10.0 + (sp.seed % 7) + sp.total_timesteps / 1000 + len(sp.job_id) % 5
+
+    first = StubExecutor(fitness)
+    a = EurekaLoop(cfg, tmp_path, executor=first).run().to_dict()
+    assert any("_trial" in sp.job_id for sp in first.specs) and any("_from" in sp.job_id for sp in first.specs)
+    again = StubExecutor(lambda sp: Failure.of(TrainingCrash(f"{sp.job_id} trained twice")))
+    b = EurekaLoop(cfg, tmp_path, executor=again).run().to_dict()
+    assert again.specs == [] and b["best_candidate"] == a["best_candidate"]
+    assert b["iterations"] == a["iterations"] and b["search_env_steps"] == a["search_env_steps"]

@@ -1,0 +1,62 @@
+"""The offline designer's mutation rules: the objective's term stays (with its sign), mutants move, clean imports."""
+
+from eureka import tasks
+from eureka.analyze import Reflection
+from eureka.critic.extract import extract_code
+from eureka.llm import DesignRequest, OfflineDesigner, Parent
+from eureka.llm.offline import genome_from_code, objective_term
+from eureka.prompts import build_messages
+
+TASKS = ("cartpole", "pendulum", "mountain_car", "acrobot", "hopper", "half_cheetah")
+
+
+def _children(task, parent_code, reflection, n=8, seed=0, population=()):
+    parent = Parent("p", parent_code, reflection=reflection)
+    req = DesignRequest(task, build_messages(task), n=n, iteration=1, seed=seed, parent=parent,
+                        population=list(population))
+    return [extract_code(a.text) for a in OfflineDesigner(temperature=2.0).propose(req)]
+
+
+def test_the_objective_term_is_never_dropped_nor_flipped():
+    for name in TASKS:
+        task = tasks.make(name)
+        obj = objective_term(task)
+        assert obj is not None
+        first = [extract_code(a.text) for a in OfflineDesigner().propose(
+            DesignRequest(task, build_messages(task), n=4, iteration=0, seed=0))]
+        genome = genome_from_code(first[0])
+        # the reflection says the objective's term never moved and fitness stagnated: the rules that drop
+        # constant terms and change transforms both aim at it
+        comps = {t.name: {"mean": 0.0, "max": 0.0, "min": 0.0, "std_within": 0.0} for t in genome}
+        refl = Reflection(components=comps, fitness_curve=[1.0, 1.0, 1.0])
+        population = [Parent(f"m{k}", c) for k, c in enumerate(first)]
+        for seed in range(6):
+            for code in _children(task, first[0], refl, seed=seed, population=population):
+                terms = [t for t in genome_from_code(code) if t.name == obj.name]
+                assert terms, f"{name}: the objective's term '{obj.name}' was dropped"
+                assert terms[0].weight > 0 and terms[0].sign == obj.sign, f"{name}: its sign flipped"
+
+
+def test_a_mutant_never_rewrites_its_parent_exactly():
+    import numpy as np
+
+    from eureka.llm.offline import CodeWriter, Mutator
+
+    task = tasks.make("cartpole")
+    parent = extract_code(OfflineDesigner().propose(
+        DesignRequest(task, build_messages(task), n=1, iteration=0, seed=0))[0].text)
+    genome, writer = genome_from_code(parent), CodeWriter(task)
+    same = Mutator(task, np.random.default_rng(0)).moved([*genome], genome, writer)
+    assert writer.code(same) != writer.code(genome), "an unchanged mutant is perturbed"
+    for seed in range(10):
+        for code in _children(task, parent, Reflection(), n=4, seed=seed):
+            assert code != parent
+
+
+def test_no_import_line_twice_after_the_critic_header():
+    for name in TASKS:
+        task = tasks.make(name)
+        for a in OfflineDesigner().propose(DesignRequest(task, build_messages(task), n=3, iteration=0, seed=1)):
+            lines = [ln for ln in extract_code(a.text).splitlines() if ln.startswith(("import ", "from "))]
+            assert len(lines) == len(set(lines)), lines
+            assert sum(ln.startswith("from typing import") for ln in lines) == 1, lines
