@@ -27,9 +27,20 @@ from eureka.evolve import EurekaLoop  # noqa: E402
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("run_dir")
+    p.add_argument("run_dir", nargs="?", help="a run with loop.tuning.enabled=true")
     p.add_argument("--seeds", default="2000,2001,2002")
+    p.add_argument("--tiny", action="store_true", help="first run a tiny cartpole search with tuning (CI)")
     args = p.parse_args(argv)
+    if args.tiny:
+        from benchmarks._common import run_loop
+
+        _, _, args.run_dir = run_loop(["task=cartpole", "iterations=1", "samples=2", "trainer.total_timesteps=512",
+                                       "trainer.n_envs=2", "trainer.ppo.n_steps=64", "trainer.ppo.batch_size=64",
+                                       "trainer.ppo.n_epochs=1", "eval.episodes=2", "eval.seeds=[1]",
+                                       "eval.baselines=false", "video=false", "loop.tuning.enabled=true",
+                                       "loop.tuning.trials=2", "loop.racing.enabled=false"])
+    if not args.run_dir:
+        p.error("give a run directory (or --tiny)")
     run = Path(args.run_dir)
     seeds = [int(s) for s in args.seeds.split(",")]
     summary = json.loads((run / "summary.json").read_text())

@@ -27,6 +27,17 @@ HAS_RAY = importlib.util.find_spec("ray") is not None
 
 # script -> (tiny arguments, patterns its output must contain); "{out}" is a fresh directory.
 CASES: dict[str, tuple[list[str], list[str]]] = {
+    "allocation": (["--task", "cartpole", "--seeds", "0", "--eval-seeds", "1", "--", "iterations=1", "samples=2",
+                    "trainer.total_timesteps=512", "trainer.n_envs=2", "trainer.ppo.n_steps=64",
+                    "trainer.ppo.batch_size=64", "trainer.ppo.n_epochs=1", "eval.episodes=2"], [
+        rf"full +seed 0: search steps {NUMBER}",
+        rf"bandit +seed 0: search steps {NUMBER}",
+        r"\| mode \| runs \|",
+    ]),
+    "tuning_gain": (["--tiny", "--seeds", "2000"], [
+        r"tuned from iter0_sample\d",
+        rf"fresh seeds \[2000\]: parent .*paired gain|a training failed",
+    ]),
     "critic_latency": (["--tiny"], [
         rf"cold start, first pool .*: +{NUMBER} s",
         rf"median +{NUMBER} ms +p95 +{NUMBER} ms",

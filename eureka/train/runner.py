@@ -20,7 +20,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecNormalize
 
 from eureka import config, tasks
-from eureka.config import sb3_class
+from eureka.config import EvalConfig, SandboxConfig, TrainerConfig, sb3_class
 from eureka.errors import RewardError, TrainingCrash
 from eureka.reward.vecenv import make_vec_env
 from eureka.reward.watchdog import CallWatchdog
@@ -33,36 +33,43 @@ ALGOS = {name: sb3_class(name) for name in config.ALGOS}  # the list of algorith
 ACTIVATIONS = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "elu": torch.nn.ELU}
 
 
+_T, _S, _E = TrainerConfig, SandboxConfig, EvalConfig  # the defaults live in eureka/config.py
+
+
 @dataclass
 class TrainSpec:
-    """What to train: one reward on one task with one seed."""
+    """What to train: one reward on one task with one seed.
+
+    Runs build it from the configuration (``eureka.train.train_spec``); its defaults are the config's own
+    (``eureka/config.py``), so code that builds one by hand trains as a run would.
+    """
 
     job_id: str
     task: str
     mode: str = "candidate"  # candidate | env | sparse
     reward_path: str | None = None
-    algo: str = "ppo"
-    total_timesteps: int = 50_000
-    n_envs: int = 8
+    algo: str = _T.algo
+    total_timesteps: int = _T.total_timesteps
+    n_envs: int = _T.n_envs
     seed: int = 0
-    device: str = "cpu"
+    device: str = _T.device
     hyperparams: dict = field(default_factory=dict)
-    normalize: bool = False
-    eval_episodes: int = 10
+    normalize: bool = _T.normalize
+    eval_episodes: int = _E.episodes
     log_points: int = 10
     out_dir: str | None = None
-    tensorboard: bool = True
+    tensorboard: bool = _T.tensorboard
     resume: bool = False  # continue the policy saved in out_dir (successive halving's later rungs)
-    subproc_envs: bool = False  # SubprocVecEnv instead of DummyVecEnv
-    memory_mb: int = 4096  # address space the walled training process may add (then RewardMemoryError)
-    max_file_mb: int = 256  # largest file it may write
-    call_timeout_s: float = 2.0  # CPU seconds per reward call (then RewardTimeout with the step)
-    first_call_cpu_s: float = 5.0  # for the first 3 calls (TorchScript compiles on them)
-    network_namespace: bool = True
-    drop_privileges: bool = True
-    cpu_s: float = 7200.0  # CPU seconds for the whole training, all threads (a backstop; 0 = no limit)
-    max_tasks: int = 64  # threads the training's jail may have in all
-    scratch_mb: int = 256  # the jail's private tmpfs
+    subproc_envs: bool = _T.subproc_envs
+    memory_mb: int = _T.memory_mb  # address space the jailed training may add (then RewardMemoryError)
+    max_file_mb: int = _T.max_file_mb  # largest file it may write
+    call_timeout_s: float = _S.call_timeout_s  # CPU seconds per reward call (then RewardTimeout with the step)
+    first_call_cpu_s: float = _S.cpu_s  # for the first 3 calls
+    network_namespace: bool = _S.network_namespace
+    drop_privileges: bool = _S.drop_privileges
+    cpu_s: float = _S.training_cpu_s  # CPU seconds for the whole training, all threads
+    max_tasks: int = _S.training_max_tasks  # threads the training's jail may have in all
+    scratch_mb: int = _S.training_scratch_mb  # the jail's private tmpfs
     env_allow: list = field(default_factory=list)  # variables passed into the jail besides the allow-list
 
 
