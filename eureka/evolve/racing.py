@@ -80,9 +80,9 @@ def search_seeds(seed: int, count: int, final: Iterable[int]) -> list[int]:
 
 def check_allocation_and_tuning(loop) -> None:
     """``loop.bandit`` and ``loop.tuning`` values a type cannot check; ``ConfigError`` naming key and range."""
-    b, t = loop.get("bandit"), loop.get("tuning")
+    b, t = getattr(loop, "bandit", None), getattr(loop, "tuning", None)
     bad = []
-    if b is not None and loop.get("allocation") == "bandit":
+    if b is not None and getattr(loop, "allocation", None) == "bandit":
         if not b.budget > 0:
             bad.append(f"loop.bandit.budget={b.budget}: must be > 0")
         if not 0 < b.chunk <= 1:
@@ -120,7 +120,7 @@ class Racer:
 
         check_allocation_and_tuning(cfg.loop)
 
-        rc = cfg.loop.get("racing")
+        rc = getattr(cfg.loop, "racing", None)
         enabled = bool(rc.enabled) if rc is not None else False
         if not enabled:
             return cls(int(cfg.seed), final_seeds(cfg), enabled=False, seeds=1, top=0, k=0.0, min_seeds=1)
