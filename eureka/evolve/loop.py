@@ -29,6 +29,7 @@ from eureka.prefer import Session, make_session, public, record_videos, run_roun
 from eureka.prompts import build_messages
 from eureka.reward import sample_states
 from eureka.store import RunStore
+from eureka.store.provenance import changed_since, first_provenance, provenance
 from eureka.store.resume import RecordingExecutor
 from eureka.train import TrainSpec, make_executor
 from eureka.train.halving import rungs, successive_halving
@@ -80,7 +81,8 @@ class EurekaLoop:
         self.task = tasks.make(cfg.task.name)
         self.designer = designer or make_designer(cfg.llm, seed=int(cfg.seed), run_dir=run_dir)
         # every training result is recorded as it arrives (trainings.jsonl), so resume=<run_dir> trains nothing twice
-        self.executor = RecordingExecutor(executor or make_executor(cfg.executor, float(cfg.trainer.timeout_s)),
+        self.executor = RecordingExecutor(executor or make_executor(cfg.executor, float(cfg.trainer.timeout_s),
+                                                                    log_dir=self.store.root / "ray"),
                                           self.store.root)
         self.candidates: list[Candidate] = []
         self.best: Candidate | None = None
@@ -245,8 +247,12 @@ class EurekaLoop:
         """Check the task (once per process), record the config, and start the critic's sandbox."""
         check_action_space(self.cfg, preflight(self.task))
         self.store.write_text("config.yaml", OmegaConf.to_yaml(redacted(self.cfg), resolve=True))
+        self.summary.provenance = provenance(OmegaConf.to_container(redacted(self.cfg), resolve=True))
+        changed = changed_since(first_provenance(self.store.events()), self.summary.provenance)
+        if changed:
+            self.reporter.message(changed)
         self.store.event("run_started", task=self.task.name, llm=self.cfg.llm.provider, seed=int(self.cfg.seed),
-                         final_seeds=self.summary.final_seeds)
+                         final_seeds=self.summary.final_seeds, provenance=self.summary.provenance)
         self.write_summary()
         self.reporter.phase("collecting a batch of real states for the critic")
         states = sample_states(self.task, seed=int(self.cfg.seed))

@@ -135,6 +135,7 @@ class Summary:
     final: FinalEvaluation | None = None
     walls: dict[str, list[str]] = field(default_factory=dict)  # walls up in each kind of process that ran code
     wall_time_s: float = 0.0
+    provenance: dict = field(default_factory=dict)  # versions, commit, machine, config (eureka.store.provenance)
 
     def to_dict(self) -> dict:
         its: dict[int, list] = {}
@@ -159,6 +160,7 @@ class Summary:
             "population": self.population, "selection": self.selection, "feedback": self.feedback,
             "llm_usage": self.llm_usage, "search_env_steps": sum(c.steps for c in self.candidates),
             "walls": self.walls, "wall_time_s": round(self.wall_time_s, 2), "fitness_metric": self.fitness_metric,
+            "provenance": self.provenance,
         }
 
     # read access like the JSON file, for scripts that index the returned summary
