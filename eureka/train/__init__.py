@@ -4,13 +4,16 @@ from eureka.train.executor import LocalExecutor
 from eureka.train.runner import TrainSpec, run_training
 
 
-def make_executor(cfg, timeout_s: float = 3600.0):
-    """The executor named by ``executor.name`` (``local`` or ``ray``), from ``ExecutorConfig``."""
+def make_executor(cfg, timeout_s: float = 3600.0, log_dir=None):
+    """The executor named by ``executor.name`` (``local`` or ``ray``), from ``ExecutorConfig``.
+
+    ``log_dir``: where Ray's own logs go (``<run>/ray``), never the terminal.
+    """
     if cfg.name == "ray":
         from eureka.train.ray_executor import RayExecutor
 
         return RayExecutor(cfg.address, int(cfg.num_cpus), float(cfg.cpus_per_task), float(cfg.gpus_per_task),
-                           int(cfg.max_retries), timeout_s)
+                           int(cfg.max_retries), timeout_s, log_dir=log_dir)
     return LocalExecutor(int(cfg.max_workers), timeout_s)
 
 
