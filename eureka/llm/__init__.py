@@ -46,7 +46,6 @@ def make_designer(cfg, seed: int = 0, run_dir=None) -> Designer:
                     prices={str(k): dict(v) for k, v in cfg.prices.items()})
     if provider == "offline":
         designer: Designer = OfflineDesigner(temperature=float(cfg.temperature), seed=seed)
-        shared = None  # its answers follow from the seed: nothing to share
     elif provider == "openai":
         from eureka.llm.openai_llm import OpenAIDesigner
 
