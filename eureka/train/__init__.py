@@ -12,8 +12,10 @@ def make_executor(cfg, timeout_s: float = 3600.0, log_dir=None):
     if cfg.name == "ray":
         from eureka.train.ray_executor import RayExecutor
 
-        return RayExecutor(cfg.address, int(cfg.num_cpus), float(cfg.cpus_per_task), float(cfg.gpus_per_task),
-                           int(cfg.max_retries), timeout_s, log_dir=log_dir)
+        ex = RayExecutor(cfg.address, int(cfg.num_cpus), float(cfg.cpus_per_task), float(cfg.gpus_per_task),
+                         int(cfg.max_retries), timeout_s, log_dir=log_dir)
+        ex.warm_up()  # the workers import torch while the run's critic starts
+        return ex
     return LocalExecutor(int(cfg.max_workers), timeout_s)
 
 

@@ -89,6 +89,14 @@ def train_on_node(spec: TrainSpec, reward: bytes | None, task_file: tuple[str, b
             "host": os.uname().nodename}
 
 
+def warm_worker() -> str:
+    """A Ray task that starts this worker's forkserver (torch, SB3 and Gymnasium imported) ahead of the trainings."""
+    from eureka.procs import context
+
+    context()
+    return os.uname().nodename
+
+
 def _inputs(spec: TrainSpec) -> dict[str, bytes]:
     """The files a continued training needs from its directory on the driver (none for a fresh one)."""
     if not spec.resume or not spec.out_dir or not Path(spec.out_dir).is_dir():
@@ -128,6 +136,24 @@ def _quiet(log_file: Path | None):
         os.close(saved)
 
 
+def _route_cluster_messages(log_file: Path) -> None:
+    """Ray's driver prints the cluster's error messages ("(raylet) Raylet is terminated ...") on stdout from a
+    background thread; send them to ``log_file`` instead (the run goes on: a lost node is Ray's to retry)."""
+    try:
+        import ray._private.worker as ray_worker
+    except ImportError:
+        return
+    if not hasattr(ray_worker, "print_to_stdstream"):
+        return
+
+    def to_log(data: dict, ignore_prefix: bool = False) -> None:  # noqa: ARG001 - Ray's signature
+        with contextlib.suppress(Exception), open(log_file, "a") as f:
+            for line in data.get("lines") or []:
+                f.write(f"({data.get('pid')}) {line}\n")
+
+    ray_worker.print_to_stdstream = to_log
+
+
 class RayExecutor:
     """Submit each spec as a Ray task; write each result's files into its directory on the driver."""
 
@@ -149,8 +175,11 @@ class RayExecutor:
             for name in ("ray", "ray._private.authentication.authentication_token_setup"):
                 logging.getLogger(name).setLevel(logging.ERROR)
             quiet = self.log_dir / "driver.log" if self.log_dir else None
-            with _without_secrets(), _quiet(quiet):  # Ray's processes (and so every task) start without secrets
-                if address in (None, "", "local"):
+            local = address in (None, "", "local")
+            # a local Ray's processes (and so every task) start without secrets; joining a cluster starts no
+            # process here and may need the cluster's RAY_AUTH_TOKEN
+            with _without_secrets() if local else contextlib.nullcontext(), _quiet(quiet):
+                if local:
                     self.temp_dir = tempfile.mkdtemp(prefix="eureka-ray-")  # short: Ray's socket paths live here
                     ray.init(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False,
                              log_to_driver=False, logging_level="ERROR", configure_logging=False,
@@ -158,12 +187,29 @@ class RayExecutor:
                     self.started_here = True
                 else:
                     ray.init(address=address, log_to_driver=False, logging_level="ERROR", configure_logging=False)
+            if quiet is not None:
+                _route_cluster_messages(quiet)
             if self.log_dir is not None and self.temp_dir is not None:
                 (self.log_dir / "where.txt").write_text(f"Ray's session directory while the run lasts: "
                                                         f"{self.temp_dir}\n")
         self._task = ray.remote(train_on_node).options(
             num_cpus=cpus_per_task, num_gpus=gpus_per_task, max_retries=max_retries, retry_exceptions=False)
-        self.timeout_s = timeout_s
+        self._warm = ray.remote(warm_worker).options(num_cpus=cpus_per_task, num_gpus=gpus_per_task, max_retries=0)
+        self.timeout_s, self.cpus_per_task = timeout_s, float(cpus_per_task)
+        self._warming: list = []
+
+    def warm_up(self, wait: bool = False) -> None:
+        """Start as many Ray workers as trainings fit at once, each with its forkserver ready.
+
+        Asynchronous by default (the run's first phase, the critic, overlaps with it); the first
+        trainings then do not pay for importing torch in a fresh worker.
+        """
+        cpus = float(self.ray.cluster_resources().get("CPU", 1.0))
+        per = self.cpus_per_task or 1.0
+        self._warming = [self._warm.remote() for _ in range(max(1, int(cpus // per)))]
+        if wait:
+            with contextlib.suppress(Exception):
+                self.ray.get(self._warming, timeout=300)
 
     def submit(self, spec: TrainSpec):
         """Start one training on the cluster; return its object ref."""
