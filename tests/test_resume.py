@@ -67,6 +67,9 @@ def test_kill_9_then_resume_on_a_machine_with_an_empty_cache(tmp_path):
         out, _ = resumed.communicate(timeout=500)
         assert resumed.returncode == 0, out[-3000:]
         requests = list(server.requests)
+        print(f"\nrequests: earlier run {asked_earlier}; killed run 0 (iteration 0 from the shared cache, recorded "
+              f"in the run); resume with an empty cache: {len(requests) - asked_earlier} (iteration 1's), "
+              f"{before_kill} finished training(s) kept")
         assert not (empty / ".cache" / "eureka" / "llm").exists() or \
             len(list((empty / ".cache" / "eureka" / "llm").glob("*.json"))) == 3  # only iteration 1's answers
 
