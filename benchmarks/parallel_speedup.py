@@ -1,14 +1,24 @@
 """Speedup of training 8 candidates on 1 vs 2 workers, with the local executor and with Ray.
 
-    python benchmarks/parallel_speedup.py [--candidates 8] [--steps 8000]
+    python benchmarks/parallel_speedup.py [--candidates 8] [--steps 8000] [--rounds 3]
 
 Each variant trains the same candidates (cartpole, the offline designer's seed reward,
-different seeds). Ray's figures include its start-up, which is also printed apart.
+different seeds). The machine may be shared: the variants run side by side, interleaved
+round by round (local x1, ray x1, local x2, ray x2, then again), and the report gives the
+median of each and the median of the per-round ratios (a ratio within one round compares
+runs a few seconds apart, so load from others cancels out more than between medians).
+
+Start-up is reported apart: one local Ray with 2 CPUs (``ray.init``) and its warm-up (each
+Ray worker starts its forkserver with torch imported, as the local executor's forkserver is
+started once before the local timings). "Ray x1" is the same Ray cluster with 2 CPUs per
+task, so one training runs at a time. Every Ray result comes back through the object store
+(the trainings run in node-local temp dirs).
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -23,48 +33,70 @@ def specs(root: Path, reward: Path, n: int, steps: int, tag: str) -> list[TrainS
                       eval_episodes=2, seed=i, tensorboard=False, out_dir=str(root / tag / str(i))) for i in range(n)]
 
 
-def timed(make_executor, batch: list[TrainSpec]) -> tuple[float, float]:
-    """(total wall time including start-up, start-up alone)."""
+def timed(executor, batch: list[TrainSpec]) -> tuple[float, float]:
+    """Wall time of training ``batch``, and the mean wall time one training spent in its own process."""
     t0 = time.perf_counter()
-    ex = make_executor()
-    started = time.perf_counter() - t0
-    results = ex.run(batch)
-    total = time.perf_counter() - t0
-    ex.shutdown()
+    results = executor.run(batch)
+    elapsed = time.perf_counter() - t0
     assert all(r.ok for r in results), [str(r.failure) for r in results]
-    return total, started
+    return elapsed, statistics.mean(r.wall_time_s for r in results)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--candidates", type=int, default=8)
     parser.add_argument("--steps", type=int, default=8000)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-ray", action="store_true")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="eureka-speedup-"))
     reward = root / "reward.py"
     reward.write_text(CodeWriter(tasks.make("cartpole")).code(seed_genome(tasks.make("cartpole"))))
-    rows = {}
     LocalExecutor(1).run(specs(root, reward, 1, 256, "warm"))  # start the forkserver once
-    for workers in (1, 2):
-        rows[f"local x{workers}"] = timed(lambda w=workers: LocalExecutor(w),
-                                          specs(root, reward, args.candidates, args.steps, f"l{workers}_"))
-        print(f"local, {workers} worker(s): {rows[f'local x{workers}'][0]:.1f} s", flush=True)
+    executors = {"local x1": LocalExecutor(1), "local x2": LocalExecutor(2)}
+    ray_ex = None
     if not args.no_ray:
         from eureka.train.ray_executor import RayExecutor
 
-        for workers in (1, 2):
-            rows[f"ray x{workers}"] = timed(lambda w=workers: RayExecutor(num_cpus=w),
-                                            specs(root, reward, args.candidates, args.steps, f"r{workers}_"))
-            print(f"ray, {workers} worker(s): {rows[f'ray x{workers}'][0]:.1f} s "
-                  f"(start-up {rows[f'ray x{workers}'][1]:.1f} s)", flush=True)
-    print(f"\n{args.candidates} candidates x {args.steps} steps (cartpole PPO, 8 envs each)")
-    for kind in ("local", "ray"):
-        if f"{kind} x1" not in rows:
-            continue
-        one, two = rows[f"{kind} x1"][0], rows[f"{kind} x2"][0]
-        print(f"  {kind:5s}: 1 worker {one:6.1f} s, 2 workers {two:6.1f} s, speedup {one / two:.2f}x, "
-              f"efficiency {one / two / 2:.0%}")
+        t0 = time.perf_counter()
+        ray_ex = RayExecutor(num_cpus=2, log_dir=root / "ray")
+        init = time.perf_counter() - t0
+        executors["ray x2"] = ray_ex
+        executors["ray x1"] = RayExecutor(cpus_per_task=2)  # same cluster: one training at a time
+        t0 = time.perf_counter()
+        for ex in (executors["ray x2"], executors["ray x1"]):
+            ex.warm_up(wait=True)
+        warm = time.perf_counter() - t0
+        print(f"ray start-up: ray.init {init:.1f} s, workers' warm-up {warm:.1f} s", flush=True)
+    order = [k for k in ("local x1", "ray x1", "local x2", "ray x2") if k in executors]
+    times: dict[str, list[float]] = {k: [] for k in order}
+    inside: dict[str, list[float]] = {k: [] for k in order}
+    for r in range(args.rounds):
+        for name in order:
+            tag = f"r{r}_{name.replace(' ', '')}_"
+            total, one = timed(executors[name], specs(root, reward, args.candidates, args.steps, tag))
+            times[name].append(total)
+            inside[name].append(one)
+            print(f"round {r + 1}: {name}: {total:.1f} s (one training inside its process: {one:.1f} s)", flush=True)
+    if ray_ex is not None:
+        ray_ex.shutdown()
+
+    def ratio(a: str, b: str) -> str:
+        per_round = [x / y for x, y in zip(times[a], times[b], strict=True)]
+        return (f"{statistics.median(times[a]) / statistics.median(times[b]):.2f} (medians), "
+                f"{statistics.median(per_round):.2f} (median of per-round ratios; "
+                f"{', '.join(f'{x:.2f}' for x in per_round)})")
+
+    print(f"\n{args.candidates} candidates x {args.steps} steps (cartpole PPO, 8 envs each), {args.rounds} rounds, "
+          "median wall time:")
+    for name in order:
+        print(f"  {name:8s}: {statistics.median(times[name]):6.1f} s  ({', '.join(f'{t:.1f}' for t in times[name])}); "
+              f"one training inside its process {statistics.median(inside[name]):.1f} s")
+    print(f"  local speedup x2/x1: {ratio('local x1', 'local x2')}")
+    if ray_ex is not None:
+        print(f"  ray speedup x2/x1:   {ratio('ray x1', 'ray x2')}")
+        print(f"  one Ray worker / one local process: {ratio('ray x1', 'local x1')}")
+        print(f"  two Ray workers / two local processes: {ratio('ray x2', 'local x2')}")
 
 
 if __name__ == "__main__":

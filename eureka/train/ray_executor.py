@@ -55,13 +55,14 @@ def _write(root: Path, rel: str, data: bytes) -> None:
 
 
 def train_on_node(spec: TrainSpec, reward: bytes | None, task_file: tuple[str, bytes] | None,
-                  inputs: dict[str, bytes], timeout_s: float) -> dict:
+                  inputs: dict[str, bytes], timeout_s: float, niceness: int | None = None) -> dict:
     """The body of one Ray task: train ``spec`` in a node-local temp dir; return the result and the files.
 
     Runs in a Ray worker (eureka's code, no candidate code): the training runs in a walled child
     process (``LocalExecutor``), whose directory is then read as hostile input.
     """
     limits = Limits.for_training(spec.max_file_mb)
+    _driver_priority(niceness)
     with tempfile.TemporaryDirectory(prefix=f"eureka-job-{re.sub(r'[^A-Za-z0-9_.-]', '_', spec.job_id)[:40]}-") as tmp:
         root = Path(tmp)
         out = root / "out"
@@ -89,10 +90,21 @@ def train_on_node(spec: TrainSpec, reward: bytes | None, task_file: tuple[str, b
             "host": os.uname().nodename}
 
 
-def warm_worker() -> str:
+def _driver_priority(niceness: int | None) -> None:
+    """Run at the driver's niceness, not Ray's +15 for workers (best effort: raising priority needs root);
+    before the worker's forkserver starts, so that every training forked from it inherits it."""
+    if niceness is None:
+        return
+    with contextlib.suppress(OSError):
+        if os.getpriority(os.PRIO_PROCESS, 0) > niceness:
+            os.setpriority(os.PRIO_PROCESS, 0, niceness)
+
+
+def warm_worker(niceness: int | None = None) -> str:
     """A Ray task that starts this worker's forkserver (torch, SB3 and Gymnasium imported) ahead of the trainings."""
     from eureka.procs import context
 
+    _driver_priority(niceness)
     context()
     return os.uname().nodename
 
@@ -181,9 +193,11 @@ class RayExecutor:
             with _without_secrets() if local else contextlib.nullcontext(), _quiet(quiet):
                 if local:
                     self.temp_dir = tempfile.mkdtemp(prefix="eureka-ray-")  # short: Ray's socket paths live here
+                    # Ray lowers its workers' priority by 15 (worker_niceness): trainings would then lose every
+                    # contended core to the run's other processes; they run at the driver's priority instead
                     ray.init(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False,
                              log_to_driver=False, logging_level="ERROR", configure_logging=False,
-                             _temp_dir=self.temp_dir)
+                             _temp_dir=self.temp_dir, _system_config={"worker_niceness": 0})
                     self.started_here = True
                 else:
                     ray.init(address=address, log_to_driver=False, logging_level="ERROR", configure_logging=False)
@@ -196,6 +210,7 @@ class RayExecutor:
             num_cpus=cpus_per_task, num_gpus=gpus_per_task, max_retries=max_retries, retry_exceptions=False)
         self._warm = ray.remote(warm_worker).options(num_cpus=cpus_per_task, num_gpus=gpus_per_task, max_retries=0)
         self.timeout_s, self.cpus_per_task = timeout_s, float(cpus_per_task)
+        self.niceness = os.getpriority(os.PRIO_PROCESS, 0)  # the trainings run at the driver's priority
         self._warming: list = []
 
     def warm_up(self, wait: bool = False) -> None:
@@ -206,7 +221,7 @@ class RayExecutor:
         """
         cpus = float(self.ray.cluster_resources().get("CPU", 1.0))
         per = self.cpus_per_task or 1.0
-        self._warming = [self._warm.remote() for _ in range(max(1, int(cpus // per)))]
+        self._warming = [self._warm.remote(self.niceness) for _ in range(max(1, int(cpus // per)))]
         if wait:
             with contextlib.suppress(Exception):
                 self.ray.get(self._warming, timeout=300)
@@ -215,7 +230,7 @@ class RayExecutor:
         """Start one training on the cluster; return its object ref."""
         reward = Path(spec.reward_path).read_bytes() if spec.reward_path and Path(spec.reward_path).is_file() \
             else None
-        return self._task.remote(spec, reward, _task_file(spec), _inputs(spec), self.timeout_s)
+        return self._task.remote(spec, reward, _task_file(spec), _inputs(spec), self.timeout_s, self.niceness)
 
     def receive(self, spec: TrainSpec, ref) -> TrainResult:
         """The result of one finished task, its files written into ``spec.out_dir`` (checked)."""
