@@ -40,7 +40,7 @@ from eureka.errors import ConfigError
 from eureka.train.executor import LocalExecutor, crash_result
 from eureka.train.result import DoneFn, ProgressFn, TrainResult
 from eureka.train.runner import TrainSpec
-from eureka.train.transport import DRIVER_FILES, Limits, pack_dir, unpack_files
+from eureka.train.transport import DRIVER_FILES, Limits, pack_dir, safe_relpath, unpack_files
 
 
 def _write(root: Path, rel: str, data: bytes) -> None:
@@ -68,7 +68,8 @@ def train_on_node(spec: TrainSpec, reward: bytes | None, task_file: tuple[str, b
         out = root / "out"
         out.mkdir()
         for rel, data in inputs.items():
-            _write(out, rel, data)
+            if safe_relpath(rel) and isinstance(data, bytes):
+                _write(out, rel, data)
         changes: dict = {"out_dir": str(out)}
         if reward is not None:
             (root / "reward.py").write_bytes(reward)
