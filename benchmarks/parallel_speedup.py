@@ -6,7 +6,9 @@ Each variant trains the same candidates (cartpole, the offline designer's seed r
 different seeds). The machine may be shared: the variants run side by side, interleaved
 round by round (local x1, ray x1, local x2, ray x2, then again), and the report gives the
 median of each and the median of the per-round ratios (a ratio within one round compares
-runs a few seconds apart, so load from others cancels out more than between medians).
+runs a few seconds apart, so load from others cancels out more than between medians). The busy
+share (the trainings' own time over workers x wall time) says what the executor itself adds,
+independent of how many cores the machine's other users leave free.
 
 Start-up is reported apart: one local Ray with 2 CPUs (``ray.init``) and its warm-up (each
 Ray worker starts its forkserver with torch imported, as the local executor's forkserver is
@@ -92,6 +94,12 @@ def main() -> None:
     for name in order:
         print(f"  {name:8s}: {statistics.median(times[name]):6.1f} s  ({', '.join(f'{t:.1f}' for t in times[name])}); "
               f"one training inside its process {statistics.median(inside[name]):.1f} s")
+    print("  busy share (trainings' own time / (workers x wall time); 1.0 = the executor adds nothing, whatever "
+          "the machine's load):")
+    for name in order:
+        workers = 2 if name.endswith("x2") else 1
+        share = [args.candidates * one / (workers * total) for one, total in zip(inside[name], times[name], strict=True)]
+        print(f"    {name:8s}: {statistics.median(share):.2f}")
     print(f"  local speedup x2/x1: {ratio('local x1', 'local x2')}")
     if ray_ex is not None:
         print(f"  ray speedup x2/x1:   {ratio('ray x1', 'ray x2')}")
