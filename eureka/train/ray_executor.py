@@ -103,10 +103,12 @@ def _driver_priority(niceness: int | None) -> None:
 
 def warm_worker(niceness: int | None = None) -> str:
     """A Ray task that starts this worker's forkserver (torch, SB3 and Gymnasium imported) ahead of the trainings."""
-    from eureka.procs import context
+    from eureka.procs import run_in_child
 
     _driver_priority(niceness)
-    context()
+    # a round trip through the forkserver: it imports its preload (torch, ...) after it started, so only a
+    # first child proves it is ready (without it, the first training still waited ~5 s on a busy machine)
+    run_in_child(os.getpid, timeout=300)
     return os.uname().nodename
 
 
