@@ -6,6 +6,7 @@ provenance of the run's first start with its own and says in one line what chang
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import subprocess
@@ -25,7 +26,15 @@ def _version(dist: str) -> str | None:
 
 
 def eureka_version() -> str | None:
-    """The installed distribution's version (``eureka-rl``)."""
+    """The version of the eureka that runs: its checkout's ``pyproject.toml`` when imported from one (an
+    editable install's metadata may belong to another checkout), else the installed ``eureka-rl``'s."""
+    import re
+
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    with contextlib.suppress(OSError):
+        m = re.search(r'^version\s*=\s*"([^"]+)"', pyproject.read_text(), re.MULTILINE)
+        if m and 'name = "eureka-rl"' in pyproject.read_text():
+            return m.group(1)
     return _version("eureka-rl")
 
 
