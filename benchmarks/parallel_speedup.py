@@ -10,10 +10,11 @@ runs a few seconds apart, so load from others cancels out more than between medi
 share (the trainings' own time over workers x wall time) says what the executor itself adds,
 independent of how many cores the machine's other users leave free.
 
-Start-up is reported apart: one local Ray with 2 CPUs (``ray.init``) and its warm-up (each
-Ray worker starts its forkserver with torch imported, as the local executor's forkserver is
-started once before the local timings). "Ray x1" is the same Ray cluster with 2 CPUs per
-task, so one training runs at a time. Every Ray result comes back through the object store
+Start-up is reported apart: each Ray variant starts its own local Ray (``ray.init`` with 1 or
+2 CPUs) and warms it up (each Ray worker starts its forkserver with torch imported, as the local
+executor's forkserver is started once before the local timings); both are left out of the times.
+(One shared Ray with ``cpus_per_task=2`` for "x1" made the x2 batches ~15% slower right after:
+two scheduling classes on one small cluster.) Every Ray result comes back through the object store
 (the trainings run in node-local temp dirs).
 """
 
@@ -57,33 +58,36 @@ def main() -> None:
     reward = root / "reward.py"
     reward.write_text(CodeWriter(tasks.make("cartpole")).code(seed_genome(tasks.make("cartpole"))))
     LocalExecutor(1).run(specs(root, reward, 1, 256, "warm"))  # start the forkserver once
-    executors = {"local x1": LocalExecutor(1), "local x2": LocalExecutor(2)}
-    ray_ex = None
+    executors = {"local x1": lambda: LocalExecutor(1), "local x2": lambda: LocalExecutor(2)}
+    startup: list[str] = []
     if not args.no_ray:
         from eureka.train.ray_executor import RayExecutor
 
-        t0 = time.perf_counter()
-        ray_ex = RayExecutor(num_cpus=2, log_dir=root / "ray")
-        init = time.perf_counter() - t0
-        executors["ray x2"] = ray_ex
-        executors["ray x1"] = RayExecutor(cpus_per_task=2)  # same cluster: one training at a time
-        t0 = time.perf_counter()
-        for ex in (executors["ray x2"], executors["ray x1"]):
+        def ray_with(cpus: int):
+            """A fresh local Ray of ``cpus`` CPUs, its workers warm (start-up timed apart)."""
+            t0 = time.perf_counter()
+            ex = RayExecutor(num_cpus=cpus, log_dir=root / "ray")
+            init = time.perf_counter() - t0
             ex.warm_up(wait=True)
-        warm = time.perf_counter() - t0
-        print(f"ray start-up: ray.init {init:.1f} s, workers' warm-up {warm:.1f} s", flush=True)
+            startup.append(f"{cpus} CPU(s): ray.init {init:.1f} s + warm-up {time.perf_counter() - t0 - init:.1f} s")
+            return ex
+
+        executors["ray x1"] = lambda: ray_with(1)
+        executors["ray x2"] = lambda: ray_with(2)
     order = [k.strip() for k in args.variants.split(",") if k.strip() in executors]
     times: dict[str, list[float]] = {k: [] for k in order}
     inside: dict[str, list[float]] = {k: [] for k in order}
     for r in range(args.rounds):
         for name in order:
             tag = f"r{r}_{name.replace(' ', '')}_"
-            total, one = timed(executors[name], specs(root, reward, args.candidates, args.steps, tag))
+            ex = executors[name]()
+            total, one = timed(ex, specs(root, reward, args.candidates, args.steps, tag))
+            ex.shutdown()
             times[name].append(total)
             inside[name].append(one)
             print(f"round {r + 1}: {name}: {total:.1f} s (one training inside its process: {one:.1f} s)", flush=True)
-    if ray_ex is not None:
-        ray_ex.shutdown()
+    if startup:
+        print("ray start-up (not in the times):", "; ".join(startup))
 
     def ratio(a: str, b: str) -> str:
         per_round = [x / y for x, y in zip(times[a], times[b], strict=True)]
