@@ -294,7 +294,7 @@ def _resolve_task_path(args: list[str], cfg) -> list[str]:
 
 # What a resumed run may change: how long it goes on and how it runs, not what was already done.
 RESUMABLE = ("iterations", "eval.", "video", "video_steps", "executor", "llm.timeout_s", "llm.max_retries",
-             "llm.concurrency", "llm.budget", "llm.base_url", "feedback.timeout_s", "feedback.open_browser",
+             "llm.concurrency", "llm.budget", "llm.base_url", "llm.cache", "feedback.timeout_s", "feedback.open_browser",
              "trainer.timeout_s", "hydra.")
 
 

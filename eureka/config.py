@@ -34,9 +34,12 @@ class TaskConfig:
 
 
 def _prices() -> dict[str, Any]:
-    return {"gpt-4o-mini": {"prompt": 0.15, "completion": 0.60}, "gpt-4o": {"prompt": 2.50, "completion": 10.00},
-            "gpt-4.1": {"prompt": 2.00, "completion": 8.00}, "gpt-4.1-mini": {"prompt": 0.40, "completion": 1.60},
-            "o4-mini": {"prompt": 1.10, "completion": 4.40}}
+    # max_completion: the model's own limit of completion tokens (the budget's bound when llm.max_tokens is unset)
+    return {"gpt-4o-mini": {"prompt": 0.15, "completion": 0.60, "max_completion": 16384},
+            "gpt-4o": {"prompt": 2.50, "completion": 10.00, "max_completion": 16384},
+            "gpt-4.1": {"prompt": 2.00, "completion": 8.00, "max_completion": 32768},
+            "gpt-4.1-mini": {"prompt": 0.40, "completion": 1.60, "max_completion": 32768},
+            "o4-mini": {"prompt": 1.10, "completion": 4.40, "max_completion": 100000}}
 
 
 @dataclass
@@ -44,7 +47,9 @@ class BudgetConfig:
     """``llm.budget``: what the run may spend on the LLM; the search stops cleanly before going over."""
 
     max_tokens: int = 0  # stop asking before a request would take the run over this many tokens (0 = unlimited)
-    max_usd: float = 0.0  # ... or over this cost in USD, priced with llm.prices (0 = unlimited)
+    # ... or over this cost in USD, priced with llm.prices (0 = unlimited). A ceiling: each request is estimated
+    # before it is sent (prompt ~ chars/3, completion = samples x llm.max_tokens), see eureka/llm/budget.py
+    max_usd: float = 0.0
 
 
 @dataclass
@@ -56,7 +61,10 @@ class LLMConfig:
     base_url: str | None = None  # OpenAI-compatible server, e.g. http://localhost:8000/v1 (vLLM)
     api_key: str | None = None  # default: $OPENAI_API_KEY; never stored in the repo
     temperature: float = 1.0  # sampling temperature (offline: mutation strength)
-    cache_dir: str | None = None  # answer cache (default ~/.cache/eureka/llm or $EUREKA_CACHE_DIR)
+    # run: a run reuses only its own recorded answers (resume) | shared: also the cross-run cache in cache_dir,
+    # keyed by server, model, seed, messages, temperature, max_tokens, iteration and sample index
+    cache: str = "run"
+    cache_dir: str | None = None  # shared answer cache (default ~/.cache/eureka/llm or $EUREKA_CACHE_DIR)
     timeout_s: float = 120.0  # per request
     max_retries: int = 3  # retries with exponential backoff on 429/5xx/connection errors
     max_tokens: int | None = None  # completion tokens per answer (None = the server's default)
@@ -65,7 +73,7 @@ class LLMConfig:
     # USD per 1M tokens, per model (override or add: llm.prices.my-model.prompt=0.5)
     prices: dict[str, Any] = field(default_factory=_prices)
     concurrency: int = 4  # parents' requests in flight at once
-    replay_from: str | None = None  # llm=replay: a run directory whose answers to replay (default: the answer cache)
+    replay_from: str | None = None  # llm=replay: a run directory whose answers to replay (or llm.cache=shared)
 
 
 @dataclass

@@ -9,6 +9,7 @@ PYTHON="${2:-python3}"
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 ldconfig -p 2>/dev/null | grep -q 'libEGL.so.1' || missing+=(libegl1)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)  # tests/train/test_ray_two_nodes.py: network namespaces
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing system packages: ${missing[*]}"

@@ -36,7 +36,7 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     ]),
     "tuning_gain": (["--tiny", "--seeds", "2000"], [
         r"tuned from iter0_sample\d",
-        rf"fresh seeds \[2000\]: parent .*paired gain|a training failed",
+        r"fresh seeds \[2000\]: parent .*paired gain|a training failed",
     ]),
     "critic_latency": (["--tiny"], [
         rf"cold start, first pool .*: +{NUMBER} s",

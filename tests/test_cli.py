@@ -70,11 +70,11 @@ def test_help_lists_groups_and_keys(tmp_path):
 
 
 def test_replay_reproduces_an_offline_run(tmp_path):
-    first = run(TINY[:2] + ["iterations=1", "trainer.total_timesteps=256", "eval.baselines=false",
+    first = run(TINY[:2] + ["iterations=1", "trainer.total_timesteps=256", "eval.baselines=false", "llm.cache=shared",
                             f"hydra.run.dir={tmp_path / 'a'}"] + TINY[3:], tmp_path)
     assert first.returncode == 0, first.stderr
     second = run(TINY[:2] + ["iterations=1", "trainer.total_timesteps=256", "eval.baselines=false",
-                             "llm=replay", "llm.model=offline-synthesizer",
+                             "llm=replay", "llm.model=offline-synthesizer", "llm.cache=shared",
                              f"hydra.run.dir={tmp_path / 'b'}"] + TINY[3:], tmp_path)
     assert second.returncode == 0, second.stdout + second.stderr
     for cid in ("iter0_sample0", "iter0_sample1"):

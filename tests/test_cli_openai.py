@@ -91,8 +91,9 @@ def test_openai_run_end_to_end(server, tmp_path):
         assert (d / "metrics.jsonl").read_text().strip()
         assert json.loads((d / "fitness.json").read_text())["status"] == "ok"
 
-    # every answer is in the response cache (for llm=replay)
-    assert len(list((tmp_path / "cache").glob("*.json"))) == 2
+    # every answer is recorded in the run (for resume); the shared cache is opt-in (llm.cache=shared)
+    assert len(list((tmp_path / "run" / "answers").glob("*.json"))) == 2
+    assert not (tmp_path / "cache").exists()
 
 
 def test_wrong_api_key_is_one_clear_line(server, tmp_path):
@@ -168,12 +169,21 @@ def test_replay_from_a_run_directory_needs_no_server(server, tmp_path):
     assert len(server.requests) == asked  # the replay asked nothing
 
 
-def test_token_budget_stops_the_search_and_the_final_evaluation_runs(server, tmp_path):
-    proc = run_eureka(tmp_path, server.base_url, "llm.budget.max_tokens=1500", iterations=3)
+@pytest.mark.parametrize("budget", [("llm.budget.max_tokens=3000",),
+                                    ("+llm.prices.test-model.prompt=1.0", "+llm.prices.test-model.completion=2.0",
+                                     "llm.budget.max_usd=0.004")])
+def test_budget_stops_the_search_and_the_final_evaluation_runs(server, tmp_path, budget):
+    proc = run_eureka(tmp_path, server.base_url, "llm.max_tokens=600", *budget, iterations=3)
     assert proc.returncode == 0, output(proc)[-3000:]
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
-    assert summary["status"] == "completed" and "would be exceeded" in summary["message"]
-    assert summary["llm_usage"]["total_tokens"] <= 1500
-    assert len(server.requests) == 1
+    assert summary["status"] == "completed" and "reached" in summary["message"]
+    assert "left unasked" in summary["message"] and "left unasked" in " ".join(output(proc).split())
+    usage = summary["llm_usage"]
+    if "max_usd" in budget[-1]:  # what the server billed, at the configured prices, stays under the ceiling
+        billed = sum(u["prompt_tokens"] * 1.0 + u["completion_tokens"] * 2.0 for u in server.usage_reported) / 1e6
+        assert billed <= 0.004 and usage["usd"] == pytest.approx(billed)
+    else:
+        assert usage["total_tokens"] <= 3000
+    assert len(server.requests) == 1 and usage["unasked"]["requests"] >= 1
     assert summary["final_eval"]["per_seed"]  # the final evaluation ran
-    assert summary["llm_usage"]["per_iteration"][0]["iteration"] == 0
+    assert usage["per_iteration"][0]["iteration"] == 0

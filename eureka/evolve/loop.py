@@ -16,6 +16,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from eureka import tasks
 from eureka.analyze import analyze
 from eureka.check import preflight
@@ -34,6 +36,7 @@ from eureka.prompts import build_messages
 from eureka.render import record_videos
 from eureka.reward import sample_states
 from eureka.store import RunStore
+from eureka.store.provenance import changed_since, first_provenance, provenance
 from eureka.train import TrainSpec, make_executor, train_spec
 from eureka.train.bandit import bandit_allocation
 from eureka.train.halving import rungs, successive_halving
@@ -81,7 +84,8 @@ class EurekaLoop:
         self.task = tasks.make(cfg.task.name)
         self.designer = designer or make_designer(cfg.llm, seed=cfg.seed, run_dir=run_dir)
         # every training result is recorded as it arrives (trainings.jsonl), so resume=<run_dir> trains nothing twice
-        self.executor = RecordingExecutor(executor or make_executor(cfg.executor, cfg.trainer.timeout_s),
+        self.executor = RecordingExecutor(executor or make_executor(cfg.executor, cfg.trainer.timeout_s,
+                                                                    log_dir=self.store.root / "ray"),
                                           self.store.root)
         self.candidates: list[Candidate] = []
         self.best: Candidate | None = None
@@ -394,8 +398,12 @@ class EurekaLoop:
         """Check the task (once per process), record the config, and start the critic's sandbox."""
         check_action_space(self.cfg, preflight(self.task))
         self.store.write_text("config.yaml", to_yaml(self.cfg))
+        self.summary.provenance = provenance(yaml.safe_load(to_yaml(self.cfg)))
+        changed = changed_since(first_provenance(self.store.events()), self.summary.provenance)
+        if changed:
+            self.reporter.message(changed)
         self.store.event("run_started", task=self.task.name, llm=self.cfg.llm.provider, seed=self.cfg.seed,
-                         final_seeds=self.summary.final_seeds)
+                         final_seeds=self.summary.final_seeds, provenance=self.summary.provenance)
         self.write_summary()
         self.reporter.phase("collecting a batch of real states for the critic")
         states = sample_states(self.task, seed=self.cfg.seed)

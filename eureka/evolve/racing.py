@@ -124,6 +124,7 @@ class Racer:
         enabled = bool(rc.enabled) if rc is not None else False
         if not enabled:
             return cls(int(cfg.seed), final_seeds(cfg), enabled=False, seeds=1, top=0, k=0.0, min_seeds=1)
+        assert rc is not None
         r = cls(int(cfg.seed), final_seeds(cfg), True, int(rc.seeds), int(rc.top), float(rc.k),
                 int(rc.min_seeds))
         if r.seeds < r.min_seeds or r.min_seeds < 2 or r.top < 1:

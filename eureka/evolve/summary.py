@@ -144,6 +144,7 @@ class Summary:
     racing: dict = field(default_factory=dict)  # the racing rules (statistic, seeds, top, k, min_seeds)
     allocation: str = "full"  # how each iteration's training budget was split (full | halving | bandit)
     wall_time_s: float = 0.0
+    provenance: dict = field(default_factory=dict)  # versions, commit, machine, config (eureka.store.provenance)
 
     def to_dict(self) -> dict:
         its: dict[int, list] = {}
@@ -176,6 +177,7 @@ class Summary:
                 c.tuning["steps"] - c.tuning.get("steps_in_child", 0) for c in self.candidates if c.tuning),
             "walls": self.walls, "jails": self.jails, "wall_time_s": round(self.wall_time_s, 2),
             "fitness_metric": self.fitness_metric,
+            "provenance": self.provenance,
         }
 
     # read access like the JSON file, for scripts that index the returned summary

@@ -57,6 +57,7 @@ class Usage:
     completion_tokens: int = 0
     usd: float = 0.0
     per_request: list[dict] = field(default_factory=list)  # one row per parent's request (iteration, tokens, usd)
+    unasked: dict = field(default_factory=dict)  # what the budget left unasked (requests, samples, iterations)
 
     @property
     def total_tokens(self) -> int:
@@ -77,7 +78,8 @@ class Usage:
     def to_dict(self) -> dict:
         return {"requests": self.requests, "prompt_tokens": self.prompt_tokens,
                 "completion_tokens": self.completion_tokens, "total_tokens": self.total_tokens,
-                "usd": round(self.usd, 6), "per_iteration": self.per_iteration(), "per_request": self.per_request}
+                "usd": round(self.usd, 6), "per_iteration": self.per_iteration(), "per_request": self.per_request,
+                **({"unasked": self.unasked} if self.unasked else {})}
 
 
 class Designer:

@@ -7,7 +7,7 @@ import time
 
 import openai
 
-from eureka.errors import LLMError
+from eureka.errors import LLMBudgetExceeded, LLMError
 from eureka.llm.base import Answer, Designer, DesignRequest
 
 
@@ -39,6 +39,7 @@ class OpenAIDesigner(Designer):
         self.max_tokens, self.use_n = max_tokens, use_n
         self.client = openai.OpenAI(api_key=key, base_url=self.base_url, timeout=timeout_s,
                                     max_retries=max_retries)
+        self.gate = None  # a budget Meter (reserve/settle/release) every HTTP request passes first, when set
 
     @property
     def where(self) -> str:
@@ -52,8 +53,32 @@ class OpenAIDesigner(Designer):
             kwargs["max_tokens"] = self.max_tokens
         last: Exception | None = None
         for attempt in range(self.max_retries + 1):
+            held = self.gate.reserve(messages, n) if self.gate is not None else None
             try:
-                resp = self.client.chat.completions.create(**kwargs)
+                try:
+                    resp = self.client.chat.completions.create(**kwargs)
+                except openai.APITimeoutError:
+                    if held is not None:  # the server may have answered (and billed) after the client gave up
+                        self.gate.settle(held, held.prompt_tokens, held.completion_tokens, messages)
+                    held = None
+                    raise
+                except (openai.APIStatusError, openai.APIConnectionError):
+                    if held is not None:
+                        self.gate.release(held)  # an HTTP error or no connection: nothing billed
+                    held = None
+                    raise
+                except BaseException:
+                    if held is not None:  # an answer that could not be read may have been billed
+                        self.gate.settle(held, held.prompt_tokens, held.completion_tokens, messages)
+                    held = None
+                    raise
+                if held is not None:
+                    usage = getattr(resp, "usage", None)
+                    p = int(getattr(usage, "prompt_tokens", 0) or 0) if usage is not None else held.prompt_tokens
+                    c = int(getattr(usage, "completion_tokens", 0) or 0) if usage is not None \
+                        else held.completion_tokens
+                    self.gate.settle(held, p, c, messages)  # no usage reported: charged at the estimate
+                    held = None
                 if not getattr(resp, "choices", None):
                     raise ValueError("the response has no choices")
                 for ch in resp.choices:
@@ -110,7 +135,12 @@ class OpenAIDesigner(Designer):
             except openai.BadRequestError:
                 self.use_n = False
         while len(out) < n:
-            resp = self._create(messages, 1)
+            try:
+                resp = self._create(messages, 1)
+            except LLMBudgetExceeded:
+                if out:
+                    break  # the budget allows no top-up: fewer samples
+                raise
             p, c = self._account(resp)
             out.append((resp.choices[0].message.content or "", p, c))
         return out[:n]
@@ -119,7 +149,11 @@ class OpenAIDesigner(Designer):
         answers = []
         for text, p, c in self._texts(request.messages, request.n):
             if not text.strip():
-                retry = self._create(request.messages, 1)
+                try:
+                    retry = self._create(request.messages, 1)
+                except LLMBudgetExceeded:
+                    answers.append(Answer(text, p, c))  # the budget allows no retry: the empty answer stays
+                    continue
                 rp, rc = self._account(retry)
                 text, p, c = retry.choices[0].message.content or "", p + rp, c + rc
             answers.append(Answer(text, p, c))

@@ -1,4 +1,4 @@
-"""Answers recorded earlier (no network, no key): from the answer cache, or from a run directory."""
+"""Answers recorded earlier (no network, no key): from a run directory, or from the shared answer cache."""
 
 from __future__ import annotations
 
@@ -32,14 +32,18 @@ class ReplayDesigner(Designer):
     """Replays answers for the same model, messages, temperature and sample index.
 
     With ``run_dir`` (``llm.replay_from``) the answers come from that run's candidate folders
-    (the same prompts in the same order give the same answers), else from the answer cache.
+    (the same prompts in the same order give the same answers), else from the shared answer
+    cache (``llm.cache=shared``) under the key the recorded run used (``shared_context``: its
+    server, seed and max_tokens).
     """
 
     name = "replay"
 
-    def __init__(self, model: str, temperature: float, cache: ResponseCache, run_dir: str | Path | None = None):
+    def __init__(self, model: str, temperature: float, cache: ResponseCache, run_dir: str | Path | None = None,
+                 shared_context: dict | None = None):
         super().__init__()
         self.model, self.temperature, self.cache = model, temperature, cache
+        self.shared_context = dict(shared_context or {})
         self.run_dir = run_dir
         self.recorded = answers_of_run(run_dir) if run_dir else None
 
@@ -50,7 +54,10 @@ class ReplayDesigner(Designer):
             if recorded is not None:
                 text = recorded[k] if k < len(recorded) else None
             else:
-                text = self.cache.get(self.model, request.messages, self.temperature, k)
+                from eureka.llm.managed import record_context
+
+                ctx = {**record_context(self, request), **self.shared_context}
+                text = self.cache.get(ctx, request.messages, k)
             if text is None:
                 where = f"the run {self.run_dir}" if self.run_dir else f"the cache {self.cache.dir}"
                 raise LLMError(f"llm=replay: no recorded answer for model '{self.model}', iteration "

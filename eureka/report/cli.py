@@ -3,6 +3,12 @@
     eureka-report outputs/cartpole/2026-11-25_10-00-00
     eureka-report multirun/2026-11-25_10-00-00 -o compare.html
     eureka-report runA runB runC -o compare.html
+
+With several runs it also prints (and writes as ``sweep.json`` / ``sweep.md``, into the multirun
+directory or next to the page) the statistics over runs: per group of runs that differ only in
+their seed, the IQM of the final fitness, the search fitness and the human-normalized score, with
+95% bootstrap intervals (``eureka.report.sweep``). A Hydra multirun writes this report by itself
+when it ends.
 """
 
 from __future__ import annotations
@@ -36,6 +42,11 @@ def main(argv: list[str] | None = None) -> int:
                 for r in runs:
                     write_report(r, tensorboard=not args.no_tensorboard)
             path = write_comparison(runs, Path(args.output or "eureka-comparison.html"))
+            from eureka.report.sweep import write_sweep_report
+
+            sweep_dir = Path(args.runs[0]) if len(args.runs) == 1 else path.parent
+            md, text = write_sweep_report(sweep_dir, runs)
+            print(f"{len(runs)} runs; statistics over runs (also in {md}):\n{text}")
     except FileNotFoundError as exc:
         print(f"eureka-report: error: {exc}", file=sys.stderr)
         return 2

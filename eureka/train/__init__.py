@@ -1,6 +1,7 @@
 """Training: one reward on one task (runner) and many in parallel (executors: local processes or Ray)."""
 
 from dataclasses import asdict, fields
+from pathlib import Path
 from typing import Any
 
 from eureka.config import EurekaConfig, ExecutorConfig
@@ -9,12 +10,18 @@ from eureka.train.result import Executor
 from eureka.train.runner import TrainSpec, run_training
 
 
-def make_executor(cfg: ExecutorConfig, timeout_s: float = 3600.0) -> Executor:
-    """The executor named by ``executor.name`` (``local`` or ``ray``), from ``ExecutorConfig``."""
+def make_executor(cfg: ExecutorConfig, timeout_s: float = 3600.0, log_dir: str | Path | None = None) -> Executor:
+    """The executor named by ``executor.name`` (``local`` or ``ray``), from ``ExecutorConfig``.
+
+    ``log_dir``: where Ray's own logs go (``<run>/ray``), never the terminal.
+    """
     if cfg.name == "ray":
         from eureka.train.ray_executor import RayExecutor
 
-        return RayExecutor(cfg.address, cfg.num_cpus, cfg.cpus_per_task, cfg.gpus_per_task, cfg.max_retries, timeout_s)
+        ex = RayExecutor(cfg.address, cfg.num_cpus, cfg.cpus_per_task, cfg.gpus_per_task, cfg.max_retries, timeout_s,
+                         log_dir=log_dir)
+        ex.warm_up()  # the workers import torch while the run's critic starts
+        return ex
     return LocalExecutor(cfg.max_workers, timeout_s)
 
 

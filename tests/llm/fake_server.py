@@ -24,6 +24,9 @@ k requests"; ``True`` means every request):
 - ``garbage``: prose answers without any code;
 - ``bad_shape``: valid JSON with status 200 whose choice has no ``message``.
 
+Like a real server it cuts each answer at ``max_tokens`` (``finish_reason`` "length"); its
+token count is ``len(text) // 4`` per message.
+
 ``server.script([...])`` serves given answer texts first, one per choice.
 """
 
@@ -187,8 +190,12 @@ class _Handler(BaseHTTPRequestHandler):
             text = garbage_answer(i) if garbage else (fake._next_scripted() or reward_answer(i, no))
             if fake._take("empty"):
                 text = ""
+            finish = "stop"
+            limit = body.get("max_tokens") or body.get("max_completion_tokens")
+            if limit and _tokens(text) > int(limit):  # like a real server: cut at max_tokens
+                text, finish = text[:4 * int(limit)], "length"
             choices.append({"index": i, "message": {"role": "assistant", "content": text, "refusal": None},
-                            "finish_reason": "stop", "logprobs": None})
+                            "finish_reason": finish, "logprobs": None})
         prompt = sum(_tokens(str(m.get("content", ""))) for m in body.get("messages", []))
         completion = sum(_tokens(c["message"]["content"]) if c["message"]["content"] else 0 for c in choices)
         usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}

@@ -141,26 +141,22 @@ def managed(server, tmp_path, **kw) -> ManagedDesigner:
 
 
 def test_token_budget_stops_before_it_would_be_exceeded(server, request3, tmp_path):
-    d = managed(server, tmp_path, budget={"max_tokens": 2500})
-    assert len(d.propose(request3)) == 3  # nothing known yet: the first request goes out
+    d = managed(server, tmp_path, max_tokens=600, budget={"max_tokens": 4500})
+    assert len(d.propose(request3)) == 3  # estimated ~920 + 3 x 600 tokens: fits
     first = d.usage.total_tokens
-    assert 0 < first < 2500 < 2 * first + 1  # a second request of the same size would exceed it
+    assert 0 < first < 4500
     other = DesignRequest(request3.task, build_messages(request3.task, notes=["x"]), n=3, iteration=1)
-    with pytest.raises(LLMBudgetExceeded, match="max_tokens=2500 would be exceeded"):
+    with pytest.raises(LLMBudgetExceeded, match="max_tokens=4500 reached.*left unasked: 1 of 1 request"):
         d.propose(other)
-    assert len(server.requests) == 1, "no request is sent once the budget would be exceeded"
+    assert len(server.requests) == 1, "no request is sent once the budget could be exceeded"
     assert issubclass(LLMBudgetExceeded, LLMError)
 
 
 def test_cost_budget_uses_the_price_table(server, request3, tmp_path):
-    d = managed(server, tmp_path, budget={"max_usd": 0.0005})
+    d = managed(server, tmp_path, max_tokens=600, budget={"max_usd": 0.0015})
     d.propose(request3)
     u = d.usage
     assert u.usd == pytest.approx((u.prompt_tokens * 0.15 + u.completion_tokens * 0.60) / 1e6)
-    other = DesignRequest(request3.task, build_messages(request3.task, notes=["y"]), n=3, iteration=1)
-    if 2 * u.usd > 0.0005:
-        with pytest.raises(LLMBudgetExceeded, match="max_usd"):
-            d.propose(other)
     row = u.to_dict()["per_iteration"][0]
     assert row["iteration"] == 0 and row["usd"] == pytest.approx(u.usd)
 
@@ -185,13 +181,6 @@ def test_concurrency_bounds_parallel_requests(server, task, tmp_path):
     elapsed = time.monotonic() - t0
     assert [len(a) for a in out] == [1, 1, 1, 1] and len(server.requests) == 4
     assert 0.95 <= elapsed < 1.9, elapsed  # 4 requests of 0.5 s, two at a time
-
-
-def test_identical_requests_are_answered_from_the_cache_across_runs(server, request3, tmp_path):
-    first = managed(server, tmp_path).propose(request3)
-    again = managed(server, tmp_path).propose(request3)  # a new run, the same cache
-    assert [a.text for a in again] == [a.text for a in first] and all(a.cached for a in again)
-    assert len(server.requests) == 1
 
 
 def test_rate_limit_honours_retry_after(server, request3):
@@ -404,7 +393,7 @@ def _llm_cfg(**over):
 
 def test_make_designer_caches_answers_and_replay_returns_them(server, request3, tmp_path):
     cfg = _llm_cfg(model="test-model", base_url=server.base_url, api_key=GOOD_KEY, temperature=0.5,
-                   cache_dir=str(tmp_path), timeout_s=5, max_retries=1)
+                   cache_dir=str(tmp_path), timeout_s=5, max_retries=1, cache="shared")
     d = make_designer(cfg)
     assert isinstance(d, ManagedDesigner)
     answers = d.propose(request3)
@@ -413,7 +402,7 @@ def test_make_designer_caches_answers_and_replay_returns_them(server, request3, 
 
     replay_cfg = OmegaConf.merge(cfg, {"provider": "replay"})
     r = make_designer(replay_cfg)
-    assert isinstance(r, ReplayDesigner)
+    assert isinstance(r.inner, ReplayDesigner)  # wrapped: what it replays is recorded in the run, too
     replayed = r.propose(request3)
     assert [a.text for a in replayed] == [a.text for a in answers]
     assert all(a.cached for a in replayed)
@@ -421,7 +410,8 @@ def test_make_designer_caches_answers_and_replay_returns_them(server, request3, 
 
 
 def test_replay_misses_are_a_clear_error(server, request3, task, tmp_path):
-    cfg = _llm_cfg(model="test-model", base_url=server.base_url, api_key=GOOD_KEY, cache_dir=str(tmp_path))
+    cfg = _llm_cfg(model="test-model", base_url=server.base_url, api_key=GOOD_KEY, cache_dir=str(tmp_path),
+                   cache="shared")
     make_designer(cfg).propose(request3)
     r = make_designer(OmegaConf.merge(cfg, {"provider": "replay"}))
     other = DesignRequest(task, build_messages(task, notes=["more upright"]), n=1, iteration=1)

@@ -1,9 +1,14 @@
-"""``executor=ray`` with a real local Ray (2 CPUs): same results as local, retries a killed worker."""
+"""``executor=ray`` with a real local Ray (2 CPUs): same results as local, results come back through the
+object store (the task trains in a node-local temp dir), retries a killed worker, prints nothing."""
 
 from __future__ import annotations
 
+import glob
 import os
 import signal
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -17,10 +22,10 @@ pytestmark = pytest.mark.timeout(600)
 
 
 @pytest.fixture(scope="module")
-def ray_executor():
+def ray_executor(tmp_path_factory):
     from eureka.train.ray_executor import RayExecutor
 
-    ex = RayExecutor(num_cpus=2, max_retries=2)
+    ex = RayExecutor(num_cpus=2, max_retries=2, log_dir=tmp_path_factory.mktemp("run") / "ray")
     yield ex
     ex.shutdown()
 
@@ -43,7 +48,21 @@ def test_ray_and_local_give_the_same_results(tmp_path, ray_executor):
         assert a.ok and b.ok, (a, b)
         assert a.fitness == b.fitness and a.eval_fitness == b.eval_fitness
         assert "seccomp" in a.walls and "landlock" in a.walls  # the same walls inside Ray workers
-    assert (tmp_path / "ray" / "c0" / "policy.zip").is_file()
+    for c in ("c0", "c1"):  # the training ran in a node-local temp dir; its files came back as bytes
+        d = tmp_path / "ray" / c
+        assert (d / "policy.zip").is_file() and (d / "metrics.jsonl").stat().st_size > 0
+        assert (d / "fitness.json").is_file() and not (d / "reward.py").exists()
+    assert set(ray_executor.nodes.values()) and "None" not in ray_executor.nodes.values()
+
+
+def test_a_continued_training_gets_its_files_through_the_object_store(tmp_path, ray_executor):
+    import dataclasses
+
+    first = specs(tmp_path, "cont")[:1]
+    a = ray_executor.run(first)[0]
+    more = [dataclasses.replace(first[0], total_timesteps=2048, resume=True)]
+    b = ray_executor.run(more)[0]
+    assert a.ok and b.ok and b.steps > a.steps, (a, b)
 
 
 def ray_task_pids() -> list[int]:
@@ -51,7 +70,7 @@ def ray_task_pids() -> list[int]:
     for d in Path("/proc").iterdir():
         if d.name.isdigit():
             try:
-                if b"ray::train_in_walled_child" in (d / "cmdline").read_bytes():
+                if b"ray::train_on_node" in (d / "cmdline").read_bytes():
                     pids.append(int(d.name))
             except OSError:
                 pass
@@ -64,9 +83,9 @@ def test_a_killed_ray_worker_is_retried(tmp_path, ray_executor):
     def killer() -> None:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not killed:
-            metrics = list((tmp_path / "ray").glob("c*/metrics.jsonl"))
+            metrics = glob.glob(os.path.join(tempfile.gettempdir(), "eureka-job-*", "out", "metrics.jsonl"))
             pids = ray_task_pids()
-            if pids and any(m.stat().st_size > 0 for m in metrics):
+            if pids and any(os.path.getsize(m) > 0 for m in metrics if os.path.exists(m)):
                 os.kill(pids[0], signal.SIGKILL)
                 killed.append(pids[0])
             time.sleep(0.2)
@@ -77,3 +96,15 @@ def test_a_killed_ray_worker_is_retried(tmp_path, ray_executor):
     thread.join()
     assert killed, "no Ray worker was found to kill"
     assert all(r.ok for r in results), results
+
+
+def test_ray_prints_nothing_and_logs_into_the_run_directory(tmp_path):
+    code = ("from eureka.train.ray_executor import RayExecutor\n"
+            f"ex = RayExecutor(num_cpus=1, log_dir={str(tmp_path / 'ray')!r})\n"
+            "ex.shutdown()\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout == "" and proc.stderr == "", (proc.stdout, proc.stderr)
+    logs = tmp_path / "ray" / "logs"
+    assert logs.is_dir() and any(p.name.startswith("raylet") for p in logs.iterdir())
