@@ -169,7 +169,6 @@ def worker_main(conn, limits: dict) -> None:
             if msg is None:
                 return
             nxt = jails.popleft()
-            jails.append(_NextJail(limits))  # prepared while this check runs
             try:
                 nxt.wait_ready(start_timeout)
                 result = nxt.check(msg, backstop)
@@ -180,6 +179,7 @@ def worker_main(conn, limits: dict) -> None:
                 send_json(conn, result)
             except (OSError, ValueError):
                 return
+            jails.append(_NextJail(limits))  # prepared after the answer, while the run does other work
     finally:
         for j in jails:
             j.proc.kill()
