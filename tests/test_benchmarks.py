@@ -123,4 +123,4 @@ def test_benchmark_runs_tiny_and_prints_its_figures(script, scratch, tmp_path):
     missing = [p for p in patterns if not re.search(p, proc.stdout)]
     assert not missing, f"{script} did not print {missing}:\n{proc.stdout[-4000:]}"
     if script == "search_quality":
-        assert (out / "search_quality.md").read_text().count("| cartpole |") == 1
+        assert (out / "search_quality.md").read_text().count("| cartpole | offline |") == 1

@@ -124,10 +124,11 @@ class Population:
         return ranked[0] if ranked else None
 
     def parent_for(self, sample: int):
-        """The parent of sample ``k``: round-robin over its island's eligible members, best first (None at start)."""
-        island = [c for c in self.members[sample % self.islands] if self.eligible(c)]
+        """The parent of sample ``k``: round-robin over its island's eligible members, best first (None at start);
+        a person's top choice counts as eligible (it needs no second seed)."""
+        island = [c for c in self.members[sample % self.islands] if self.eligible(c) or c.id == self.pinned]
         if not island:
-            island = [c for c in self.all() if self.eligible(c)]
+            island = [c for c in self.all() if self.eligible(c) or c.id == self.pinned]
         if not island:
             return None
         return island[(sample // self.islands) % len(island)]

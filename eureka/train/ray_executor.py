@@ -195,7 +195,8 @@ class RayExecutor:
             # process here and may need the cluster's RAY_AUTH_TOKEN
             with _without_secrets() if local else contextlib.nullcontext(), _quiet(quiet):
                 if local:
-                    self.temp_dir = tempfile.mkdtemp(prefix="eureka-ray-")  # short: Ray's socket paths live here
+                    # short: Ray's socket paths live here (AF_UNIX paths may not exceed 107 bytes), so not $TMPDIR
+                    self.temp_dir = tempfile.mkdtemp(prefix="eray-", dir="/tmp" if os.path.isdir("/tmp") else None)
                     # Ray lowers its workers' priority by 15 (worker_niceness): trainings would then lose every
                     # contended core to the run's other processes; they run at the driver's priority instead
                     ray.init(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False,

@@ -64,7 +64,7 @@ class CurveStub:
         out = []
         for sp in specs:
             c = self.curves[sp.job_id]
-            r = TrainResult(sp.job_id, fitness=c[-1], snapshots=[{"step": i, "fitness": v} for i, v in enumerate(c)],
+            r = TrainResult(sp.job_id, fitness=c[-1], snapshots=[Snapshot(i, fitness=v) for i, v in enumerate(c)],
                             steps=sp.total_timesteps)
             if on_done:
                 on_done(sp.job_id, r)
