@@ -44,6 +44,32 @@ def default_spec(task_name: str, tmp: Path, steps: int | None) -> TrainSpec:
                      out_dir=str(tmp / task_name))
 
 
+def in_process_eval(spec: TrainSpec) -> float:
+    """Seconds to evaluate the saved policy the old way: the episodes alone, with the policy already in memory."""
+    import time
+
+    from eureka.reward.vecenv import make_vec_env
+    from eureka.reward.wrapper import RewardWrapper
+    from eureka.train.evaluator import (
+        NORMALIZER,
+        WEIGHTS,
+        evaluate_policy,
+        normalizer_from_bytes,
+        policy_from_bytes,
+        read_saved,
+    )
+
+    task = make(spec.task)
+    probe = RewardWrapper(make_vec_env(task, 1, spec.seed), task, mode="env", info_components=False)
+    saved = read_saved(spec.out_dir or ".")
+    policy = policy_from_bytes(spec.algo, probe.observation_space, probe.action_space, spec.hyperparams,
+                               saved[WEIGHTS])
+    norm = normalizer_from_bytes(saved[NORMALIZER])
+    t0 = time.perf_counter()
+    evaluate_policy(policy, task, spec.eval_episodes, spec.seed, norm)
+    return time.perf_counter() - t0
+
+
 def from_run(run: Path) -> None:
     rows = [json.loads(x) for x in (run / "trainings.jsonl").read_text().splitlines() if x.strip()]
     wall = json.loads((run / "summary.json").read_text()).get("wall_time_s") or 0.0
@@ -59,6 +85,9 @@ def main() -> None:
     ap.add_argument("--tasks", default="cartpole,hopper")
     ap.add_argument("--tiny", action="store_true", help="a few thousand steps per training (CI)")
     args = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(1)  # as in a training process and in the evaluator
     if args.run:
         from_run(args.run)
         return
@@ -68,9 +97,13 @@ def main() -> None:
         for spec in specs:
             r = LocalExecutor(1, timeout_s=7200).run([spec])[0]
             assert r.ok, r.failure
+            inproc = in_process_eval(spec)
+            added = r.eval_time_s - inproc
             print(f"{spec.task}: {spec.total_timesteps} steps, job {r.wall_time_s:.1f} s, evaluator "
                   f"{r.eval_time_s:.2f} s ({100 * r.eval_time_s / r.wall_time_s:.1f}% of the job; "
                   f"{spec.eval_episodes} episodes), fitness {r.fitness:.2f}")
+            print(f"  the same episodes in the training's process (as before the evaluator) {inproc:.2f} s: "
+                  f"the separation adds {added:.2f} s = {100 * added / r.wall_time_s:.1f}% of the job")
 
 
 if __name__ == "__main__":

@@ -66,8 +66,8 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
         r"wrote .*strip\.png",
     ]),
     "parallel_speedup": (["--candidates", "2", "--steps", "256"] + ([] if HAS_RAY else ["--no-ray"]), [
-        rf"local: 1 worker +{NUMBER} s, 2 workers +{NUMBER} s, speedup {NUMBER}x, efficiency {NUMBER}%",
-        *([rf"ray +: 1 worker +{NUMBER} s, 2 workers +{NUMBER} s, speedup {NUMBER}x"] if HAS_RAY else []),
+        rf"local speedup x2/x1: {NUMBER} \(medians\)",
+        *([rf"ray speedup x2/x1: {NUMBER} \(medians\)"] if HAS_RAY else []),
     ]),
     "preference_alignment": (["--tiny"], [
         rf"cartpole +fitness +preference-best == fitness-best in \d+/\d+ iterations; selected fitness {NUMBER}",

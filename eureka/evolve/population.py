@@ -119,8 +119,8 @@ class Population:
         return self.ranked(list(dict.fromkeys(c for isl in self.members for c in isl)))
 
     def best(self):
-        """The best eligible member (None while no member has enough seeds)."""
-        ranked = [c for c in self.all() if self.eligible(c)]
+        """The best eligible member (None while no member has enough seeds); a person's top choice first."""
+        ranked = [c for c in self.all() if self.eligible(c) or c.id == self.pinned]
         return ranked[0] if ranked else None
 
     def parent_for(self, sample: int):
