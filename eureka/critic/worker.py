@@ -105,7 +105,8 @@ class _NextJail:
         return self.ready
 
     def check(self, request: dict, timeout: float) -> dict:
-        """Send the check; return its answer, or the cause of the jail's death as a rejection."""
+        """Send the check; return its answer, or the cause of the jail's death as a rejection (the caller
+        ends the jail afterwards: ``proc.kill``)."""
         self.proc.conn.send(request)
         try:
             if self.proc.conn.poll(timeout):
@@ -114,8 +115,6 @@ class _NextJail:
                 f"the reward did not return within {timeout:g} s of wall-clock time; the check was killed").to_dict()}
         except (EOFError, OSError, ValueError):
             return death_error(self.proc.wait(5), self.limits)
-        finally:
-            self.proc.kill()
 
 
 def death_error(exitcode: int | None, limits: dict) -> dict:
@@ -173,12 +172,13 @@ def worker_main(conn, limits: dict) -> None:
                 nxt.wait_ready(start_timeout)
                 result = nxt.check(msg, backstop)
             except RuntimeError as exc:
-                nxt.proc.kill()
                 result = {"status": "rejected", **RewardRuntimeError(f"sandbox: {exc}").to_dict()}
             try:
                 send_json(conn, result)
             except (OSError, ValueError):
                 return
+            finally:
+                nxt.proc.kill()  # after the answer: the next check does not wait for this jail's end
             jails.append(_NextJail(limits))  # prepared after the answer, while the run does other work
     finally:
         for j in jails:

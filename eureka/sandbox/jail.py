@@ -285,7 +285,8 @@ class JailedProcess:
         if self.status is None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signal.SIGKILL)
-            self.wait()
+            with contextlib.suppress(ChildProcessError):
+                self.status = os.waitpid(self.pid, 0)[1]
         with contextlib.suppress(OSError):
             self.conn.close()
 
