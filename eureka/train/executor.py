@@ -7,8 +7,8 @@ import os
 import time
 
 from eureka.procs import Child, ChildDied, send_json
-from eureka.train.job import _num, run_job
-from eureka.train.result import DoneFn, ProgressFn, TrainResult
+from eureka.train.job import run_job
+from eureka.train.result import DoneFn, ProgressFn, TrainResult, finite
 from eureka.train.runner import TrainSpec
 
 
@@ -82,7 +82,7 @@ class LocalExecutor:
                 msg = child.recv()
                 if isinstance(msg, dict) and "result" in msg:
                     return sanitize_result(spec, msg["result"])
-                if isinstance(msg, dict) and on_progress is not None and _num(msg.get("progress")) is not None:
+                if isinstance(msg, dict) and on_progress is not None and finite(msg.get("progress")) is not None:
                     on_progress(spec.job_id, int(msg["progress"]))
         except ChildDied:
             return crash_result(spec, child.cause("the training process"))

@@ -11,7 +11,6 @@ process never loads anything a candidate wrote but tensors and plain arrays.
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from collections.abc import Callable
@@ -21,7 +20,7 @@ from eureka.errors import Failure, TrainingCrash, error_from_child
 from eureka.procs import death_cause, recv_json, send_json
 from eureka.sandbox.jail import Jail, JailSpec, bounded_report, spawn
 from eureka.store.safe import SafeWriteError, write_file
-from eureka.train.result import Snapshot, TrainResult, _corr
+from eureka.train.result import Snapshot, TrainResult, _corr, finite
 from eureka.train.runner import TrainSpec, run_training_raw
 
 
@@ -49,10 +48,6 @@ def _train_in_jail(conn, jail: Jail, spec: TrainSpec) -> None:
     emit({"result": result})
 
 
-def _num(v: object) -> float | None:
-    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
-
-
 
 
 def sanitize_reported(spec: TrainSpec, raw: object) -> TrainResult:
@@ -64,8 +59,8 @@ def sanitize_reported(spec: TrainSpec, raw: object) -> TrainResult:
     snaps = [s for s in (Snapshot.from_dict(r) for r in (raw.get("snapshots") or [])[:1000]) if s]
     curve = [s.fitness for s in snaps if s.fitness is not None]
     return TrainResult(
-        spec.job_id, ok=ok, snapshots=snaps, steps=int(_num(raw.get("steps")) or 0),
-        new_steps=int(_num(raw.get("new_steps")) or 0),
+        spec.job_id, ok=ok, snapshots=snaps, steps=int(finite(raw.get("steps")) or 0),
+        new_steps=int(finite(raw.get("new_steps")) or 0),
         walls=[str(w)[:40] for w in raw.get("walls", [])[:24]] if isinstance(raw.get("walls"), list) else [],
         reported_fitness=curve[-1] if curve else None, jail=bounded_report(raw.get("jail")),
         env_corr=_corr(raw.get("env_reward_corr")),  # reported: informs the reflection and the report only
@@ -97,7 +92,7 @@ def run_job(spec: TrainSpec, progress: Callable[[int], None] | None = None) -> T
                 continue
             if isinstance(msg, dict) and "result" in msg:
                 raw = msg["result"]
-            elif isinstance(msg, dict) and progress is not None and _num(msg.get("progress")) is not None:
+            elif isinstance(msg, dict) and progress is not None and finite(msg.get("progress")) is not None:
                 progress(int(msg["progress"]))
         code = jail.wait(30)
     finally:
@@ -112,7 +107,7 @@ def run_job(spec: TrainSpec, progress: Callable[[int], None] | None = None) -> T
             fit, lens = evaluate_saved(spec.task, spec.algo, spec.hyperparams, spec.out_dir or ".",
                                        spec.eval_episodes, spec.seed)
             result.eval_fitness, result.eval_lengths = fit, lens
-            result.fitness = _num(sum(fit) / len(fit)) if fit else None
+            result.fitness = finite(sum(fit) / len(fit)) if fit else None
         except TrainingCrash as err:
             result.fail(Failure.of(err))
         except Exception as exc:  # noqa: BLE001 - a policy that cannot be evaluated ends this candidate only
