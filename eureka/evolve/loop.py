@@ -449,7 +449,7 @@ class EurekaLoop:
             self.write_summary()
             return self.summary
         seeds = self.summary.final_seeds
-        self.reporter.phase(f"final evaluation: best reward and baselines x {len(seeds)} seeds ({seeds}; the "
+        self.reporter.phase(f"final evaluation: best reward and baselines x {len(seeds)} seeds ({seeds}; "
                             f"the search used seeds {sorted({s for c in self.candidates for s in c.seed_fitness})})")
         self.summary.final = final_evaluation(
             self.executor, self.spec, self.best.reward_path, seeds, self.store.root, self.cfg.eval.baselines,
