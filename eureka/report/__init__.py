@@ -176,8 +176,11 @@ def print_summary(summary: dict, console: Console, run_dir: str, best_code: str 
         note = summary.get("human_normalized_score_note") or summary.get("hns_note")
         if note:
             console.print(f"[yellow]note:[/] {note}")
+        per_seed = summary.get("best_search_seeds") or {}
+        basis = (f"its mean over search seeds {', '.join(map(str, per_seed))}, selected among many candidates"
+                 if len(per_seed) > 1 else "one seed selected among many")
         console.print(f"(The search's own fitness of {summary.get('best_candidate')}, "
-                      f"{_f(summary.get('best_fitness'))}, is one seed selected among many: optimistic.)")
+                      f"{_f(summary.get('best_fitness'))}, is {basis}: optimistic.)")
     if summary.get("message"):
         console.print(summary["message"])
     usage = summary.get("llm_usage", {})
