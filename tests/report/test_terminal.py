@@ -82,3 +82,12 @@ def test_output_to_a_file_wraps_nothing_and_offline_runs_have_no_token_line():
 
 def test_the_runs_console_soft_wraps_only_outside_a_terminal():
     assert make_console().soft_wrap is True  # pytest captures stdout: not a terminal
+
+
+def test_the_searchs_best_says_how_many_seeds_it_rests_on():
+    final = {"final_eval": {"mean": 0.39, "std": 0.4, "per_seed": {"1010": 0.87, "1011": 0.03}}}
+    for per_seed, expected in (({"1": 0.86, "7920": 0.03}, "is its mean over search seeds 1, 7920"),
+                               ({"1": 0.86}, "is one seed selected among many")):
+        console, buf = _file_console()
+        print_summary({**_summary({}), **final, "best_search_seeds": per_seed}, console, "/r")
+        assert expected in buf.getvalue()
