@@ -155,6 +155,12 @@ def _card(label: str, value: str, sub: str = "", cls: str = "") -> str:
             f'<div class="l">{sub}</div></div>')
 
 
+def _basis(best) -> str:
+    """What the search's fitness of ``best`` rests on: one seed, or (racing) its mean over several."""
+    seeds = list(getattr(best, "search_seeds", None) or {})
+    return f"mean over search seeds {', '.join(seeds)}" if len(seeds) > 1 else "one seed"
+
+
 def _headline(run: RunData) -> str:
     fe = run.final
     seeds = run.final_seeds
@@ -168,7 +174,7 @@ def _headline(run: RunData) -> str:
         head = _card("final re-training (the result)", "pending", e(f"seeds {', '.join(seeds)}"), "head")
     best = run.best
     search = _card("search fitness of the selected reward", e(fmt(run.best_search_fitness)),
-                   e(f"{best.id if best else '-'}: one seed, best of {n_ok} candidates, so optimistic"))
+                   e(f"{best.id if best else '-'}: {_basis(best)}, best of {n_ok} candidates, so optimistic"))
     env = _card("env reward baseline", e(pm(run.env_baseline)), e(f"seeds {', '.join(run.env_baseline.seeds)}"
                                                                   if run.env_baseline.seeds else ""))
     sparse = _card("sparse fitness baseline", e(pm(run.sparse_baseline)),

@@ -33,7 +33,8 @@ def test_the_run_writes_its_report_and_tensorboard_scalars(run_dir):
     # the headline is the final re-training over the final seeds, the search fitness is labelled optimistic
     assert "final re-training (the result)" in page
     assert f"{fe['mean']:.3g}" in page
-    assert "one seed, best of" in page and "optimistic" in page
+    seeds = ", ".join(summary["best_search_seeds"])
+    assert f"mean over search seeds {seeds}, best of" in page and "optimistic" in page  # racing: 2 seeds
     for it in summary["iterations"]:
         for c in it["candidates"]:
             assert c["id"] in page
@@ -119,7 +120,10 @@ def test_comparison_page_and_cli(run_dir, tmp_path, capsys):
     assert page.count('src="data:image/svg+xml;base64,') == 1
     assert "Across runs" in page
     assert report_main([str(tmp_path / "nope")]) == 2
-    assert "not a eureka run directory" in capsys.readouterr().err or True
+    assert f"eureka-report: error: no such run directory: {tmp_path / 'nope'}" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert report_main([str(tmp_path / "empty")]) == 2
+    assert "is not a eureka run directory" in capsys.readouterr().err
 
 
 def test_eureka_show(run_dir, capsys):
