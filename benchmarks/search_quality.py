@@ -57,7 +57,8 @@ TASK_ARGS = {"reacher": str(ROOT / "benchmarks" / "tasks" / "reacher.py")}  # ta
 # rl-zoo3 2.9.2, rl_zoo3/hyperparams/ppo.yml: the entries CartPole-v1, Pendulum-v1, MountainCarContinuous-v0
 # and Acrobot-v1 are already conf/task/{cartpole,pendulum,mountain_car,acrobot}.yaml (every key but the budget
 # n_timesteps; pendulum adds normalize: true). Hopper-v4 and HalfCheetah-v4 (the v5 envs have the same dynamics) are applied here over
-# conf/task/{hopper,half_cheetah}.yaml; Reacher has no PPO entry there (the task file's trainer defaults).
+# conf/task/{hopper,half_cheetah}.yaml, and Reacher-v2 over the task file's trainer defaults (v2 and v5 share the
+# model; the entry keeps SB3's default 64x64 tanh networks).
 _ZOO_MUJOCO = ["++trainer.normalize=true", "++trainer.n_envs=1", "++trainer.ppo.n_steps=512",
                "++trainer.ppo.policy_kwargs.log_std_init=-2", "++trainer.ppo.policy_kwargs.ortho_init=false",
                "++trainer.ppo.policy_kwargs.activation_fn=relu",
@@ -71,6 +72,10 @@ ZOO = {
                      "++trainer.ppo.learning_rate=2.0633e-05", "++trainer.ppo.ent_coef=0.000401762",
                      "++trainer.ppo.clip_range=0.1", "++trainer.ppo.n_epochs=20", "++trainer.ppo.gae_lambda=0.92",
                      "++trainer.ppo.max_grad_norm=0.8", "++trainer.ppo.vf_coef=0.58096"],
+    "reacher": ["++trainer.normalize=true", "++trainer.n_envs=1", "++trainer.ppo.n_steps=512",
+                "++trainer.ppo.batch_size=32", "++trainer.ppo.gamma=0.9", "++trainer.ppo.learning_rate=0.000104019",
+                "++trainer.ppo.ent_coef=7.52585e-08", "++trainer.ppo.clip_range=0.3", "++trainer.ppo.n_epochs=5",
+                "++trainer.ppo.gae_lambda=1.0", "++trainer.ppo.max_grad_norm=0.9", "++trainer.ppo.vf_coef=0.950368"],
 }
 
 
