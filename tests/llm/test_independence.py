@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from eureka import tasks
 from eureka.errors import ConfigError
 from eureka.llm import DesignRequest, make_designer
 from eureka.paths import conf_dir
@@ -26,17 +25,6 @@ def _no_ambient_openai_env(monkeypatch, tmp_path):
     for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("EUREKA_CACHE_DIR", str(tmp_path / "shared-cache"))
-
-
-@pytest.fixture
-def server():
-    with FakeOpenAI() as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-def task():
-    return tasks.make("cartpole")
 
 
 def cfg(server: FakeOpenAI, **over):

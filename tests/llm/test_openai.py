@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from eureka import tasks
 from eureka.critic.extract import extract_code
 from eureka.errors import LLMBudgetExceeded, LLMError
 from eureka.llm import DesignRequest, ManagedDesigner, ReplayDesigner, make_designer
@@ -25,17 +24,6 @@ pytestmark = pytest.mark.timeout(60)
 def _no_ambient_openai_env(monkeypatch):
     for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID"):
         monkeypatch.delenv(var, raising=False)
-
-
-@pytest.fixture
-def server():
-    with FakeOpenAI() as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-def task():
-    return tasks.make("cartpole")
 
 
 @pytest.fixture
