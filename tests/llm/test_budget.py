@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from eureka import tasks
 from eureka.errors import ConfigError, LLMBudgetExceeded
 from eureka.llm import DesignRequest, make_designer
 from eureka.llm.budget import estimate_prompt_tokens
@@ -23,11 +22,6 @@ PRICES = {"prompt": 0.15, "completion": 0.60}  # gpt-4o-mini's, USD per 1M token
 def _no_ambient_openai_env(monkeypatch):
     for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
         monkeypatch.delenv(var, raising=False)
-
-
-@pytest.fixture(scope="module")
-def task():
-    return tasks.make("cartpole")
 
 
 def designer(server: FakeOpenAI, tmp_path: Path, **over):
