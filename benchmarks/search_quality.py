@@ -56,7 +56,7 @@ TASK_ARGS = {"reacher": str(ROOT / "benchmarks" / "tasks" / "reacher.py")}  # ta
 
 # rl-zoo3 2.9.2, rl_zoo3/hyperparams/ppo.yml: the entries CartPole-v1, Pendulum-v1, MountainCarContinuous-v0
 # and Acrobot-v1 are already conf/task/{cartpole,pendulum,mountain_car,acrobot}.yaml (every key but the budget
-# n_timesteps; pendulum adds normalize: true). Hopper-v4 and HalfCheetah-v4 (the v5 envs have the same dynamics) are applied here over
+# n_timesteps). Hopper-v4 and HalfCheetah-v4 (the v5 envs have the same dynamics) are applied here over
 # conf/task/{hopper,half_cheetah}.yaml, and Reacher-v2 over the task file's trainer defaults (v2 and v5 share the
 # model; the entry keeps SB3's default 64x64 tanh networks).
 _ZOO_MUJOCO = ["++trainer.normalize=true", "++trainer.n_envs=1", "++trainer.ppo.n_steps=512",
