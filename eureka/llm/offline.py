@@ -184,6 +184,22 @@ def objective_term(task: Task) -> Term | None:
     return None
 
 
+def against_maximized(task: Task, var) -> bool:
+    """Whether a term pulling ``var`` to zero works against a variable the hints ask to maximize: ``var`` is
+    that variable or has its unit or its time integral's (hopper's ``qvel`` in m/s holds ``x_velocity``;
+    ``x_position`` in m grows with it), judged by the first unit token."""
+    for h in task.hints:
+        if h.goal != "maximize":
+            continue
+        if var.name == h.var:
+            return True
+        unit = next((v.unit for v in task.state_vars if v.name == h.var), "")
+        mine = var.unit.split()[0] if var.unit.split() else ""
+        if unit not in ("", "-") and mine in (unit, unit.removesuffix("/s")):
+            return True
+    return False
+
+
 class Mutator:
     """Genome operators, driven by the reflection statistics and a seeded RNG.
 
@@ -195,7 +211,7 @@ class Mutator:
         self.task, self.rng = task, rng
         self.pool = [term_from_hint(h) for h in task.hints] + [
             Term(f"{v.name}_near_zero", "tolerance", v.name, 0.0, 1.0, 0.5)
-            for v in task.state_vars if v.name != "actions"]
+            for v in task.state_vars if v.name != "actions" and not against_maximized(task, v)]
         self.objective = objective_term(task)
 
     def is_objective(self, t: Term) -> bool:

@@ -60,3 +60,24 @@ def test_no_import_line_twice_after_the_critic_header():
             lines = [ln for ln in extract_code(a.text).splitlines() if ln.startswith(("import ", "from "))]
             assert len(lines) == len(set(lines)), lines
             assert sum(ln.startswith("from typing import") for ln in lines) == 1, lines
+
+
+def test_no_mutant_pulls_what_the_objective_maximizes_back_to_zero():
+    """hopper maximizes x_velocity: no child adds a near-zero term on it, on qvel (which holds it, m/s), or on
+    x_position (its integral, m); terms on other quantities (torso_angle, rad) still come from the pool."""
+    banned = {"hopper": {"x_velocity", "qvel", "x_position", "z_velocity", "qpos", "torso_height"},
+              "half_cheetah": {"x_velocity", "qvel", "x_position", "qpos"},
+              "mountain_car": {"position", "velocity"}}
+    for name, vars_ in banned.items():
+        task = tasks.make(name)
+        first = [extract_code(a.text) for a in OfflineDesigner(temperature=2.0).propose(
+            DesignRequest(task, build_messages(task), n=8, iteration=0, seed=3))]
+        added: set[str] = set()
+        for seed in range(12):
+            for code in [*first, *_children(task, first[0], Reflection(), seed=seed)]:
+                for t in genome_from_code(code):
+                    if t.kind == "tolerance" and t.name.endswith("_near_zero"):
+                        added.add(t.var)
+        assert not added & vars_, f"{name}: near-zero terms on {sorted(added & vars_)}"
+        if name == "hopper":
+            assert added, "the pool still adds near-zero terms on other quantities"
