@@ -9,7 +9,10 @@ evolves genomes using the reflection statistics of the parent:
 - a component 10x larger than the rest is scaled down, a tiny one up;
 - a fitness curve that never moved changes the transform of a term;
 - random weight/scale perturbations, term additions and removals, and
-  crossover with other population members keep the search going;
+  crossover with other population members keep the search going; an added
+  term never pulls to zero a variable the hints ask to maximize, nor one of
+  its unit or of its time integral's (``against_maximized``: hopper's
+  ``qvel`` and ``x_position`` while it maximizes ``x_velocity``);
 - human notes act as directives: "more X" / "less X" scale terms whose
   variable or name contains X up / down, "no X" / "drop X" removes them.
   A child whose notes name terms of its parent gets only those changes (the
