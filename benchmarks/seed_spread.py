@@ -1,0 +1,96 @@
+"""Seed spread: one reward trained on several seeds under config variants, side by side.
+
+    python benchmarks/seed_spread.py --seeds 11-18 --variant trainer.normalize=true \\
+        --variant trainer.normalize=false -- task=pendulum
+    python benchmarks/seed_spread.py --reward path/to/reward.py --seeds 0-4 -- task=hopper
+    python benchmarks/seed_spread.py --reward sparse --seeds 0,1,2 -- task=cartpole trainer.total_timesteps=20000
+
+The reward is the env's own (``env``, default), the task fitness paid as a sparse reward (``sparse``), or a
+reward file (a candidate's ``reward.py``, run in its jail like any candidate). Each ``--variant`` is a set of
+overrides (space-separated) on top of the ones after ``--``; every variant trains on the same seeds, one
+after the other in the same executor, so their figures are side by side. It prints, per variant, the fitness
+on each seed, mean ± std, and how many seeds reached ``--success`` (default: half the best value seen).
+This is how a trainer setting is judged before it becomes a task's default: a setting that makes half the
+trainings fail shows as a split, not as a lower mean.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks._common import config  # noqa: E402
+from eureka.evolve import EurekaLoop  # noqa: E402
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"11-18"`` or ``"0,1,2"`` (or both: ``"0,5-7"``) as a list of seeds."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        seeds += list(range(int(lo), int(hi) + 1)) if hi else [int(lo)]
+    return seeds
+
+
+def train_variant(overrides: list[str], reward: str, seeds: list[int], out: Path) -> list[float | None]:
+    """The fitness of ``reward`` trained on each seed under ``overrides`` (None: that training failed)."""
+    cfg = config(overrides)
+    loop = EurekaLoop(cfg, out, session=None)
+    mode, path = (reward, None) if reward in ("env", "sparse") else ("candidate", str(Path(reward).resolve()))
+    try:
+        specs = [loop.spec(f"{mode}_seed{s}", mode, s, path, out / f"seed{s}") for s in seeds]
+        results = {r.job_id: r for r in loop.executor.run(specs)}
+    finally:
+        loop.executor.shutdown()
+    for s in seeds:
+        r = results.get(f"{mode}_seed{s}")
+        if r is None or r.fitness is None:
+            why = f"{r.failure.error_class}: {r.failure.message}" if r is not None and r.failure else "no result"
+            print(f"  seed {s}: the training failed: {why}", file=sys.stderr)
+    return [r.fitness if (r := results.get(f"{mode}_seed{s}")) is not None else None for s in seeds]
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    cut = argv.index("--") if "--" in argv else len(argv)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--reward", default="env", help="env, sparse, or a reward file")
+    p.add_argument("--seeds", default="0-4", help="seeds: 0,1,2 or 11-18")
+    p.add_argument("--variant", action="append", default=[],
+                   help="overrides for one variant (space-separated); repeat for more (default: one, none)")
+    p.add_argument("--success", type=float, default=None, help="a seed at or above this counts as a success")
+    args = p.parse_args(argv[:cut])
+    base, seeds = argv[cut + 1:], parse_seeds(args.seeds)
+    if args.reward not in ("env", "sparse") and not Path(args.reward).is_file():
+        p.error(f"--reward {args.reward}: not env, sparse, or a reward file that exists")
+    variants = args.variant or [""]
+    out = Path(tempfile.mkdtemp(prefix="eureka-seed-spread-"))
+    rows = []
+    for k, variant in enumerate(variants):
+        t0 = time.time()
+        values = train_variant([*base, *variant.split()], args.reward, seeds, out / f"variant{k}")
+        rows.append((variant or "(as configured)", values, time.time() - t0))
+    done = [v for _, vals, _ in rows for v in vals if v is not None]
+    success = args.success if args.success is not None else (max(done) / 2 if done and max(done) > 0 else None)
+    print(f"reward {args.reward}, seeds {seeds}, base overrides {' '.join(base) or '(none)'}")
+    for name, vals, wall in rows:
+        ok = [v for v in vals if v is not None]
+        per_seed = ", ".join("failed" if v is None else f"{v:.4g}" for v in vals)
+        stats = f"{np.mean(ok):.4g} ± {np.std(ok):.3g}" if ok else "-"
+        hits = f"; {sum(v >= success for v in ok)}/{len(vals)} seeds >= {success:.4g}" if success is not None else ""
+        print(f"  {name}: {stats} (n={len(ok)}{hits}) per seed [{per_seed}] ({wall:.0f} s)")
+    print(f"command: python benchmarks/seed_spread.py --reward {args.reward} --seeds {args.seeds} "
+          + "".join(f"--variant '{v}' " for v in args.variant) + ("-- " + " ".join(base) if base else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
