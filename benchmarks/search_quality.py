@@ -262,7 +262,7 @@ def html_page(rows: list[Row], cmd: str, out_dir: Path) -> str:
 
 
 def run_one(task: str, seed: int, run_dir: Path, llm: str, n_eval: int, overrides: list[str],
-            supports_resume: bool) -> str:
+            supports_resume: bool, zoo: bool = True) -> str:
     """Run (or skip, or resume) one search; return what happened."""
     summary = run_dir / "summary.json"
     if summary.exists():
@@ -272,7 +272,7 @@ def run_one(task: str, seed: int, run_dir: Path, llm: str, n_eval: int, override
         except FileNotFoundError:
             pass
     eval_seeds = [1000 + 10 * seed + j for j in range(n_eval)]
-    args = [f"task={TASK_ARGS.get(task, task)}", *ZOO.get(task, []), f"llm={llm}", f"seed={seed}", f"eval.seeds=[{','.join(map(str, eval_seeds))}]",
+    args = [f"task={TASK_ARGS.get(task, task)}", *(ZOO.get(task, []) if zoo else []), f"llm={llm}", f"seed={seed}", f"eval.seeds=[{','.join(map(str, eval_seeds))}]",
             "eval.baselines=true", "video=false", f"hydra.run.dir={run_dir}", *overrides]
     how = "ran"
     if run_dir.exists() and any(run_dir.iterdir()):
@@ -321,6 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-seeds", type=int, default=5, help="final re-training seeds per run")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "search_quality"),
                         help="one run directory per task and seed below this")
+    parser.add_argument("--no-zoo", action="store_true",
+                        help="keep the tasks' own trainer settings (conf/task/*.yaml) instead of the ZOO entries: "
+                             "rl-zoo3's settings are tuned for its budget (hopper: 1,000,000 steps)")
     parser.add_argument("--table-only", action="store_true", help="only (re)write the table from what is there")
     args = parser.parse_args(argv)
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
@@ -332,7 +335,8 @@ def main(argv: list[str] | None = None) -> int:
             for seed in seeds:
                 run_dir = out / task / args.llm / f"seed{seed}"
                 print(f"{task} seed {seed}: ", end="", flush=True)
-                print(run_one(task, seed, run_dir, args.llm, args.eval_seeds, overrides, resume), flush=True)
+                print(run_one(task, seed, run_dir, args.llm, args.eval_seeds, overrides, resume,
+                                      zoo=not args.no_zoo), flush=True)
     rows = []
     for task in tasks:
         runs = []
