@@ -35,7 +35,7 @@ import numpy as np
 
 from eureka.analyze import Reflection
 from eureka.llm.base import Answer, Designer, DesignRequest
-from eureka.tasks import Hint, Task
+from eureka.tasks import Hint, StateVar, Task
 
 KINDS = ("tolerance", "linear", "sq_error", "abs_error", "band", "alive", "product")
 SIGMOIDS = ("gaussian", "long_tail", "linear")
@@ -187,7 +187,7 @@ def objective_term(task: Task) -> Term | None:
     return None
 
 
-def against_maximized(task: Task, var) -> bool:
+def against_maximized(task: Task, var: StateVar) -> bool:
     """Whether a term pulling ``var`` to zero works against a variable the hints ask to maximize: ``var`` is
     that variable or has its unit or its time integral's (hopper's ``qvel`` in m/s holds ``x_velocity``;
     ``x_position`` in m grows with it), judged by the first unit token."""
