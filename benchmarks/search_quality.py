@@ -261,6 +261,16 @@ def html_page(rows: list[Row], cmd: str, out_dir: Path) -> str:
     return _page("eureka: search quality", "".join(body))
 
 
+def run_args(task: str, seed: int, run_dir: Path, llm: str, n_eval: int, overrides: list[str],
+             zoo: bool = True) -> list[str]:
+    """The ``eureka`` command-line arguments of one search: the task (its file for ``TASK_ARGS``), rl-zoo3's
+    settings from ``ZOO`` unless ``zoo`` is false, the final seeds ``1000 + 10 * seed + j``, then ``overrides``."""
+    eval_seeds = [1000 + 10 * seed + j for j in range(n_eval)]
+    return [f"task={TASK_ARGS.get(task, task)}", *(ZOO.get(task, []) if zoo else []), f"llm={llm}", f"seed={seed}",
+            f"eval.seeds=[{','.join(map(str, eval_seeds))}]", "eval.baselines=true", "video=false",
+            f"hydra.run.dir={run_dir}", *overrides]
+
+
 def run_one(task: str, seed: int, run_dir: Path, llm: str, n_eval: int, overrides: list[str],
             supports_resume: bool, zoo: bool = True) -> str:
     """Run (or skip, or resume) one search; return what happened."""
@@ -271,9 +281,7 @@ def run_one(task: str, seed: int, run_dir: Path, llm: str, n_eval: int, override
                 return "skipped (completed)"
         except FileNotFoundError:
             pass
-    eval_seeds = [1000 + 10 * seed + j for j in range(n_eval)]
-    args = [f"task={TASK_ARGS.get(task, task)}", *(ZOO.get(task, []) if zoo else []), f"llm={llm}", f"seed={seed}", f"eval.seeds=[{','.join(map(str, eval_seeds))}]",
-            "eval.baselines=true", "video=false", f"hydra.run.dir={run_dir}", *overrides]
+    args = run_args(task, seed, run_dir, llm, n_eval, overrides, zoo)
     how = "ran"
     if run_dir.exists() and any(run_dir.iterdir()):
         if supports_resume:

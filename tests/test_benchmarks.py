@@ -132,3 +132,17 @@ def test_benchmark_runs_tiny_and_prints_its_figures(script, scratch, tmp_path):
     assert not missing, f"{script} did not print {missing}:\n{proc.stdout[-4000:]}"
     if script == "search_quality":
         assert (out / "search_quality.md").read_text().count("| cartpole | offline |") == 1
+
+
+def test_search_quality_applies_rl_zoo_settings_unless_told_not_to():
+    """``--no-zoo`` keeps the task's own trainer settings; by default hopper gets rl-zoo3's entry, and the
+    user's overrides come last (they win)."""
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.search_quality import ZOO, run_args
+
+    zoo = run_args("hopper", 1, Path("/tmp/r"), "offline", 2, ["trainer.total_timesteps=5"])
+    own = run_args("hopper", 1, Path("/tmp/r"), "offline", 2, ["trainer.total_timesteps=5"], zoo=False)
+    assert set(ZOO["hopper"]) <= set(zoo) and not set(ZOO["hopper"]) & set(own)
+    assert own == ["task=hopper", "llm=offline", "seed=1", "eval.seeds=[1010,1011]", "eval.baselines=true",
+                   "video=false", "hydra.run.dir=/tmp/r", "trainer.total_timesteps=5"]
+    assert zoo[-1] == "trainer.total_timesteps=5"
