@@ -344,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
                 run_dir = out / task / args.llm / f"seed{seed}"
                 print(f"{task} seed {seed}: ", end="", flush=True)
                 print(run_one(task, seed, run_dir, args.llm, args.eval_seeds, overrides, resume,
-                                      zoo=not args.no_zoo), flush=True)
+                              zoo=not args.no_zoo), flush=True)
     rows = []
     for task in tasks:
         runs = []

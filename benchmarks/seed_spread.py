@@ -40,9 +40,9 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-def train_variant(overrides: list[str], reward: str, seeds: list[int], out: Path) -> list[float | None]:
-    """The fitness of ``reward`` trained on each seed under ``overrides`` (None: that training failed)."""
-    cfg = config(overrides)
+def train_variant(cfg, reward: str, seeds: list[int], out: Path) -> list[float | None]:
+    """The fitness of ``reward`` trained on each seed under the composed config ``cfg`` (None: that training
+    failed, and stderr says why)."""
     loop = EurekaLoop(cfg, out, session=None)
     mode, path = (reward, None) if reward in ("env", "sparse") else ("candidate", str(Path(reward).resolve()))
     try:
@@ -68,15 +68,25 @@ def main(argv: list[str] | None = None) -> int:
                    help="overrides for one variant (space-separated); repeat for more (default: one, none)")
     p.add_argument("--success", type=float, default=None, help="a seed at or above this counts as a success")
     args = p.parse_args(argv[:cut])
-    base, seeds = argv[cut + 1:], parse_seeds(args.seeds)
+    base = argv[cut + 1:]
+    try:
+        seeds = parse_seeds(args.seeds)
+    except ValueError:
+        p.error(f"--seeds {args.seeds}: give seeds as 0,1,2 or 11-18")
     if args.reward not in ("env", "sparse") and not Path(args.reward).is_file():
         p.error(f"--reward {args.reward}: not env, sparse, or a reward file that exists")
     variants = args.variant or [""]
+    configs = []
+    for variant in variants:  # every variant's config is checked before any training
+        try:
+            configs.append(config([*base, *variant.split()]))
+        except Exception as e:  # Hydra's composition errors: a wrong key or value, said in one line
+            p.error(f"overrides {' '.join([*base, *variant.split()])}: {type(e).__name__}: {e}")
     out = Path(tempfile.mkdtemp(prefix="eureka-seed-spread-"))
     rows = []
-    for k, variant in enumerate(variants):
+    for k, (variant, cfg) in enumerate(zip(variants, configs, strict=True)):
         t0 = time.time()
-        values = train_variant([*base, *variant.split()], args.reward, seeds, out / f"variant{k}")
+        values = train_variant(cfg, args.reward, seeds, out / f"variant{k}")
         rows.append((variant or "(as configured)", values, time.time() - t0))
     done = [v for _, vals, _ in rows for v in vals if v is not None]
     success = args.success if args.success is not None else (max(done) / 2 if done and max(done) > 0 else None)
