@@ -146,3 +146,15 @@ def test_search_quality_applies_rl_zoo_settings_unless_told_not_to():
     assert own == ["task=hopper", "llm=offline", "seed=1", "eval.seeds=[1010,1011]", "eval.baselines=true",
                    "video=false", "hydra.run.dir=/tmp/r", "trainer.total_timesteps=5"]
     assert zoo[-1] == "trainer.total_timesteps=5"
+
+
+@pytest.mark.parametrize("args, said", [
+    (["--seeds", "0-x", "--", "task=cartpole"], "--seeds 0-x: give seeds as"),
+    (["--reward", "/nonexistent/reward.py", "--", "task=cartpole"], "not env, sparse, or a reward file"),
+    (["--variant", "trainer.nrmalize=true", "--", "task=cartpole"], "Could not override 'trainer.nrmalize'"),
+])
+def test_seed_spread_says_what_is_wrong_before_training(args, said, tmp_path):
+    proc = subprocess.run([sys.executable, str(BENCH / "seed_spread.py"), *args], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert proc.returncode == 2 and said in proc.stderr and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert "per seed" not in proc.stdout  # nothing trained
