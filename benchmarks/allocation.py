@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._common import run_loop  # noqa: E402
+from benchmarks.search_quality import final_seeds  # noqa: E402
 
 MODES = {"full": ["loop.allocation=full"], "halving": ["loop.allocation=halving"],
          "bandit": ["loop.allocation=bandit"]}
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for mode in args.modes.split(","):
         for seed in [int(s) for s in args.seeds.split(",")]:
-            finals = [1000 + 10 * seed + j for j in range(args.eval_seeds)]
+            finals = final_seeds(seed, args.eval_seeds)
             ov = [f"task={args.task}", f"seed={seed}", f"eval.seeds=[{','.join(map(str, finals))}]",
                   "eval.baselines=false", "video=false", *MODES[mode], *overrides]
             t0 = time.time()

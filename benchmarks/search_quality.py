@@ -261,11 +261,16 @@ def html_page(rows: list[Row], cmd: str, out_dir: Path) -> str:
     return _page("eureka: search quality", "".join(body))
 
 
+def final_seeds(seed: int, n: int) -> list[int]:
+    """The ``n`` final re-training seeds of the search with ``seed``: ``1000 + 10 * seed + j``, never a search seed."""
+    return [1000 + 10 * seed + j for j in range(n)]
+
+
 def run_args(task: str, seed: int, run_dir: Path, llm: str, n_eval: int, overrides: list[str],
              zoo: bool = True) -> list[str]:
     """The ``eureka`` command-line arguments of one search: the task (its file for ``TASK_ARGS``), rl-zoo3's
-    settings from ``ZOO`` unless ``zoo`` is false, the final seeds ``1000 + 10 * seed + j``, then ``overrides``."""
-    eval_seeds = [1000 + 10 * seed + j for j in range(n_eval)]
+    settings from ``ZOO`` unless ``zoo`` is false, its ``final_seeds``, then ``overrides``."""
+    eval_seeds = final_seeds(seed, n_eval)
     return [f"task={TASK_ARGS.get(task, task)}", *(ZOO.get(task, []) if zoo else []), f"llm={llm}", f"seed={seed}",
             f"eval.seeds=[{','.join(map(str, eval_seeds))}]", "eval.baselines=true", "video=false",
             f"hydra.run.dir={run_dir}", *overrides]

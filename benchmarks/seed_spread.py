@@ -50,12 +50,14 @@ def train_variant(cfg, reward: str, seeds: list[int], out: Path) -> list[float |
         results = {r.job_id: r for r in loop.executor.run(specs)}
     finally:
         loop.executor.shutdown()
+    fitness: list[float | None] = []
     for s in seeds:
         r = results.get(f"{mode}_seed{s}")
         if r is None or r.fitness is None:
-            why = f"{r.failure.error_class}: {r.failure.message}" if r is not None and r.failure else "no result"
+            why = f"{r.error_class}: {r.message}" if r is not None and r.failure else "no result"
             print(f"  seed {s}: the training failed: {why}", file=sys.stderr)
-    return [r.fitness if (r := results.get(f"{mode}_seed{s}")) is not None else None for s in seeds]
+        fitness.append(r.fitness if r is not None else None)
+    return fitness
 
 
 def main(argv: list[str] | None = None) -> int:

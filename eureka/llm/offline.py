@@ -191,13 +191,13 @@ def against_maximized(task: Task, var: StateVar) -> bool:
     """Whether a term pulling ``var`` to zero works against a variable the hints ask to maximize: ``var`` is
     that variable or has its unit or its time integral's (hopper's ``qvel`` in m/s holds ``x_velocity``;
     ``x_position`` in m grows with it), judged by the first unit token."""
+    mine = (var.unit.split() or [""])[0]
     for h in task.hints:
         if h.goal != "maximize":
             continue
         if var.name == h.var:
             return True
         unit = next((v.unit for v in task.state_vars if v.name == h.var), "")
-        mine = var.unit.split()[0] if var.unit.split() else ""
         if unit not in ("", "-") and mine in (unit, unit.removesuffix("/s")):
             return True
     return False
