@@ -173,6 +173,9 @@ class LoopConfig:
     target_fitness: float | None = None
     early_stop: EarlyStopConfig = field(default_factory=EarlyStopConfig)
     racing: RacingConfig = field(default_factory=RacingConfig)
+    # at the end of the search the crowned reward is re-trained on this many search seeds that played no part
+    # in choosing it; their mean is the fitness the search reports (the selection seeds' mean is optimistic)
+    confirm: int = 3
     allocation: str = "full"  # full (every candidate its whole budget; early_stop may halve) | halving | bandit
     bandit: BanditConfig = field(default_factory=BanditConfig)
     tuning: TuningConfig = field(default_factory=TuningConfig)
@@ -325,6 +328,8 @@ def check_config(cfg: EurekaConfig) -> None:
     for key in ("iterations", "samples", "loop.population", "llm.concurrency", "loop.islands", "loop.migration_every",
                 "eval.episodes", "trainer.total_timesteps", "trainer.n_envs", "sandbox.workers", "eval.num_seeds"):
         _at_least(key, _select(cfg, key), 1)
+    if cfg.loop.confirm < 0:
+        raise ConfigError(f"loop.confirm={cfg.loop.confirm}: must be >= 0 (0 = report the selection seeds' mean)")
     if cfg.executor.max_workers < 0:
         raise ConfigError(f"executor.max_workers={cfg.executor.max_workers}: must be >= 0 (0 = one per core)")
     if cfg.eval.seeds is not None and len(cfg.eval.seeds) == 0:

@@ -27,7 +27,7 @@ from eureka.errors import LLMBudgetExceeded, LLMError
 from eureka.evolve.candidate import Candidate, Status
 from eureka.evolve.population import Population
 from eureka.evolve.racing import Racer, pooled_std, seed_values
-from eureka.evolve.summary import Summary, final_evaluation
+from eureka.evolve.summary import SeedStats, Summary, final_evaluation
 from eureka.evolve.tuning import Trial, Tuner, describe, genome_with_weights, lift_constants, tuning_note
 from eureka.llm import Designer, DesignRequest, make_designer
 from eureka.prefer import PreferenceRound, Session, make_session, public, run_round
@@ -276,10 +276,7 @@ class EurekaLoop:
                 seed = self.racer.next_seed(c)
                 if seed is None:  # it has all its seeds already
                     continue
-                sp = self.spec(f"{c.id}_seed{seed}", "candidate", seed, c.reward_path,
-                               self.store.candidate_dir(c.id) / f"seed{seed}")
-                specs.append(replace(sp, total_timesteps=next(iter(c.seed_steps.values()), sp.total_timesteps)
-                                     or sp.total_timesteps))
+                specs.append(self.retrain_spec(c, seed, "seed"))
             for sp in specs:
                 self.reporter.training_started(sp.job_id, rounded_timesteps(sp))
             results = self.executor.run(specs, self.reporter.training_progress, self.reporter.job_done)
@@ -289,6 +286,38 @@ class EurekaLoop:
                 self.store.event("raced", id=c.id, seed=sp.seed, fitness=r.fitness, status=r.status,
                                  seeds={str(k): v for k, v in c.seed_fitness.items()})
             self.rescore()
+
+    def retrain_spec(self, c: Candidate, seed: int, kind: str) -> TrainSpec:
+        """``c`` trained once more on ``seed`` with the budget its first training got (``kind``: seed | confirm)."""
+        sp = self.spec(f"{c.id}_{kind}{seed}", "candidate", seed, c.reward_path,
+                       self.store.candidate_dir(c.id) / f"{kind}{seed}")
+        return replace(sp, total_timesteps=next(iter(c.seed_steps.values()), sp.total_timesteps) or sp.total_timesteps)
+
+    def confirm(self) -> None:
+        """Re-train the crowned reward on ``loop.confirm`` search seeds it was never trained on.
+
+        Its mean over the seeds that chose it is biased upward by the choice (the best of several noisy
+        estimates); the mean over seeds that played no part in choosing it is not, so that is the fitness
+        the summary reports for it (``best_fitness``; ``best_selection_fitness`` keeps the other).
+        """
+        n, best = int(self.cfg.loop.confirm), self.best
+        if n <= 0 or best is None or not best.reward_path:
+            return
+        have = set(best.seed_fitness)
+        seeds = [s for s in self.racer.seed_list(len(have) + n) if s not in have][:n]
+        self.reporter.phase(f"confirming {best.id} on {n} held-out search seed(s) {seeds} "
+                            f"(it was chosen on seeds {sorted(have)})")
+        specs = [self.retrain_spec(best, s, "confirm") for s in seeds]
+        for sp in specs:
+            self.reporter.training_started(sp.job_id, rounded_timesteps(sp))
+        results = self.executor.run(specs, self.reporter.training_progress, self.reporter.job_done)
+        self.summary.confirm_of = best.id
+        self.summary.confirmed = SeedStats({s: r.fitness if r.ok else None for s, r in zip(seeds, results, strict=True)})
+        self.summary.confirm_steps = sum(r.steps for r in results)
+        failed = [f"seed {s}: {r.error_class}: {r.message}" for s, r in zip(seeds, results, strict=True) if not r.ok]
+        if failed:
+            self.reporter.message(f"confirming {best.id}: {len(failed)} of {n} training(s) failed ({'; '.join(failed)})")
+        self.store.event("confirmed", id=best.id, **self.summary.confirmed.to_dict(), selection_fitness=best.fitness)
 
     def pooled_std(self) -> float | None:
         """Seed-to-seed standard deviation pooled over every candidate trained on several seeds."""
@@ -448,6 +477,7 @@ class EurekaLoop:
                                     "list for the reasons")
             self.write_summary()
             return self.summary
+        self.confirm()
         seeds = self.summary.final_seeds
         self.reporter.phase(f"final evaluation: best reward and baselines x {len(seeds)} seeds ({seeds}; "
                             f"the search used seeds {sorted({s for c in self.candidates for s in c.seed_fitness})})")
@@ -459,7 +489,7 @@ class EurekaLoop:
             self.reporter.message(f"human-normalized score: {self.summary.final.note}")
         self.summary.status = "completed"
         self.write_summary()
-        self.store.event("run_finished", best=self.best.id, best_fitness=self.best.fitness)
+        self.store.event("run_finished", best=self.best.id, best_fitness=self.summary.best_fitness)
         return self.summary
 
     def spec(self, job_id: str, mode: str, seed: int, reward_path: str | None, out_dir: Path) -> TrainSpec:

@@ -143,8 +143,20 @@ class Summary:
     jails: dict[str, dict] = field(default_factory=dict)  # one jail of each kind, as it reported itself
     racing: dict = field(default_factory=dict)  # the racing rules (statistic, seeds, top, k, min_seeds)
     allocation: str = "full"  # how each iteration's training budget was split (full | halving | bandit)
+    confirmed: SeedStats | None = None  # the best re-trained on held-out search seeds (EurekaLoop.confirm)
+    confirm_of: str | None = None  # the candidate confirmed (the best when the search ended)
+    confirm_steps: int = 0  # env steps of those trainings
     wall_time_s: float = 0.0
     provenance: dict = field(default_factory=dict)  # versions, commit, machine, config (eureka.store.provenance)
+
+    @property
+    def best_fitness(self) -> float | None:
+        """The fitness the search reports for its best: the mean on held-out search seeds once confirmed,
+        else its mean over the seeds that chose it (optimistic: the best of several noisy estimates)."""
+        if self.best is None:
+            return None
+        held_out = self.confirmed.mean if self.confirmed and self.confirm_of == self.best.id else None
+        return held_out if held_out is not None else self.best.fitness
 
     def to_dict(self) -> dict:
         its: dict[int, list] = {}
@@ -154,7 +166,9 @@ class Summary:
         env, sparse = final.env_reward, final.sparse
         return {
             "task": self.task, "llm": self.llm, "model": self.model, "status": self.status, "message": self.message,
-            "best_fitness": self.best.fitness if self.best else None,
+            "best_fitness": self.best_fitness,
+            "best_selection_fitness": self.best.fitness if self.best else None,
+            "best_confirmed": ({**self.confirmed.to_dict(), "candidate": self.confirm_of} if self.confirmed else None),
             "best_candidate": self.best.id if self.best else None,
             "best_reward_path": self.best.reward_path if self.best else None,
             "target_fitness": self.target_fitness,
@@ -173,7 +187,7 @@ class Summary:
             "population": self.population, "selection": self.selection, "feedback": self.feedback,
             "llm_usage": self.llm_usage,
             # every env step of the search: candidates' trainings on all their seeds, and all tuning trials
-            "search_env_steps": sum(c.steps for c in self.candidates) + sum(
+            "search_env_steps": sum(c.steps for c in self.candidates) + self.confirm_steps + sum(
                 c.tuning["steps"] - c.tuning.get("steps_in_child", 0) for c in self.candidates if c.tuning),
             "walls": self.walls, "jails": self.jails, "wall_time_s": round(self.wall_time_s, 2),
             "fitness_metric": self.fitness_metric,

@@ -177,10 +177,17 @@ def print_summary(summary: dict, console: Console, run_dir: str, best_code: str 
         if note:
             console.print(f"[yellow]note:[/] {note}")
         per_seed = summary.get("best_search_seeds") or {}
-        basis = (f"its mean over search seeds {', '.join(map(str, per_seed))}, selected among many candidates"
-                 if len(per_seed) > 1 else "one seed selected among many")
-        console.print(f"(The search's own fitness of {summary.get('best_candidate')}, "
-                      f"{_f(summary.get('best_fitness'))}, is {basis}: optimistic.)")
+        chose = (f"its mean over the search seeds that chose it ({', '.join(map(str, per_seed))})"
+                 if len(per_seed) > 1 else "its one seed, selected among many")
+        conf = summary.get("best_confirmed") or {}
+        if conf.get("mean") is not None:
+            console.print(f"(The search's own fitness of {summary.get('best_candidate')}, "
+                          f"{_f(summary.get('best_fitness'))} +- {_f(conf.get('std'))}, is its mean over held-out "
+                          f"search seeds {', '.join(map(str, conf.get('seeds') or []))}; {chose}, "
+                          f"{_f(summary.get('best_selection_fitness'))}, is optimistic.)")
+        else:
+            console.print(f"(The search's own fitness of {summary.get('best_candidate')}, "
+                          f"{_f(summary.get('best_fitness'))}, is {chose}: optimistic.)")
     if summary.get("message"):
         console.print(summary["message"])
     usage = summary.get("llm_usage", {})

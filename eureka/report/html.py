@@ -155,12 +155,6 @@ def _card(label: str, value: str, sub: str = "", cls: str = "") -> str:
             f'<div class="l">{sub}</div></div>')
 
 
-def _basis(best) -> str:
-    """What the search's fitness of ``best`` rests on: one seed, or (racing) its mean over several."""
-    seeds = list(getattr(best, "search_seeds", None) or {})
-    return f"mean over search seeds {', '.join(seeds)}" if len(seeds) > 1 else "one seed"
-
-
 def _headline(run: RunData) -> str:
     fe = run.final
     seeds = run.final_seeds
@@ -174,7 +168,7 @@ def _headline(run: RunData) -> str:
         head = _card("final re-training (the result)", "pending", e(f"seeds {', '.join(seeds)}"), "head")
     best = run.best
     search = _card("search fitness of the selected reward", e(fmt(run.best_search_fitness)),
-                   e(f"{best.id if best else '-'}: {_basis(best)}, best of {n_ok} candidates, so optimistic"))
+                   e(f"{best.id if best else '-'} (of {n_ok} trained candidates): {run.search_basis}"))
     env = _card("env reward baseline", e(pm(run.env_baseline)), e(f"seeds {', '.join(run.env_baseline.seeds)}"
                                                                   if run.env_baseline.seeds else ""))
     sparse = _card("sparse fitness baseline", e(pm(run.sparse_baseline)),
@@ -188,8 +182,11 @@ def _headline(run: RunData) -> str:
     all_ss = [str(s) for s in run.summary.get("search_seeds") or []]
     if len(all_ss) > 1:
         best = run.summary.get("best_search_seeds") or {}
+        conf = run.confirmed
         seed_text = (f"Seeds: the search ran with seeds {', '.join(all_ss)} (racing: the selected reward on "
-                     + (", ".join(f"{k}: {fmt(v)}" for k, v in best.items()) or "-") + ")")
+                     + (", ".join(f"{k}: {fmt(v)}" for k, v in best.items()) or "-")
+                     + ("; held out to confirm it: " + ", ".join(f"{k}: {fmt(v)}" for k, v in conf.per_seed.items())
+                        if conf.per_seed else "") + ")")
     else:
         seed_text = f"Seeds: the search ran with seed {ss if ss is not None else '?'}"
     seed_text += f"; the final re-training and the baselines use seeds {', '.join(seeds) or '-'}."

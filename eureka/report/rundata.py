@@ -247,6 +247,23 @@ class RunData:
         return v
 
     @property
+    def confirmed(self) -> SeedStats:
+        """The selected reward re-trained on held-out search seeds at the end of the search (empty: none)."""
+        return SeedStats.from_summary(self.summary.get("best_confirmed") or {})
+
+    @property
+    def search_basis(self) -> str:
+        """What the search's fitness of the selected reward rests on, in words (optimistic unless held out)."""
+        best, conf = self.best, self.confirmed
+        seeds = list(best.search_seeds) if best else []
+        chose = f"mean over search seeds {', '.join(seeds)}" if len(seeds) > 1 else "one seed"
+        if conf.mean is None:
+            return f"{chose}, the best of several candidates: optimistic"
+        sel = _num(self.summary.get("best_selection_fitness"))
+        return (f"mean over held-out search seeds {', '.join(conf.seeds)}, which played no part in choosing it; "
+                f"its {chose} that chose it: {fmt(sel)} (optimistic)")
+
+    @property
     def search_seed(self) -> int | None:
         for v in (self.summary.get("search_seed"), _get(self.config, "seed")):
             if v is not None:

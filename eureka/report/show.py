@@ -55,9 +55,7 @@ def render(run: RunData, events: int = 6):
         head.add_row("Result (final re-training)", "pending" if not run.finished else "not run")
     best = run.best
     head.add_row("Search fitness of selected",
-                 f"{fmt(run.best_search_fitness)} ({best.id if best else '-'}; "
-                 + (f"mean over search seeds {', '.join(best.search_seeds)})" if best and len(best.search_seeds) > 1
-                    else "one seed, selected: optimistic)"))
+                 f"{fmt(run.best_search_fitness)} ({best.id if best else '-'}; {run.search_basis})")
     head.add_row("Env reward baseline", _pm(run.env_baseline))
     head.add_row("Sparse fitness baseline", _pm(run.sparse_baseline))
     head.add_row("Human-normalized score", fmt(run.human_normalized_score)

@@ -39,7 +39,7 @@ def scalars(run: RunData) -> list[tuple[str, float, int, float | None]]:
             bad = [c for c in cands if c.status in ("rejected", "failed")]
             out.append(("fitness/failed_fraction", len(bad) / len(cands), it, wall))
     last = run.iterations[-1] if run.iterations else 0
-    for tag, st in (("final", run.final), ("env_reward_baseline", run.env_baseline),
+    for tag, st in (("final", run.final), ("confirmed", run.confirmed), ("env_reward_baseline", run.env_baseline),
                     ("sparse_baseline", run.sparse_baseline)):
         if st.mean is not None:
             out.append((f"fitness/{tag}_mean", st.mean, last, None))

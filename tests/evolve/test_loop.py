@@ -34,7 +34,8 @@ def test_successive_halving_spends_fewer_steps(tmp_path):
     # racing re-trained the two survivors on a second search seed with the same budget (eval.seeds=[0] holds
     # seed 0, so the search seeds are 7919 and 15838)
     assert all(r["seed_steps"] == {"7919": 1024, "15838": 1024} and r["steps"] == 2048 for r in full)
-    assert summary["search_env_steps"] == 3 * 1024 + 2 * 1024
+    # plus the crowned reward confirmed on loop.confirm=3 held-out search seeds at the full budget
+    assert summary["search_env_steps"] == 3 * 1024 + 2 * 1024 + 3 * 1024
     # continued trainings appended to the same metrics file
     lines = (tmp_path / "candidates" / full[0]["id"] / "metrics.jsonl").read_text().splitlines()
     assert json.loads(lines[-1])["step"] == 1024 and len(lines) >= 15

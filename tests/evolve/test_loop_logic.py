@@ -44,9 +44,13 @@ def test_target_fitness_stops_the_search_and_final_seeds_exclude_the_search_seed
     assert [it["iteration"] for it in summary["iterations"]] == [0], "stopped after the first iteration"
     assert "target fitness 500 reached" in summary["message"] and "remaining 2 iteration(s)" in summary["message"]
     assert summary["search_seed"] == 7 and summary["final_eval"]["seeds"] == [8, 9]
-    search = {sp.seed for sp in executor.specs if sp.job_id.startswith("iter")}
+    search = {sp.seed for sp in executor.specs if sp.job_id.startswith("iter") and "_confirm" not in sp.job_id}
+    confirm = {sp.seed for sp in executor.specs if "_confirm" in sp.job_id}
     final = {sp.seed for sp in executor.specs if not sp.job_id.startswith("iter")}
     assert search == {7, 7 + 7919} and final == {8, 9}  # racing re-trained on a second search seed
+    # the crowned reward is confirmed on loop.confirm=3 further search seeds: none chose it, none is a final seed
+    assert confirm == {7 + 2 * 7919, 7 + 3 * 7919, 7 + 4 * 7919}
+    assert summary["best_confirmed"]["seeds"] == sorted(confirm) and summary["best_selection_fitness"] == 500.0
     assert summary["search_seeds"] == [7, 7 + 7919] and not set(summary["search_seeds"]) & final
     assert summary["human_normalized_score"] == (500 - 20) / (480 - 20)
     assert summary["human_normalized_score_note"] is None  # baselines equal over seeds: no spread

@@ -1,5 +1,6 @@
 """Racing: verdicts from several search seeds, ranked by a lower confidence bound (stub executor, no training)."""
 
+import json
 import math
 
 import pytest
@@ -78,7 +79,7 @@ def test_racing_off_is_one_seed(tmp_path):
                    loop={"target_fitness": None, "racing": {"enabled": False}})
     executor = StubExecutor(lambda sp: 5.0)
     summary = EurekaLoop(cfg, tmp_path, executor=executor).run().to_dict()
-    assert {sp.seed for sp in executor.specs if sp.job_id.startswith("iter")} == {3}
+    assert {sp.seed for sp in executor.specs if sp.job_id.startswith("iter") and "_confirm" not in sp.job_id} == {3}
     assert summary["best_candidate"] == "iter0_sample0" and summary["search_seeds"] == [3]
 
 
@@ -110,3 +111,51 @@ def test_a_second_run_in_the_same_directory_trains_nothing_again(tmp_path):
     b = EurekaLoop(cfg, tmp_path, executor=again).run().to_dict()
     assert again.specs == [] and b["best_candidate"] == a["best_candidate"]
     assert b["iterations"] == a["iterations"] and b["search_env_steps"] == a["search_env_steps"]
+
+
+def _lucky(sp):
+    """sample1 wins on the seeds that choose (9.0) and is 1.0 on every other seed; the rest are 2.0 everywhere."""
+    if "sample1" in sp.job_id:
+        return 1.0 if "_confirm" in sp.job_id else 9.0
+    return 2.0
+
+
+def test_the_reported_best_is_measured_on_seeds_that_did_not_choose_it(tmp_path):
+    cfg = make_cfg(samples=3, seed=0, eval={"seeds": [1], "baselines": False}, loop={"target_fitness": None})
+    executor = StubExecutor(_lucky)
+    summary = EurekaLoop(cfg, tmp_path, executor=executor).run().to_dict()
+    assert summary["best_candidate"] == "iter0_sample1" and summary["best_selection_fitness"] == 9.0
+    conf = summary["best_confirmed"]
+    chose = {int(s) for s in summary["best_search_seeds"]}
+    assert conf["candidate"] == "iter0_sample1" and len(conf["seeds"]) == 3
+    assert not set(conf["seeds"]) & (chose | {1}), "held-out seeds: neither selection nor final seeds"
+    assert summary["best_fitness"] == conf["mean"] == 1.0, "the search reports the held-out mean, not the lucky one"
+    events = [json.loads(x) for x in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert [e["mean"] for e in events if e["event"] == "confirmed"] == [1.0]
+
+
+def test_confirmation_off_or_failed_keeps_the_selection_fitness_and_says_why(tmp_path):
+    from eureka.errors import Failure
+
+    summary = EurekaLoop(make_cfg(samples=3, eval={"seeds": [1], "baselines": False},
+                                  loop={"target_fitness": None, "confirm": 0}),
+                         tmp_path / "off", executor=StubExecutor(_lucky)).run().to_dict()
+    assert summary["best_confirmed"] is None and summary["best_fitness"] == 9.0
+
+    def broken(sp):
+        return Failure("TrainingCrash", "out of memory") if "_confirm" in sp.job_id else _lucky(sp)
+
+    loop = EurekaLoop(make_cfg(samples=3, eval={"seeds": [1], "baselines": False}, loop={"target_fitness": None}),
+                      tmp_path / "failed", executor=StubExecutor(broken))
+    said: list[str] = []
+    loop.reporter.message = said.append  # type: ignore[method-assign]
+    summary = loop.run().to_dict()
+    assert summary["status"] == "completed" and summary["final_eval"]["mean"] is not None
+    assert summary["best_confirmed"]["per_seed"] == {str(s): None for s in summary["best_confirmed"]["seeds"]}
+    assert summary["best_fitness"] == 9.0 and any("3 of 3 training(s) failed" in m and "out of memory" in m
+                                                  for m in said)
+
+
+def test_a_negative_confirm_is_refused():
+    with pytest.raises(ConfigError, match="loop.confirm=-1"):
+        EurekaLoop(make_cfg(loop={"confirm": -1}), "/tmp/never")

@@ -86,8 +86,15 @@ def test_the_runs_console_soft_wraps_only_outside_a_terminal():
 
 def test_the_searchs_best_says_how_many_seeds_it_rests_on():
     final = {"final_eval": {"mean": 0.39, "std": 0.4, "per_seed": {"1010": 0.87, "1011": 0.03}}}
-    for per_seed, expected in (({"1": 0.86, "7920": 0.03}, "is its mean over search seeds 1, 7920"),
-                               ({"1": 0.86}, "is one seed selected among many")):
+    for per_seed, expected in (({"1": 0.86, "7920": 0.03}, "its mean over the search seeds that chose it (1, 7920)"),
+                               ({"1": 0.86}, "its one seed, selected among many")):
         console, buf = _file_console()
         print_summary({**_summary({}), **final, "best_search_seeds": per_seed}, console, "/r")
-        assert expected in buf.getvalue()
+        assert expected in buf.getvalue() and "optimistic" in buf.getvalue()
+    console, buf = _file_console()  # confirmed on held-out seeds: that is the number it reports, the other is labelled
+    print_summary({**_summary({}), **final, "best_search_seeds": {"1": 0.86, "7920": 0.03}, "best_fitness": 0.2,
+                   "best_selection_fitness": 0.445,
+                   "best_confirmed": {"seeds": [15839, 23758], "mean": 0.2, "std": 0.1}}, console, "/r")
+    out = " ".join(buf.getvalue().split())
+    assert "0.200 +- 0.100, is its mean over held-out search seeds 15839, 23758" in out
+    assert "(1, 7920), 0.445, is optimistic" in out
