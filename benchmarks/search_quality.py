@@ -11,7 +11,12 @@ and both baselines (the env's own reward, and the task fitness paid as a sparse 
 budget (``trainer.total_timesteps``) and the same final seeds. The final seeds never include a search seed
 (they are ``1000 + 10 k + j``), so no re-training repeats the selected search run. A run directory whose
 ``summary.json`` says ``completed`` is skipped: kill the benchmark and start it again, it goes on where it
-stopped (an unfinished run is started again from scratch, or resumed when the loop supports ``resume=``).
+stopped (an unfinished run is resumed with ``eureka resume=<run_dir>``, which trains nothing twice; a run completed
+before the loop confirmed its best on held-out seeds is resumed too, which adds just that).
+
+The search's reported best is its best reward's mean over held-out search seeds (``loop.confirm``: seeds that
+played no part in choosing it); beside it, the mean over the seeds that chose it, which selection makes
+optimistic. "Final within 20%" compares the final re-training with the former.
 
 The designer only ever sees the task description and the state-variable table (plus its own earlier
 candidates and their statistics); the env's reward code is a baseline, never a hint.
@@ -106,7 +111,13 @@ class Row:
 
     @property
     def search_best(self) -> SeedStats:
+        """What each run reports for its best (held-out search seeds once confirmed), over runs."""
         return SeedStats({str(r.search_seed): r.best_search_fitness for r in self.runs}).filled()
+
+    @property
+    def search_selection(self) -> SeedStats:
+        """Each run's best on the search seeds that chose it (optimistic), over runs."""
+        return SeedStats({str(r.search_seed): r.best_selection_fitness for r in self.runs}).filled()
 
     @property
     def hns(self) -> float | None:
@@ -185,6 +196,7 @@ def cells(row: Row) -> list[str]:
     wall = row.wall_s
     judge = row.budget_judges
     return [row.task, row.llm, f"{len(row.done)}/{n} ({seeds})", _pm(row.final), _pm(row.search_best),
+            _pm(row.search_selection),
             _pm(row.pooled("env_baseline")), _pm(row.pooled("sparse_baseline")),
             _ci(row.iqm_ci("final")), _ci(row.iqm_ci("env_baseline")), _ci(row.poi("final", "env_baseline")),
             _yes(judge, "yes", "NO: this budget cannot judge rewards") + f" ({_ci(row.poi('env_baseline', 'sparse_baseline'))})",
@@ -194,22 +206,25 @@ def cells(row: Row) -> list[str]:
 
 
 HEADER = ["task", "designer", "runs done (seeds)", "final fitness: mean ± std over seeds",
-          "search best (mean over its search seeds)", "env reward", "sparse fitness",
+          "search's reported best (held-out search seeds)", "search best on the seeds that chose it (optimistic)",
+          "env reward", "sparse fitness",
           "final IQM [95% CI]", "env reward IQM [95% CI]", "P(final > env) [95% CI]",
           "env vs sparse differ? (P(env > sparse) [95% CI])", "final within 20% of search best",
           "human-normalized", "env steps (all)", "wall time"]
 
 
 def seeds_table(rows: list[Row]) -> list[str]:
-    """Which seeds served what, per run: the search seeds of its best reward, all its search seeds, final seeds."""
-    out = ["", "| task | run | best candidate | its search seeds: fitness | all search seeds | final seeds |",
-           "|---|---|---|---|---|---|"]
+    """Which seeds served what, per run: the search seeds that chose its best reward, the held-out search seeds
+    that confirmed it, all its search seeds, and the final seeds."""
+    out = ["", "| task | run | best candidate | search seeds that chose it: fitness | held-out seeds that confirmed it: "
+               "fitness | all search seeds | final seeds |", "|---|---|---|---|---|---|---|"]
     for row in rows:
         for r in row.runs:
             s = r.summary
             best = s.get("best_search_seeds") or {}
             out.append(f"| {row.task} | seed {r.search_seed} | {s.get('best_candidate') or '-'} | "
-                       + (", ".join(f"{k}: {_g(v)}" for k, v in best.items()) or "-")
+                       + (", ".join(f"{k}: {_g(v)}" for k, v in best.items()) or "-") + " | "
+                       + (", ".join(f"{k}: {_g(v)}" for k, v in r.confirmed.per_seed.items()) or "-")
                        + f" | {', '.join(map(str, s.get('search_seeds') or [])) or '-'} | "
                        f"{', '.join(r.final_seeds) or '-'} |")
     return out
@@ -277,20 +292,21 @@ def run_args(task: str, seed: int, run_dir: Path, llm: str, n_eval: int, overrid
 
 
 def run_one(task: str, seed: int, run_dir: Path, llm: str, n_eval: int, overrides: list[str],
-            supports_resume: bool, zoo: bool = True) -> str:
+            zoo: bool = True) -> str:
     """Run (or skip, or resume) one search; return what happened."""
     summary = run_dir / "summary.json"
     if summary.exists():
         try:
-            if load_run(run_dir).status == "completed":
+            run = load_run(run_dir)
+            if run.status == "completed" and "best_confirmed" in run.summary:
                 return "skipped (completed)"
         except FileNotFoundError:
             pass
     args = run_args(task, seed, run_dir, llm, n_eval, overrides, zoo)
     how = "ran"
     if run_dir.exists() and any(run_dir.iterdir()):
-        if supports_resume:
-            args.append(f"resume={run_dir}")
+        if (run_dir / ".hydra" / "overrides.yaml").is_file():  # eureka resume=: the run's own command line
+            args = [f"resume={run_dir}"]
             how = "resumed"
         else:
             shutil.rmtree(run_dir)
@@ -306,18 +322,6 @@ def run_one(task: str, seed: int, run_dir: Path, llm: str, n_eval: int, override
     if code != 0:
         status += " FAILED"
     return status
-
-
-def _supports_resume() -> bool:
-    try:
-        from hydra import compose, initialize_config_dir
-
-        from eureka.paths import conf_dir
-
-        with initialize_config_dir(config_dir=str(conf_dir()), version_base=None):
-            return "resume" in compose("config")
-    except Exception:  # noqa: BLE001
-        return False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -342,13 +346,12 @@ def main(argv: list[str] | None = None) -> int:
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     out = Path(args.out).resolve()
-    resume = _supports_resume()
     if not args.table_only:
         for task in tasks:
             for seed in seeds:
                 run_dir = out / task / args.llm / f"seed{seed}"
                 print(f"{task} seed {seed}: ", end="", flush=True)
-                print(run_one(task, seed, run_dir, args.llm, args.eval_seeds, overrides, resume,
+                print(run_one(task, seed, run_dir, args.llm, args.eval_seeds, overrides,
                               zoo=not args.no_zoo), flush=True)
     rows = []
     for task in tasks:

@@ -10,6 +10,7 @@ reached; then the best reward is re-trained with the final seeds against the bas
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import time
 from dataclasses import replace
@@ -109,6 +110,7 @@ class EurekaLoop:
                                final_seeds=final_seeds(cfg), racing=self.racer.describe(),
                                allocation="halving" if lc.early_stop.enabled else lc.allocation)
         self.t0 = time.time()
+        self.wall_before = self.earlier_wall_time()  # a resumed run goes on counting its earlier processes' time
 
     # -- the run ---------------------------------------------------------------------------
     def run(self) -> Summary:
@@ -497,6 +499,14 @@ class EurekaLoop:
         return train_spec(self.cfg, job_id=job_id, mode=mode, seed=seed, reward_path=reward_path,
                           out_dir=str(out_dir))
 
+    def earlier_wall_time(self) -> float:
+        """The wall time the run's earlier processes recorded in ``summary.json`` (0 for a new run)."""
+        try:
+            v = json.loads((self.store.root / "summary.json").read_text()).get("wall_time_s")
+        except (OSError, ValueError, AttributeError):
+            return 0.0
+        return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 else 0.0
+
     def write_summary(self) -> None:
         s = self.summary
         s.best, s.candidates = self.best, self.candidates
@@ -504,7 +514,7 @@ class EurekaLoop:
         s.llm_usage = self.designer.usage.to_dict()
         s.walls = self.walls
         s.jails = self.jails
-        s.wall_time_s = time.time() - self.t0
+        s.wall_time_s = self.wall_before + time.time() - self.t0
         self.store.write_json("summary.json", s.to_dict())
 
     # -- preferences (a session after each iteration's training) ---------------------------

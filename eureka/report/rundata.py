@@ -247,6 +247,12 @@ class RunData:
         return v
 
     @property
+    def best_selection_fitness(self) -> float | None:
+        """The selected reward's mean over the search seeds that chose it (optimistic: chosen as the best)."""
+        v = _num(self.summary.get("best_selection_fitness"))
+        return v if v is not None else self.best_search_fitness
+
+    @property
     def confirmed(self) -> SeedStats:
         """The selected reward re-trained on held-out search seeds at the end of the search (empty: none)."""
         return SeedStats.from_summary(self.summary.get("best_confirmed") or {})
@@ -259,9 +265,8 @@ class RunData:
         chose = f"mean over search seeds {', '.join(seeds)}" if len(seeds) > 1 else "one seed"
         if conf.mean is None:
             return f"{chose}, the best of several candidates: optimistic"
-        sel = _num(self.summary.get("best_selection_fitness"))
         return (f"mean over held-out search seeds {', '.join(conf.seeds)}, which played no part in choosing it; "
-                f"its {chose} that chose it: {fmt(sel)} (optimistic)")
+                f"its {chose} that chose it: {fmt(self.best_selection_fitness)} (optimistic)")
 
     @property
     def search_seed(self) -> int | None:

@@ -107,3 +107,14 @@ def test_an_exhausted_token_budget_ends_the_search_cleanly(tmp_path):
                          designer=Budgeted(), executor=StubExecutor(lambda sp: 10.0)).run()
     assert summary["status"] == "completed" and "token budget" in summary["message"]
     assert len(summary["iterations"]) == 1
+
+
+def test_a_resumed_run_counts_the_wall_time_of_its_earlier_processes(tmp_path):
+    cfg = make_cfg(samples=2, eval={"seeds": [1], "baselines": False}, loop={"target_fitness": None})
+    first = EurekaLoop(cfg, tmp_path, executor=StubExecutor(lambda sp: 1.0)).run().to_dict()
+    summary = tmp_path / "summary.json"
+    summary.write_text(json.dumps({**json.loads(summary.read_text()), "wall_time_s": 3600.0}))  # an hour went before
+    again = EurekaLoop(cfg, tmp_path, executor=StubExecutor(lambda sp: 1.0)).run().to_dict()
+    assert first["wall_time_s"] < 600 and 3600.0 <= again["wall_time_s"] < 3600.0 + 600
+    fresh = EurekaLoop(cfg, tmp_path / "new", executor=StubExecutor(lambda sp: 1.0)).run().to_dict()
+    assert fresh["wall_time_s"] < 600
