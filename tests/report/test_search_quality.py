@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import sys
 from pathlib import Path
@@ -35,16 +36,34 @@ def test_search_quality_tiny_and_resumable(tmp_path, capsys):
     row = next(line for line in md.splitlines() if line.startswith("| cartpole"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[1] == "offline" and cells[2] == "1/1 (0)"
-    for cell in cells[3:7]:  # final, search best, env reward, sparse: mean ± std (n=...)
+    # final, search's reported best (held out), search best on its selection seeds, env reward, sparse
+    for cell in cells[3:8]:
         assert re.fullmatch(r"[-\d.,e+]+ ± [-\d.,e+]+ \(n=\d\)", cell), cell
-    assert cells[6].endswith("(n=2)")
-    for cell in cells[7:10]:  # IQM final, IQM env, P(final > env): value [95% interval]
+    assert cells[7].endswith("(n=2)")
+    for cell in cells[8:11]:  # IQM final, IQM env, P(final > env): value [95% interval]
         assert re.fullmatch(r"[-\d.,e+]+ \[[-\d.,e+]+, [-\d.,e+]+\]", cell), cell
-    assert cells[10].split(" (")[0] in ("yes", "NO: this budget cannot judge rewards") and cells[11] in ("yes", "no")
+    assert cells[11].split(" (")[0] in ("yes", "NO: this budget cannot judge rewards") and cells[12] in ("yes", "no")
     assert "Goal: P(final > env) >= 0.5 on" in md
     seeds_row = next(line for line in md.splitlines() if line.startswith("| cartpole | seed 0 |"))
     assert "1000, 1001" in seeds_row  # final seeds, apart from the search seeds
+    summary = json.loads((run / "summary.json").read_text())
+    held_out = summary["best_confirmed"]["per_seed"]
+    assert len(held_out) == 3 and all(f"{s}: " in seeds_row for s in held_out)  # the seeds that confirmed the best
     assert "<table" in (out / "search_quality.html").read_text()
     # a second call finds the run completed and only rewrites the table
     assert bench.main(args) == 0
     assert "cartpole seed 0: skipped (completed)" in capsys.readouterr().out
+    # a run completed before confirmation existed is resumed (eureka resume=), which trains only the confirmation
+    trainings = (run / "trainings.jsonl").read_text().splitlines()
+    old = {k: v for k, v in summary.items() if k not in ("best_confirmed", "best_selection_fitness")}
+    (run / "summary.json").write_text(json.dumps({**old, "best_fitness": summary["best_selection_fitness"]}))
+    for line in trainings[:]:
+        if "_confirm" in json.loads(line)["key"]:
+            trainings.remove(line)
+    (run / "trainings.jsonl").write_text("".join(t + "\n" for t in trainings))
+    assert bench.main(args) == 0
+    assert "cartpole seed 0: resumed, exit 0" in capsys.readouterr().out
+    added = (run / "trainings.jsonl").read_text().splitlines()[len(trainings):]
+    assert sorted(json.loads(t)["key"].split("|")[0] for t in added) == sorted(
+        f"{summary['best_candidate']}_confirm{s}" for s in held_out)
+    assert json.loads((run / "summary.json").read_text())["best_confirmed"]["per_seed"] == held_out
