@@ -139,6 +139,15 @@ class RacingConfig:
 
 
 @dataclass
+class ConfirmConfig:
+    """``loop.confirm``: the crowned reward re-trained on held-out search seeds at the end of the search."""
+
+    seeds: int = 3  # held-out seeds at least (0 = off: the search reports its selection seeds' mean, optimistic)
+    max_seeds: int = 6  # ... and at most: more (two at a time) while the mean's relative standard error > rse
+    rse: float = 0.1  # precision wanted: standard error of the held-out mean / |mean|
+
+
+@dataclass
 class BanditConfig:
     """``loop.bandit``: with ``loop.allocation=bandit``, how the iteration's budget is split online."""
 
@@ -173,9 +182,9 @@ class LoopConfig:
     target_fitness: float | None = None
     early_stop: EarlyStopConfig = field(default_factory=EarlyStopConfig)
     racing: RacingConfig = field(default_factory=RacingConfig)
-    # at the end of the search the crowned reward is re-trained on this many search seeds that played no part
-    # in choosing it; their mean is the fitness the search reports (the selection seeds' mean is optimistic)
-    confirm: int = 3
+    # at the end of the search the crowned reward is re-trained on search seeds that played no part in choosing
+    # it; their mean is the fitness the search reports (the selection seeds' mean is optimistic)
+    confirm: ConfirmConfig = field(default_factory=ConfirmConfig)
     allocation: str = "full"  # full (every candidate its whole budget; early_stop may halve) | halving | bandit
     bandit: BanditConfig = field(default_factory=BanditConfig)
     tuning: TuningConfig = field(default_factory=TuningConfig)
@@ -328,8 +337,10 @@ def check_config(cfg: EurekaConfig) -> None:
     for key in ("iterations", "samples", "loop.population", "llm.concurrency", "loop.islands", "loop.migration_every",
                 "eval.episodes", "trainer.total_timesteps", "trainer.n_envs", "sandbox.workers", "eval.num_seeds"):
         _at_least(key, _select(cfg, key), 1)
-    if cfg.loop.confirm < 0:
-        raise ConfigError(f"loop.confirm={cfg.loop.confirm}: must be >= 0 (0 = report the selection seeds' mean)")
+    cc = cfg.loop.confirm
+    if cc.seeds < 0 or cc.max_seeds < cc.seeds or not cc.rse >= 0:
+        raise ConfigError(f"loop.confirm: seeds={cc.seeds}, max_seeds={cc.max_seeds}, rse={cc.rse:g}; valid: "
+                          "0 <= seeds <= max_seeds and rse >= 0 (seeds=0: no confirmation)")
     if cfg.executor.max_workers < 0:
         raise ConfigError(f"executor.max_workers={cfg.executor.max_workers}: must be >= 0 (0 = one per core)")
     if cfg.eval.seeds is not None and len(cfg.eval.seeds) == 0:

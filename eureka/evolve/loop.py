@@ -27,7 +27,7 @@ from eureka.critic import Critic, SandboxPool
 from eureka.errors import LLMBudgetExceeded, LLMError
 from eureka.evolve.candidate import Candidate, Status
 from eureka.evolve.population import Population
-from eureka.evolve.racing import Racer, pooled_std, seed_values
+from eureka.evolve.racing import Racer, pooled_std, precise, seed_values
 from eureka.evolve.summary import SeedStats, Summary, final_evaluation
 from eureka.evolve.tuning import Trial, Tuner, describe, genome_with_weights, lift_constants, tuning_note
 from eureka.llm import Designer, DesignRequest, make_designer
@@ -296,29 +296,41 @@ class EurekaLoop:
         return replace(sp, total_timesteps=next(iter(c.seed_steps.values()), sp.total_timesteps) or sp.total_timesteps)
 
     def confirm(self) -> None:
-        """Re-train the crowned reward on ``loop.confirm`` search seeds it was never trained on.
+        """Re-train the crowned reward on search seeds it was never trained on (``loop.confirm``).
 
         Its mean over the seeds that chose it is biased upward by the choice (the best of several noisy
         estimates); the mean over seeds that played no part in choosing it is not, so that is the fitness
-        the summary reports for it (``best_fitness``; ``best_selection_fitness`` keeps the other).
+        the summary reports for it (``best_fitness``; ``best_selection_fitness`` keeps the other). At least
+        ``confirm.seeds`` seeds, then two more at a time while the held-out mean's standard error exceeds
+        ``confirm.rse`` of its magnitude, up to ``confirm.max_seeds``.
         """
-        n, best = int(self.cfg.loop.confirm), self.best
-        if n <= 0 or best is None or not best.reward_path:
+        cc, best = self.cfg.loop.confirm, self.best
+        if cc.seeds <= 0 or best is None or not best.reward_path:
             return
         have = set(best.seed_fitness)
-        seeds = [s for s in self.racer.seed_list(len(have) + n) if s not in have][:n]
-        self.reporter.phase(f"confirming {best.id} on {n} held-out search seed(s) {seeds} "
-                            f"(it was chosen on seeds {sorted(have)})")
-        specs = [self.retrain_spec(best, s, "confirm") for s in seeds]
-        for sp in specs:
-            self.reporter.training_started(sp.job_id, rounded_timesteps(sp))
-        results = self.executor.run(specs, self.reporter.training_progress, self.reporter.job_done)
-        self.summary.confirm_of = best.id
-        self.summary.confirmed = SeedStats({s: r.fitness if r.ok else None for s, r in zip(seeds, results, strict=True)})
-        self.summary.confirm_steps = sum(r.steps for r in results)
-        failed = [f"seed {s}: {r.error_class}: {r.message}" for s, r in zip(seeds, results, strict=True) if not r.ok]
+        held_out = [s for s in self.racer.seed_list(len(have) + cc.max_seeds) if s not in have][:cc.max_seeds]
+        per: dict[int, float | None] = {}
+        failed: list[str] = []
+        want = cc.seeds
+        while len(per) < want:
+            seeds = held_out[len(per):want]
+            self.reporter.phase(f"confirming {best.id} on held-out search seed(s) {seeds} "
+                                f"(it was chosen on seeds {sorted(have)})")
+            specs = [self.retrain_spec(best, s, "confirm") for s in seeds]
+            for sp in specs:
+                self.reporter.training_started(sp.job_id, rounded_timesteps(sp))
+            for s, r in zip(seeds, self.executor.run(specs, self.reporter.training_progress, self.reporter.job_done),
+                            strict=True):
+                per[s] = r.fitness if r.ok else None
+                self.summary.confirm_steps += r.steps
+                if not r.ok:
+                    failed.append(f"seed {s}: {r.error_class}: {r.message}")
+            if any(v is not None for v in per.values()) and not precise(list(per.values()), cc.rse):
+                want = min(cc.max_seeds, len(per) + 2)
+        self.summary.confirm_of, self.summary.confirmed = best.id, SeedStats(per)
         if failed:
-            self.reporter.message(f"confirming {best.id}: {len(failed)} of {n} training(s) failed ({'; '.join(failed)})")
+            self.reporter.message(f"confirming {best.id}: {len(failed)} of {len(per)} training(s) failed "
+                                  f"({'; '.join(failed)})")
         self.store.event("confirmed", id=best.id, **self.summary.confirmed.to_dict(), selection_fitness=best.fitness)
 
     def pooled_std(self) -> float | None:

@@ -64,6 +64,15 @@ def lcb(values: list[float | None], k: float = 1.0, pooled: float | None = None,
     return mean - k * s / math.sqrt(n)
 
 
+def precise(values: list[float | None], rse: float) -> bool:
+    """The mean of the finite ``values`` has a standard error within ``rse`` of its magnitude (>= 2 values)."""
+    xs = [float(v) for v in values if v is not None and math.isfinite(v)]
+    if len(xs) < 2:
+        return False
+    se = float(np.std(xs, ddof=1)) / math.sqrt(len(xs))
+    return se <= rse * abs(float(np.mean(xs)))
+
+
 def search_seeds(seed: int, count: int, final: Iterable[int]) -> list[int]:
     """The first ``count`` search seeds: ``seed, seed + 7919, ...`` skipping every final seed (so when
     ``eval.seeds`` holds ``seed`` itself, the search starts at ``seed + 7919``)."""
@@ -175,4 +184,4 @@ class Racer:
         return [c for c in ranked[:self.top] if self.next_seed(c) is not None]
 
 
-__all__ = ["Racer", "lcb", "pooled_std", "search_seeds", "seed_values"]
+__all__ = ["Racer", "lcb", "pooled_std", "precise", "search_seeds", "seed_values"]

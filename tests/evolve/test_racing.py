@@ -7,7 +7,7 @@ import pytest
 
 from eureka.errors import ConfigError
 from eureka.evolve import EurekaLoop
-from eureka.evolve.racing import lcb, pooled_std, search_seeds
+from eureka.evolve.racing import lcb, pooled_std, precise, search_seeds
 from tests.evolve.test_loop import make_cfg
 from tests.evolve.test_loop_logic import StubExecutor
 
@@ -138,7 +138,7 @@ def test_confirmation_off_or_failed_keeps_the_selection_fitness_and_says_why(tmp
     from eureka.errors import Failure
 
     summary = EurekaLoop(make_cfg(samples=3, eval={"seeds": [1], "baselines": False},
-                                  loop={"target_fitness": None, "confirm": 0}),
+                                  loop={"target_fitness": None, "confirm": {"seeds": 0}}),
                          tmp_path / "off", executor=StubExecutor(_lucky)).run().to_dict()
     assert summary["best_confirmed"] is None and summary["best_fitness"] == 9.0
 
@@ -156,6 +156,43 @@ def test_confirmation_off_or_failed_keeps_the_selection_fitness_and_says_why(tmp
                                                   for m in said)
 
 
-def test_a_negative_confirm_is_refused():
-    with pytest.raises(ConfigError, match="loop.confirm=-1"):
-        EurekaLoop(make_cfg(loop={"confirm": -1}), "/tmp/never")
+def test_bad_confirm_values_are_refused():
+    for bad in ({"seeds": -1}, {"seeds": 4, "max_seeds": 3}, {"rse": -0.1}):
+        with pytest.raises(ConfigError, match="loop.confirm: seeds="):
+            EurekaLoop(make_cfg(loop={"confirm": bad}), "/tmp/never")
+
+
+def test_precise_wants_a_standard_error_within_rse_of_the_mean():
+    assert precise([2.0, 2.1, 1.9], 0.1) and not precise([1.5, 2.3, 4.9], 0.1)
+    assert not precise([2.0], 0.1) and not precise([None, 2.0], 0.1) and precise([None, 2.0, 2.0], 0.0)
+    assert precise([0.0, 0.0], 0.1) and not precise([-0.1, 0.1], 0.5)
+
+
+def test_a_noisy_best_is_confirmed_on_more_seeds_until_precise_or_at_the_cap(tmp_path):
+    import itertools
+
+    noisy = itertools.cycle([1.0, 5.0, 1.0, 1.0, 1.2, 0.9, 1.1])
+
+    def fitness(sp):
+        return next(noisy) if "_confirm" in sp.job_id else (9.0 if "sample1" in sp.job_id else 2.0)
+
+    cfg = make_cfg(samples=3, eval={"seeds": [1], "baselines": False},
+                   loop={"target_fitness": None, "confirm": {"seeds": 3, "max_seeds": 6, "rse": 0.1}})
+    batches: list[int] = []
+
+    class Batches(StubExecutor):
+        def run(self, specs, on_progress=None, on_done=None):
+            if any("_confirm" in sp.job_id for sp in specs):
+                batches.append(len(specs))
+            return super().run(specs, on_progress, on_done)
+
+    summary = EurekaLoop(cfg, tmp_path, executor=Batches(fitness)).run().to_dict()
+    conf = summary["best_confirmed"]
+    # 1, 5, 1: se 1.33 on a mean of 2.33 -> two more (1, 1.2): se 0.79 on 1.84 -> one more, the cap (0.9)
+    assert list(conf["per_seed"].values()) == [1.0, 5.0, 1.0, 1.0, 1.2, 0.9]
+    assert summary["best_fitness"] == pytest.approx(10.1 / 6)
+    assert batches == [3, 2, 1]
+    steady = StubExecutor(lambda sp: 2.0 if "_confirm" in sp.job_id else (9.0 if "sample1" in sp.job_id else 2.0))
+    summary = EurekaLoop(cfg, tmp_path / "steady", executor=steady).run().to_dict()
+    assert len(summary["best_confirmed"]["seeds"]) == 3  # precise at once: no more seeds
+
