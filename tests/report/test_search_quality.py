@@ -48,7 +48,7 @@ def test_search_quality_tiny_and_resumable(tmp_path, capsys):
     assert "1000, 1001" in seeds_row  # final seeds, apart from the search seeds
     summary = json.loads((run / "summary.json").read_text())
     held_out = summary["best_confirmed"]["per_seed"]
-    assert len(held_out) == 3 and all(f"{s}: " in seeds_row for s in held_out)  # the seeds that confirmed the best
+    assert 3 <= len(held_out) <= 6 and all(f"{s}: " in seeds_row for s in held_out)  # seeds that confirmed the best
     assert "<table" in (out / "search_quality.html").read_text()
     # a second call finds the run completed and only rewrites the table
     assert bench.main(args) == 0
