@@ -63,7 +63,9 @@ def render(run: RunData, events: int = 6):
     ss = run.search_seed
     reused = ss is not None and str(ss) in run.final_seeds
     all_ss = [str(s) for s in run.summary.get("search_seeds") or []]
-    head.add_row("Seeds", f"search {', '.join(all_ss) if all_ss else (ss if ss is not None else '?')}; final + baselines "
+    held = run.confirmed.seeds
+    head.add_row("Seeds", f"search {', '.join(all_ss) if all_ss else (ss if ss is not None else '?')}"
+                          + (f" (held out to confirm the best: {', '.join(held)})" if held else "") + "; final + baselines "
                           f"{', '.join(run.final_seeds) or '-'}"
                  + (f"  [yellow](seed {ss} repeats the search run: not independent)[/]" if reused else ""))
     usage = run.llm_usage

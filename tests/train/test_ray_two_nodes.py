@@ -143,6 +143,7 @@ def test_a_killed_worker_raylet_is_retried_and_every_candidate_trains_once(clust
     args = ["executor=ray", f"executor.address={HEAD_IP}:6379", "executor.max_retries=3", "iterations=1",
             "samples=2", "trainer.total_timesteps=30000", "trainer.n_envs=2", "eval.episodes=2", "eval.seeds=[7]",
             "eval.baselines=false", "video=false", "loop.target_fitness=null", "loop.racing.enabled=false",
+            "loop.confirm.seeds=0",
             f"hydra.run.dir={run}"]
     driver = subprocess.Popen(["ip", "netns", "exec", HEAD_NS, sys.executable, "-m", "eureka.cli", *args],
                               env={**node_env(cluster["driver"]), "COLUMNS": "250"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
