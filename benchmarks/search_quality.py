@@ -305,8 +305,11 @@ def run_one(task: str, seed: int, run_dir: Path, llm: str, n_eval: int, override
     args = run_args(task, seed, run_dir, llm, n_eval, overrides, zoo)
     how = "ran"
     if run_dir.exists() and any(run_dir.iterdir()):
-        if (run_dir / ".hydra" / "overrides.yaml").is_file():  # eureka resume=: the run's own command line
-            args = [f"resume={run_dir}"]
+        if (run_dir / ".hydra" / "overrides.yaml").is_file():
+            # eureka resume=: the run's own command line, plus the overrides a resumed run may change (iterations)
+            from eureka.cli import RESUMABLE
+
+            args = [f"resume={run_dir}", *(o for o in overrides if o.lstrip("+~").startswith(RESUMABLE))]
             how = "resumed"
         else:
             shutil.rmtree(run_dir)
