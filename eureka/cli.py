@@ -160,10 +160,13 @@ def preflight(cfg) -> None:
     from eureka import tasks
     from eureka.check import preflight as check_task
     from eureka.config import check_action_space, check_config, typed
+    from eureka.train.vector.sims import sim_fallback_note
 
     cfg = typed(cfg)
     check_config(cfg)
-    check_action_space(cfg, check_task(tasks.make(cfg.task.name)))
+    task = tasks.make(cfg.task.name)
+    check_action_space(cfg, check_task(task))
+    sim_fallback_note(cfg, task)  # trainer.sim=envpool for a task EnvPool lacks: ConfigError before any work
 
 
 def _app(cfg) -> None:

@@ -24,6 +24,7 @@ PROVIDERS = ("offline", "openai", "replay")
 SELECTIONS = ("fitness", "preference", "mixed")
 FEEDBACK_MODES = ("fitness", "cli", "web", "scripted")
 EXECUTORS = ("local", "ray")
+BACKENDS = ("sb3", "vector")
 
 
 @dataclass
@@ -80,7 +81,10 @@ class LLMConfig:
 class TrainerConfig:
     """``trainer``: how each candidate (and each final/baseline run) is trained."""
 
-    algo: str = "ppo"  # ppo | sac (sac needs continuous actions)
+    # sb3: Stable-Baselines3 PPO/SAC with trainer.ppo / trainer.sac (one env per Python call) | vector: PPO on
+    # batched torch tensors over a batched simulator (trainer.sim, trainer.num_envs, trainer.vector)
+    backend: str = "sb3"
+    algo: str = "ppo"  # ppo | sac (sac needs continuous actions; the vector backend is PPO only)
     # env steps per training; rounded up by SB3 to a whole rollout (n_steps * n_envs for PPO)
     total_timesteps: int = 50_000
     n_envs: int = 8  # vectorized environments per training
@@ -92,6 +96,12 @@ class TrainerConfig:
     memory_mb: int = 4096  # address space a training process may add; a reward allocating beyond it: RewardMemoryError
     max_file_mb: int = 256  # largest file a training process may write (policy, logs)
     ppo: dict[str, Any] = field(default_factory=dict)  # SB3 PPO keyword arguments ("lin_<x>" = linear schedule)
+    # vector backend: auto (EnvPool where it has the task's env, else Gymnasium's vector env) | envpool | gymnasium
+    sim: str = "auto"
+    num_envs: int = 64  # vector backend: environments simulated as one batch
+    sim_threads: int = 1  # vector backend: EnvPool's worker threads per training
+    # vector backend: PPO settings (keys and defaults: PPOSettings in eureka/train/vector/ppo.py)
+    vector: dict[str, Any] = field(default_factory=dict)
     sac: dict[str, Any] = field(default_factory=dict)  # SB3 SAC keyword arguments
 
 
@@ -324,9 +334,28 @@ def _check_hyperparams(cfg: EurekaConfig) -> None:
                               f"{did_you_mean(str(key), valid)} (valid: see the {cls.__name__} documentation)")
 
 
+def _check_vector(cfg: EurekaConfig) -> None:
+    """The vector backend trains PPO with ``trainer.vector`` settings (keys of ``PPOSettings``)."""
+    from eureka.train.vector.ppo import PPOSettings
+
+    if cfg.trainer.algo != "ppo":
+        raise ConfigError(f"trainer.backend=vector trains PPO only, not trainer.algo={cfg.trainer.algo}; "
+                          "use trainer.backend=sb3 for SAC")
+    try:
+        PPOSettings.from_dict(dict(cfg.trainer.vector))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(str(exc)) from None
+    for key in ("trainer.num_envs", "trainer.sim_threads"):
+        _at_least(key, _select(cfg, key), 1)
+
+
 def check_config(cfg: EurekaConfig) -> None:
     """Check the values a type cannot (choices, ranges, CUDA, a free port); raise ``ConfigError`` (one line)."""
     _choice("trainer.algo", cfg.trainer.algo, ALGOS)
+    _choice("trainer.backend", cfg.trainer.backend, BACKENDS)
+    _choice("trainer.sim", cfg.trainer.sim, ("auto", "envpool", "gymnasium"))
+    if cfg.trainer.backend == "vector":
+        _check_vector(cfg)
     _choice("trainer.device", cfg.trainer.device, DEVICES)
     _choice("llm.provider", cfg.llm.provider, PROVIDERS)
     _choice("loop.selection", cfg.loop.selection, SELECTIONS)

@@ -44,6 +44,7 @@ from eureka.train.halving import rungs, successive_halving
 from eureka.train.recording import RecordingExecutor
 from eureka.train.result import Executor, TrainResult
 from eureka.train.runner import rounded_timesteps
+from eureka.train.vector.sims import sim_fallback_note
 
 _MAKE = object()  # "build it from the config"
 
@@ -440,6 +441,9 @@ class EurekaLoop:
     def begin(self) -> Critic:
         """Check the task (once per process), record the config, and start the critic's sandbox."""
         check_action_space(self.cfg, preflight(self.task))
+        sim_note = sim_fallback_note(self.cfg, self.task)
+        if sim_note:
+            self.reporter.message(sim_note)
         self.store.write_text("config.yaml", to_yaml(self.cfg))
         self.summary.provenance = provenance(yaml.safe_load(to_yaml(self.cfg)))
         changed = changed_since(first_provenance(self.store.events()), self.summary.provenance)

@@ -62,6 +62,14 @@ def build_policy(algo: str, observation_space, action_space, hyperparams: dict) 
 
     from eureka.train.runner import build_kwargs
 
+    if hyperparams.get("backend") == "vector":
+        from eureka.train.vector.policy import build
+
+        try:
+            return build(observation_space, action_space, hyperparams)
+        except (TypeError, ValueError) as exc:
+            raise TrainingCrash(str(exc)) from None
+
     kwargs = build_kwargs(hyperparams)
     policy_kwargs = dict(kwargs.get("policy_kwargs") or {})
     policy_kwargs["use_sde"] = bool(kwargs.get("use_sde", False))  # as SB3 passes it to the policy
@@ -138,6 +146,10 @@ def settings_from_bytes(data: bytes | None) -> dict:
     hp = value.get("hyperparams") if isinstance(value, dict) else None
     if not isinstance(hp, dict):
         return {}
+    if hp.get("backend") == "vector":  # the vector backend's architecture (checked again when it is built)
+        from eureka.train.vector.policy import ARCH_KEYS
+
+        return {"backend": "vector", **{k: hp[k] for k in ARCH_KEYS if k in hp}}
     keep = {k: hp[k] for k in ("policy_kwargs", "use_sde") if k in hp}
     pk = keep.get("policy_kwargs")
     if pk is not None and not isinstance(pk, dict):

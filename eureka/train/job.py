@@ -21,7 +21,7 @@ from eureka.procs import death_cause, recv_json, send_json
 from eureka.sandbox.jail import Jail, JailSpec, bounded_report, spawn
 from eureka.store.safe import SafeWriteError, write_file
 from eureka.train.result import Snapshot, TrainResult, _corr, finite
-from eureka.train.runner import TrainSpec, run_training_raw
+from eureka.train.runner import TrainSpec, policy_settings, run_training_raw
 
 
 def jail_spec(spec: TrainSpec) -> JailSpec:
@@ -104,7 +104,7 @@ def run_job(spec: TrainSpec, progress: Callable[[int], None] | None = None) -> T
     if result.ok:
         t_eval = time.time()
         try:
-            fit, lens = evaluate_saved(spec.task, spec.algo, spec.hyperparams, spec.out_dir or ".",
+            fit, lens = evaluate_saved(spec.task, spec.algo, policy_settings(spec), spec.out_dir or ".",
                                        spec.eval_episodes, spec.seed)
             result.eval_fitness, result.eval_lengths = fit, lens
             result.fitness = finite(sum(fit) / len(fit)) if fit else None

@@ -48,6 +48,7 @@ class TrainSpec:
     task: str
     mode: str = "candidate"  # candidate | env | sparse
     reward_path: str | None = None
+    backend: str = _T.backend  # sb3 | vector (eureka/train/vector)
     algo: str = _T.algo
     total_timesteps: int = _T.total_timesteps
     n_envs: int = _T.n_envs
@@ -71,6 +72,20 @@ class TrainSpec:
     max_tasks: int = _S.training_max_tasks  # threads the training's jail may have in all
     scratch_mb: int = _S.training_scratch_mb  # the jail's private tmpfs
     env_allow: list = field(default_factory=list)  # variables passed into the jail besides the allow-list
+    sim: str = _T.sim  # vector backend: auto | envpool | gymnasium
+    num_envs: int = _T.num_envs  # vector backend: batch of environments
+    sim_threads: int = _T.sim_threads  # vector backend: EnvPool threads
+    vector: dict = field(default_factory=dict)  # vector backend: PPOSettings overrides
+
+
+def policy_settings(spec: TrainSpec) -> dict:
+    """What the evaluator and the renderer need to rebuild ``spec``'s policy (its architecture settings)."""
+    if spec.backend == "vector":
+        from eureka.train.vector.policy import arch
+        from eureka.train.vector.ppo import PPOSettings
+
+        return {"backend": "vector", **arch(asdict(PPOSettings.from_dict(dict(spec.vector))))}
+    return spec.hyperparams
 
 
 def resolve_device(device: str) -> str:
@@ -133,7 +148,12 @@ def build_kwargs(hyperparams: dict) -> dict:
 def rounded_timesteps(spec: TrainSpec) -> int:
     """The env steps SB3 really runs for ``spec.total_timesteps``: whole rollouts of ``n_steps * n_envs``
     (PPO; SB3's default n_steps is 2048), whole vector steps of ``n_envs`` (SAC)."""
-    chunk = spec.n_envs * (int(spec.hyperparams.get("n_steps", 2048)) if spec.algo == "ppo" else 1)
+    if spec.backend == "vector":
+        from eureka.train.vector.trainer import rollout_size
+
+        chunk = rollout_size(spec)
+    else:
+        chunk = spec.n_envs * (int(spec.hyperparams.get("n_steps", 2048)) if spec.algo == "ppo" else 1)
     return -(-spec.total_timesteps // chunk) * chunk
 
 
@@ -227,6 +247,10 @@ def run_training_raw(spec: TrainSpec, progress: Callable[[int], None] | None = N
     evaluate them itself: whatever it reports is untrusted. Without a jail (tests,
     in-process use, trusted rewards only) nothing is walled and the policy is evaluated here.
     """
+    if spec.backend == "vector":  # the one place a backend is chosen
+        from eureka.train.vector.trainer import run_vector_training
+
+        return run_vector_training(spec, progress, emit, jail)
     t0 = time.time()
     torch.set_num_threads(1)
     out_dir = Path(spec.out_dir).resolve() if spec.out_dir else None
@@ -279,8 +303,10 @@ def run_training_raw(spec: TrainSpec, progress: Callable[[int], None] | None = N
         if defer:
             defer_rewards(model, wrapper)
         callback = _Monitor(wrapper, spec, progress, metrics_path)
+        t_learn = time.time()
         model.learn(total_timesteps=spec.total_timesteps, callback=callback, progress_bar=False,
                     reset_num_timesteps=start == 0)
+        result["learn_time_s"] = time.time() - t_learn  # simulation, reward and updates (benchmarks/trainer_throughput.py)
         wrapper.flush()  # steps of a rollout cut short, if any: their episodes still count
         result["env_reward_corr"] = wrapper.env_correlation()
         if callback.snapshots and callback.snapshots[-1]["step"] < model.num_timesteps:

@@ -1,0 +1,108 @@
+"""The vectorized trainer's actor-critic: two small MLPs on batched tensors, no code in what it saves.
+
+The evaluator outside the jail builds the same module from the architecture settings alone
+(``build``), loads the saved tensors into it and calls ``predict`` as it does an SB3 policy's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU, "elu": nn.ELU}
+ARCH_KEYS = ("hidden", "activation", "init_log_std")
+
+
+def _mlp(sizes: list[int], activation: type[nn.Module], out_gain: float) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i in range(len(sizes) - 1):
+        linear = nn.Linear(sizes[i], sizes[i + 1])
+        last = i == len(sizes) - 2
+        nn.init.orthogonal_(linear.weight, out_gain if last else float(np.sqrt(2)))
+        nn.init.zeros_(linear.bias)
+        layers.append(linear)
+        if not last:
+            layers.append(activation())
+    return nn.Sequential(*layers)
+
+
+class ActorCritic(nn.Module):
+    """Gaussian (Box actions, state-independent log std) or categorical (Discrete) policy and a value MLP."""
+
+    def __init__(self, obs_dim: int, action_space: gym.Space, hidden: list[int] | tuple[int, ...] = (64, 64),
+                 activation: str = "tanh", init_log_std: float = 0.0):
+        super().__init__()
+        act = ACTIVATIONS[activation]
+        self.discrete = isinstance(action_space, gym.spaces.Discrete)
+        if self.discrete:
+            n_out = int(action_space.n)  # type: ignore[attr-defined]
+        elif isinstance(action_space, gym.spaces.Box):
+            n_out = int(np.prod(action_space.shape))
+            self.register_buffer("low", torch.as_tensor(action_space.low, dtype=torch.float32).reshape(-1))
+            self.register_buffer("high", torch.as_tensor(action_space.high, dtype=torch.float32).reshape(-1))
+        else:
+            raise ValueError(f"the vector backend supports Box and Discrete actions, not {action_space}")
+        self.action_shape = () if self.discrete else tuple(action_space.shape or ())
+        self.actor = _mlp([obs_dim, *hidden, n_out], act, 0.01)
+        self.critic = _mlp([obs_dim, *hidden, 1], act, 1.0)
+        if not self.discrete:
+            self.log_std = nn.Parameter(torch.full((n_out,), float(init_log_std)))
+
+    def distribution(self, obs: torch.Tensor) -> torch.distributions.Distribution:
+        """The action distribution at ``obs`` ([B, D])."""
+        out = self.actor(obs)
+        if self.discrete:
+            return torch.distributions.Categorical(logits=out, validate_args=False)
+        return torch.distributions.Normal(out, self.log_std.exp().expand_as(out), validate_args=False)
+
+    def value(self, obs: torch.Tensor) -> torch.Tensor:
+        """State values ``[B]``."""
+        return self.critic(obs).squeeze(-1)
+
+    def log_prob(self, dist: torch.distributions.Distribution, actions: torch.Tensor) -> torch.Tensor:
+        lp = dist.log_prob(actions)
+        return lp if self.discrete else lp.sum(-1)
+
+    def entropy(self, dist: torch.distributions.Distribution) -> torch.Tensor:
+        ent = dist.entropy()
+        return ent if self.discrete else ent.sum(-1)
+
+    def to_env(self, actions: torch.Tensor) -> torch.Tensor:
+        """What the simulator gets: continuous actions clipped to the action space's bounds (as SB3 does)."""
+        if self.discrete:
+            return actions
+        return torch.maximum(torch.minimum(actions, self.high), self.low)
+
+    @torch.no_grad()
+    def predict(self, obs: np.ndarray, deterministic: bool = True) -> tuple[np.ndarray, None]:
+        """SB3's ``predict`` for the evaluator and the renderer: actions for a batch of (normalized) observations."""
+        x = torch.as_tensor(np.asarray(obs, dtype=np.float32).reshape(len(obs), -1))
+        dist = self.distribution(x)
+        if deterministic:
+            a = dist.probs.argmax(-1) if self.discrete else dist.mean  # type: ignore[attr-defined]
+        else:
+            a = dist.sample()
+        return self.to_env(a).numpy().reshape((len(obs), *self.action_shape)), None
+
+    def set_training_mode(self, mode: bool) -> None:
+        """SB3's name for ``train``/``eval`` (the evaluator calls it)."""
+        self.train(mode)
+
+
+def arch(settings: dict[str, Any]) -> dict[str, Any]:
+    """The architecture keys of the vector settings (what the evaluator needs to rebuild the policy)."""
+    return {k: settings[k] for k in ARCH_KEYS if k in settings}
+
+
+def build(observation_space: gym.Space, action_space: gym.Space, settings: dict[str, Any]) -> ActorCritic:
+    """A fresh policy of the architecture ``settings`` name (``hidden``, ``activation``, ``init_log_std``)."""
+    hidden = [int(h) for h in settings.get("hidden", (64, 64))]
+    activation = str(settings.get("activation", "tanh"))
+    if activation not in ACTIVATIONS or not 1 <= len(hidden) <= 8 or not all(1 <= h <= 4096 for h in hidden):
+        raise ValueError(f"invalid policy architecture: hidden={hidden}, activation={activation!r}")
+    obs_dim = int(np.prod(observation_space.shape or (1,)))
+    return ActorCritic(obs_dim, action_space, hidden, activation, float(settings.get("init_log_std", 0.0)))

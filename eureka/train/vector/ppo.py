@@ -1,0 +1,235 @@
+"""PPO on batched torch tensors (CleanRL's ``ppo_continuous_action`` made batched end to end).
+
+The rollout buffer, the observation normalizer, the return-based reward scaling, GAE and the
+minibatch updates all work on ``[T, N]`` tensors on one device; nothing loops over
+environments. The verbs follow rsl_rl's ``PPO``: ``act``, ``process_env_step``,
+``compute_returns``, ``update``; the trainer (``eureka.train.vector.trainer``) sequences them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from eureka.train.vector.policy import ActorCritic
+
+
+@dataclass
+class PPOSettings:
+    """``trainer.vector``: the vectorized PPO's hyperparameters (defaults: CleanRL's MuJoCo PPO)."""
+
+    num_steps: int = 64  # rollout length per env (a rollout is num_steps x trainer.num_envs steps)
+    num_minibatches: int = 4  # minibatches per epoch
+    update_epochs: int = 5  # passes over each rollout
+    learning_rate: float = 3e-4
+    anneal_lr: bool = True  # linear decay of the learning rate to 0 over the training
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip_coef: float = 0.2
+    clip_vloss: bool = False
+    ent_coef: float = 0.0
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    target_kl: float | None = None  # stop an update's epochs early past this KL (None: never)
+    normalize_obs: bool = True  # running mean/std of the policy's observations (kept with the policy)
+    normalize_reward: bool = True  # scale rewards by the running std of the discounted return (VecNormalize's way)
+    hidden: list[int] = field(default_factory=lambda: [64, 64])  # hidden layer sizes of both MLPs
+    activation: str = "tanh"  # tanh | relu | elu
+    init_log_std: float = 0.0  # initial log standard deviation of Gaussian actions
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> PPOSettings:
+        """Settings from ``trainer.vector`` (unknown keys are an error that lists the valid ones)."""
+        known = set(cls.__dataclass_fields__)
+        bad = sorted(set(values) - known)
+        if bad:
+            raise ValueError(f"unknown trainer.vector key(s) {', '.join(bad)}; valid: {', '.join(sorted(known))}")
+        return cls(**values)
+
+
+class RunningNorm(nn.Module):
+    """Running mean and variance of a batch of vectors (the parallel algorithm of Chan et al.)."""
+
+    def __init__(self, shape: tuple[int, ...], clip: float = 10.0, epsilon: float = 1e-8):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(shape, dtype=torch.float64))
+        self.register_buffer("var", torch.ones(shape, dtype=torch.float64))
+        self.register_buffer("count", torch.tensor(1e-4, dtype=torch.float64))
+        self.clip, self.epsilon = clip, epsilon
+
+    @torch.no_grad()
+    def update(self, x: torch.Tensor) -> None:
+        x = x.to(torch.float64).reshape(-1, *self.mean.shape)
+        b_mean, b_var, b_count = x.mean(0), x.var(0, unbiased=False), x.shape[0]
+        delta, total = b_mean - self.mean, self.count + b_count
+        self.mean += delta * b_count / total
+        self.var.copy_((self.var * self.count + b_var * b_count + delta ** 2 * self.count * b_count / total) / total)
+        self.count.copy_(total)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        scaled = (x - self.mean.float()) / torch.sqrt(self.var.float() + self.epsilon)
+        return scaled.clamp(-self.clip, self.clip)
+
+
+class PPO:
+    """The algorithm: owns the policy, the optimizer, the normalizers and the rollout storage."""
+
+    def __init__(self, policy: ActorCritic, obs_dim: int, num_envs: int, settings: PPOSettings,
+                 device: torch.device):
+        self.policy, self.s, self.device = policy.to(device), settings, device
+        self.optimizer = torch.optim.Adam(policy.parameters(), lr=settings.learning_rate, eps=1e-5,
+                                          fused=device.type in ("cpu", "cuda"))
+        self.obs_norm = RunningNorm((obs_dim,)).to(device)
+        self.params = [p for p in policy.parameters() if p.requires_grad]
+        self.ret_norm = RunningNorm(()).to(device)
+        T, N = settings.num_steps, num_envs
+        act_shape = policy.action_shape
+        self.obs = torch.zeros((T, N, obs_dim), device=device)
+        self.actions = torch.zeros((T, N, *act_shape), device=device,
+                                   dtype=torch.long if policy.discrete else torch.float32)
+        self.logprobs = torch.zeros((T, N), device=device)
+        self.values = torch.zeros((T, N), device=device)
+        self.valid = torch.ones((T, N), device=device)
+        self.bootstrap = torch.zeros((T, N), device=device)  # gamma * V(last obs) where a time limit cut an episode
+        self.returns_acc = torch.zeros(N, dtype=torch.float64, device=device)
+        self.step = 0
+
+    def normalize(self, obs: torch.Tensor, update: bool = False) -> torch.Tensor:
+        """The policy's view of raw observations (``update``: fold them into the running statistics first)."""
+        if not self.s.normalize_obs:
+            return obs
+        if update:
+            self.obs_norm.update(obs)
+        return self.obs_norm(obs)
+
+    @torch.no_grad()
+    def act(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sample actions for the normalized ``obs`` of step ``self.step``; returns (stored action, env action)."""
+        dist = self.policy.distribution(obs)
+        action = dist.sample()
+        t = self.step
+        self.obs[t] = obs
+        self.actions[t] = action
+        self.logprobs[t] = self.policy.log_prob(dist, action)
+        self.values[t] = self.policy.value(obs)
+        return action, self.policy.to_env(action)
+
+    @torch.no_grad()
+    def process_env_step(self, valid: torch.Tensor | None, truncated_obs: torch.Tensor | None,
+                         truncated: torch.Tensor | None) -> None:
+        """Record what the step told: which envs made a transition, and the value bootstrap of time-limit cuts."""
+        t = self.step
+        self.valid[t] = 1.0 if valid is None else valid.float()
+        self.bootstrap[t] = 0.0
+        if truncated is not None and truncated_obs is not None:
+            self.bootstrap[t, truncated] = self.s.gamma * self.policy.value(truncated_obs)
+        self.step += 1
+
+    @torch.no_grad()
+    def scale_rewards(self, rewards: torch.Tensor, dones: torch.Tensor) -> torch.Tensor:
+        """``[T, N]`` rewards divided by the running std of the discounted return, step by step (VecNormalize)."""
+        if not self.s.normalize_reward:
+            return rewards
+        out = torch.empty_like(rewards)
+        for t in range(rewards.shape[0]):
+            self.returns_acc = self.returns_acc * self.s.gamma + rewards[t].to(torch.float64) * self.valid[t]
+            self.ret_norm.update(self.returns_acc)
+            out[t] = (rewards[t] / torch.sqrt(self.ret_norm.var.float() + 1e-8)).clamp(-10.0, 10.0)
+            self.returns_acc = self.returns_acc * (~dones[t])
+        return out
+
+    @torch.no_grad()
+    def compute_returns(self, rewards: torch.Tensor, dones: torch.Tensor,
+                        last_obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """GAE advantages and returns of the rollout (``rewards`` and ``dones``: ``[T, N]``).
+
+        A step that is not a transition (``valid`` 0: EnvPool resetting an env that finished on the step
+        before) gets no reward and no advantage; the step before it ended its episode, so nothing
+        bootstraps through it.
+        """
+        s = self.s
+        rewards = self.scale_rewards(rewards, dones) * self.valid + self.bootstrap
+        next_value = self.policy.value(last_obs)
+        adv = torch.zeros_like(rewards)
+        last = torch.zeros_like(next_value)
+        not_done = 1.0 - dones.float()
+        T = rewards.shape[0]
+        for t in reversed(range(T)):
+            nv = next_value if t == T - 1 else self.values[t + 1]
+            delta = rewards[t] + s.gamma * nv * not_done[t] - self.values[t]
+            last = (delta + s.gamma * s.gae_lambda * not_done[t] * last) * self.valid[t]
+            adv[t] = last
+        self.step = 0
+        return adv, adv + self.values
+
+    def update(self, advantages: torch.Tensor, returns: torch.Tensor, progress: float) -> dict[str, float]:
+        """Epochs of clipped-objective minibatch updates on the rollout; ``progress`` in [0, 1] anneals the rate."""
+        s = self.s
+        if s.anneal_lr:
+            for group in self.optimizer.param_groups:
+                group["lr"] = s.learning_rate * max(1.0 - progress, 0.0)
+        keep = self.valid.reshape(-1) > 0
+        b_obs = self.obs.reshape(-1, self.obs.shape[-1])[keep]
+        b_act = self.actions.reshape(-1, *self.actions.shape[2:])[keep]
+        b_logp, b_adv = self.logprobs.reshape(-1)[keep], advantages.reshape(-1)[keep]
+        b_ret, b_val = returns.reshape(-1)[keep], self.values.reshape(-1)[keep]
+        n = b_obs.shape[0]
+        mb = max(n // s.num_minibatches, 1)
+        stats = {"policy_loss": 0.0, "value_loss": 0.0, "entropy": 0.0, "approx_kl": 0.0}
+        updates = 0
+        for _ in range(s.update_epochs):
+            order = torch.randperm(n, device=self.device)
+            kl_sum = 0.0
+            for start in range(0, n - mb + 1, mb):
+                idx = order[start:start + mb]
+                dist = self.policy.distribution(b_obs[idx])
+                logp = self.policy.log_prob(dist, b_act[idx])
+                ratio = (logp - b_logp[idx]).exp()
+                adv = b_adv[idx]
+                adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+                pg = torch.max(-adv * ratio, -adv * ratio.clamp(1 - s.clip_coef, 1 + s.clip_coef)).mean()
+                value = self.policy.value(b_obs[idx])
+                if s.clip_vloss:
+                    clipped = b_val[idx] + (value - b_val[idx]).clamp(-s.clip_coef, s.clip_coef)
+                    v_loss = 0.5 * torch.max((value - b_ret[idx]) ** 2, (clipped - b_ret[idx]) ** 2).mean()
+                else:
+                    v_loss = 0.5 * ((value - b_ret[idx]) ** 2).mean()
+                entropy = self.policy.entropy(dist).mean()
+                loss = pg - s.ent_coef * entropy + s.vf_coef * v_loss
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                nn.utils.clip_grad_norm_(self.params, s.max_grad_norm, foreach=True)
+                self.optimizer.step()
+                with torch.no_grad():
+                    kl = ((ratio - 1) - (logp - b_logp[idx])).mean().item()
+                kl_sum += kl
+                updates += 1
+                stats["policy_loss"] += pg.item()
+                stats["value_loss"] += v_loss.item()
+                stats["entropy"] += entropy.item()
+                stats["approx_kl"] += kl
+            if s.target_kl is not None and kl_sum / max(n // mb, 1) > s.target_kl:
+                break
+        return {k: v / max(updates, 1) for k, v in stats.items()}
+
+    def state(self) -> dict[str, torch.Tensor]:
+        """Everything continued training needs (tensors only)."""
+        out = {f"policy.{k}": v for k, v in self.policy.state_dict().items()}
+        out.update({f"obs_norm.{k}": v for k, v in self.obs_norm.state_dict().items()})
+        out.update({f"ret_norm.{k}": v for k, v in self.ret_norm.state_dict().items()})
+        out["returns_acc"] = self.returns_acc
+        return out
+
+    def load_state(self, state: dict[str, torch.Tensor]) -> None:
+        """Continue from ``state`` (as ``state`` wrote it)."""
+        def part(prefix: str) -> dict[str, torch.Tensor]:
+            return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+
+        self.policy.load_state_dict(part("policy."))
+        self.obs_norm.load_state_dict(part("obs_norm."))
+        self.ret_norm.load_state_dict(part("ret_norm."))
+        if "returns_acc" in state and state["returns_acc"].shape == self.returns_acc.shape:
+            self.returns_acc = state["returns_acc"].to(self.device)

@@ -1,0 +1,206 @@
+"""Batched simulators for the vectorized trainer: EnvPool (C++ threads) and Gymnasium's vector env.
+
+Both give the trainer the task's full observation (hidden columns included: the state extractor
+reads them, the policy does not), the env's own reward and the episode ends of all ``N`` envs
+as arrays, one call per batched step. Their reset conventions differ and are hidden here:
+
+- Gymnasium (``autoreset_mode=SAME_STEP``): a finished env is reset inside the step; its last
+  observation comes in ``info["final_obs"]`` and is put back into ``reward_obs``.
+- EnvPool resets a finished env on the *next* step (that step's action is ignored, its reward
+  is 0): the step returns ``valid=False`` there, and the trainer learns nothing from it and
+  counts no fitness for it.
+
+``reward_obs`` is always the state after the step as the reward sees it (a finished episode's
+last observation, not the next episode's first), exactly what SB3's path hands the reward.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from eureka.errors import ConfigError
+from eureka.tasks import Task
+
+SIMS = ("auto", "envpool", "gymnasium")
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SimStep:
+    """One batched step of ``N`` envs."""
+
+    obs: np.ndarray  # [N, D] what the policy sees next (after a reset: the new episode's first observation)
+    reward_obs: np.ndarray  # [N, D] the state after this step as the reward sees it
+    env_reward: np.ndarray  # [N] the env's own reward
+    terminated: np.ndarray  # [N] bool
+    truncated: np.ndarray  # [N] bool (time limit)
+    valid: np.ndarray | None  # [N] bool: False where the env only reset (no transition); None: all valid
+    infos: list[dict]  # per-env info dicts for the task's state extractor
+
+
+class GymnasiumSim:
+    """``N`` copies of the task's Gymnasium env in one process (any env, including a user's own)."""
+
+    name = "gymnasium"
+
+    def __init__(self, task: Task, num_envs: int, seed: int):
+        self.env = gym.vector.SyncVectorEnv([task.make_env for _ in range(num_envs)],
+                                            autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+        self.num_envs, self.seed = num_envs, seed
+        self.observation_space = self.env.single_observation_space
+        self.action_space = self.env.single_action_space
+        self._empty = [{} for _ in range(num_envs)]
+
+    def reset(self) -> np.ndarray:
+        obs, _ = self.env.reset(seed=self.seed)
+        self.env.action_space.seed(self.seed)
+        return np.asarray(obs, dtype=np.float32)
+
+    def step(self, actions: np.ndarray) -> SimStep:
+        obs, rew, term, trunc, info = self.env.step(actions)
+        obs = np.asarray(obs, dtype=np.float32)
+        done = term | trunc
+        reward_obs = obs
+        if done.any() and "final_obs" in info:
+            reward_obs = obs.copy()
+            for i in np.flatnonzero(done):
+                reward_obs[i] = info["final_obs"][i]
+        return SimStep(obs, reward_obs, np.asarray(rew, dtype=np.float64), term.astype(bool), trunc.astype(bool),
+                       None, _per_env(info, self.num_envs) if _has_user_info(info) else self._empty)
+
+    def close(self) -> None:
+        self.env.close()
+
+
+def _has_user_info(info: dict) -> bool:
+    return any(not k.startswith("_") and k not in ("final_obs", "final_info") for k in info)
+
+
+def _per_env(info: dict, n: int) -> list[dict]:
+    """Gymnasium's batched info (arrays plus ``_key`` masks) as one dict per env, as the extractor expects."""
+    out: list[dict] = [{} for _ in range(n)]
+    for key, value in info.items():
+        if key.startswith("_") or key in ("final_obs", "final_info"):
+            continue
+        mask = info.get(f"_{key}")
+        for i in range(n):
+            if mask is None or mask[i]:
+                out[i][key] = value[i]
+    return out
+
+
+class EnvPoolSim:
+    """EnvPool's batched C++ env (threads, not processes) for a task whose env EnvPool has."""
+
+    name = "envpool"
+
+    def __init__(self, task: Task, num_envs: int, seed: int, threads: int = 1):
+        import envpool
+
+        assert isinstance(task.env_id, str)
+        with warnings.catch_warnings():  # "Box low's precision lowered by casting to float32"
+            warnings.simplefilter("ignore", UserWarning)
+            self.env = envpool.make(task.env_id, env_type="gymnasium", num_envs=num_envs, batch_size=num_envs,
+                                    num_threads=max(1, threads), seed=int(seed), **task.env_kwargs)
+        self.num_envs = num_envs
+        self.observation_space = self.env.observation_space
+        self.action_space = self.env.action_space
+        self._prev_done = np.zeros(num_envs, dtype=bool)
+        self._empty = [{} for _ in range(num_envs)]
+        self._discrete = isinstance(self.action_space, gym.spaces.Discrete)
+
+    def reset(self) -> np.ndarray:
+        obs, _ = self.env.reset()
+        self._prev_done[:] = False
+        return np.asarray(obs, dtype=np.float32)
+
+    def step(self, actions: np.ndarray) -> SimStep:
+        actions = actions.astype(np.int32 if self._discrete else np.float64, copy=False)
+        obs, rew, term, trunc, _ = self.env.step(actions)
+        obs = np.asarray(obs, dtype=np.float32)
+        valid = ~self._prev_done
+        term, trunc = term & valid, trunc & valid
+        self._prev_done = term | trunc
+        return SimStep(obs, obs, np.asarray(rew, dtype=np.float64), term, trunc,
+                       None if valid.all() else valid, self._empty)
+
+    def close(self) -> None:
+        close = getattr(self.env, "close", None)
+        if close is not None:
+            close()
+
+
+@functools.lru_cache(maxsize=1)
+def _envpool_ids() -> frozenset[str]:
+    try:
+        import envpool
+    except ImportError:
+        return frozenset()
+    return frozenset(envpool.list_all_envs())
+
+
+def envpool_gap(task: Task) -> str | None:
+    """Why EnvPool cannot simulate ``task`` exactly as Gymnasium does (None: it can)."""
+    if not isinstance(task.env_id, str):
+        return f"task '{task.name}' builds its env in Python (not a registered id EnvPool has)"
+    if not _envpool_ids():
+        return "EnvPool is not installed (pip install envpool)"
+    if task.env_id not in _envpool_ids():
+        return f"EnvPool has no '{task.env_id}'"
+    import envpool
+
+    known = set(envpool.make_spec(task.env_id).config._fields)
+    extra = sorted(set(task.env_kwargs) - known)
+    if extra:
+        return f"EnvPool's '{task.env_id}' has no option {', '.join(extra)}"
+    return None
+
+
+def choose_sim(task: Task, sim: str) -> tuple[str, str | None]:
+    """The simulator a training of ``task`` uses for ``trainer.sim=sim``, and a one-line note when ``auto``
+    falls back to Gymnasium's vector env. ``trainer.sim=envpool`` for a task EnvPool lacks is a ``ConfigError``."""
+    if sim not in SIMS:
+        raise ConfigError(f"trainer.sim={sim}: not a valid choice; valid choices: {', '.join(SIMS)}")
+    if sim == "gymnasium":
+        return "gymnasium", None
+    gap = envpool_gap(task)
+    if gap is None:
+        return "envpool", None
+    if sim == "envpool":
+        raise ConfigError(f"trainer.sim=envpool: {gap}; use trainer.sim=gymnasium (or auto)")
+    return "gymnasium", (f"trainer.sim=auto: {gap}, so task '{task.name}' trains on Gymnasium's vector env "
+                         "(one process, slower than EnvPool)")
+
+
+def make_sim(task: Task, num_envs: int, seed: int, sim: str = "auto", threads: int = 1) -> Any:
+    """The batched simulator ``choose_sim`` names, checked to give the observation Gymnasium's env gives."""
+    name, _ = choose_sim(task, sim)
+    if name == "envpool":
+        out = EnvPoolSim(task, num_envs, seed, threads)
+        probe = task.make_env()
+        same = probe.observation_space.shape == out.observation_space.shape and \
+            type(probe.action_space) is type(out.action_space)
+        probe.close()
+        if same:
+            return out
+        out.close()
+        if sim == "envpool":
+            raise ConfigError(f"trainer.sim=envpool: EnvPool's '{task.env_id}' observations differ from "
+                              f"Gymnasium's; use trainer.sim=gymnasium")
+        log.info("EnvPool's %s differs from Gymnasium's: using Gymnasium's vector env", task.env_id)
+    return GymnasiumSim(task, num_envs, seed)
+
+
+def sim_fallback_note(cfg: Any, task: Task) -> str | None:
+    """Before any work, for a run on the vector backend: the line that says a task falls back to Gymnasium's
+    vector env (None when it does not, or on the SB3 backend); ``ConfigError`` for an impossible ``trainer.sim``."""
+    if cfg.trainer.backend != "vector":
+        return None
+    return choose_sim(task, cfg.trainer.sim)[1]

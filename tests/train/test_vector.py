@@ -1,0 +1,190 @@
+"""The vectorized trainer (trainer.backend=vector): batched simulators, the task contract, PPO, the jail."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from eureka import tasks
+from eureka.errors import ConfigError
+from eureka.reward.scorer import RewardScorer
+from eureka.reward.vecenv import make_vec_env
+from eureka.reward.wrapper import RewardWrapper
+from eureka.train import LocalExecutor, TrainSpec, run_training
+from eureka.train.vector.sims import EnvPoolSim, GymnasiumSim, choose_sim, make_sim
+
+VEC = {"num_steps": 32, "update_epochs": 1, "num_minibatches": 2}
+UPRIGHT = ("import torch\ndef compute_reward(pole_angle, cart_position):\n    r = 1.0 - pole_angle.abs()\n"
+           "    return r, {'upright': r, 'centre': -0.1 * cart_position.abs()}\n")
+
+
+def vspec(tmp_path, job_id, mode="candidate", path=None, **kw) -> TrainSpec:
+    values = {"job_id": job_id, "task": "cartpole", "mode": mode, "reward_path": path, "backend": "vector",
+              "total_timesteps": 256, "num_envs": 4, "vector": VEC, "eval_episodes": 2, "tensorboard": False,
+              "out_dir": str(tmp_path / job_id)}
+    values.update(kw)
+    return TrainSpec(**values)
+
+
+@pytest.mark.parametrize("name", ["hopper", "half_cheetah", "cartpole", "pendulum"])
+def test_envpool_gives_the_observation_layout_gymnasium_gives(name):
+    """EnvPool's batched env and Gymnasium's env agree on the observation the state extractor reads: same
+    shape, and for MuJoCo the leading x position (hidden from the policy) is the env's own x_position."""
+    task = tasks.make(name)
+    assert choose_sim(task, "auto") == ("envpool", None)
+    pool, gym_sim = EnvPoolSim(task, 3, seed=1), GymnasiumSim(task, 3, seed=1)
+    assert pool.observation_space.shape == gym_sim.observation_space.shape
+    obs = pool.reset()
+    assert obs.shape == gym_sim.reset().shape
+    if task.hidden_obs:
+        import envpool
+
+        env = envpool.make(task.env_id, env_type="gymnasium", num_envs=3, seed=1, **task.env_kwargs)
+        env.reset()
+        rng = np.random.default_rng(0)
+        for _ in range(20):
+            o, _, _, _, info = env.step(rng.uniform(-1, 1, (3, *env.action_space.shape)))
+            states = task.extract_state(torch.as_tensor(o), torch.zeros(3, *env.action_space.shape), [{}] * 3)
+            moved = info["elapsed_step"] > 0  # on its reset step EnvPool reports x_position 0
+            np.testing.assert_allclose(states["x_position"].numpy()[moved], info["x_position"][moved], atol=1e-5)
+        base = task.make_env()
+        o, _ = base.reset(seed=0)
+        o2, _, _, _, info = base.step(base.action_space.sample())
+        states = task.extract_state(torch.as_tensor(o2[None]), torch.zeros(1, *base.action_space.shape), [{}])
+        assert abs(float(states["x_position"][0]) - info["x_position"]) < 1e-5
+    pool.close()
+    gym_sim.close()
+
+
+def test_the_same_states_give_the_same_reward_on_both_backends(tmp_path):
+    """The SB3 path (RewardWrapper over a VecEnv) and the vector path (RewardScorer fed by a batched simulator)
+    extract the same states and call the same reward on them: same rewards, same components."""
+    from eureka.reward.compiled import load_candidate
+
+    task = tasks.make("hopper")
+    path = tmp_path / "r.py"
+    path.write_text("import torch\ndef compute_reward(x_velocity, torso_height, actions, x_position):\n"
+                    "    fwd = x_velocity + 0.1 * x_position\n    up = torch.exp(-(torso_height - 1.25) ** 2)\n"
+                    "    cost = 0.001 * (actions ** 2).sum(-1)\n    return fwd + up - cost, {'fwd': fwd, 'up': up}\n")
+    fn, params = load_candidate(str(path))
+    venv = make_vec_env(task, 4, seed=0)
+    sb3 = RewardWrapper(venv, task, mode="candidate", reward_fn=fn, params=params, path=str(path), defer=True)
+    vec = RewardScorer(task, 4, mode="candidate", reward_fn=fn, params=params, path=str(path))
+    sb3.reset()
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        actions = rng.uniform(-1, 1, (4, 3)).astype(np.float32)
+        sb3.step_async(actions)
+        sb3.step_wait()
+        obs, actions_kept, dones, infos, env_r, _ = sb3._kept[-1]
+        vec.keep(obs, actions_kept, dones, [{}] * 4, env_r)
+    r_sb3, d_sb3 = sb3.flush()
+    r_vec, d_vec = vec.flush()
+    np.testing.assert_array_equal(r_sb3, r_vec)
+    np.testing.assert_array_equal(d_sb3, d_vec)
+    assert sb3.pop_component_stats() == vec.pop_component_stats()
+    venv.close()
+
+
+def test_envpool_reset_steps_count_for_no_episode():
+    """EnvPool resets a finished env on the next step: that step is no transition, so it adds nothing to the
+    next episode. CartPole's fitness (steps survived) must then equal its env reward's return."""
+    task = tasks.make("cartpole")
+    sim = make_sim(task, 8, seed=0, sim="envpool")
+    scorer = RewardScorer(task, 8, mode="env")
+    sim.reset()
+    returns, ret = [], np.zeros(8)
+    saw_reset_step = False
+    for _ in range(200):
+        out = sim.step(np.random.default_rng(1).integers(0, 2, 8))
+        saw_reset_step |= out.valid is not None
+        scorer.keep(out.reward_obs, np.zeros(8), out.terminated | out.truncated, out.infos, out.env_reward, out.valid)
+        ret += out.env_reward * (1 if out.valid is None else out.valid)
+        for i in np.flatnonzero(out.terminated | out.truncated):
+            returns.append(ret[i])
+            ret[i] = 0
+    scorer.flush()
+    assert saw_reset_step and len(returns) >= 20
+    assert scorer.episode_lengths == returns == scorer.episode_fitness
+    sim.close()
+
+
+def test_a_task_envpool_lacks_falls_back_with_one_line_and_trains(tmp_path):
+    task = tasks.make("catch")  # a Python env of its own: not in EnvPool
+    name, note = choose_sim(task, "auto")
+    assert name == "gymnasium" and "catch" in note and "Gymnasium's vector env" in note and "\n" not in note
+    with pytest.raises(ConfigError, match="trainer.sim=envpool"):
+        choose_sim(task, "envpool")
+    result = run_training(vspec(tmp_path, "c", mode="env", task="catch", total_timesteps=128))
+    assert result.ok, result.failure
+    assert result.steps == 128 and result.fitness is not None
+
+
+def test_vector_training_writes_metrics_components_and_a_policy_the_evaluator_reads(tmp_path):
+    path = tmp_path / "reward.py"
+    path.write_text(UPRIGHT)
+    result = run_training(vspec(tmp_path, "a", path=str(path), log_points=4, total_timesteps=512))
+    assert result.ok, result.failure
+    assert result.steps == 512 and len(result.eval_fitness) == 2
+    assert result.fitness == sum(result.eval_lengths) / 2  # cartpole: fitness = steps survived
+    lines = [json.loads(x) for x in (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()]
+    assert len(lines) >= 4 and set(lines[-1]["components"]) == {"upright", "centre"}
+    assert lines[-1]["components"]["centre"]["max"] <= 0
+    out = tmp_path / "a"
+    assert (out / "policy.safetensors").exists() and (out / "normalizer.npz").exists()
+    from eureka.train.evaluator import evaluate_saved
+    from eureka.train.runner import policy_settings
+
+    spec = vspec(tmp_path, "a")
+    fit, lens = evaluate_saved("cartpole", "ppo", policy_settings(spec), out, 2, 0)
+    assert fit == result.eval_fitness  # the evaluator rebuilds the same policy from tensors alone
+
+
+def test_vector_training_is_deterministic_under_a_seed(tmp_path):
+    a = run_training(vspec(tmp_path, "x", mode="env", seed=3, sim="gymnasium"))
+    b = run_training(vspec(tmp_path, "y", mode="env", seed=3, sim="gymnasium"))
+    assert a.eval_fitness == b.eval_fitness
+    assert [s.fitness for s in a.snapshots] == [s.fitness for s in b.snapshots]
+
+
+def test_a_nan_reward_stops_the_vector_training_with_its_step(tmp_path):
+    path = tmp_path / "nan.py"
+    path.write_text("import torch\ndef compute_reward(pole_angle, calls=[0]):\n    calls[0] += 1\n"
+                    "    r = torch.cos(pole_angle)\n    if calls[0] == 3:\n        r = r / 0.0 * 0.0\n"
+                    "    return r, {'c': r}\n")
+    result = run_training(vspec(tmp_path, "n", path=str(path), total_timesteps=1024))
+    assert not result.ok and result.failure.error_class == "NonFiniteReward", result.failure
+    assert "step" in result.failure.message
+
+
+def test_halving_continues_a_vector_training_from_its_checkpoint(tmp_path):
+    first = run_training(vspec(tmp_path, "h", mode="env", total_timesteps=256))
+    more = run_training(vspec(tmp_path, "h", mode="env", total_timesteps=256, resume=True))
+    assert first.ok and more.ok, (first.failure, more.failure)
+    assert first.steps == 256 and more.steps == 512 and more.new_steps == 256
+
+
+@pytest.mark.parametrize("sim", ["envpool", "gymnasium"])
+def test_a_jailed_vector_training_is_judged_by_the_evaluator(tmp_path, sim):
+    path = tmp_path / "reward.py"
+    path.write_text(UPRIGHT)
+    [r] = LocalExecutor(1, timeout_s=600).run([vspec(tmp_path, f"j{sim}", path=str(path), sim=sim)])
+    assert r.ok, r.failure
+    assert r.fitness is not None and r.fitness == sum(r.eval_lengths) / len(r.eval_lengths)
+    assert r.walls and r.snapshots and r.snapshots[-1].components
+
+
+def test_vector_config_errors_come_before_any_work():
+    from eureka.cli import compose_configs
+    from eureka.config import check_config, typed
+
+    for args, match in ((["trainer.backend=vector", "+trainer.vector.num_stepz=8"], "num_stepz"),
+                        (["trainer.backend=vector", "trainer.algo=sac"], "PPO only"),
+                        (["trainer.backend=vecter"], "trainer.backend"),
+                        (["trainer.backend=vector", "trainer.num_envs=0"], "trainer.num_envs")):
+        [cfg] = compose_configs(args)
+        with pytest.raises(ConfigError, match=match):
+            check_config(typed(cfg))
