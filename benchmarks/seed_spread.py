@@ -9,7 +9,13 @@ The reward is the env's own (``env``, default), the task fitness paid as a spars
 reward file (a candidate's ``reward.py``, run in its jail like any candidate). Each ``--variant`` is a set of
 overrides (space-separated) on top of the ones after ``--``; every variant trains on the same seeds, one
 after the other in the same executor, so their figures are side by side. It prints, per variant, the fitness
-on each seed, mean ± std, and how many seeds reached ``--success`` (default: half the best value seen).
+on each seed, mean ± std, the IQM with its 95% bootstrap interval, and how many seeds reached ``--success``
+(default: half the best value seen); with two variants or more, the probability that the last one beats the
+first (a seed of each drawn at random), with its interval. Backends side by side, at one budget:
+
+    python benchmarks/seed_spread.py --seeds 0-4 --variant trainer.backend=sb3 --variant trainer.backend=vector \\
+        -- task=hopper
+
 This is how a trainer setting is judged before it becomes a task's default: a setting that makes half the
 trainings fail shows as a split, not as a lower mean.
 """
@@ -28,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._common import config  # noqa: E402
+from eureka.analyze.stats import bootstrap_ci, iqm, probability_of_improvement  # noqa: E402
 from eureka.evolve import EurekaLoop  # noqa: E402
 
 
@@ -98,7 +105,15 @@ def main(argv: list[str] | None = None) -> int:
         per_seed = ", ".join("failed" if v is None else f"{v:.4g}" for v in vals)
         stats = f"{np.mean(ok):.4g} ± {np.std(ok):.3g}" if ok else "-"
         hits = f"; {sum(v >= success for v in ok)}/{len(vals)} seeds >= {success:.4g}" if success is not None else ""
-        print(f"  {name}: {stats} (n={len(ok)}{hits}) per seed [{per_seed}] ({wall:.0f} s)")
+        lo, hi = bootstrap_ci(iqm, [[v] for v in ok])
+        robust = f"; IQM {iqm(ok):.4g} [{lo:.4g}, {hi:.4g}]" if ok and lo is not None else ""
+        print(f"  {name}: {stats} (n={len(ok)}{hits}{robust}) per seed [{per_seed}] ({wall:.0f} s)")
+    if len(rows) >= 2:  # the last variant against the first, seed against seed drawn at random
+        first, last = ([v for v in vals if v is not None] for vals in (rows[0][1], rows[-1][1]))
+        p_imp = probability_of_improvement(last, first)
+        if p_imp is not None:
+            lo, hi = bootstrap_ci(probability_of_improvement, [[v] for v in last], [[v] for v in first])
+            print(f"  P({rows[-1][0]} > {rows[0][0]}) = {p_imp:.2f} [{lo:.2f}, {hi:.2f}] (95% bootstrap interval)")
     print(f"command: python benchmarks/seed_spread.py --reward {args.reward} --seeds {args.seeds} "
           + "".join(f"--variant '{v}' " for v in args.variant) + ("-- " + " ".join(base) if base else ""))
     return 0

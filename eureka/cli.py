@@ -85,7 +85,7 @@ def _type_error(text: str, exc: BaseException) -> str:
 
 
 _AT_LEAST_ONE = ("iterations", "samples", "loop.population", "loop.islands", "eval.episodes", "eval.num_seeds",
-                 "trainer.total_timesteps", "trainer.n_envs")
+                 "trainer.total_timesteps", "trainer.n_envs", "trainer.num_envs")
 
 
 def compose_configs(args: list[str]) -> list:
@@ -273,8 +273,9 @@ def _task_path_override(arg: str) -> str:
     return "task=" + ",".join(register_task_file(v) if v.endswith(".py") else v for v in values)
 
 
-# SB3 keyword arguments and prices are open mappings: `trainer.ppo.n_steps=256` adds or overrides (Hydra's ++)
-_OPEN_KEY = re.compile(r"^(trainer\.(ppo|sac)|llm\.prices)\.[^=]+=")
+# SB3 keyword arguments, the vector backend's PPO settings and prices are open mappings: `trainer.ppo.n_steps=256`
+# adds or overrides (Hydra's ++); trainer.vector's keys are checked against PPOSettings (check_config)
+_OPEN_KEY = re.compile(r"^(trainer\.(ppo|sac|vector)|llm\.prices)\.[^=]+=")
 
 
 def _open_key_override(arg: str) -> str:
@@ -298,7 +299,7 @@ def _resolve_task_path(args: list[str], cfg) -> list[str]:
 # What a resumed run may change: how long it goes on and how it runs, not what was already done.
 RESUMABLE = ("iterations", "eval.", "video", "video_steps", "executor", "llm.timeout_s", "llm.max_retries",
              "llm.concurrency", "llm.budget", "llm.base_url", "llm.cache", "feedback.timeout_s", "feedback.open_browser",
-             "trainer.timeout_s", "hydra.")
+             "trainer.timeout_s", "trainer.sim_threads", "hydra.")
 
 
 def resume_args(args: list[str]) -> list[str]:

@@ -181,10 +181,10 @@ def test_vector_config_errors_come_before_any_work():
     from eureka.cli import compose_configs
     from eureka.config import check_config, typed
 
-    for args, match in ((["trainer.backend=vector", "+trainer.vector.num_stepz=8"], "num_stepz"),
+    for args, match in ((["trainer.backend=vector", "++trainer.vector.num_stepz=8"], "num_stepz"),
                         (["trainer.backend=vector", "trainer.algo=sac"], "PPO only"),
                         (["trainer.backend=vecter"], "trainer.backend"),
                         (["trainer.backend=vector", "trainer.num_envs=0"], "trainer.num_envs")):
-        [cfg] = compose_configs(args)
         with pytest.raises(ConfigError, match=match):
+            [cfg] = compose_configs(args)
             check_config(typed(cfg))
