@@ -38,6 +38,11 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
         r"tuned from iter0_sample\d",
         r"fresh seeds \[2000\]: parent .*paired gain|a training failed",
     ]),
+    "trainer_throughput": (["--tiny", "--tasks", "cartpole"], [
+        rf"cartpole: sb3 \(8 envs\) {NUMBER} steps/s, vector \(64 envs\) {NUMBER} steps/s -> {NUMBER}x; raw "
+        rf"simulator {NUMBER} steps/s",
+        r"\| cartpole \| ",
+    ]),
     "critic_latency": (["--tiny"], [
         rf"cold start, first pool .*: +{NUMBER} s",
         rf"median +{NUMBER} ms +p95 +{NUMBER} ms",
