@@ -204,3 +204,15 @@ def sim_fallback_note(cfg: Any, task: Task) -> str | None:
     if cfg.trainer.backend != "vector":
         return None
     return choose_sim(task, cfg.trainer.sim)[1]
+
+
+def preload_sim(task: Task, sim: str) -> None:
+    """Import what ``make_sim`` will need (before a jail's walls go up; the env itself is made behind them)."""
+    import gymnasium.vector  # noqa: F401
+
+    if choose_sim(task, sim)[0] == "envpool":
+        import envpool  # noqa: F401
+
+        envpool.make_spec(task.env_id)  # loads the env family's extension module
+    probe = task.make_env()  # the env's own modules (MuJoCo's bindings, a user's env file)
+    probe.close()

@@ -27,7 +27,7 @@ from eureka.reward.scorer import RewardScorer
 from eureka.reward.watchdog import CallWatchdog
 from eureka.train.vector.policy import arch, build
 from eureka.train.vector.ppo import PPO, PPOSettings
-from eureka.train.vector.sims import make_sim
+from eureka.train.vector.sims import make_sim, preload_sim
 
 CHECKPOINT = "vector_state.safetensors"  # continued training (halving, bandit): read back only inside a jail
 
@@ -111,18 +111,20 @@ def run_vector_training(spec: Any, progress: Callable[[int], None] | None = None
         device = torch.device(resolve_device(spec.device))
         if out_dir is not None:
             out_dir.mkdir(parents=True, exist_ok=True)
-        sim = make_sim(task, spec.num_envs, spec.seed, spec.sim, spec.sim_threads)
-        hidden = int(task.hidden_obs)
-        obs_dim = int(np.prod(sim.observation_space.shape)) - hidden
-        policy = build(_policy_space(obs_dim), sim.action_space, asdict(settings))
-        ppo = PPO(policy, obs_dim, spec.num_envs, settings, device)
         checkpoint = out_dir / CHECKPOINT if out_dir is not None else None
         resume_state = checkpoint.read_bytes() if spec.resume and checkpoint is not None and checkpoint.exists() \
             else None
         reward_path = spec.reward_path
         if jail is not None:
+            preload_sim(task, spec.sim)
             result["walls"], reward_path = put_up_walls(spec, jail)
             out_dir = Path(".") if out_dir is not None else None
+        # made behind the walls: EnvPool's worker threads start after Landlock, which covers only later threads
+        sim = make_sim(task, spec.num_envs, spec.seed, spec.sim, spec.sim_threads)
+        hidden = int(task.hidden_obs)
+        obs_dim = int(np.prod(sim.observation_space.shape)) - hidden
+        policy = build(_policy_space(obs_dim), sim.action_space, asdict(settings))
+        ppo = PPO(policy, obs_dim, spec.num_envs, settings, device)
         start = 0
         if resume_state is not None:
             from safetensors.torch import load
