@@ -22,12 +22,17 @@ final seeds never meet (with ``eval.seeds`` holding ``seed`` itself, the search 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from eureka.errors import ConfigError
+
+if TYPE_CHECKING:
+    from eureka.evolve.candidate import Candidate
+    from eureka.evolve.trainings import Trainings
 
 SEED_STEP = 7919  # a prime: search seeds seed, seed + 7919, ... rarely meet anyone's hand-picked seeds
 
@@ -184,4 +189,37 @@ class Racer:
         return [c for c in ranked[:self.top] if self.next_seed(c) is not None]
 
 
-__all__ = ["Racer", "lcb", "pooled_std", "precise", "search_seeds", "seed_values"]
+@dataclass
+class Confirmation:
+    """The crowned reward re-trained on held-out search seeds: fitness per seed, steps spent, failures."""
+
+    per_seed: dict[int, float | None] = field(default_factory=dict)
+    steps: int = 0
+    failed: list[str] = field(default_factory=list)
+
+
+def confirm_held_out(best: Candidate, racer: Racer, cc: Any, trainings: Trainings,
+                     phase: Callable[[str], None]) -> Confirmation:
+    """Re-train ``best`` on search seeds it was never trained on (``loop.confirm``, ``cc``): at least
+    ``cc.seeds``, then two more at a time while the held-out mean's standard error exceeds ``cc.rse`` of its
+    magnitude, up to ``cc.max_seeds``."""
+    have = set(best.seed_fitness)
+    held_out = [s for s in racer.seed_list(len(have) + cc.max_seeds) if s not in have][:cc.max_seeds]
+    out = Confirmation()
+    per = out.per_seed
+    want = cc.seeds
+    while len(per) < want:
+        seeds = held_out[len(per):want]
+        phase(f"confirming {best.id} on held-out search seed(s) {seeds} (it was chosen on seeds {sorted(have)})")
+        results = trainings.run([trainings.again(best, s, "confirm") for s in seeds])
+        for s, r in zip(seeds, results, strict=True):
+            per[s] = r.fitness if r.ok else None
+            out.steps += r.steps
+            if not r.ok:
+                out.failed.append(f"seed {s}: {r.error_class}: {r.message}")
+        if any(v is not None for v in per.values()) and not precise(list(per.values()), cc.rse):
+            want = min(cc.max_seeds, len(per) + 2)
+    return out
+
+
+__all__ = ["Confirmation", "Racer", "confirm_held_out", "lcb", "pooled_std", "precise", "search_seeds", "seed_values"]
