@@ -247,9 +247,3 @@ def preflight(task: Task) -> gym.Space:
     _CHECKED[id(task)] = space
     return space
 
-
-def main(argv: list[str] | None = None) -> None:
-    """``eureka-check-task`` of an install made before ``eureka/check_task.py`` existed."""
-    from eureka.check_task import main as check_task_main
-
-    check_task_main(argv)

@@ -150,9 +150,11 @@ def compose_configs(args: list[str]) -> list:
 def validate_overrides(args: list[str]) -> None:
     """Raise ``ConfigError`` (one line) for a wrong group choice, key, type or value of the command line."""
     from eureka.config import check_config
+    from eureka.prefer.port import check_feedback
 
     for cfg in compose_configs(args):
         check_config(cfg)
+        check_feedback(cfg)
 
 
 def preflight(cfg) -> None:
@@ -160,9 +162,11 @@ def preflight(cfg) -> None:
     from eureka import tasks
     from eureka.check import preflight as check_task
     from eureka.config import check_action_space, check_config, typed
+    from eureka.prefer.port import check_feedback
 
     cfg = typed(cfg)
     check_config(cfg)
+    check_feedback(cfg)
     check_action_space(cfg, check_task(tasks.make(cfg.task.name)))
 
 

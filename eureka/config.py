@@ -356,10 +356,6 @@ def check_config(cfg: EurekaConfig) -> None:
         if not torch.cuda.is_available():
             raise ConfigError("trainer.device=cuda: torch sees no CUDA device; valid choices here: auto, cpu "
                               "(or install a CUDA build of torch)")
-    if cfg.feedback.mode == "web":
-        from eureka.prefer.port import check_port
-
-        check_port(cfg.feedback.host, cfg.feedback.port)
 
 
 def check_action_space(cfg: EurekaConfig, action_space: Any) -> None:
