@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field, replace
+from enum import Enum
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
@@ -17,13 +18,84 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 
 from eureka.errors import ConfigError, did_you_mean
 
-# OmegaConf reads these annotations at runtime: they are the types Hydra checks overrides against.
-ALGOS = ("ppo", "sac")
-DEVICES = ("auto", "cpu", "cuda")
-PROVIDERS = ("offline", "openai", "replay")
-SELECTIONS = ("fitness", "preference", "mixed")
-FEEDBACK_MODES = ("fitness", "cli", "web", "scripted")
-EXECUTORS = ("local", "ray")
+
+class Choice(str, Enum):
+    """A choice field: Hydra accepts only its members' names (``trainer.algo=sacc`` is refused while composing,
+    naming the valid choices); a member is its value everywhere else (``==``, hashing, ``str``, f-strings, JSON)."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+
+class Algo(Choice):
+    """``trainer.algo``: the SB3 algorithm."""
+
+    ppo = "ppo"
+    sac = "sac"  # needs continuous (Box) actions
+
+
+class Device(Choice):
+    """``trainer.device``: where the policy and the reward computation run."""
+
+    auto = "auto"  # cuda when available
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+class Provider(Choice):
+    """``llm.provider``: the designer."""
+
+    offline = "offline"  # the evolutionary synthesizer (no key)
+    openai = "openai"  # any OpenAI-compatible server
+    replay = "replay"  # the answers of a recorded run
+
+
+class Selection(Choice):
+    """``loop.selection``: how the population is ranked."""
+
+    fitness = "fitness"
+    preference = "preference"  # Bradley-Terry scores of pairwise choices
+    mixed = "mixed"  # mean of both ranks
+
+
+class Allocation(Choice):
+    """``loop.allocation``: how an iteration's training budget is split."""
+
+    full = "full"  # every candidate its whole budget (loop.early_stop may halve)
+    halving = "halving"  # successive halving
+    bandit = "bandit"  # UCB over chunks (loop.bandit)
+
+
+class FeedbackMode(Choice):
+    """``feedback.mode``: who gives preferences."""
+
+    fitness = "fitness"  # nobody: fitness only
+    cli = "cli"  # a person at the terminal
+    web = "web"  # a person on a local page
+    scripted = "scripted"  # a teacher that prefers the higher fitness
+
+
+class ExecutorName(Choice):
+    """``executor.name``: where trainings run."""
+
+    local = "local"  # child processes on this machine
+    ray = "ray"  # one Ray task per training
+
+
+def _values(choice: type[Choice]) -> tuple[str, ...]:
+    return tuple(str(m.value) for m in choice)
+
+
+# the valid values as strings, for messages and argument parsers
+ALGOS = _values(Algo)
+DEVICES = _values(Device)
+PROVIDERS = _values(Provider)
+SELECTIONS = _values(Selection)
+FEEDBACK_MODES = _values(FeedbackMode)
+EXECUTORS = _values(ExecutorName)
 
 
 @dataclass
@@ -56,7 +128,7 @@ class BudgetConfig:
 class LLMConfig:
     """``llm``: the designer that writes candidate rewards."""
 
-    provider: str = "offline"  # offline (evolutionary synthesizer, no key) | openai | replay
+    provider: Provider = Provider.offline  # offline (evolutionary synthesizer, no key) | openai | replay
     model: str = "offline-synthesizer"  # model name sent to the server (replay: the model of the recorded run)
     base_url: str | None = None  # OpenAI-compatible server, e.g. http://localhost:8000/v1 (vLLM)
     api_key: str | None = None  # default: $OPENAI_API_KEY; never stored in the repo
@@ -80,11 +152,11 @@ class LLMConfig:
 class TrainerConfig:
     """``trainer``: how each candidate (and each final/baseline run) is trained."""
 
-    algo: str = "ppo"  # ppo | sac (sac needs continuous actions)
+    algo: Algo = Algo.ppo  # ppo | sac (sac needs continuous actions)
     # env steps per training; rounded up by SB3 to a whole rollout (n_steps * n_envs for PPO)
     total_timesteps: int = 50_000
     n_envs: int = 8  # vectorized environments per training
-    device: str = "auto"  # auto (cuda when available) | cpu | cuda
+    device: Device = Device.auto  # auto (cuda when available) | cpu | cuda
     normalize: bool = False  # VecNormalize observations and rewards
     subproc_envs: bool = False  # SubprocVecEnv (one process per env); on 2 cores DummyVecEnv is faster
     tensorboard: bool = True  # TensorBoard logs in candidates/<id>/tb (components as reward/<name>)
@@ -174,7 +246,7 @@ class TuningConfig:
 class LoopConfig:
     """``loop``: the population and when the search stops."""
 
-    selection: str = "fitness"  # fitness | preference (Bradley-Terry scores) | mixed (mean of both ranks)
+    selection: Selection = Selection.fitness  # fitness | preference (Bradley-Terry scores) | mixed (mean of both ranks)
     population: int = 4  # best candidates kept; each sample's parent is drawn from them (round-robin)
     islands: int = 1  # sub-populations that evolve apart (sample k belongs to island k % islands)
     migration_every: int = 2  # every this many iterations each island's best moves to the next island
@@ -185,7 +257,7 @@ class LoopConfig:
     # at the end of the search the crowned reward is re-trained on search seeds that played no part in choosing
     # it; their mean is the fitness the search reports (the selection seeds' mean is optimistic)
     confirm: ConfirmConfig = field(default_factory=ConfirmConfig)
-    allocation: str = "full"  # full (every candidate its whole budget; early_stop may halve) | halving | bandit
+    allocation: Allocation = Allocation.full  # full (every candidate its whole budget; early_stop may halve) | halving | bandit
     bandit: BanditConfig = field(default_factory=BanditConfig)
     tuning: TuningConfig = field(default_factory=TuningConfig)
 
@@ -194,7 +266,7 @@ class LoopConfig:
 class FeedbackConfig:
     """``feedback``: preference sessions after each iteration's training."""
 
-    mode: str = "fitness"  # fitness (none) | cli (terminal) | web (local page) | scripted (teacher)
+    mode: FeedbackMode = FeedbackMode.fitness  # fitness (none) | cli (terminal) | web (local page) | scripted (teacher)
     max_candidates: int = 4  # candidates shown per iteration (top by fitness, plus the population)
     max_pairs: int = 10  # all pairs when few, else neighbours in the fitness ranking plus random pairs
     timeout_s: float = 600.0  # idle this long without an answer: fall back to fitness (and say so; the page counts down)
@@ -211,7 +283,7 @@ class FeedbackConfig:
 class ExecutorConfig:
     """``executor``: where trainings run."""
 
-    name: str = "local"  # local: child processes on this machine | ray: one Ray task per training
+    name: ExecutorName = ExecutorName.local  # local: child processes on this machine | ray: one Ray task per training
     max_workers: int = 0  # local: trainings at once (0 = one per CPU core); unused by Ray
     address: str | None = None  # ray: null = a local Ray started by the run; 'auto' or 'ray://host:10001'
     num_cpus: int = 0  # ray: CPUs of the local Ray (0 = all cores); ignored with an address
@@ -326,13 +398,12 @@ def _check_hyperparams(cfg: EurekaConfig) -> None:
 
 def check_config(cfg: EurekaConfig) -> None:
     """Check the values a type cannot (choices, ranges, CUDA, a free port); raise ``ConfigError`` (one line)."""
-    _choice("trainer.algo", cfg.trainer.algo, ALGOS)
-    _choice("trainer.device", cfg.trainer.device, DEVICES)
-    _choice("llm.provider", cfg.llm.provider, PROVIDERS)
-    _choice("loop.selection", cfg.loop.selection, SELECTIONS)
-    _choice("feedback.mode", cfg.feedback.mode, FEEDBACK_MODES)
-    _choice("executor.name", cfg.executor.name, EXECUTORS)
-    _choice("loop.allocation", cfg.loop.allocation, ("full", "halving", "bandit"))
+    # the choice fields are Enums (Hydra refuses other values while composing); a config built in code may
+    # still hold a plain string: the same check, the same message
+    for key, choice in (("trainer.algo", Algo), ("trainer.device", Device), ("llm.provider", Provider),
+                        ("loop.selection", Selection), ("feedback.mode", FeedbackMode),
+                        ("executor.name", ExecutorName), ("loop.allocation", Allocation)):
+        _choice(key, _select(cfg, key), _values(choice))
     _check_hyperparams(cfg)
     for key in ("iterations", "samples", "loop.population", "llm.concurrency", "loop.islands", "loop.migration_every",
                 "eval.episodes", "trainer.total_timesteps", "trainer.n_envs", "sandbox.workers", "eval.num_seeds"):
@@ -365,5 +436,6 @@ def check_action_space(cfg: EurekaConfig, action_space: Any) -> None:
     if cfg.trainer.algo == "sac" and not isinstance(action_space, gym.spaces.Box):
         raise ConfigError(f"trainer.algo=sac: SAC needs continuous (Box) actions but task '{cfg.task.name}' has "
                           f"{action_space} actions; valid choices for this task: ppo")
-__all__ = ["ALGOS", "DEVICES", "EurekaConfig", "check_action_space", "check_config", "final_seeds", "register",
+__all__ = ["ALGOS", "DEVICES", "Algo", "Allocation", "Choice", "Device", "EurekaConfig", "ExecutorName",
+           "FeedbackMode", "Provider", "Selection", "check_action_space", "check_config", "final_seeds", "register",
            "sb3_class", "to_yaml", "typed"]

@@ -50,14 +50,16 @@ class EurekaLoop:
 
     The collaborators can be injected (tests use a fast stub executor): ``designer`` writes the
     candidates, ``executor`` trains them, ``session`` asks for preferences (None: fitness only).
+    ``checked``: ``cfg`` was checked already (``check_config``), as the CLI does before Hydra starts.
     """
 
     def __init__(self, cfg: EurekaConfig | Any, run_dir: str | Path, reporter: Reporter | None = None,
                  designer: Designer | None = None, executor: Executor | None = None,
-                 session: Session | None = _MAKE):  # type: ignore[assignment]
+                 session: Session | None = _MAKE, checked: bool = False):  # type: ignore[assignment]
         cfg = typed(cfg)  # one typed object (an OmegaConf config is converted once, here)
-        check_config(cfg)
-        check_feedback(cfg)  # feedback=web: a free port
+        if not checked:  # checked: the CLI checked this very config before Hydra started (eureka.cli.preflight)
+            check_config(cfg)
+            check_feedback(cfg)  # feedback=web: a free port
         self.cfg = cfg
         if cfg.sandbox.env_allow:  # names the trusted processes keep, so jails can be given them
             os.environ["EUREKA_ENV_ALLOW"] = ",".join(cfg.sandbox.env_allow)

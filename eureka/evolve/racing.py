@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from eureka.config import RacingConfig
 from eureka.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -120,11 +121,11 @@ class Racer:
 
     seed: int
     final_seeds: list[int]
-    enabled: bool = True
-    seeds: int = 2  # each iteration, the top candidates are trained until they have this many seeds
-    top: int = 2  # how many of the best candidates are raced each iteration
-    k: float = 1.0  # width of the lower confidence bound (in standard errors)
-    min_seeds: int = 2  # seeds a candidate needs before it can be the best or a parent
+    enabled: bool = RacingConfig.enabled  # (the defaults live in eureka/config.py: RacingConfig)
+    seeds: int = RacingConfig.seeds  # each iteration, the top candidates are trained until they have this many seeds
+    top: int = RacingConfig.top  # how many of the best candidates are raced each iteration
+    k: float = RacingConfig.k  # width of the lower confidence bound (in standard errors)
+    min_seeds: int = RacingConfig.min_seeds  # seeds a candidate needs before it can be the best or a parent
 
     @classmethod
     def from_config(cls, cfg) -> Racer:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from eureka.analyze import analyze
+from eureka.config import TuningConfig
 from eureka.evolve.candidate import Candidate, Status
 
 if TYPE_CHECKING:  # only for annotations: the operator gets its collaborators from the loop
@@ -160,7 +161,7 @@ class _Lifter(ast.NodeTransformer):
         return ast.copy_location(ast.Name(id=name, ctx=ast.Load()), node)
 
 
-def lift_constants(code: str, max_params: int = 6) -> LiftedReward:
+def lift_constants(code: str, max_params: int = TuningConfig.max_params) -> LiftedReward:
     """Lift the float constants of every function in ``code`` to module-level parameters (see the module doc)."""
     scout = _Lifter()
     for node in ast.parse(code).body:
@@ -206,7 +207,8 @@ class Trial:
 class Tuner:
     """CMA-ES over log-multipliers of the lifted constants (``ask``/``tell`` by generations)."""
 
-    def __init__(self, params: list[Lifted], trials: int, ratio: float = 4.0, sigma: float = 0.5, seed: int = 0):
+    def __init__(self, params: list[Lifted], trials: int, ratio: float = TuningConfig.ratio,
+                 sigma: float = TuningConfig.sigma, seed: int = 0):
         from cmaes import CMA
 
         n = len(params)
