@@ -319,7 +319,7 @@ class EurekaLoop:
     def begin(self) -> Critic:
         """Check the task (once per process), record the config, and start the critic's sandbox."""
         check_action_space(self.cfg, preflight(self.task))
-        self.store.write_text("config.yaml", to_yaml(self.cfg))
+        self.store.save_config(to_yaml(self.cfg))
         self.summary.provenance = provenance(yaml.safe_load(to_yaml(self.cfg)))
         changed = changed_since(first_provenance(self.store.events()), self.summary.provenance)
         if changed:
@@ -396,7 +396,7 @@ class EurekaLoop:
         s.walls = self.walls
         s.jails = self.jails
         s.wall_time_s = self.wall_before + time.time() - self.t0
-        self.store.write_json("summary.json", s.to_dict())
+        self.store.save_summary(s.to_dict())
 
     # -- preferences (a session after each iteration's training) ---------------------------
     def ask_preferences(self, it: int, cands: list[Candidate]) -> PreferenceRound:
@@ -409,7 +409,7 @@ class EurekaLoop:
             known += [n for n in notes if n not in known]
         for c in self.candidates:
             c.preference = rnd.scores.get(c.id)
-        self.store.write_json("preference_scores.json", {"scores": rnd.scores, "notes": self.notes_for})
+        self.store.save_preferences(rnd.scores, self.notes_for)
         self.store.event("preferences", **rnd.event())
         for info in rnd.videos:
             self.walls.setdefault("renderer", info.get("walls", []))

@@ -96,6 +96,19 @@ class RunStore:
         """All events so far (a truncated last line is ignored)."""
         return read_jsonl(self.events_path)
 
+    # -- the run's files -------------------------------------------------------------------
+    def save_config(self, text: str) -> None:
+        """``config.yaml``: the resolved configuration (secrets redacted by the caller)."""
+        self.write_text("config.yaml", text)
+
+    def save_summary(self, summary: dict) -> None:
+        """``summary.json``: what the run found so far (rewritten as the run goes)."""
+        self.write_json("summary.json", summary)
+
+    def save_preferences(self, scores: dict[str, float], notes: dict[str, list[str]]) -> None:
+        """``preference_scores.json``: the person's scores per candidate and their notes."""
+        self.write_json("preference_scores.json", {"scores": scores, "notes": notes})
+
     # -- a candidate's files ---------------------------------------------------------------
     def save_design(self, cid: str, messages: list[dict], answer: str) -> None:
         """``prompt.json`` (the messages the designer got) and ``response.txt`` (its answer)."""
