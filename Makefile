@@ -26,8 +26,9 @@ test: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/python -m pytest $(ARGS)
 
+# unit and component tests (<= 5 minutes on 2 cores); `make test` also runs the e2e and slow ones
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow" $(ARGS)
+	$(BIN)/python -m pytest -m "not slow and not e2e" $(ARGS)
 
 clean:
 	rm -rf $(VENV) outputs multirun

@@ -221,14 +221,25 @@ def hint_problem(task: Task) -> tuple[str, tuple[str, int] | None] | None:
     return None
 
 
-_CHECKED: dict[int, gym.Space] = {}
+_CHECKED: dict[object, gym.Space] = {}
+
+
+def _identity(task: Task) -> object:
+    """What makes a task the same one: its file as it is now (a task file loaded twice is one task), else the object."""
+    path = Path(task.source) if task.source.endswith(".py") else None
+    if path is not None and path.is_file():
+        st = path.stat()
+        return task.name, str(path.resolve()), st.st_mtime_ns, st.st_size
+    return id(task)
 
 
 def preflight(task: Task) -> gym.Space:
     """The task's checks minus training, before a search: raise ``TaskCheckError`` (one line) on the first
-    problem; return the env's action space. Each task is checked once per process."""
-    if id(task) in _CHECKED:
-        return _CHECKED[id(task)]
+    problem; return the env's action space. Each task is checked once per process (a task file loaded again,
+    unchanged, is the same task)."""
+    key = _identity(task)
+    if key in _CHECKED:
+        return _CHECKED[key]
     hint = hint_problem(task)
     if hint:
         raise _fail(task, *hint)
@@ -244,12 +255,6 @@ def preflight(task: Task) -> gym.Space:
     problem = fitness_problem(task, states, n_envs * steps)
     if problem:
         raise _fail(task, problem, _line_of(task.fitness.step, "") if callable(task.fitness.step) else None)
-    _CHECKED[id(task)] = space
+    _CHECKED[key] = space
     return space
 
-
-def main(argv: list[str] | None = None) -> None:
-    """``eureka-check-task`` of an install made before ``eureka/check_task.py`` existed."""
-    from eureka.check_task import main as check_task_main
-
-    check_task_main(argv)

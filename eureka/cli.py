@@ -9,9 +9,10 @@ import signal
 import sys
 import traceback
 from pathlib import Path
+from typing import Any
 
 import eureka.config  # noqa: F401 - registers the config schema (eureka_schema)
-from eureka.errors import ConfigError, EurekaError, closest
+from eureka.errors import ConfigError, EurekaError, closest, did_you_mean
 from eureka.paths import conf_dir
 
 GROUPS = ("task", "llm", "trainer", "sandbox", "loop", "feedback", "executor")
@@ -79,10 +80,17 @@ def _type_error(text: str, exc: BaseException) -> str:
     """``key=value: expected <type>`` from OmegaConf's validation error of one override."""
     key, _, value = text.partition("=")
     cause = str(exc.__cause__ or exc).strip().splitlines()[0]
+    choice = _INVALID_CHOICE.match(cause)  # an Enum field (eureka.config.Choice) refused by Hydra
+    if choice:
+        valid = [c.strip() for c in choice.group(2).split(",")]
+        return (f"{key}={value}: not a valid choice; valid choices: {', '.join(valid)}."
+                f"{did_you_mean(choice.group(1), valid)}")
     expected = next((v for k, v in _EXPECTED.items() if k in cause), None)
     low = " >= 1" if key.lstrip("+~") in _AT_LEAST_ONE else ""
     return f"{key}={value}: expected {expected}{low}" if expected else f"{key}={value}: {cause}"
 
+
+_INVALID_CHOICE = re.compile(r"^Invalid value '(.*)', expected one of \[(.*)\]")
 
 _AT_LEAST_ONE = ("iterations", "samples", "loop.population", "loop.islands", "eval.episodes", "eval.num_seeds",
                  "trainer.total_timesteps", "trainer.n_envs", "trainer.num_envs")
@@ -150,33 +158,56 @@ def compose_configs(args: list[str]) -> list:
 def validate_overrides(args: list[str]) -> None:
     """Raise ``ConfigError`` (one line) for a wrong group choice, key, type or value of the command line."""
     from eureka.config import check_config
+    from eureka.prefer.port import check_feedback
 
     for cfg in compose_configs(args):
         check_config(cfg)
+        check_feedback(cfg)
+
+
+# Each config checked before Hydra starts (its YAML -> its typed form): the run of the same config in this
+# process (Hydra's basic launcher) takes the typed, checked object as it is, so nothing is checked twice.
+_CHECKED: dict[str, Any] = {}
 
 
 def preflight(cfg) -> None:
     """Before any work: the config's values, then the task (loads, env builds and steps, states as declared)."""
+    from omegaconf import OmegaConf
+
     from eureka import tasks
     from eureka.check import preflight as check_task
     from eureka.config import check_action_space, check_config, typed
+    from eureka.prefer.port import check_feedback
     from eureka.train.vector.sims import sim_fallback_note
 
+    key = OmegaConf.to_yaml(cfg)
     cfg = typed(cfg)
     check_config(cfg)
+    check_feedback(cfg)
     task = tasks.make(cfg.task.name)
     check_action_space(cfg, check_task(task))
     sim_fallback_note(cfg, task)  # trainer.sim=envpool for a task EnvPool lacks: ConfigError before any work
+    _CHECKED[key] = cfg
+
+
+def checked_config(cfg) -> tuple[Any, bool]:
+    """The typed config of Hydra's ``cfg``, and whether ``preflight`` checked it already in this process."""
+    from omegaconf import OmegaConf
+
+    from eureka.config import typed
+
+    done = _CHECKED.get(OmegaConf.to_yaml(cfg))
+    return (done, True) if done is not None else (typed(cfg), False)
 
 
 def _app(cfg) -> None:
     from hydra.core.hydra_config import HydraConfig
 
-    from eureka.config import typed
     from eureka.evolve import EurekaLoop
     from eureka.report import RichReporter, make_console, print_summary, report_after_run
 
-    cfg = typed(cfg)  # the composed config becomes one typed object (EurekaConfig); the code reads its attributes
+    # the composed config becomes one typed object (EurekaConfig); the code reads its attributes
+    cfg, checked = checked_config(cfg)
     run_dir = HydraConfig.get().runtime.output_dir
     console = make_console()
     for name in ("httpx", "httpx2", "httpcore", "openai"):
@@ -184,7 +215,7 @@ def _app(cfg) -> None:
     loop = None
     try:
         with RichReporter(console) as reporter:
-            loop = EurekaLoop(cfg, run_dir, reporter)
+            loop = EurekaLoop(cfg, run_dir, reporter, checked=checked)
             try:
                 summary = loop.run().to_dict()
             finally:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field, replace
+from enum import Enum
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
@@ -17,14 +18,99 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 
 from eureka.errors import ConfigError, did_you_mean
 
-# OmegaConf reads these annotations at runtime: they are the types Hydra checks overrides against.
-ALGOS = ("ppo", "sac")
-DEVICES = ("auto", "cpu", "cuda")
-PROVIDERS = ("offline", "openai", "replay")
-SELECTIONS = ("fitness", "preference", "mixed")
-FEEDBACK_MODES = ("fitness", "cli", "web", "scripted")
-EXECUTORS = ("local", "ray")
-BACKENDS = ("sb3", "vector")
+
+class Choice(str, Enum):
+    """A choice field: Hydra accepts only its members' names (``trainer.algo=sacc`` is refused while composing,
+    naming the valid choices); a member is its value everywhere else (``==``, hashing, ``str``, f-strings, JSON)."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+
+class Algo(Choice):
+    """``trainer.algo``: the SB3 algorithm."""
+
+    ppo = "ppo"
+    sac = "sac"  # needs continuous (Box) actions
+
+
+class Device(Choice):
+    """``trainer.device``: where the policy and the reward computation run."""
+
+    auto = "auto"  # cuda when available
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+class Provider(Choice):
+    """``llm.provider``: the designer."""
+
+    offline = "offline"  # the evolutionary synthesizer (no key)
+    openai = "openai"  # any OpenAI-compatible server
+    replay = "replay"  # the answers of a recorded run
+
+
+class Selection(Choice):
+    """``loop.selection``: how the population is ranked."""
+
+    fitness = "fitness"
+    preference = "preference"  # Bradley-Terry scores of pairwise choices
+    mixed = "mixed"  # mean of both ranks
+
+
+class Allocation(Choice):
+    """``loop.allocation``: how an iteration's training budget is split."""
+
+    full = "full"  # every candidate its whole budget (loop.early_stop may halve)
+    halving = "halving"  # successive halving
+    bandit = "bandit"  # UCB over chunks (loop.bandit)
+
+
+class FeedbackMode(Choice):
+    """``feedback.mode``: who gives preferences."""
+
+    fitness = "fitness"  # nobody: fitness only
+    cli = "cli"  # a person at the terminal
+    web = "web"  # a person on a local page
+    scripted = "scripted"  # a teacher that prefers the higher fitness
+
+
+class ExecutorName(Choice):
+    """``executor.name``: where trainings run."""
+
+    local = "local"  # child processes on this machine
+    ray = "ray"  # one Ray task per training
+
+
+class Backend(Choice):
+    """``trainer.backend``: what trains each candidate."""
+
+    sb3 = "sb3"  # Stable-Baselines3 PPO/SAC (trainer.ppo / trainer.sac; trainer.n_envs envs stepped one by one)
+    vector = "vector"  # PPO on batched torch tensors over a batched simulator (eureka/train/vector)
+
+
+class Sim(Choice):
+    """``trainer.sim``: the vector backend's batched simulator."""
+
+    auto = "auto"  # EnvPool where it has the task's env with the task's options, else Gymnasium's vector env
+    envpool = "envpool"  # EnvPool's C++ batched envs (threads)
+    gymnasium = "gymnasium"  # Gymnasium's SyncVectorEnv in one process (any env)
+
+
+def _values(choice: type[Choice]) -> tuple[str, ...]:
+    return tuple(str(m.value) for m in choice)
+
+
+# the valid values as strings, for messages and argument parsers
+ALGOS = _values(Algo)
+DEVICES = _values(Device)
+PROVIDERS = _values(Provider)
+SELECTIONS = _values(Selection)
+FEEDBACK_MODES = _values(FeedbackMode)
+EXECUTORS = _values(ExecutorName)
 
 
 @dataclass
@@ -57,7 +143,7 @@ class BudgetConfig:
 class LLMConfig:
     """``llm``: the designer that writes candidate rewards."""
 
-    provider: str = "offline"  # offline (evolutionary synthesizer, no key) | openai | replay
+    provider: Provider = Provider.offline  # offline (evolutionary synthesizer, no key) | openai | replay
     model: str = "offline-synthesizer"  # model name sent to the server (replay: the model of the recorded run)
     base_url: str | None = None  # OpenAI-compatible server, e.g. http://localhost:8000/v1 (vLLM)
     api_key: str | None = None  # default: $OPENAI_API_KEY; never stored in the repo
@@ -81,14 +167,12 @@ class LLMConfig:
 class TrainerConfig:
     """``trainer``: how each candidate (and each final/baseline run) is trained."""
 
-    # sb3: Stable-Baselines3 PPO/SAC with trainer.ppo / trainer.sac (one env per Python call) | vector: PPO on
-    # batched torch tensors over a batched simulator (trainer.sim, trainer.num_envs, trainer.vector)
-    backend: str = "sb3"
-    algo: str = "ppo"  # ppo | sac (sac needs continuous actions; the vector backend is PPO only)
+    backend: Backend = Backend.sb3  # sb3 | vector (see Backend; the task files choose per task)
+    algo: Algo = Algo.ppo  # ppo | sac (sac needs continuous actions; the vector backend is PPO only)
     # env steps per training; rounded up by SB3 to a whole rollout (n_steps * n_envs for PPO)
     total_timesteps: int = 50_000
     n_envs: int = 8  # vectorized environments per training
-    device: str = "auto"  # auto (cuda when available) | cpu | cuda
+    device: Device = Device.auto  # auto (cuda when available) | cpu | cuda
     normalize: bool = False  # VecNormalize observations and rewards
     subproc_envs: bool = False  # SubprocVecEnv (one process per env); on 2 cores DummyVecEnv is faster
     tensorboard: bool = True  # TensorBoard logs in candidates/<id>/tb (components as reward/<name>)
@@ -96,13 +180,12 @@ class TrainerConfig:
     memory_mb: int = 4096  # address space a training process may add; a reward allocating beyond it: RewardMemoryError
     max_file_mb: int = 256  # largest file a training process may write (policy, logs)
     ppo: dict[str, Any] = field(default_factory=dict)  # SB3 PPO keyword arguments ("lin_<x>" = linear schedule)
-    # vector backend: auto (EnvPool where it has the task's env, else Gymnasium's vector env) | envpool | gymnasium
-    sim: str = "auto"
+    sac: dict[str, Any] = field(default_factory=dict)  # SB3 SAC keyword arguments
+    sim: Sim = Sim.auto  # vector backend: auto | envpool | gymnasium (see Sim)
     num_envs: int = 64  # vector backend: environments simulated as one batch
     sim_threads: int = 1  # vector backend: EnvPool's worker threads per training
     # vector backend: PPO settings (keys and defaults: PPOSettings in eureka/train/vector/ppo.py)
     vector: dict[str, Any] = field(default_factory=dict)
-    sac: dict[str, Any] = field(default_factory=dict)  # SB3 SAC keyword arguments
 
 
 @dataclass
@@ -184,7 +267,7 @@ class TuningConfig:
 class LoopConfig:
     """``loop``: the population and when the search stops."""
 
-    selection: str = "fitness"  # fitness | preference (Bradley-Terry scores) | mixed (mean of both ranks)
+    selection: Selection = Selection.fitness  # fitness | preference (Bradley-Terry scores) | mixed (mean of both ranks)
     population: int = 4  # best candidates kept; each sample's parent is drawn from them (round-robin)
     islands: int = 1  # sub-populations that evolve apart (sample k belongs to island k % islands)
     migration_every: int = 2  # every this many iterations each island's best moves to the next island
@@ -195,7 +278,7 @@ class LoopConfig:
     # at the end of the search the crowned reward is re-trained on search seeds that played no part in choosing
     # it; their mean is the fitness the search reports (the selection seeds' mean is optimistic)
     confirm: ConfirmConfig = field(default_factory=ConfirmConfig)
-    allocation: str = "full"  # full (every candidate its whole budget; early_stop may halve) | halving | bandit
+    allocation: Allocation = Allocation.full  # full (every candidate its whole budget; early_stop may halve) | halving | bandit
     bandit: BanditConfig = field(default_factory=BanditConfig)
     tuning: TuningConfig = field(default_factory=TuningConfig)
 
@@ -204,7 +287,7 @@ class LoopConfig:
 class FeedbackConfig:
     """``feedback``: preference sessions after each iteration's training."""
 
-    mode: str = "fitness"  # fitness (none) | cli (terminal) | web (local page) | scripted (teacher)
+    mode: FeedbackMode = FeedbackMode.fitness  # fitness (none) | cli (terminal) | web (local page) | scripted (teacher)
     max_candidates: int = 4  # candidates shown per iteration (top by fitness, plus the population)
     max_pairs: int = 10  # all pairs when few, else neighbours in the fitness ranking plus random pairs
     timeout_s: float = 600.0  # idle this long without an answer: fall back to fitness (and say so; the page counts down)
@@ -221,7 +304,7 @@ class FeedbackConfig:
 class ExecutorConfig:
     """``executor``: where trainings run."""
 
-    name: str = "local"  # local: child processes on this machine | ray: one Ray task per training
+    name: ExecutorName = ExecutorName.local  # local: child processes on this machine | ray: one Ray task per training
     max_workers: int = 0  # local: trainings at once (0 = one per CPU core); unused by Ray
     address: str | None = None  # ray: null = a local Ray started by the run; 'auto' or 'ray://host:10001'
     num_cpus: int = 0  # ray: CPUs of the local Ray (0 = all cores); ignored with an address
@@ -351,18 +434,16 @@ def _check_vector(cfg: EurekaConfig) -> None:
 
 def check_config(cfg: EurekaConfig) -> None:
     """Check the values a type cannot (choices, ranges, CUDA, a free port); raise ``ConfigError`` (one line)."""
-    _choice("trainer.algo", cfg.trainer.algo, ALGOS)
-    _choice("trainer.backend", cfg.trainer.backend, BACKENDS)
-    _choice("trainer.sim", cfg.trainer.sim, ("auto", "envpool", "gymnasium"))
+    # the choice fields are Enums (Hydra refuses other values while composing); a config built in code may
+    # still hold a plain string: the same check, the same message
+    for key, choice in (("trainer.algo", Algo), ("trainer.device", Device), ("llm.provider", Provider),
+                        ("loop.selection", Selection), ("feedback.mode", FeedbackMode),
+                        ("executor.name", ExecutorName), ("loop.allocation", Allocation),
+                        ("trainer.backend", Backend), ("trainer.sim", Sim)):
+        _choice(key, _select(cfg, key), _values(choice))
+    _check_hyperparams(cfg)
     if cfg.trainer.backend == "vector":
         _check_vector(cfg)
-    _choice("trainer.device", cfg.trainer.device, DEVICES)
-    _choice("llm.provider", cfg.llm.provider, PROVIDERS)
-    _choice("loop.selection", cfg.loop.selection, SELECTIONS)
-    _choice("feedback.mode", cfg.feedback.mode, FEEDBACK_MODES)
-    _choice("executor.name", cfg.executor.name, EXECUTORS)
-    _choice("loop.allocation", cfg.loop.allocation, ("full", "halving", "bandit"))
-    _check_hyperparams(cfg)
     for key in ("iterations", "samples", "loop.population", "llm.concurrency", "loop.islands", "loop.migration_every",
                 "eval.episodes", "trainer.total_timesteps", "trainer.n_envs", "sandbox.workers", "eval.num_seeds"):
         _at_least(key, _select(cfg, key), 1)
@@ -385,10 +466,6 @@ def check_config(cfg: EurekaConfig) -> None:
         if not torch.cuda.is_available():
             raise ConfigError("trainer.device=cuda: torch sees no CUDA device; valid choices here: auto, cpu "
                               "(or install a CUDA build of torch)")
-    if cfg.feedback.mode == "web":
-        from eureka.prefer.port import check_port
-
-        check_port(cfg.feedback.host, cfg.feedback.port)
 
 
 def check_action_space(cfg: EurekaConfig, action_space: Any) -> None:
@@ -398,5 +475,6 @@ def check_action_space(cfg: EurekaConfig, action_space: Any) -> None:
     if cfg.trainer.algo == "sac" and not isinstance(action_space, gym.spaces.Box):
         raise ConfigError(f"trainer.algo=sac: SAC needs continuous (Box) actions but task '{cfg.task.name}' has "
                           f"{action_space} actions; valid choices for this task: ppo")
-__all__ = ["ALGOS", "DEVICES", "EurekaConfig", "check_action_space", "check_config", "final_seeds", "register",
+__all__ = ["ALGOS", "DEVICES", "Algo", "Allocation", "Backend", "Choice", "Device", "EurekaConfig", "ExecutorName",
+           "FeedbackMode", "Provider", "Selection", "Sim", "check_action_space", "check_config", "final_seeds", "register",
            "sb3_class", "to_yaml", "typed"]

@@ -76,7 +76,8 @@ def start(proc) -> None:
     """
     main = sys.modules.get("__main__")
     with _start_lock, _without_secrets():
-        saved = {k: main.__dict__[k] for k in ("__file__", "__spec__") if main is not None and k in main.__dict__}
+        saved: dict[str, Any] = {k: main.__dict__[k] for k in ("__file__", "__spec__")
+                                 if main is not None and k in main.__dict__}
         try:
             for k in saved:
                 if k == "__spec__":
@@ -112,7 +113,7 @@ def _release_forkserver() -> None:
     """
     from multiprocessing import forkserver
 
-    server = forkserver._forkserver
+    server: Any = forkserver._forkserver  # private
     fd = getattr(server, "_forkserver_alive_fd", None)
     if fd is not None:
         with contextlib.suppress(OSError):
@@ -151,7 +152,7 @@ class Child:
     """
 
     def __init__(self, target: Callable, *args: Any, name: str = "eureka-child"):
-        ctx = context()
+        ctx: Any = context()  # a forkserver context (BaseContext's stubs have no Process)
         self.conn, child_conn = ctx.Pipe(duplex=True)
         self.proc = ctx.Process(target=_child_entry, args=(target, child_conn, args), daemon=True, name=name)
         start(self.proc)

@@ -1,6 +1,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from eureka.check_task import check_task
 
 BROKEN = '''
@@ -17,6 +19,7 @@ TASK = Task(name="broken_cartpole", env_id="CartPole-v1", description="balance",
 '''
 
 
+@pytest.mark.e2e  # eureka-check-task trains: a real training
 def test_example_game_passes(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "eureka.check_task", "catch"], capture_output=True, text=True,
                           timeout=300, cwd=tmp_path)

@@ -18,6 +18,7 @@ def run(args, tmp_path, timeout=300):
                           env={**env, **{k: v for k, v in __import__("os").environ.items() if k in ("HOME", "PYTHONPATH")}})
 
 
+@pytest.mark.e2e  # a real eureka run
 def test_tiny_offline_run_writes_the_run_store(tmp_path):
     out = tmp_path / "run"
     proc = run(TINY + [f"hydra.run.dir={out}"], tmp_path)
@@ -69,6 +70,7 @@ def test_help_lists_groups_and_keys(tmp_path):
         assert needle in proc.stdout
 
 
+@pytest.mark.e2e  # a real eureka run
 def test_replay_reproduces_an_offline_run(tmp_path):
     first = run(TINY[:2] + ["iterations=1", "trainer.total_timesteps=256", "eval.baselines=false", "llm.cache=shared",
                             f"hydra.run.dir={tmp_path / 'a'}"] + TINY[3:], tmp_path)
@@ -82,6 +84,7 @@ def test_replay_reproduces_an_offline_run(tmp_path):
         assert a == (tmp_path / "b" / "candidates" / cid / "response.txt").read_text()
 
 
+@pytest.mark.e2e  # a real eureka run
 def test_multirun_over_tasks(tmp_path):
     sweep = tmp_path / "sweep"
     proc = run(["-m", "task=cartpole,catch", "iterations=1", "samples=1", "trainer.total_timesteps=256",
@@ -93,6 +96,7 @@ def test_multirun_over_tasks(tmp_path):
     assert summaries == ["cartpole", "catch"]
 
 
+@pytest.mark.e2e  # a real eureka run
 def test_task_file_by_path(tmp_path):
     path = tmp_path / "my_task.py"
     path.write_text((Path(__file__).resolve().parents[1] / "envs" / "cartpole.py").read_text()

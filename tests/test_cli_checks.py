@@ -120,6 +120,7 @@ def test_broken_tasks_on_the_command_line(tmp_path):
                     run_dir=tmp_path / "b")
 
 
+@pytest.mark.e2e  # eureka-check-task trains: a real training
 def test_a_task_whose_env_lives_in_its_own_file(tmp_path):
     """README's 'Add your environment': task file + game module side by side, run from another folder."""
     from pathlib import Path

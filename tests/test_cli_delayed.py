@@ -21,7 +21,7 @@ import pytest
 from tests.critic.test_corpus import CANARY_DIR, load_case
 from tests.llm.fake_server import FakeOpenAI
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.timeout(600), pytest.mark.e2e]  # real eureka runs: make test, not test-fast
 DELAYED = sorted((Path(__file__).parent / "critic" / "corpus" / "delayed").glob("*.md"))
 FAKE_KEY = "sk-delayed-canary-42424242"
 INNOCENT = {"DATABASE_URL": "postgres://app:pw-canary-7319@db/app", "MYSQL_PWD": "pw-canary-5521",

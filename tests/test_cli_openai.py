@@ -17,7 +17,7 @@ import pytest
 
 from tests.llm.fake_server import GOOD_KEY, FakeOpenAI, closed_port
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.e2e]  # real eureka runs: make test, not test-fast
 
 SCRIPT = Path(sys.executable).parent / "eureka"
 

@@ -38,6 +38,7 @@ def test_the_files_settings_apply_and_the_command_line_overrides_them(reacher, t
     assert "total_timesteps: 200000" in helped.stdout and "target_fitness: -0.01" in helped.stdout
 
 
+@pytest.mark.e2e  # a real eureka run
 def test_a_task_file_runs_into_outputs_of_its_name(reacher, tmp_path):
     proc = run([f"task={reacher}", "iterations=1", *TINY], tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -49,6 +50,7 @@ def test_a_task_file_runs_into_outputs_of_its_name(reacher, tmp_path):
     assert saved["trainer"]["normalize"] is True and saved["loop"]["target_fitness"] == -0.01
 
 
+@pytest.mark.e2e  # a real eureka run
 def test_own_config_dir_for_a_real_run(reacher, tmp_path):
     conf = tmp_path / "project" / "conf" / "task"
     conf.mkdir(parents=True)

@@ -51,3 +51,34 @@ def test_the_list_of_algorithms_is_the_sb3_classes(algo):
     from eureka.train.runner import ALGOS as RUNNER_ALGOS
 
     assert sb3_class(algo).__name__ == algo.upper() and RUNNER_ALGOS[algo] is sb3_class(algo)
+
+
+@pytest.mark.parametrize("override", ["trainer.algo=sacc", "trainer.device=gpu", "llm.provider=claude",
+                                      "loop.selection=best", "loop.allocation=half", "feedback.mode=mail",
+                                      "executor.name=slurm"])
+def test_hydra_itself_refuses_a_value_that_is_no_choice(override):
+    from hydra.errors import ConfigCompositionException
+
+    with pytest.raises(ConfigCompositionException) as info:
+        _composed(override)
+    assert "expected one of" in str(info.value.__cause__)
+
+
+def test_a_choice_is_its_value_everywhere():
+    import json
+
+    from eureka.config import Algo, Selection
+
+    cfg = typed(_composed("trainer.algo=sac", "loop.selection=mixed"))
+    assert cfg.trainer.algo is Algo.sac and cfg.trainer.algo == "sac" and f"{cfg.trainer.algo}" == "sac"
+    assert {"sac": 1}[cfg.trainer.algo] == 1 and json.dumps(cfg.loop.selection) == '"mixed"'
+    assert yaml.safe_load(to_yaml(cfg))["loop"]["selection"] == "mixed" and Selection("mixed") is cfg.loop.selection
+
+
+@pytest.mark.parametrize("task", ["hopper", "half_cheetah", "walker2d", "ant", "humanoid"])
+def test_the_mujoco_tasks_share_one_trainer_group(task):
+    cfg = typed(_composed(f"task={task}"))
+    t = cfg.trainer
+    assert (t.algo, t.n_envs, t.normalize, t.ppo["n_steps"], t.sac["learning_starts"]) == ("ppo", 8, True, 256, 10000)
+    assert t.total_timesteps == (300_000 if task in ("ant", "humanoid") else 200_000)
+    assert typed(_composed(f"task={task}", "trainer.total_timesteps=5")).trainer.total_timesteps == 5

@@ -29,6 +29,7 @@ def _tiny_policy(tmp_path: Path, task: str, n_envs: int = 1) -> Path:
     return out
 
 
+@pytest.mark.e2e  # a training, then a video
 @pytest.mark.parametrize("task,n_envs", [("cartpole", 2), ("hopper", 1), ("catch", 2)])
 def test_rollout_video_of_a_trained_policy(tmp_path, task, n_envs):
     out = _tiny_policy(tmp_path, task, n_envs)
@@ -72,6 +73,7 @@ def test_the_camera_follows_the_body_frame_by_frame(tmp_path, task):
     assert sum(s < 0.002 for s in before) > len(before) // 2, [round(s, 3) for s in before]  # the test can fail
 
 
+@pytest.mark.e2e  # a training, then a video
 def test_half_cheetah_clip_of_a_trained_policy_frame_by_frame(tmp_path):
     """The clip the page shows: every frame shows the cheetah, and the caption (label and time) is burned in."""
     out = _tiny_policy(tmp_path, "half_cheetah")

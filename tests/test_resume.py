@@ -15,7 +15,7 @@ import pytest
 
 from tests.llm.fake_server import GOOD_KEY, FakeOpenAI
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.timeout(600), pytest.mark.e2e]  # real eureka runs: make test, not test-fast
 
 
 def eureka(tmp_path: Path, *args: str, home: Path | None = None) -> subprocess.Popen:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.e2e]  # real eureka runs: make test, not test-fast
 
 
 def processes_with(marker: str) -> list[int]:

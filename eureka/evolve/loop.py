@@ -1,4 +1,4 @@
-"""The Eureka loop: it orchestrates the stages and reads like the five steps of DESIGN.md.
+"""The Eureka loop: it only sequences the stages; it reads like the steps of the README's "What a run does".
 
 Each iteration: ``design`` (the designer writes candidates) -> ``criticise`` (static checks and a
 sandboxed dry run) -> ``train`` (the executor, with successive halving when configured) ->
@@ -10,10 +10,8 @@ reached; then the best reward is re-trained with the final seeds against the bas
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,43 +25,25 @@ from eureka.critic import Critic, SandboxPool
 from eureka.errors import LLMBudgetExceeded, LLMError
 from eureka.evolve.candidate import Candidate, Status
 from eureka.evolve.population import Population
-from eureka.evolve.racing import Racer, pooled_std, precise, seed_values
+from eureka.evolve.racing import Racer, confirm_held_out, pooled_std, seed_values
+from eureka.evolve.reporter import Reporter
 from eureka.evolve.summary import SeedStats, Summary, final_evaluation
-from eureka.evolve.tuning import Trial, Tuner, describe, genome_with_weights, lift_constants, tuning_note
-from eureka.llm import Designer, DesignRequest, make_designer
+from eureka.evolve.trainings import Trainings
+from eureka.evolve.tuning import tune_constants, tuning_note
+from eureka.llm import Designer, make_designer
 from eureka.prefer import PreferenceRound, Session, make_session, public, run_round
+from eureka.prefer.port import check_feedback
 from eureka.prefer.steer import outcome
-from eureka.prompts import build_messages
+from eureka.prompts.requests import design_requests
 from eureka.render import record_videos
 from eureka.reward import sample_states
 from eureka.store import RunStore
 from eureka.store.provenance import changed_since, first_provenance, provenance
-from eureka.train import TrainSpec, make_executor, train_spec
-from eureka.train.bandit import bandit_allocation
-from eureka.train.halving import rungs, successive_halving
-from eureka.train.recording import RecordingExecutor
+from eureka.train import TrainSpec, make_executor
 from eureka.train.result import Executor, TrainResult
-from eureka.train.runner import rounded_timesteps
 from eureka.train.vector.sims import sim_fallback_note
 
 _MAKE = object()  # "build it from the config"
-
-
-class Reporter:
-    """Hooks the CLI uses to show progress; all no-ops here."""
-
-    def iteration_started(self, it: int, total: int) -> None: ...
-    def candidates_designed(self, it: int, candidates: list[Candidate]) -> None: ...
-    def training_started(self, job_id: str, total_steps: int) -> None: ...
-    def training_progress(self, job_id: str, steps: int) -> None: ...
-    def candidate_done(self, cand: Candidate) -> None: ...
-    def job_done(self, job_id: str, result: TrainResult) -> None: ...
-    def paused(self):
-        """Context in which a session may use the terminal (progress display paused)."""
-        return contextlib.nullcontext()
-
-    def phase(self, text: str) -> None: ...
-    def message(self, text: str) -> None: ...
 
 
 class EurekaLoop:
@@ -71,13 +51,16 @@ class EurekaLoop:
 
     The collaborators can be injected (tests use a fast stub executor): ``designer`` writes the
     candidates, ``executor`` trains them, ``session`` asks for preferences (None: fitness only).
+    ``checked``: ``cfg`` was checked already (``check_config``), as the CLI does before Hydra starts.
     """
 
     def __init__(self, cfg: EurekaConfig | Any, run_dir: str | Path, reporter: Reporter | None = None,
                  designer: Designer | None = None, executor: Executor | None = None,
-                 session: Session | None = _MAKE):  # type: ignore[assignment]
+                 session: Session | None = _MAKE, checked: bool = False):  # type: ignore[assignment]
         cfg = typed(cfg)  # one typed object (an OmegaConf config is converted once, here)
-        check_config(cfg)
+        if not checked:  # checked: the CLI checked this very config before Hydra started (eureka.cli.preflight)
+            check_config(cfg)
+            check_feedback(cfg)  # feedback=web: a free port
         self.cfg = cfg
         if cfg.sandbox.env_allow:  # names the trusted processes keep, so jails can be given them
             os.environ["EUREKA_ENV_ALLOW"] = ",".join(cfg.sandbox.env_allow)
@@ -85,10 +68,7 @@ class EurekaLoop:
         self.reporter = reporter or Reporter()
         self.task = tasks.make(cfg.task.name)
         self.designer = designer or make_designer(cfg.llm, seed=cfg.seed, run_dir=run_dir)
-        # every training result is recorded as it arrives (trainings.jsonl), so resume=<run_dir> trains nothing twice
-        self.executor = RecordingExecutor(executor or make_executor(cfg.executor, cfg.trainer.timeout_s,
-                                                                    log_dir=self.store.root / "ray"),
-                                          self.store.root)
+        executor = executor or make_executor(cfg.executor, cfg.trainer.timeout_s, log_dir=self.store.root / "ray")
         self.candidates: list[Candidate] = []
         self.best: Candidate | None = None
         lc = cfg.loop
@@ -100,6 +80,8 @@ class EurekaLoop:
             if session is _MAKE else session
         if self.session is not None:
             self.reporter = self.session.watch(self.reporter)  # the web page follows the run through the hooks
+        # every training goes through here; each result is recorded as it arrives (trainings.jsonl)
+        self.trainings = Trainings(cfg, executor, self.store, self.reporter)
         self.notes_for: dict[str, list[str]] = {}
         self.tuned: set[str] = set()  # candidates whose constants were tuned (loop.tuning)
         self.tuning_note: str | None = None  # what the last tuning did, for the next prompt
@@ -111,7 +93,12 @@ class EurekaLoop:
                                final_seeds=final_seeds(cfg), racing=self.racer.describe(),
                                allocation="halving" if lc.early_stop.enabled else lc.allocation)
         self.t0 = time.time()
-        self.wall_before = self.earlier_wall_time()  # a resumed run goes on counting its earlier processes' time
+        self.wall_before = self.store.earlier_wall_time()  # a resumed run goes on counting its earlier processes' time
+
+    @property
+    def executor(self) -> Executor:
+        """The executor every training runs on (recording each result)."""
+        return self.trainings.executor
 
     # -- the run ---------------------------------------------------------------------------
     def run(self) -> Summary:
@@ -151,26 +138,10 @@ class EurekaLoop:
         An exhausted token budget ends the search cleanly (no candidates); other LLM errors stop the run.
         """
         self.reporter.iteration_started(it, self.cfg.iterations)
-        general = list(self.cfg.notes)
-        groups: dict[str | None, list[int]] = {}
-        parents: dict[str | None, Candidate | None] = {}
-        for k in range(self.cfg.samples):
-            parent = self.population.parent_for(k)
-            key = parent.id if parent else None
-            groups.setdefault(key, []).append(k)
-            parents[key] = parent
-        requests = []
-        population = [c.as_parent() for c in self.population.all()]
-        for key, samples in groups.items():
-            parent = parents[key]
-            notes = general + (self.notes_for.get(parent.id, []) if parent else [])
-            messages = build_messages(self.task, parent.response if parent else None,
-                                      parent.reflection.text if parent and parent.reflection else None,
-                                      errors, notes, tuning=self.tuning_note)
-            requests.append(DesignRequest(self.task, messages, len(samples), it,
-                                          self.cfg.seed + 1000 * samples[0],
-                                          parent=parent.as_parent() if parent else None, population=population,
-                                          errors=errors, notes=notes))
+        parents = [self.population.parent_for(k) for k in range(self.cfg.samples)]
+        groups = design_requests(self.task, it, self.cfg.seed, parents, [c.as_parent() for c in self.population.all()],
+                                 errors, list(self.cfg.notes), self.notes_for, tuning=self.tuning_note)
+        requests = [g.request for g in groups]
         try:
             answered = self.designer.propose_many(requests)
         except LLMBudgetExceeded as exc:
@@ -178,13 +149,11 @@ class EurekaLoop:
             self.summary.message = str(exc)
             return []
         cands = []
-        for (key, samples), request, answers in zip(groups.items(), requests, answered, strict=True):
-            for k, answer in zip(samples, answers, strict=False):
-                cand = Candidate(f"iter{it}_sample{k}", it, k, response=answer.text, parent=key,
+        for group, answers in zip(groups, answered, strict=True):
+            for k, answer in zip(group.samples, answers, strict=False):
+                cand = Candidate(f"iter{it}_sample{k}", it, k, response=answer.text, parent=group.parent,
                                  island=k % self.population.islands)
-                d = self.store.candidate_dir(cand.id)
-                self.store.write_json(d / "prompt.json", request.messages)
-                self.store.write_text(d / "response.txt", answer.text)
+                self.store.save_design(cand.id, group.request.messages, answer.text)
                 self.store.event("designed", id=cand.id, parent=cand.parent, island=cand.island,
                                  prompt_tokens=answer.prompt_tokens, completion_tokens=answer.completion_tokens,
                                  cached=answer.cached)
@@ -202,11 +171,9 @@ class EurekaLoop:
         """Check every candidate before training (step 2); return those that passed."""
         for cand in cands:
             verdict = critic.check_answer(cand.response)
-            d = self.store.candidate_dir(cand.id)
-            if verdict.code:
-                cand.code = verdict.code
-                cand.reward_path = str(self.store.write_text(d / "reward.py", verdict.code))
-            self.store.write_json(d / "validation.json", verdict.to_dict())
+            path = self.store.save_verdict(cand.id, verdict.code, verdict.to_dict())
+            if path is not None:
+                cand.code, cand.reward_path = verdict.code, path
             self.store.event("validated", id=cand.id, status=verdict.status, error_class=verdict.error_class,
                              message=verdict.message, line=verdict.line)
             if verdict.failure is not None:
@@ -218,22 +185,12 @@ class EurekaLoop:
         """Train every candidate (step 3); with ``loop.early_stop``, by successive halving."""
         specs = [self.spec(c.id, "candidate", self.racer.first_seed, c.reward_path, self.store.candidate_dir(c.id))
                  for c in cands]
-        for sp in specs:
-            self.reporter.training_started(sp.job_id, rounded_timesteps(sp))
-        es, lc = self.cfg.loop.early_stop, self.cfg.loop
         pooled = self.pooled_std()
 
         def score(r: TrainResult) -> float:  # the racing statistic, as the population ranks
             return self.racer.statistic([r.fitness if r.ok else None], pooled)
 
-        if lc.allocation == "bandit":
-            b = lc.bandit
-            return bandit_allocation(self.executor, specs, b.budget, b.chunk, b.c, b.parallel,
-                                     self.reporter.training_progress, score=score)
-        halving = es.enabled or lc.allocation == "halving"
-        fractions = rungs(es.eta, es.min_fraction) if halving else [1.0]
-        return successive_halving(self.executor, specs, fractions, es.eta, self.reporter.training_progress,
-                                  score=score)
+        return self.trainings.search(specs, score)
 
     def analyze(self, cands: list[Candidate], results: list[TrainResult]) -> None:
         """Turn each training result into the candidate's fitness and reflection (step 4)."""
@@ -247,7 +204,7 @@ class EurekaLoop:
             cand.env_corr = result.env_corr
             cand.reflection = analyze(result.snapshots, result.fitness, self.task.fitness.description,
                                       env_corr=result.env_corr, ran=ran)
-            self.store.write_text(self.store.candidate_dir(cand.id) / "reflection.txt", cand.reflection.text)
+            self.store.save_reflection(cand.id, cand.reflection.text)
             cand.steps, cand.stopped_at = result.steps, result.stopped_at
             if result.ok:
                 cand.status = Status.OK
@@ -279,22 +236,14 @@ class EurekaLoop:
                 seed = self.racer.next_seed(c)
                 if seed is None:  # it has all its seeds already
                     continue
-                specs.append(self.retrain_spec(c, seed, "seed"))
-            for sp in specs:
-                self.reporter.training_started(sp.job_id, rounded_timesteps(sp))
-            results = self.executor.run(specs, self.reporter.training_progress, self.reporter.job_done)
+                specs.append(self.trainings.again(c, seed, "seed"))
+            results = self.trainings.run(specs)
             for c, sp, r in zip(picks, specs, results, strict=True):
                 c.record_seed(sp.seed, r.fitness if r.ok else None, r.steps)
                 c.steps = sum(c.seed_steps.values())
                 self.store.event("raced", id=c.id, seed=sp.seed, fitness=r.fitness, status=r.status,
                                  seeds={str(k): v for k, v in c.seed_fitness.items()})
             self.rescore()
-
-    def retrain_spec(self, c: Candidate, seed: int, kind: str) -> TrainSpec:
-        """``c`` trained once more on ``seed`` with the budget its first training got (``kind``: seed | confirm)."""
-        sp = self.spec(f"{c.id}_{kind}{seed}", "candidate", seed, c.reward_path,
-                       self.store.candidate_dir(c.id) / f"{kind}{seed}")
-        return replace(sp, total_timesteps=next(iter(c.seed_steps.values()), sp.total_timesteps) or sp.total_timesteps)
 
     def confirm(self) -> None:
         """Re-train the crowned reward on search seeds it was never trained on (``loop.confirm``).
@@ -308,26 +257,9 @@ class EurekaLoop:
         cc, best = self.cfg.loop.confirm, self.best
         if cc.seeds <= 0 or best is None or not best.reward_path:
             return
-        have = set(best.seed_fitness)
-        held_out = [s for s in self.racer.seed_list(len(have) + cc.max_seeds) if s not in have][:cc.max_seeds]
-        per: dict[int, float | None] = {}
-        failed: list[str] = []
-        want = cc.seeds
-        while len(per) < want:
-            seeds = held_out[len(per):want]
-            self.reporter.phase(f"confirming {best.id} on held-out search seed(s) {seeds} "
-                                f"(it was chosen on seeds {sorted(have)})")
-            specs = [self.retrain_spec(best, s, "confirm") for s in seeds]
-            for sp in specs:
-                self.reporter.training_started(sp.job_id, rounded_timesteps(sp))
-            for s, r in zip(seeds, self.executor.run(specs, self.reporter.training_progress, self.reporter.job_done),
-                            strict=True):
-                per[s] = r.fitness if r.ok else None
-                self.summary.confirm_steps += r.steps
-                if not r.ok:
-                    failed.append(f"seed {s}: {r.error_class}: {r.message}")
-            if any(v is not None for v in per.values()) and not precise(list(per.values()), cc.rse):
-                want = min(cc.max_seeds, len(per) + 2)
+        done = confirm_held_out(best, self.racer, cc, self.trainings, self.reporter.phase)
+        per, failed = done.per_seed, done.failed
+        self.summary.confirm_steps += done.steps
         self.summary.confirm_of, self.summary.confirmed = best.id, SeedStats(per)
         if failed:
             self.reporter.message(f"confirming {best.id}: {len(failed)} of {len(per)} training(s) failed "
@@ -368,65 +300,12 @@ class EurekaLoop:
         if not tc.enabled or best is None or best.id in self.tuned or not best.code:
             return
         self.tuned.add(best.id)
-        lifted = lift_constants(best.code, int(tc.max_params))
-        verdict = critic.check_code(lifted.render()) if lifted.params else None
-        if verdict is None or verdict.failure is not None:
-            why = "no constant to tune" if verdict is None else verdict.message
-            self.store.event("tuning_skipped", id=best.id, reason=why)
+        pooled = self.pooled_std()
+        child = tune_constants(best, it, self.cfg, critic.check_code, self.trainings, self.store,
+                               lambda values: self.racer.statistic(values, pooled), self.task.fitness.description,
+                               self.reporter.phase)
+        if child is None or child.tuning is None:
             return
-        self.reporter.phase(f"tuning {len(lifted.params)} constant(s) of {best.id}")
-        child = Candidate(f"iter{it}_tuned", it, int(self.cfg.samples), parent=best.id, island=best.island)
-        d = self.store.candidate_dir(child.id)
-        seeds = list(best.seed_fitness)[:int(tc.seeds)]
-        full = best.seed_steps.get(seeds[0]) or int(self.cfg.trainer.total_timesteps)  # what the parent got
-        budget = max(1, int(round(float(tc.fraction) * full)))
-        tuner = Tuner(lifted.params, int(tc.trials), float(tc.ratio), float(tc.sigma), seed=int(self.cfg.seed) + it)
-        pooled, spent, results = self.pooled_std(), 0, {}
-        for g in range(tuner.generations):
-            xs, trials = tuner.ask(), []
-            for j, x in enumerate(xs):
-                n, values = g * tuner.popsize + j, tuner.values(x)
-                path = self.store.write_text(d / f"trial{n}" / "reward.py", lifted.render(values))
-                specs = [replace(self.spec(f"{child.id}_trial{n}_seed{s}", "candidate", s, str(path),
-                                           d / f"trial{n}" / f"seed{s}"), total_timesteps=budget) for s in seeds]
-                rs = self.executor.run(specs, self.reporter.training_progress)
-                spent += sum(r.new_steps or r.steps for r in rs)
-                per = {s: (r.fitness if r.ok else None) for s, r in zip(seeds, rs, strict=True)}
-                trials.append(Trial(values, per, self.racer.statistic(list(per.values()), pooled)))
-                results[n] = rs
-            tuner.tell(xs, trials)
-        top = tuner.best()
-        if top is None:
-            self.store.event("tuning_skipped", id=best.id, reason="every trial failed")
-            return
-        lifted.genome_line = genome_with_weights(lifted.genome_line, lifted.params, top.values)
-        child.code = lifted.render(top.values)
-        child.reward_path = str(self.store.write_text(d / "reward.py", child.code))
-        n = tuner.trials.index(top)
-        rs = results[n]
-        counted = sum(r.new_steps or r.steps for r in rs)  # the best trial's steps: the child's own seeds
-        if budget < full:  # confirm at the parent's budget, on the same seeds
-            rs = self.executor.run([replace(self.spec(f"{child.id}_seed{s}", "candidate", s, child.reward_path,
-                                                      d / f"seed{s}"), total_timesteps=full) for s in seeds],
-                                   self.reporter.training_progress)
-            spent += sum(r.steps for r in rs)
-            counted = sum(r.steps for r in rs)
-        for s, r in zip(seeds, rs, strict=True):
-            child.record_seed(s, r.fitness if r.ok else None, r.steps)
-        child.status = Status.OK if child.fitness is not None else Status.FAILED
-        child.steps = sum(child.seed_steps.values())
-        child.env_corr = rs[0].env_corr
-        child.reflection = analyze(rs[0].snapshots, rs[0].fitness, self.task.fitness.description,
-                                   env_corr=rs[0].env_corr)
-        before = self.racer.statistic([best.seed_fitness.get(s) for s in seeds], pooled)
-        after = self.racer.statistic(list(child.seed_fitness.values()), pooled)
-        child.tuning = {"constants": describe(lifted.params, top.values), "trials": len(tuner.trials),
-                        "steps": spent, "steps_in_child": counted, "seeds": seeds, "before": before, "after": after, "gain": after - before}
-        child.response = (f"The constants of {best.id} tuned by CMA-ES ({len(tuner.trials)} trials).\n\n"
-                          f"```python\n{child.code}```\n")
-        self.store.write_text(d / "response.txt", child.response)
-        self.store.write_text(d / "reflection.txt", child.reflection.text)
-        self.store.event("tuned", id=child.id, parent=best.id, **child.tuning)
         self.candidates.append(child)
         self.rescore()
         self.race([child])
@@ -444,7 +323,7 @@ class EurekaLoop:
         sim_note = sim_fallback_note(self.cfg, self.task)
         if sim_note:
             self.reporter.message(sim_note)
-        self.store.write_text("config.yaml", to_yaml(self.cfg))
+        self.store.save_config(to_yaml(self.cfg))
         self.summary.provenance = provenance(yaml.safe_load(to_yaml(self.cfg)))
         changed = changed_since(first_provenance(self.store.events()), self.summary.provenance)
         if changed:
@@ -499,10 +378,8 @@ class EurekaLoop:
         seeds = self.summary.final_seeds
         self.reporter.phase(f"final evaluation: best reward and baselines x {len(seeds)} seeds ({seeds}; "
                             f"the search used seeds {sorted({s for c in self.candidates for s in c.seed_fitness})})")
-        self.summary.final = final_evaluation(
-            self.executor, self.spec, self.best.reward_path, seeds, self.store.root, self.cfg.eval.baselines,
-            on_start=lambda sp: self.reporter.training_started(sp.job_id, rounded_timesteps(sp)),
-            on_progress=self.reporter.training_progress, on_done=self.reporter.job_done)
+        self.summary.final = final_evaluation(self.trainings, self.best.reward_path, seeds, self.store.root,
+                                              self.cfg.eval.baselines)
         if self.summary.final.note:
             self.reporter.message(f"human-normalized score: {self.summary.final.note}")
         self.summary.status = "completed"
@@ -512,18 +389,10 @@ class EurekaLoop:
 
     def spec(self, job_id: str, mode: str, seed: int, reward_path: str | None, out_dir: Path) -> TrainSpec:
         """What to train, from ``trainer.*``, ``sandbox.*`` and ``eval.episodes``."""
-        return train_spec(self.cfg, job_id=job_id, mode=mode, seed=seed, reward_path=reward_path,
-                          out_dir=str(out_dir))
-
-    def earlier_wall_time(self) -> float:
-        """The wall time the run's earlier processes recorded in ``summary.json`` (0 for a new run)."""
-        try:
-            v = json.loads((self.store.root / "summary.json").read_text()).get("wall_time_s")
-        except (OSError, ValueError, AttributeError):
-            return 0.0
-        return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 else 0.0
+        return self.trainings.spec(job_id, mode, seed, reward_path, out_dir)
 
     def write_summary(self) -> None:
+        """``summary.json`` as the run stands now."""
         s = self.summary
         s.best, s.candidates = self.best, self.candidates
         s.population = [c.id for c in self.population.all()]
@@ -531,7 +400,7 @@ class EurekaLoop:
         s.walls = self.walls
         s.jails = self.jails
         s.wall_time_s = self.wall_before + time.time() - self.t0
-        self.store.write_json("summary.json", s.to_dict())
+        self.store.save_summary(s.to_dict())
 
     # -- preferences (a session after each iteration's training) ---------------------------
     def ask_preferences(self, it: int, cands: list[Candidate]) -> PreferenceRound:
@@ -544,7 +413,7 @@ class EurekaLoop:
             known += [n for n in notes if n not in known]
         for c in self.candidates:
             c.preference = rnd.scores.get(c.id)
-        self.store.write_json("preference_scores.json", {"scores": rnd.scores, "notes": self.notes_for})
+        self.store.save_preferences(rnd.scores, self.notes_for)
         self.store.event("preferences", **rnd.event())
         for info in rnd.videos:
             self.walls.setdefault("renderer", info.get("walls", []))

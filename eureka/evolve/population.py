@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 from typing import Protocol
 
-SELECTIONS = ("fitness", "preference", "mixed")
+from eureka.config import SELECTIONS, LoopConfig
+
+_L = LoopConfig  # the defaults live in eureka/config.py
 
 
 class Member(Protocol):
@@ -57,8 +59,8 @@ class Population:
     they rank ahead of the others.
     """
 
-    def __init__(self, size: int = 4, islands: int = 1, selection: str = "fitness", migration_every: int = 2,
-                 min_seeds: int = 1):
+    def __init__(self, size: int = _L.population, islands: int = _L.islands, selection: str = _L.selection,
+                 migration_every: int = _L.migration_every, min_seeds: int = 1):
         if selection not in SELECTIONS:
             raise ValueError(f"loop.selection must be one of {', '.join(SELECTIONS)}, not '{selection}'")
         self.islands = max(1, int(islands))

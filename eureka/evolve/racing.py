@@ -22,12 +22,18 @@ final seeds never meet (with ``eval.seeds`` holding ``seed`` itself, the search 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from eureka.config import RacingConfig
 from eureka.errors import ConfigError
+
+if TYPE_CHECKING:
+    from eureka.evolve.candidate import Candidate
+    from eureka.evolve.trainings import Trainings
 
 SEED_STEP = 7919  # a prime: search seeds seed, seed + 7919, ... rarely meet anyone's hand-picked seeds
 
@@ -115,11 +121,11 @@ class Racer:
 
     seed: int
     final_seeds: list[int]
-    enabled: bool = True
-    seeds: int = 2  # each iteration, the top candidates are trained until they have this many seeds
-    top: int = 2  # how many of the best candidates are raced each iteration
-    k: float = 1.0  # width of the lower confidence bound (in standard errors)
-    min_seeds: int = 2  # seeds a candidate needs before it can be the best or a parent
+    enabled: bool = RacingConfig.enabled  # (the defaults live in eureka/config.py: RacingConfig)
+    seeds: int = RacingConfig.seeds  # each iteration, the top candidates are trained until they have this many seeds
+    top: int = RacingConfig.top  # how many of the best candidates are raced each iteration
+    k: float = RacingConfig.k  # width of the lower confidence bound (in standard errors)
+    min_seeds: int = RacingConfig.min_seeds  # seeds a candidate needs before it can be the best or a parent
 
     @classmethod
     def from_config(cls, cfg) -> Racer:
@@ -184,4 +190,37 @@ class Racer:
         return [c for c in ranked[:self.top] if self.next_seed(c) is not None]
 
 
-__all__ = ["Racer", "lcb", "pooled_std", "precise", "search_seeds", "seed_values"]
+@dataclass
+class Confirmation:
+    """The crowned reward re-trained on held-out search seeds: fitness per seed, steps spent, failures."""
+
+    per_seed: dict[int, float | None] = field(default_factory=dict)
+    steps: int = 0
+    failed: list[str] = field(default_factory=list)
+
+
+def confirm_held_out(best: Candidate, racer: Racer, cc: Any, trainings: Trainings,
+                     phase: Callable[[str], None]) -> Confirmation:
+    """Re-train ``best`` on search seeds it was never trained on (``loop.confirm``, ``cc``): at least
+    ``cc.seeds``, then two more at a time while the held-out mean's standard error exceeds ``cc.rse`` of its
+    magnitude, up to ``cc.max_seeds``."""
+    have = set(best.seed_fitness)
+    held_out = [s for s in racer.seed_list(len(have) + cc.max_seeds) if s not in have][:cc.max_seeds]
+    out = Confirmation()
+    per = out.per_seed
+    want = cc.seeds
+    while len(per) < want:
+        seeds = held_out[len(per):want]
+        phase(f"confirming {best.id} on held-out search seed(s) {seeds} (it was chosen on seeds {sorted(have)})")
+        results = trainings.run([trainings.again(best, s, "confirm") for s in seeds])
+        for s, r in zip(seeds, results, strict=True):
+            per[s] = r.fitness if r.ok else None
+            out.steps += r.steps
+            if not r.ok:
+                out.failed.append(f"seed {s}: {r.error_class}: {r.message}")
+        if any(v is not None for v in per.values()) and not precise(list(per.values()), cc.rse):
+            want = min(cc.max_seeds, len(per) + 2)
+    return out
+
+
+__all__ = ["Confirmation", "Racer", "confirm_held_out", "lcb", "pooled_std", "precise", "search_seeds", "seed_values"]

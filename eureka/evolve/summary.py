@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from eureka.evolve.candidate import Candidate
-from eureka.train import TrainSpec
-from eureka.train.result import DoneFn, Executor, ProgressFn, TrainResult
+from eureka.train.result import TrainResult
 
-SpecFn = Callable[[str, str, int, "str | None", Path], TrainSpec]  # (job_id, mode, seed, reward_path, out_dir)
+if TYPE_CHECKING:
+    from eureka.evolve.trainings import Trainings
 
 
 def human_normalized_score(f_method: float | None, f_env: float | None, f_sparse: float | None) -> float | None:
@@ -88,20 +88,16 @@ class FinalEvaluation:
         return denominator_note(self.env_reward, self.sparse)
 
 
-def final_evaluation(executor: Executor, make_spec: SpecFn, reward_path: str, seeds: list[int], root: Path,
-                     baselines: bool = True, on_start: Callable[[TrainSpec], None] | None = None,
-                     on_progress: ProgressFn | None = None, on_done: DoneFn | None = None) -> FinalEvaluation:
+def final_evaluation(trainings: Trainings, reward_path: str, seeds: list[int], root: Path,
+                     baselines: bool = True) -> FinalEvaluation:
     """Re-train ``reward_path`` with each seed, and both baselines with the same seeds and budget."""
     specs = []
     for s in seeds:
-        specs.append(make_spec(f"best_seed{s}", "candidate", s, reward_path, root / "final" / f"best_seed{s}"))
+        specs.append(trainings.spec(f"best_seed{s}", "candidate", s, reward_path, root / "final" / f"best_seed{s}"))
         if baselines:
             for mode in ("env", "sparse"):
-                specs.append(make_spec(f"{mode}_seed{s}", mode, s, None, root / "baselines" / f"{mode}_seed{s}"))
-    for sp in specs:
-        if on_start is not None:
-            on_start(sp)
-    results: list[TrainResult] = executor.run(specs, on_progress, on_done)
+                specs.append(trainings.spec(f"{mode}_seed{s}", mode, s, None, root / "baselines" / f"{mode}_seed{s}"))
+    results: list[TrainResult] = trainings.run(specs)
     per = {r.job_id: r.fitness for r in results}
 
     def stats(prefix: str) -> SeedStats:

@@ -20,9 +20,19 @@ from __future__ import annotations
 import ast
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from eureka.analyze import analyze
+from eureka.config import TuningConfig
+from eureka.evolve.candidate import Candidate, Status
+
+if TYPE_CHECKING:  # only for annotations: the operator gets its collaborators from the loop
+    from eureka.evolve.trainings import Trainings
+    from eureka.store import RunStore
 
 GENOME_TAG = "# eureka-genome: "
 
@@ -151,7 +161,7 @@ class _Lifter(ast.NodeTransformer):
         return ast.copy_location(ast.Name(id=name, ctx=ast.Load()), node)
 
 
-def lift_constants(code: str, max_params: int = 6) -> LiftedReward:
+def lift_constants(code: str, max_params: int = TuningConfig.max_params) -> LiftedReward:
     """Lift the float constants of every function in ``code`` to module-level parameters (see the module doc)."""
     scout = _Lifter()
     for node in ast.parse(code).body:
@@ -197,7 +207,8 @@ class Trial:
 class Tuner:
     """CMA-ES over log-multipliers of the lifted constants (``ask``/``tell`` by generations)."""
 
-    def __init__(self, params: list[Lifted], trials: int, ratio: float = 4.0, sigma: float = 0.5, seed: int = 0):
+    def __init__(self, params: list[Lifted], trials: int, ratio: float = TuningConfig.ratio,
+                 sigma: float = TuningConfig.sigma, seed: int = 0):
         from cmaes import CMA
 
         n = len(params)
@@ -246,5 +257,75 @@ def tuning_note(cand_id: str, parent_id: str, info: dict) -> str:
                   gain="n/a" if gain is None else f"{gain:+.4g}")
 
 
+def tune_constants(best: Candidate, it: int, cfg: Any, check_code: Callable[[str], Any], trainings: Trainings,
+                   store: RunStore, statistic: Callable[[list[float | None]], float], fitness_description: str,
+                   phase: Callable[[str], None]) -> Candidate | None:
+    """Tune the constants of ``best`` (``loop.tuning``): CMA-ES trials on its own search seeds, each scored by
+    ``statistic`` (the racing statistic); the best trial becomes a new candidate ``iter<it>_tuned`` whose
+    parent is ``best``, re-trained at the parent's budget when the trials had less. None (and a
+    ``tuning_skipped`` event) when there is nothing to tune, the lifted code fails ``check_code`` (the
+    critic) or every trial failed.
+    """
+    tc = cfg.loop.tuning
+    lifted = lift_constants(best.code or "", int(tc.max_params))
+    verdict = check_code(lifted.render()) if lifted.params else None
+    if verdict is None or verdict.failure is not None:
+        why = "no constant to tune" if verdict is None else verdict.message
+        store.event("tuning_skipped", id=best.id, reason=why)
+        return None
+    phase(f"tuning {len(lifted.params)} constant(s) of {best.id}")
+    child = Candidate(f"iter{it}_tuned", it, int(cfg.samples), parent=best.id, island=best.island)
+    d = store.candidate_dir(child.id)
+    seeds = list(best.seed_fitness)[:int(tc.seeds)]
+    full = best.seed_steps.get(seeds[0]) or int(cfg.trainer.total_timesteps)  # what the parent got
+    budget = max(1, int(round(float(tc.fraction) * full)))
+    tuner = Tuner(lifted.params, int(tc.trials), float(tc.ratio), float(tc.sigma), seed=int(cfg.seed) + it)
+    spent, results = 0, {}
+    for g in range(tuner.generations):
+        xs, trials = tuner.ask(), []
+        for j, x in enumerate(xs):
+            n, values = g * tuner.popsize + j, tuner.values(x)
+            path = store.write_text(d / f"trial{n}" / "reward.py", lifted.render(values))
+            specs = [trainings.spec(f"{child.id}_trial{n}_seed{s}", "candidate", s, str(path),
+                                    d / f"trial{n}" / f"seed{s}", total_timesteps=budget) for s in seeds]
+            rs = trainings.run(specs, shown=False)
+            spent += sum(r.new_steps or r.steps for r in rs)
+            per = {s: (r.fitness if r.ok else None) for s, r in zip(seeds, rs, strict=True)}
+            trials.append(Trial(values, per, statistic(list(per.values()))))
+            results[n] = rs
+        tuner.tell(xs, trials)
+    top = tuner.best()
+    if top is None:
+        store.event("tuning_skipped", id=best.id, reason="every trial failed")
+        return None
+    lifted.genome_line = genome_with_weights(lifted.genome_line, lifted.params, top.values)
+    child.code = lifted.render(top.values)
+    child.reward_path = str(store.write_text(d / "reward.py", child.code))
+    rs = results[tuner.trials.index(top)]
+    counted = sum(r.new_steps or r.steps for r in rs)  # the best trial's steps: the child's own seeds
+    if budget < full:  # confirm at the parent's budget, on the same seeds
+        rs = trainings.run([trainings.spec(f"{child.id}_seed{s}", "candidate", s, child.reward_path, d / f"seed{s}",
+                                           total_timesteps=full) for s in seeds], shown=False)
+        spent += sum(r.steps for r in rs)
+        counted = sum(r.steps for r in rs)
+    for s, r in zip(seeds, rs, strict=True):
+        child.record_seed(s, r.fitness if r.ok else None, r.steps)
+    child.status = Status.OK if child.fitness is not None else Status.FAILED
+    child.steps = sum(child.seed_steps.values())
+    child.env_corr = rs[0].env_corr
+    child.reflection = analyze(rs[0].snapshots, rs[0].fitness, fitness_description, env_corr=rs[0].env_corr)
+    before = statistic([best.seed_fitness.get(s) for s in seeds])
+    after = statistic(list(child.seed_fitness.values()))
+    child.tuning = {"constants": describe(lifted.params, top.values), "trials": len(tuner.trials),
+                    "steps": spent, "steps_in_child": counted, "seeds": seeds, "before": before, "after": after,
+                    "gain": after - before}
+    child.response = (f"The constants of {best.id} tuned by CMA-ES ({len(tuner.trials)} trials).\n\n"
+                      f"```python\n{child.code}```\n")
+    store.write_text(d / "response.txt", child.response)
+    store.write_text(d / "reflection.txt", child.reflection.text)
+    store.event("tuned", id=child.id, parent=best.id, **child.tuning)
+    return child
+
+
 __all__ = ["Lifted", "LiftedReward", "Trial", "Tuner", "describe", "genome_with_weights", "lift_constants",
-           "tuning_note"]
+           "tune_constants", "tuning_note"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Any
 
 import openai
 
@@ -46,7 +47,7 @@ class OpenAIDesigner(Designer):
         return self.base_url or "api.openai.com"
 
     def _create(self, messages: list[dict], n: int):
-        kwargs = {"model": self.model, "messages": messages, "temperature": self.temperature}
+        kwargs: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": self.temperature}
         if n > 1:
             kwargs["n"] = n
         if self.max_tokens:

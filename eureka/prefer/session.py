@@ -19,7 +19,10 @@ from typing import TextIO
 
 import numpy as np
 
+from eureka.config import FeedbackConfig
 from eureka.prefer.log import PreferenceLog
+
+_F = FeedbackConfig  # the defaults live in eureka/config.py
 
 CHOICES = {"a": "a", "b": "b", "t": "tie", "tie": "tie", "s": "skip", "skip": "skip"}
 
@@ -71,7 +74,7 @@ class Session:
     follow the run between sessions.
     """
 
-    def __init__(self, log: PreferenceLog, timeout_s: float = 600.0):
+    def __init__(self, log: PreferenceLog, timeout_s: float = _F.timeout_s):
         self.log, self.timeout_s = log, timeout_s
 
     def __enter__(self) -> Session:
@@ -109,7 +112,7 @@ class Session:
 class ScriptedTeacher(Session):
     """Prefers the higher fitness; with probability ``noise`` it answers the other way (B-Pref style)."""
 
-    def __init__(self, log: PreferenceLog, noise: float = 0.0, seed: int = 0):
+    def __init__(self, log: PreferenceLog, noise: float = _F.noise, seed: int = _F.seed):
         super().__init__(log)
         self.noise, self.rng = noise, np.random.default_rng(seed)
 
@@ -138,8 +141,8 @@ def _viewer() -> str | None:
 class CliSession(Session):
     """A terminal session (works over SSH): video paths, then A / B / tie / skip and a free-text note."""
 
-    def __init__(self, log: PreferenceLog, timeout_s: float = 600.0, stdin: TextIO | None = None,
-                 stdout: TextIO | None = None, open_videos: bool = True):
+    def __init__(self, log: PreferenceLog, timeout_s: float = _F.timeout_s, stdin: TextIO | None = None,
+                 stdout: TextIO | None = None, open_videos: bool = _F.open_videos):
         super().__init__(log, timeout_s)
         self._stdin, self._stdout = stdin, stdout
         self.viewer = _viewer() if open_videos else None

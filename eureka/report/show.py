@@ -10,7 +10,7 @@ import argparse
 import sys
 import time
 
-from rich.console import Console, Group
+from rich.console import Console, Group, JustifyMethod, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -76,8 +76,10 @@ def render(run: RunData, events: int = 6):
                                           f"{run.total_env_steps or 0:,} steps")
 
     table = Table(title="candidates", expand=False)
-    for col, just in (("candidate", "left"), ("status", "left"), ("error", "left"), ("fitness", "right"),
-                      ("parent", "left"), ("preference", "right"), ("steps", "right")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("candidate", "left"), ("status", "left"), ("error", "left"), ("fitness", "right"), ("parent", "left"),
+        ("preference", "right"), ("steps", "right"))
+    for col, just in columns:
         table.add_column(col, justify=just)
     population = set(run.summary.get("population") or [])
     for c in run.candidates:
@@ -85,7 +87,7 @@ def render(run: RunData, events: int = 6):
         table.add_row(c.id + (" *" if c.id in population else ""), f"[{st}]{c.status}[/]", c.error_class or "",
                       fmt(c.fitness), c.parent or "", fmt(c.preference), fmt(c.steps),
                       style="bold green" if best is not None and c.id == best.id else None)
-    parts = [*lines, head, table]
+    parts: list[RenderableType] = [*lines, head, table]
     if run.summary.get("message"):
         parts.append(Text(str(run.summary["message"]), style="yellow"))
     tail = _events_tail(run, events)

@@ -10,8 +10,8 @@ aggregate over groups (when there are several) uses the stratified bootstrap of 
 Metrics per run (from ``summary.json``): ``final`` (the final re-training's mean fitness over its
 seeds), ``search`` (the best search fitness) and ``hns`` (the human-normalized score).
 
-At the end of a Hydra multirun, ``SweepReport`` (a Hydra callback listed in ``conf/config.yaml``)
-writes ``sweep.json``, ``sweep.md`` and ``comparison.html`` into the sweep directory and prints the table.
+At the end of a Hydra multirun, ``SweepReport`` (``eureka/report/callback.py``, a Hydra callback listed in
+``conf/config.yaml``) writes ``sweep.json``, ``sweep.md`` and ``comparison.html`` into the sweep directory and prints the table.
 """
 
 from __future__ import annotations
@@ -147,23 +147,3 @@ def write_sweep_report(sweep_dir: str | Path, runs: list[Path] | None = None) ->
     md = sweep_dir / "sweep.md"
     md.write_text(f"# Sweep {sweep_dir.name}: {len(runs)} run(s)\n\n{text}")
     return md, text
-
-
-try:  # the Hydra callback (Hydra is a dependency; guarded so the statistics import without it)
-    from hydra.experimental.callback import Callback
-except ImportError:  # pragma: no cover
-    Callback = object  # type: ignore[assignment,misc]
-
-
-class SweepReport(Callback):
-    """Hydra callback: at the end of a multirun, one comparison report across its runs."""
-
-    def on_multirun_end(self, config, **kwargs) -> None:  # noqa: ARG002
-        try:
-            from eureka.report.cli import main
-
-            sweep_dir = Path(str(config.hydra.sweep.dir))
-            if sweep_dir.is_dir():
-                main([str(sweep_dir), "-o", str(sweep_dir / "comparison.html"), "--no-tensorboard"])
-        except Exception as exc:  # noqa: BLE001 - a report never fails the sweep
-            print(f"eureka: no sweep report: {type(exc).__name__}: {exc}")

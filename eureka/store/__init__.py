@@ -96,5 +96,44 @@ class RunStore:
         """All events so far (a truncated last line is ignored)."""
         return read_jsonl(self.events_path)
 
+    # -- the run's files -------------------------------------------------------------------
+    def save_config(self, text: str) -> None:
+        """``config.yaml``: the resolved configuration (secrets redacted by the caller)."""
+        self.write_text("config.yaml", text)
+
+    def save_summary(self, summary: dict) -> None:
+        """``summary.json``: what the run found so far (rewritten as the run goes)."""
+        self.write_json("summary.json", summary)
+
+    def save_preferences(self, scores: dict[str, float], notes: dict[str, list[str]]) -> None:
+        """``preference_scores.json``: the person's scores per candidate and their notes."""
+        self.write_json("preference_scores.json", {"scores": scores, "notes": notes})
+
+    # -- a candidate's files ---------------------------------------------------------------
+    def save_design(self, cid: str, messages: list[dict], answer: str) -> None:
+        """``prompt.json`` (the messages the designer got) and ``response.txt`` (its answer)."""
+        d = self.candidate_dir(cid)
+        self.write_json(d / "prompt.json", messages)
+        self.write_text(d / "response.txt", answer)
+
+    def save_verdict(self, cid: str, code: str | None, verdict: dict) -> str | None:
+        """``validation.json`` and, when the critic extracted code, ``reward.py``; its path (or None)."""
+        d = self.candidate_dir(cid)
+        path = str(self.write_text(d / "reward.py", code)) if code else None
+        self.write_json(d / "validation.json", verdict)
+        return path
+
+    def save_reflection(self, cid: str, text: str) -> None:
+        """``reflection.txt``: what the analyzer made of the candidate's training."""
+        self.write_text(self.candidate_dir(cid) / "reflection.txt", text)
+
+    def earlier_wall_time(self) -> float:
+        """The wall time the run's earlier processes recorded in ``summary.json`` (0 for a new run)."""
+        try:
+            v = json.loads((self.root / "summary.json").read_text()).get("wall_time_s")
+        except (OSError, ValueError, AttributeError):
+            return 0.0
+        return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 else 0.0
+
 
 __all__ = ["RunStore", "append_jsonl", "read_jsonl"]

@@ -60,7 +60,7 @@ def build_policy(algo: str, observation_space, action_space, hyperparams: dict) 
     """A fresh policy of the architecture a training with these settings builds (no replay buffer, no env)."""
     from stable_baselines3 import PPO, SAC
 
-    from eureka.train.runner import build_kwargs
+    from eureka.train.sb3_args import build_kwargs
 
     if hyperparams.get("backend") == "vector":
         from eureka.train.vector.policy import build
@@ -155,7 +155,7 @@ def settings_from_bytes(data: bytes | None) -> dict:
     if pk is not None and not isinstance(pk, dict):
         keep.pop("policy_kwargs")
     elif isinstance(pk, dict):
-        from eureka.train.runner import ACTIVATIONS
+        from eureka.train.sb3_args import ACTIVATIONS
 
         act = pk.get("activation_fn")
         keep["policy_kwargs"] = {k: v for k, v in pk.items() if k in ("net_arch", "activation_fn", "log_std_init",

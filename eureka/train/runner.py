@@ -28,11 +28,9 @@ from eureka.reward.wrapper import RewardWrapper
 from eureka.train.deferred import RolloutVecNormalize, defer_rewards
 from eureka.train.evaluator import evaluate_policy, save_policy
 from eureka.train.result import TrainResult
+from eureka.train.sb3_args import ACTIVATIONS, build_kwargs  # noqa: F401 - ACTIVATIONS: importable from here as before
 
 ALGOS = {name: sb3_class(name) for name in config.ALGOS}  # the list of algorithms: eureka/config.py
-ACTIVATIONS = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "elu": torch.nn.ELU}
-
-
 _T, _S, _E = TrainerConfig, SandboxConfig, EvalConfig  # the defaults live in eureka/config.py
 
 
@@ -97,13 +95,6 @@ def resolve_device(device: str) -> str:
     return device
 
 
-def _schedule(value):
-    if isinstance(value, str) and value.startswith("lin_"):
-        start = float(value[4:])
-        return lambda progress_remaining: progress_remaining * start
-    return value
-
-
 def _constant(value: float):
     return lambda _progress: value
 
@@ -128,21 +119,6 @@ def load_model(algo: str, source, hyperparams: dict | None = None, **kwargs):
             if key == "learning_rate":
                 custom["lr_schedule"] = value if callable(value) else _constant(float(value))
     return ALGOS[algo].load(source, custom_objects=custom, **kwargs)
-
-
-def build_kwargs(hyperparams: dict) -> dict:
-    """Turn YAML hyperparameters into SB3 keyword arguments (``lin_`` schedules, activations)."""
-    kwargs = {k: _schedule(v) for k, v in hyperparams.items()}
-    pk = dict(kwargs.get("policy_kwargs") or {})
-    if isinstance(pk.get("activation_fn"), str):
-        pk["activation_fn"] = ACTIVATIONS[pk["activation_fn"]]
-    if "net_arch" in pk and isinstance(pk["net_arch"], dict):
-        pk["net_arch"] = {k: list(v) for k, v in pk["net_arch"].items()}
-    elif "net_arch" in pk:
-        pk["net_arch"] = list(pk["net_arch"])
-    if pk:
-        kwargs["policy_kwargs"] = pk
-    return kwargs
 
 
 def rounded_timesteps(spec: TrainSpec) -> int:

@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from omegaconf import OmegaConf
 
 from eureka.cli import conf_dir
@@ -21,6 +22,7 @@ def make_cfg(task="cartpole", **over):
     return OmegaConf.merge(cfg, tiny, over)
 
 
+@pytest.mark.e2e  # a real eureka run (real trainings)
 def test_successive_halving_spends_fewer_steps(tmp_path):
     cfg = make_cfg(samples=4, loop={"early_stop": {"enabled": True, "eta": 2, "min_fraction": 0.5}},
                    trainer={"total_timesteps": 1024})
@@ -41,6 +43,7 @@ def test_successive_halving_spends_fewer_steps(tmp_path):
     assert json.loads(lines[-1])["step"] == 1024 and len(lines) >= 15
 
 
+@pytest.mark.e2e  # a real eureka run (real trainings)
 def test_example_game_loop_with_video(tmp_path):
     summary = EurekaLoop(make_cfg("catch", video=True, video_steps=30), tmp_path).run()
     assert summary["status"] == "completed" and summary["best_fitness"] is not None

@@ -14,6 +14,8 @@ from pathlib import Path
 import pexpect
 import pytest
 
+pytestmark = pytest.mark.e2e  # real eureka runs with a preference session: make test, not test-fast
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 # constant learning rate and clip range: 512 steps need no schedule (and a pickled schedule function is refused

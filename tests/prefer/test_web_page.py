@@ -124,6 +124,7 @@ def test_url_is_one_unbroken_line_in_a_narrow_log(tmp_path):
     assert len(url) > 16 and url in buf.getvalue().splitlines()
 
 
+@pytest.mark.e2e  # a browser
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium not installed (make test installs it as root)")
 def test_page_follows_the_run_and_refuses_a_stale_tab_in_chromium(tmp_path):
     from playwright.sync_api import sync_playwright
@@ -249,6 +250,7 @@ def test_page_reporter_forwards_every_hook(tmp_path):
     assert snap["jobs"][1]["status"] == "ok" and snap["jobs"][1]["fitness"] == 2.0
 
 
+@pytest.mark.e2e  # a browser
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium not installed (make test installs it as root)")
 def test_note_box_keys_choices_view_and_the_finished_page_stops_polling(tmp_path):
     """Typing a/b in the note never answers, Escape leaves it; a person who prefers the lower fitness sees

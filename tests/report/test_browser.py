@@ -16,7 +16,8 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROME_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                "--disable-sync", "--no-first-run", "--disable-quic"]
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium not installed (make test installs it)")
+pytestmark = [pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium not installed (make test installs it)"),
+              pytest.mark.e2e]  # a browser: make test, not test-fast
 
 
 def _open(pw, url: str):

@@ -15,6 +15,8 @@ from eureka.report.html import write_report
 from eureka.report.rundata import fmt, load_run
 from eureka.report.show import main as show_main
 
+pytestmark = pytest.mark.e2e  # the run_dir fixture is a real eureka run: make test, not test-fast
+
 
 def _copy(run_dir: Path, tmp_path: Path, name: str = "copy") -> Path:
     dst = tmp_path / name

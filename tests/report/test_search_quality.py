@@ -8,6 +8,8 @@ import re
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ["iterations=1", "samples=2", "trainer.total_timesteps=512", "trainer.n_envs=4", "eval.episodes=2",
         "trainer.ppo.n_steps=64", "trainer.ppo.batch_size=128", "trainer.ppo.n_epochs=1"]
@@ -21,6 +23,7 @@ def _bench():
     return mod
 
 
+@pytest.mark.e2e  # real eureka runs (the benchmark)
 def test_search_quality_tiny_and_resumable(tmp_path, capsys):
     bench = _bench()
     out = tmp_path / "sq"

@@ -56,6 +56,7 @@ def test_compare_groups_runs_that_differ_in_their_seed(tmp_path):
     assert out["aggregate"]["final"]["n"] == 5 and "hns" not in out["groups"]["task=cartpole"]
 
 
+@pytest.mark.e2e  # a real eureka multirun
 @pytest.mark.timeout(900)
 def test_a_multirun_over_seeds_ends_with_one_comparison(tmp_path):
     sweep = tmp_path / "sweep"

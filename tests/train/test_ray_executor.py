@@ -18,7 +18,7 @@ import pytest
 from eureka.train import LocalExecutor, TrainSpec
 
 ray = pytest.importorskip("ray")
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.timeout(600), pytest.mark.e2e]  # real eureka runs: make test, not test-fast
 
 
 @pytest.fixture(scope="module")

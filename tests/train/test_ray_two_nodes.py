@@ -27,7 +27,7 @@ import pytest
 import eureka
 
 pytest.importorskip("ray")
-pytestmark = [pytest.mark.timeout(900),
+pytestmark = [pytest.mark.timeout(900), pytest.mark.e2e,
               pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None or shutil.which("unshare") is None,
                                  reason="needs root, ip (iproute2) and unshare")]
 
