@@ -18,6 +18,7 @@ import torch
 
 from eureka.errors import RewardShapeError
 from eureka.reward.compiled import call_reward, check_finite
+from eureka.reward.watchdog import CallWatchdog
 from eureka.sandbox.policy import MAX_COMPONENTS, valid_component_name
 from eureka.tasks import Task
 
@@ -47,7 +48,7 @@ class RewardScorer:
         self.task, self.mode, self.reward_fn = task, mode, reward_fn
         self.params, self.path, self.device = params or [], Path(path), torch.device(device)
         self.info_components = info_components
-        self.watchdog = None  # a CallWatchdog in walled training processes (see reward/watchdog.py)
+        self.watchdog: CallWatchdog | None = None  # in walled training processes (see reward/watchdog.py)
         self.n = n
         self._kept: list[tuple] = []  # (reward obs, actions, dones, infos, env rewards) of steps not yet scored
         self._ep_sum = np.zeros(self.n)
@@ -144,10 +145,12 @@ class RewardScorer:
                 r, env = r[mask], env[mask]
             if np.isfinite(env).all():
                 self._corr += (r.size, r.sum(), env.sum(), (r * r).sum(), (env * env).sum(), (r * env).sum())
+        assert rewards is not None
         return rewards, done
 
     def _candidate_rewards(self, states: dict[str, torch.Tensor], T: int, last_infos: list[dict],
                            mask: np.ndarray | None = None) -> np.ndarray:
+        assert self.reward_fn is not None  # mode "candidate" has one (checked in __init__)
         if self.watchdog is not None:
             self.watchdog.begin(self.steps)
         reward_t, components = call_reward(self.reward_fn, self.params, states, self.path, step=self.steps,

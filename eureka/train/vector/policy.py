@@ -33,6 +33,9 @@ def _mlp(sizes: list[int], activation: type[nn.Module], out_gain: float) -> nn.S
 class ActorCritic(nn.Module):
     """Gaussian (Box actions, state-independent log std) or categorical (Discrete) policy and a value MLP."""
 
+    low: torch.Tensor
+    high: torch.Tensor
+
     def __init__(self, obs_dim: int, action_space: gym.Space, hidden: list[int] | tuple[int, ...] = (64, 64),
                  activation: str = "tanh", init_log_std: float = 0.0):
         super().__init__()

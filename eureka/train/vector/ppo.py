@@ -53,6 +53,10 @@ class PPOSettings:
 class RunningNorm(nn.Module):
     """Running mean and variance of a batch of vectors (the parallel algorithm of Chan et al.)."""
 
+    mean: torch.Tensor
+    var: torch.Tensor
+    count: torch.Tensor
+
     def __init__(self, shape: tuple[int, ...], clip: float = 10.0, epsilon: float = 1e-8):
         super().__init__()
         self.register_buffer("mean", torch.zeros(shape, dtype=torch.float64))
@@ -62,7 +66,7 @@ class RunningNorm(nn.Module):
 
     @torch.no_grad()
     def update(self, x: torch.Tensor) -> None:
-        x = x.to(torch.float64).reshape(-1, *self.mean.shape)
+        x = x.to(torch.float64).reshape(-1, *tuple(self.mean.shape))
         b_mean, b_var, b_count = x.mean(0), x.var(0, unbiased=False), x.shape[0]
         delta, total = b_mean - self.mean, self.count + b_count
         self.mean += delta * b_count / total

@@ -56,7 +56,7 @@ class GymnasiumSim:
         self.num_envs, self.seed = num_envs, seed
         self.observation_space = self.env.single_observation_space
         self.action_space = self.env.single_action_space
-        self._empty = [{} for _ in range(num_envs)]
+        self._empty: list[dict] = [{} for _ in range(num_envs)]
 
     def reset(self) -> np.ndarray:
         obs, _ = self.env.reset(seed=self.seed)
@@ -113,7 +113,7 @@ class EnvPoolSim:
         self.observation_space = self.env.observation_space
         self.action_space = self.env.action_space
         self._prev_done = np.zeros(num_envs, dtype=bool)
-        self._empty = [{} for _ in range(num_envs)]
+        self._empty: list[dict] = [{} for _ in range(num_envs)]
         self._discrete = isinstance(self.action_space, gym.spaces.Discrete)
 
     def reset(self) -> np.ndarray:
@@ -213,6 +213,6 @@ def preload_sim(task: Task, sim: str) -> None:
     if choose_sim(task, sim)[0] == "envpool":
         import envpool  # noqa: F401
 
-        envpool.make_spec(task.env_id)  # loads the env family's extension module
+        envpool.make_spec(str(task.env_id))  # loads the env family's extension module
     probe = task.make_env()  # the env's own modules (MuJoCo's bindings, a user's env file)
     probe.close()

@@ -71,12 +71,12 @@ class _Log:
         eps = self.scorer.episode_fitness[self._seen:]
         lens = self.scorer.episode_lengths[self._seen:]
         self._seen = len(self.scorer.episode_fitness)
+        components = self.scorer.pop_component_stats()
         row = {"step": int(steps), "episodes": len(eps), "fitness": float(np.mean(eps)) if eps else None,
-               "episode_length": float(np.mean(lens)) if lens else None,
-               "components": self.scorer.pop_component_stats()}
+               "episode_length": float(np.mean(lens)) if lens else None, "components": components}
         self.snapshots.append(row)
         if self.writer is not None:
-            for k, v in row["components"].items():
+            for k, v in components.items():
                 self.writer.add_scalar(f"reward/{k}", v["mean"], steps)
             if row["fitness"] is not None:
                 self.writer.add_scalar("fitness/train", row["fitness"], steps)
@@ -165,7 +165,7 @@ def run_vector_training(spec: Any, progress: Callable[[int], None] | None = None
             save_policy(policy, _Stats(norm) if norm is not None else None, out_dir, 10.0, 1e-8, spec.algo,
                         {"backend": "vector", **arch(asdict(settings))})
         if jail is None:  # trusted, in-process use: evaluate here
-            stats = None if norm is None else {"mean": norm.mean.cpu().numpy(), "var": norm.var.cpu().numpy(),
+            stats = None if norm is None else {"mean": _numpy(norm.mean), "var": _numpy(norm.var),
                                                "clip_obs": 10.0, "epsilon": 1e-8}
             policy.cpu()
             fit, lens = evaluate_policy(policy, task, spec.eval_episodes, spec.seed, stats)
@@ -226,6 +226,10 @@ def _policy_space(obs_dim: int) -> Any:
     import gymnasium as gym
 
     return gym.spaces.Box(-np.inf, np.inf, (obs_dim,), dtype=np.float32)
+
+
+def _numpy(t: torch.Tensor) -> np.ndarray:
+    return t.detach().cpu().numpy()
 
 
 class _Stats:
