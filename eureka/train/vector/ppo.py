@@ -111,15 +111,26 @@ class PPO:
 
     @torch.no_grad()
     def act(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Sample actions for the normalized ``obs`` of step ``self.step``; returns (stored action, env action)."""
-        dist = self.policy.distribution(obs)
-        action = dist.sample()
+        """Sample actions for the normalized ``obs`` of step ``self.step``; returns (stored action, env action).
+
+        Only the actor runs here; the log-probabilities and values of the whole rollout are computed in one
+        batched pass when it is complete (``compute_returns``): the parameters do not change meanwhile.
+        """
+        action = self.policy.distribution(obs).sample()
         t = self.step
         self.obs[t] = obs
         self.actions[t] = action
-        self.logprobs[t] = self.policy.log_prob(dist, action)
-        self.values[t] = self.policy.value(obs)
         return action, self.policy.to_env(action)
+
+    @torch.no_grad()
+    def _score_rollout(self) -> None:
+        """Log-probabilities and values of every stored step, in one pass over ``T x N`` rows."""
+        T, N = self.values.shape
+        flat = self.obs.reshape(T * N, -1)
+        dist = self.policy.distribution(flat)
+        self.logprobs.copy_(self.policy.log_prob(dist, self.actions.reshape(T * N, *self.actions.shape[2:]))
+                            .reshape(T, N))
+        self.values.copy_(self.policy.value(flat).reshape(T, N))
 
     @torch.no_grad()
     def process_env_step(self, valid: torch.Tensor | None, truncated_obs: torch.Tensor | None,
@@ -155,6 +166,7 @@ class PPO:
         bootstraps through it.
         """
         s = self.s
+        self._score_rollout()
         rewards = self.scale_rewards(rewards, dones) * self.valid + self.bootstrap
         next_value = self.policy.value(last_obs)
         adv = torch.zeros_like(rewards)
