@@ -108,7 +108,7 @@ def _record(task_name: str, policy_dir: str | Path, out_path: str | Path, algo: 
         walls = jail.lock_down()
     hp = settings_from_bytes(saved[SETTINGS]) if hyperparams is None else hyperparams
     policy = policy_from_bytes(algo, env.observation_space, env.action_space, hp, saved[WEIGHTS])
-    norm = normalizer_from_bytes(saved[NORMALIZER])
+    norm = normalizer_from_bytes(saved[NORMALIZER], env.observation_space.shape)
 
     def observe(o: np.ndarray) -> np.ndarray:
         if norm is None:
