@@ -7,7 +7,11 @@ refuses namespaces (as a container's default profile does; ``tests/sandbox/no_na
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -75,3 +79,48 @@ def test_the_gate_by_designer(monkeypatch, capsys, provider, allow, stops, tail)
 
 def test_no_line_when_nothing_is_missing():
     assert startup_line([], True, False) == ""
+
+
+UNPRIVILEGED = 65534  # nobody
+TINY = ["iterations=1", "samples=2", "trainer.total_timesteps=256", "trainer.n_envs=2", "eval.episodes=1",
+        "eval.baselines=false", "eval.seeds=[0]", "trainer.ppo.n_steps=64", "trainer.ppo.batch_size=64",
+        "trainer.ppo.n_epochs=1", "video_steps=20"]
+# As root, in a private mount namespace: the interpreter made reachable for the unprivileged user (it may live
+# under a 0700 home, as a pyenv in /root does here: a tmpfs over that home, the interpreter's tree bound back),
+# then the CLI started as that user, which then works through user namespaces as an ordinary user would.
+AS_USER = r'''
+set -e
+mount --make-rprivate /
+home="$1"; shift
+if [ -n "$home" ]; then
+  keep=$(mktemp -d); mount --bind "$home/.pyenv" "$keep"
+  mount -t tmpfs -o mode=0755 tmpfs "$home"; mkdir "$home/.pyenv"; mount --bind "$keep" "$home/.pyenv"
+fi
+exec setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"
+'''
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv") or not shutil.which("unshare"),
+                    reason="dropping to another uid needs root, setpriv and unshare")
+def test_the_cli_as_an_unprivileged_user(tmp_path):
+    work = Path(tempfile.mkdtemp(prefix="eureka-unprivileged-"))  # pytest's tmp_path is root's, 0700
+    try:
+        os.chown(work, UNPRIVILEGED, UNPRIVILEGED)
+        real = Path(os.path.realpath(sys.executable))
+        home = next((str(p) for p in real.parents if (p / ".pyenv").is_dir() and not p.stat().st_mode & 0o001), "")
+        eureka = Path(sys.executable).parent / "eureka"
+        cmd = ["unshare", "-m", "sh", "-c", AS_USER, "as-user", home, str(eureka), "task=cartpole", *TINY,
+               f"hydra.run.dir={work / 'run'}"]
+        env = {"PATH": "/usr/bin:/bin", "EUREKA_CACHE_DIR": str(work / "cache"), "HOME": str(work)}
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=280, cwd=work, env=env)
+        assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+        assert sandbox_lines(proc.stdout + proc.stderr) == []  # every wall went up: nothing to say
+        summary = json.loads((work / "run" / "summary.json").read_text())
+        assert summary["status"] == "completed"
+        text = json.dumps(summary)
+        for wall in ("userns", "pidns", "netns", "landlock", "seccomp"):
+            assert f'"{wall}"' in text, wall
+        assert (work / "run" / "summary.json").stat().st_uid == UNPRIVILEGED
+        assert list((work / "run" / "candidates").glob("*/rollout.mp4")), "no video made as that user"
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
