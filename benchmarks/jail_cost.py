@@ -92,7 +92,10 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=8192)
     ap.add_argument("--repeat", type=int, default=2)
     args = ap.parse_args()
-    base = args.base or subprocess.check_output(["git", "merge-base", "HEAD", "main"], cwd=ROOT, text=True).strip()
+    base = args.base
+    if base is None:
+        found = subprocess.run(["git", "merge-base", "HEAD", "main"], cwd=ROOT, capture_output=True, text=True)
+        base = found.stdout.strip() if found.returncode == 0 else "HEAD"  # no main branch: the tree against itself
     with tempfile.TemporaryDirectory() as d:
         old = Path(d)
         archive = subprocess.run(["git", "archive", base], cwd=ROOT, capture_output=True, check=True).stdout
