@@ -200,6 +200,27 @@ def checked_config(cfg) -> tuple[Any, bool]:
     return (done, True) if done is not None else (typed(cfg), False)
 
 
+LLM_PROVIDERS = ("openai", "replay")  # designers whose code comes from an LLM (replay: one recorded earlier)
+EXIT_WEAKER_WALLS = 3  # the machine refuses walls and the user did not opt in to running LLM code anyway
+
+
+def sandbox_gate(configs: list) -> None:
+    """Before any candidate code runs: probe the walls; say in one line which are missing and why; stop
+    (exit 3) when LLM code would run without them and ``sandbox.allow_weaker`` is off."""
+    from eureka.config import typed
+    from eureka.sandbox.probe import missing_walls, startup_line
+
+    missing = missing_walls()
+    if not missing:
+        return
+    cfgs = [typed(c) for c in configs]
+    llm = [c for c in cfgs if c.llm.provider in LLM_PROVIDERS]
+    allowed = all(c.sandbox.allow_weaker for c in llm)
+    print(startup_line(missing, bool(llm), allowed), file=sys.stderr, flush=True)
+    if llm and not allowed:
+        sys.exit(EXIT_WEAKER_WALLS)
+
+
 def _app(cfg) -> None:
     from hydra.core.hydra_config import HydraConfig
 
@@ -387,6 +408,7 @@ def main() -> None:
                 args, configs = resolved, compose_configs(resolved)
             for cfg in configs:
                 preflight(cfg)
+            sandbox_gate(configs)
     except EurekaError as exc:
         print(f"eureka: error: {exc}", file=sys.stderr)
         sys.exit(2)

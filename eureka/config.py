@@ -209,6 +209,9 @@ class SandboxConfig:
     training_max_tasks: int = 64  # threads a training's jail may have in all
     training_scratch_mb: int = 256  # a training's private scratch (tmpfs, gone with its jail)
     training_cpu_s: float = 7200.0  # CPU seconds for a whole training, all its threads (a backstop; 0 = none)
+    # Run LLM code where this machine refuses some walls (no namespaces in a container, no Landlock, no
+    # seccomp; the run names them at start-up). Off: such a run stops before any LLM code runs (exit 3).
+    allow_weaker: bool = False
 
 
 @dataclass

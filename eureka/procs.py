@@ -138,7 +138,8 @@ def death_cause(exitcode: int | None, what: str = "the child process") -> str:
         except ValueError:
             name = f"signal {-exitcode}"
         cause = {"SIGKILL": " (killed: out of memory, or by the supervisor)",
-                 "SIGXCPU": " (CPU time limit)", "SIGXFSZ": " (file size limit)",
+                 "SIGXCPU": " (CPU time limit)",
+                 "SIGXFSZ": " (file size limit, or its directory outgrew its disk quota)",
                  "SIGSYS": " (a forbidden system call)"}.get(name, "")
         return f"{what} died with {name}{cause}"
     return f"{what} exited with code {exitcode} before reporting a result"

@@ -7,7 +7,9 @@ render with rgb_array (pygame, no display needed).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -47,41 +49,71 @@ def record_video(task_name: str, policy_dir: str | Path, out_path: str | Path, a
     frames. ``hyperparams`` give the policy's architecture (default: what the training
     saved beside the weights). Call it from a trusted child process
     (``eureka.procs.run_in_child``).
+
+    The jail writes into a fresh directory beside ``out_path`` (the only one handed to it), its
+    output (ffmpeg's included) goes to a capped log there, never to the terminal, and the video is
+    moved into place only when it is a regular file.
     """
     if not walled:
         return _record(task_name, policy_dir, out_path, algo, max_steps, fps, seed, hyperparams, label, None)
     import json
+    import shutil
+    import stat
+    import tempfile
 
     from eureka.procs import death_cause, recv_json
     from eureka.sandbox.jail import JailSpec, spawn
 
     out_path = Path(out_path).resolve()
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    jail = spawn(JailSpec(kind="renderer", writable=[str(out_path.parent)], readable=[str(Path(policy_dir).resolve())],
-                          memory_mb=4096, cpu_s=600, max_tasks=64),
-                 _record_in_jail, task_name, str(Path(policy_dir).resolve()), out_path.name, algo, max_steps, fps,
-                 seed, hyperparams, label)
+    own = Path(tempfile.mkdtemp(prefix=".eureka-render-", dir=out_path.parent))
     try:
-        msg = recv_json(jail.conn) if jail.conn.poll(900) else None
-    except (EOFError, OSError, json.JSONDecodeError):
-        msg = None
-    code = jail.wait(10)
-    jail.kill()
-    if not isinstance(msg, dict) or not msg.get("ok"):
-        why = msg.get("error") if isinstance(msg, dict) else death_cause(code, "the renderer")
-        raise RuntimeError(str(why)[:2000])
+        jail = spawn(JailSpec(kind="renderer", writable=[str(own)], readable=[str(Path(policy_dir).resolve())],
+                              memory_mb=4096, cpu_s=600, max_tasks=64, disk_mb=512),
+                     _record_in_jail, task_name, str(Path(policy_dir).resolve()), out_path.name, algo,
+                     max_steps, fps, seed, hyperparams, label, duplex=False)
+        try:
+            msg = recv_json(jail.conn) if jail.conn.poll(900) else None
+        except (EOFError, OSError, json.JSONDecodeError):
+            msg = None
+        code = jail.wait(10)
+        jail.kill()
+        if not isinstance(msg, dict) or not msg.get("ok"):
+            why = msg.get("error") if isinstance(msg, dict) else death_cause(code, "the renderer")
+            raise RuntimeError(printable(str(why))[:2000])
+        made = own / out_path.name
+        if not stat.S_ISREG(made.lstat().st_mode):
+            raise RuntimeError("the renderer left no regular file")
+        made.replace(out_path)
+    finally:
+        shutil.rmtree(own, ignore_errors=True)
     info = msg["value"]
+    helper = info.get("helper") if isinstance(info.get("helper"), dict) else {}
     return {"path": str(out_path), "frames": int(info.get("frames", 0)), "steps": int(info.get("steps", 0)),
-            "walls": [str(w)[:40] for w in info.get("walls", [])][:24]}
+            "walls": [str(w)[:40] for w in info.get("walls", [])][:24],
+            "late_imports": [str(m)[:80] for m in info.get("late_imports", [])][:50],
+            "descriptors": [str(d)[:40] for d in info.get("descriptors", [])][:64],
+            "helper": {str(k)[:16]: str(v)[:40] for k, v in list(helper.items())[:8]}}
+
+
+def printable(text: str) -> str:
+    """``text`` without control characters (no escape sequence from a jail reaches the terminal)."""
+    return "".join(c if c in "\n\t" or (c.isprintable() and c != "\x7f") else "?" for c in text)
 
 
 def _record_in_jail(conn, jail, *args) -> None:
     from eureka.procs import send_json
+    from eureka.sandbox.walls import capture_output
 
+    capture_output("render.log", cap_bytes=64 * 1024)  # in its own directory (its cwd): never the terminal
     try:
         send_json(conn, {"ok": True, "value": _record(*args, jail)})
     except BaseException as exc:  # noqa: BLE001 - reported to the trusted side
-        send_json(conn, {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:2000]})
+        import traceback
+
+        where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+        at = f" (at {Path(where.filename).name}:{where.lineno})" if where else ""
+        send_json(conn, {"ok": False, "error": f"{type(exc).__name__}: {exc}{at}"[:2000]})
 
 
 def _record(task_name: str, policy_dir: str | Path, out_path: str | Path, algo: str, max_steps: int, fps: int,
@@ -97,18 +129,23 @@ def _record(task_name: str, policy_dir: str | Path, out_path: str | Path, algo: 
     base = DummyVecEnv([make])
     base.seed(seed)
     env = RewardWrapper(base, task, mode="env", info_components=False)
+    if jail is not None:  # everything the rollout imports, imported before the walls (see _warm_up)
+        _warm_up(algo, env)
+        base.envs[0].render()
+        base.seed(seed)
     obs = env.reset()
     dt = float(getattr(base.envs[0].unwrapped, "dt", 1.0 / fps))
     stamp = Caption(label)
     first = stamp(np.asarray(base.envs[0].render(), dtype=np.uint8), 0.0)
-    writer = FrameWriter(out_path, first.shape, fps)
+    writer = FrameWriter(out_path, first.shape, fps, confine=jail is not None and _confine_helper(jail.uid))
     saved = read_saved(policy_dir)  # bytes only (bounded, no links); parsed behind the walls
     walls: list[str] = []
     if jail is not None:
+        before = set(sys.modules)
         walls = jail.lock_down()
     hp = settings_from_bytes(saved[SETTINGS]) if hyperparams is None else hyperparams
     policy = policy_from_bytes(algo, env.observation_space, env.action_space, hp, saved[WEIGHTS])
-    norm = normalizer_from_bytes(saved[NORMALIZER])
+    norm = normalizer_from_bytes(saved[NORMALIZER], env.observation_space.shape)
 
     def observe(o: np.ndarray) -> np.ndarray:
         if norm is None:
@@ -131,8 +168,70 @@ def _record(task_name: str, policy_dir: str | Path, out_path: str | Path, algo: 
         if dones[0]:
             break
     env.close()
+    info = {"path": str(out_path), "frames": frames, "steps": steps, "walls": walls, "helper": writer.helper}
+    if jail is not None:  # what it needed behind the walls that was not loaded (fails where Python is unreadable)
+        info["late_imports"] = sorted(m for m in set(sys.modules) - before
+                                      if getattr(sys.modules[m], "__file__", None))
+        info["descriptors"] = _descriptors()
     writer.close()
-    return {"path": str(out_path), "frames": frames, "steps": steps, "walls": walls}
+    return info
+
+
+def _warm_up(algo: str, env) -> None:
+    """Import what the rollout behind the walls needs, by doing it once with a policy of its own: read weights
+    and a normalizer, predict, step (where the jail's uid cannot read Python's files, e.g. a pyenv under a 0700
+    home, a module first imported behind the walls fails to load)."""
+    import io
+
+    from safetensors.torch import save
+
+    from eureka.train.evaluator import build_policy
+
+    policy = build_policy(algo, env.observation_space, env.action_space, {})
+    weights = save({k: v.contiguous() for k, v in policy.state_dict().items()})
+    policy = policy_from_bytes(algo, env.observation_space, env.action_space, {}, weights)
+    buf = io.BytesIO()
+    shape = env.observation_space.shape
+    np.savez(buf, mean=np.zeros(shape), var=np.ones(shape), count=np.asarray(1.0), clip_obs=np.asarray(10.0),
+             epsilon=np.asarray(1e-8))
+    normalizer_from_bytes(buf.getvalue(), shape)
+    settings_from_bytes(b'{"hyperparams": {"policy_kwargs": {"activation_fn": "tanh"}}}')
+    obs = env.reset()
+    action, _ = policy.predict(obs, deterministic=True)
+    env.step(action)
+    if "pygame" in sys.modules:  # pygame.quit() (a classic-control env's close) imports pygame.freetype
+        import importlib
+
+        with contextlib.suppress(ImportError):
+            importlib.import_module("pygame.freetype")
+
+
+def _descriptors() -> list[str]:
+    """What this process holds open, by kind (``socket``, ``pipe``, ``file``, ``anon_inode``...)."""
+    out = []
+    for fd in sorted(os.listdir("/proc/self/fd"), key=int):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        out.append(f"{fd}:" + (target.split(":")[0] if ":" in target and not target.startswith("/") else "file"))
+    return out
+
+
+def _confine_helper(uid: int | None):
+    """What a helper program (ffmpeg) does between fork and exec: its own process group, the jail's uid
+    (as root: no capabilities left), no new privileges, and the jail's seccomp filter (exec allowed once)."""
+    def confine() -> None:
+        from eureka.sandbox.kernel import install_seccomp
+
+        os.setpgrp()  # Ctrl-C in the terminal goes to the run, which ends the renderer
+        if uid is not None and os.geteuid() == 0:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+        install_seccomp(allow_exec=True)
+
+    return confine
 
 
 class Caption:
@@ -173,8 +272,11 @@ class Caption:
 class FrameWriter:
     """MP4 (H.264 through an ffmpeg process) or GIF, by the suffix; the output is opened now (before walls)."""
 
-    def __init__(self, out_path: Path, shape: tuple, fps: int = 30):
+    def __init__(self, out_path: Path, shape: tuple, fps: int = 30, confine=None):
+        """``confine``: run in ffmpeg's process between fork and exec (the renderer's jail drops its privileges
+        and puts its seccomp filter on it there)."""
         self.gen = self.gif = None
+        self.helper: dict[str, str] = {}
         if out_path.suffix == ".gif":
             import imageio.v2 as imageio
 
@@ -186,7 +288,40 @@ class FrameWriter:
             h, w = shape[0], shape[1]
             self.gen = imageio_ffmpeg.write_frames(str(out_path), (w, h), fps=fps, codec="libx264", quality=6,
                                                    macro_block_size=8, ffmpeg_log_level="error")
+            if confine:
+                self._start_confined(confine)
+            else:
+                self.gen.send(None)
+
+    def _start_confined(self, confine) -> None:
+        """Start ffmpeg with ``confine`` as its pre-exec step (imageio-ffmpeg takes its Popen arguments from
+        ``_popen_kwargs``), and note its uid, capabilities and seccomp mode."""
+        import subprocess
+
+        from imageio_ffmpeg import _io
+
+        started: list[subprocess.Popen] = []
+        real_kwargs, real_popen = _io._popen_kwargs, subprocess.Popen
+
+        def popen(*args, **kwargs):
+            started.append(real_popen(*args, **kwargs))
+            return started[-1]
+
+        _io._popen_kwargs = lambda prevent_sigint=False: {**real_kwargs(prevent_sigint), "preexec_fn": confine}
+        subprocess.Popen = popen  # type: ignore[misc]
+        try:
             self.gen.send(None)
+        finally:
+            _io._popen_kwargs, subprocess.Popen = real_kwargs, real_popen  # type: ignore[misc]
+        if started:
+            try:
+                status = Path(f"/proc/{started[-1].pid}/status").read_text().splitlines()  # [0]: a version probe
+            except OSError:
+                return
+            for line in status:
+                key, _, value = line.partition(":")
+                if key in ("Uid", "CapEff", "CapPrm", "Seccomp", "NoNewPrivs"):
+                    self.helper[key] = value.split()[0]
 
     def add(self, frame: np.ndarray) -> None:
         if self.gen is not None:

@@ -51,6 +51,11 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
         rf"sequential: +{NUMBER} s +{NUMBER} candidates/s",
         rf"2 threads: +{NUMBER} s +{NUMBER} candidates/s",
     ]),
+    "jail_cost": (["--checks", "3", "--steps", "512", "--repeat", "1"], [
+        rf"critic warm check, median ms +{NUMBER} +{NUMBER}",
+        rf"training, wall s +{NUMBER} +{NUMBER}",
+        rf"disk walk of a training dir +- +{NUMBER} ms",
+    ]),
     "early_stop": (["--tiny"], [
         rf"early_stop=False: search env steps {NUMBER}, best fitness {NUMBER}",
         rf"early_stop=True: search env steps {NUMBER}, best fitness {NUMBER}",

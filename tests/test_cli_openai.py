@@ -29,8 +29,8 @@ def server():
 
 
 def run_eureka(tmp_path: Path, base_url: str, *extra: str, key: str = GOOD_KEY,
-               iterations: int = 1) -> subprocess.CompletedProcess:
-    cmd = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "eureka.cli"]
+               iterations: int = 1, launcher: list[str] = ()) -> subprocess.CompletedProcess:
+    cmd = [*launcher] + ([str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "eureka.cli"])
     cmd += ["llm=openai", f"llm.base_url={base_url}", "llm.model=test-model", f"iterations={iterations}",
             "samples=2", "trainer.total_timesteps=1024", "trainer.n_envs=2", "eval.episodes=2",
             "eval.seeds=[0]", "eval.baselines=false", f"hydra.run.dir={tmp_path / 'run'}", *extra]

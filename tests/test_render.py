@@ -94,3 +94,42 @@ def test_caption_enlarges_small_frames_and_keeps_large_ones():
     assert small.shape == (192, 192, 3) and small[:12, :40].max() > 200  # text on the band
     big = Caption("")(np.full((320, 320, 3), 90, np.uint8), 1.0)
     assert big.shape == (320, 320, 3) and big[200:, :].min() == 90  # only the corner changes
+
+
+@pytest.mark.parametrize("task,suffix", [("cartpole", "mp4"), ("hopper", "gif")])
+def test_the_renderer_jail_holds_only_what_it_needs(tmp_path, task, suffix, capfd, monkeypatch):
+    """Python here lives under a 0700 home the jail's uid cannot read: nothing may be imported behind the walls.
+    The job's output stays off the terminal, it holds no socket, and ffmpeg runs without capabilities, under
+    seccomp, as the jail's uid."""
+    import os
+    import sys
+
+    import pygame  # noqa: F401 - its hello line at import, to sys.stdout: pytest's, which the jail does not hold
+
+    import eureka.render as render
+
+    out = _tiny_policy(tmp_path, task)
+    real = render._record
+
+    def noisy(*args):  # what a jailed job might print: terminal escape sequences
+        os.write(1, b"\x1b]0;pwned\x07\x1b[2J\n")
+        os.write(2, b"\x1b[31mjailed stderr\x1b[0m\n")
+        return real(*args)
+
+    monkeypatch.setattr(render, "_record", noisy)
+    capfd.readouterr()
+    info = record_video(task, str(out), str(tmp_path / f"rollout.{suffix}"), max_steps=20)
+    printed = capfd.readouterr()
+    assert "\x1b" not in printed.out + printed.err, printed
+    assert Path(info["path"]).stat().st_size > 1000 and info["frames"] >= 2
+    assert info["late_imports"] == [], info["late_imports"]  # each would fail where Python is unreadable
+    assert not [d for d in info["descriptors"] if "socket" in d], info["descriptors"]
+    if suffix == "mp4":
+        assert info["helper"]["CapEff"] == "0000000000000000" and info["helper"]["Seccomp"] == "2", info["helper"]
+        assert info["helper"]["NoNewPrivs"] == "1"
+        if os.geteuid() == 0:
+            assert int(info["helper"]["Uid"]) >= 400_000  # the jail's own uid, not root
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["policy", f"rollout.{suffix}"]  # its own dir is gone
+    python_home = Path(os.path.realpath(sys.executable)).parents[2]
+    if os.geteuid() == 0 and any(p.stat().st_mode & 0o005 == 0 for p in [python_home, *python_home.parents][:-1]):
+        assert info["walls"] and "own-uid" in info["walls"]  # so the test ran where the jail cannot read Python

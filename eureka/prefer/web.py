@@ -4,6 +4,11 @@ Chosen over Gradio because the page is small and fixed (two videos, four buttons
 a note, a population table, the run's progress), FastAPI adds few dependencies,
 and its plain JSON endpoints make the session easy to drive from a browser test.
 
+Only the person who started the run gets in: the URL the run prints carries a secret token
+(as Jupyter's does); every request without it (in the query, or the cookie the first visit
+sets) is refused with 401, and the Host header must name the page's own host (``localhost``,
+``127.0.0.1``, the bound host), so a web page the user visits cannot reach it by DNS rebinding.
+
 The server starts with the run and stops with it. Between sessions the page shows
 where the run is (iteration, trainings and their progress, fitness so far), fed by
 a wrapper around the loop's reporter; when a session starts, the open page switches
@@ -22,8 +27,10 @@ if TYPE_CHECKING:
     from eureka.train.result import TrainResult
 
 import collections
+import hmac
 import html
 import os
+import secrets
 import socket
 import sys
 import threading
@@ -230,6 +237,8 @@ class WebSession(Session):
         self.host, self.port, self.announce = host, port, announce
         self.finish_delay_s, self.open_browser = float(finish_delay_s), bool(open_browser)
         self.url = ""
+        self.token = secrets.token_urlsafe(24)  # in the URL the run prints; nothing else gets in
+        self.bound_port = port
         self.status = RunStatus()
         self.board: Board | None = None
         self.videos: dict[str, str | None] = {}
@@ -262,6 +271,7 @@ class WebSession(Session):
         import uvicorn
 
         port = free_port(self.host, self.port)
+        self.bound_port = port
         config = uvicorn.Config(self.app(), host=self.host, port=port, log_level="warning", lifespan="off",
                                 timeout_keep_alive=1, timeout_graceful_shutdown=2)
         self._server = uvicorn.Server(config)
@@ -270,7 +280,7 @@ class WebSession(Session):
         deadline = time.time() + 10
         while not self._server.started and time.time() < deadline and self._thread.is_alive():
             time.sleep(0.05)
-        self.url = f"http://{self.host}:{port}/"
+        self.url = f"http://{self.host}:{port}/?token={self.token}"
         moved = f" (port {self.port} was busy)" if port != self.port else ""
         self.announce(f"preference page for the whole run{moved}; open this URL:")
         self.say_url()
@@ -397,11 +407,46 @@ class WebSession(Session):
             "held": board.held, "done": board.done}
         return {"mode": "session", "status": status, "session": session, "iteration": board.iteration}
 
+    def allowed_hosts(self) -> set[str]:
+        """Host names the page answers to (the Host header, port left out): anything else is a rebinding."""
+        names = {"localhost", "127.0.0.1", "::1", self.host.lower()}
+        if self.host in ("0.0.0.0", "::", ""):  # every interface: the machine's own names too
+            names |= {socket.gethostname().lower(), socket.getfqdn().lower()}
+        return names
+
+    def authorized(self, host_header: str, query_token: str | None, cookie_token: str | None) -> int:
+        """0 when a request may in, else its HTTP status: 403 for a foreign Host header, 401 without the token."""
+        host = host_header.strip().lower()
+        if host.startswith("[") and "]" in host:  # [::1]:8765
+            host = host[1:host.index("]")]
+        elif host.count(":") == 1:  # localhost:8765
+            host = host.split(":")[0]
+        if host not in self.allowed_hosts():
+            return 403
+        for given in (query_token, cookie_token):
+            if given and hmac.compare_digest(given.encode(), self.token.encode()):
+                return 0
+        return 401
+
     def app(self):
-        from fastapi import FastAPI, HTTPException
+        from fastapi import FastAPI, HTTPException, Request
         from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
-        app = FastAPI(title="eureka preferences")
+        app = FastAPI(title="eureka preferences", docs_url=None, redoc_url=None, openapi_url=None)
+        cookie = f"eureka_token_{self.bound_port}"
+
+        @app.middleware("http")
+        async def only_the_user(request: Request, call_next):
+            query = request.query_params.get("token")
+            status = self.authorized(request.headers.get("host", ""), query, request.cookies.get(cookie))
+            if status:
+                why = ("this page answers only to its own host name" if status == 403 else
+                       "open the URL the run printed (it carries the page's token)")
+                return JSONResponse({"detail": why}, status_code=status)
+            response = await call_next(request)
+            if query:  # the first visit: later requests of the page (state, answers, videos) carry the cookie
+                response.set_cookie(cookie, self.token, httponly=True, samesite="strict", path="/")
+            return response
 
         def refuse(session_id: str):
             stale = self._stale(session_id)

@@ -56,6 +56,8 @@ PR_SET_PDEATHSIG = 1
 JAIL_ROOT = "/run/eureka-jail"
 SCRATCH = JAIL_ROOT + "/scratch"  # each jail mounts its own tmpfs here, in its own mount namespace
 UID_BASE, UID_SLOTS = 400_000, 4096  # uids of jails (as root): one per concurrent jail, never shared
+DISK_POLL_S = 0.25  # how often the keeper adds up its jail's directories (it overshoots by at most this much writing)
+MAX_NEW_ENTRIES = 20_000  # files and dirs a jail may add (a million empty files fill a disk's inodes, not its bytes)
 # The environment of a jail: only what Python, torch, MuJoCo and rendering need (plus sandbox.env_allow).
 ENV_ALLOW = ("PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_NUMERIC", "TZ", "MUJOCO_GL",
              "PYOPENGL_PLATFORM", "EGL_PLATFORM", "SDL_VIDEODRIVER", "SDL_AUDIODRIVER", "OMP_NUM_THREADS",
@@ -82,6 +84,7 @@ class JailSpec:
     max_file_mb: int = 256              # largest file it may write
     max_open_files: int = 256
     scratch_mb: int = 64                # its private tmpfs
+    disk_mb: int = 512                  # how much its own directories may grow, all files together (0 = no limit)
     env_allow: list[str] = field(default_factory=list)  # more variables passed in (sandbox.env_allow)
     strict_audit: bool = False          # the critic's checks also refuse ctypes, listing dirs, resources
 
@@ -291,15 +294,16 @@ class JailedProcess:
             self.conn.close()
 
 
-def spawn(spec: JailSpec, target: Callable[..., None], *args: Any) -> JailedProcess:
+def spawn(spec: JailSpec, target: Callable[..., None], *args: Any, duplex: bool = True) -> JailedProcess:
     """Start ``target(conn, jail, *args)`` in a new jail; call from a trusted, single-threaded process.
 
     ``target`` runs as PID 1 of the jail's namespaces, before the walls: it prepares what it
     needs (imports, envs, files), then calls ``jail.lock_down()`` before loading anything a
     candidate wrote. ``conn`` is its end of a pipe to the caller (the caller must not unpickle
-    what comes back: use ``eureka.procs.send_json`` / ``recv_json``).
+    what comes back: use ``eureka.procs.send_json`` / ``recv_json``). With ``duplex=False`` the jail
+    only sends, through a pipe (no socket in the jail).
     """
-    mine, theirs = Pipe(duplex=True)
+    mine, theirs = Pipe(duplex=duplex)
 
     def keeper() -> None:
         mine.close()
@@ -312,10 +316,13 @@ def spawn(spec: JailSpec, target: Callable[..., None], *args: Any) -> JailedProc
 
 def _keeper(spec: JailSpec, target: Callable[..., None], args: tuple, conn: Connection) -> None:
     """Outside the jail: claim a uid, hand over the dirs, make the namespaces, fork, wait, exit alike."""
+    import resource
+
     from eureka.sandbox.walls import die_with_parent
 
     die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # it ends as its job did: no core file from a re-raised signal
     root = os.geteuid() == 0
     uid, lock_fd, problems, names = None, -1, [], []
     if root:
@@ -335,10 +342,24 @@ def _keeper(spec: JailSpec, target: Callable[..., None], args: tuple, conn: Conn
             _write_id_maps(outer_uid, outer_gid)
     if flags:
         names = ["pidns", "ipcns", "mntns", "netns", "utsns"] + ([] if root else ["userns"])
-    pid = _fork(71, _inside, spec, uid, names, problems, target, args, conn)
+    scratch = None
+    if "mntns" not in names:  # no private tmpfs: a private dir in the temp dir, watched and removed here
+        import tempfile
+
+        scratch = tempfile.mkdtemp(prefix=f"eureka-{spec.kind}-")
+        if uid is not None:
+            os.chown(scratch, uid, uid)
+    watched = [os.path.realpath(p) for p in spec.writable] + ([scratch] if scratch else [])
+    pid = _fork(71, _inside, spec, uid, names, problems, scratch, target, args, conn)
     conn.close()
-    status = _reap(pid)
+    status, over = _wait_watching(pid, watched, spec.disk_mb)
+    if scratch:
+        import shutil
+
+        shutil.rmtree(scratch, ignore_errors=True)
     code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+    if over:  # its directories outgrew the quota: ended like a file over its size limit
+        code = 128 + signal.SIGXFSZ
     if code > 128:  # the job was ended by a signal (the init reports 128 + signal): end alike
         sig = code - 128
         signal.signal(sig, signal.SIG_DFL)
@@ -347,7 +368,7 @@ def _keeper(spec: JailSpec, target: Callable[..., None], args: tuple, conn: Conn
     os._exit(code)
 
 
-def _inside(spec: JailSpec, uid: int | None, names: list[str], problems: list[str],
+def _inside(spec: JailSpec, uid: int | None, names: list[str], problems: list[str], scratch: str | None,
             target: Callable[..., None], args: tuple, conn: Connection) -> None:
     """PID 1 of the new namespaces (trusted init; the keeper's uid lock is closed with every other fd): private /proc, scratch and /dev/shm, then fork the job.
 
@@ -363,7 +384,6 @@ def _inside(spec: JailSpec, uid: int | None, names: list[str], problems: list[st
         if fd not in keep:
             with contextlib.suppress(OSError):
                 os.close(fd)
-    scratch = None
     if "mntns" in names:
         try:
             _mount("none", "/", None, MS_REC | MS_PRIVATE)
@@ -377,7 +397,7 @@ def _inside(spec: JailSpec, uid: int | None, names: list[str], problems: list[st
                 _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"size=16m,mode=1777{owner}")
         except OSError as exc:
             problems.append(str(exc))
-    if scratch is None:  # no mount namespace: a private dir in the temp dir
+    if scratch is None:  # the tmpfs could not be mounted: a private dir in the temp dir
         import tempfile
 
         scratch = tempfile.mkdtemp(prefix=f"eureka-{spec.kind}-")
@@ -388,8 +408,11 @@ def _inside(spec: JailSpec, uid: int | None, names: list[str], problems: list[st
     pid = _fork(72, _job, spec, uid, names, problems, scratch, target, args, conn)
     conn.close()
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    status = _reap(pid)
-    os._exit(128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status))
+    status, cpu = _reap_with_cpu(pid)
+    sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+    if sig == signal.SIGKILL and spec.cpu_s > 0 and cpu >= spec.cpu_s:
+        sig = signal.SIGXCPU  # the CPU hard limit's SIGKILL (the job ignored SIGXCPU): a CPU overrun all the same
+    os._exit(128 + sig if sig else os.WEXITSTATUS(status))
 
 
 def _job(spec: JailSpec, uid: int | None, names: list[str], problems: list[str], scratch: str,
@@ -439,6 +462,70 @@ def _reap(pid: int) -> int:
             return os.waitpid(pid, 0)[1]
         except InterruptedError:
             continue
+
+
+def _reap_with_cpu(pid: int) -> tuple[int, float]:
+    """Wait for the child ``pid``; its wait status and the CPU seconds it used (all its threads)."""
+    while True:
+        try:
+            _, status, usage = os.wait4(pid, 0)
+            return status, usage.ru_utime + usage.ru_stime
+        except InterruptedError:
+            continue
+
+
+def disk_usage(paths: list[str], max_entries: int) -> tuple[int, int]:
+    """Bytes allocated (``st_blocks``, so sparse or ``fallocate``d files count as what they hold) and entries
+    beneath ``paths``; no link followed; stops counting at ``max_entries`` entries."""
+    total, count, stack = 0, 0, list(paths)
+    while stack and count <= max_entries:
+        try:
+            with os.scandir(stack.pop()) as it:
+                for entry in it:
+                    count += 1
+                    try:
+                        st = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    total += st.st_blocks * 512
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+        except OSError:
+            continue
+    return total, count
+
+
+def _wait_watching(pid: int, dirs: list[str], disk_mb: int) -> tuple[int, bool]:
+    """Wait for the init ``pid`` while adding up ``dirs`` every ``DISK_POLL_S``; kill it when they grew by more
+    than ``disk_mb`` or ``MAX_NEW_ENTRIES``. Returns its wait status and whether it was over the quota."""
+    import select
+    import time
+
+    if not dirs or disk_mb <= 0:
+        return _reap(pid), False
+    quota = disk_mb * 2**20
+    base, base_n = disk_usage(dirs, 10 * MAX_NEW_ENTRIES)
+    try:
+        pidfd: int | None = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        pidfd = None
+    try:
+        while True:
+            if pidfd is not None:
+                select.select([pidfd], [], [], DISK_POLL_S)
+            else:
+                time.sleep(DISK_POLL_S / 5)
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return status, False
+            used, n = disk_usage(dirs, base_n + MAX_NEW_ENTRIES)
+            if used - base > quota or n - base_n > MAX_NEW_ENTRIES:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                return _reap(pid), True
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
 
 
 def _flush_output() -> None:

@@ -21,7 +21,8 @@ PR_SET_PDEATHSIG = 1
 
 # -- seccomp ---------------------------------------------------------------------------------
 SCMP_ACT_ALLOW = 0x7FFF0000
-SCMP_FLTATR_CTL_TSYNC = 4
+SCMP_ACT_KILL_PROCESS = 0x80000000
+SCMP_FLTATR_ACT_BADARCH, SCMP_FLTATR_CTL_TSYNC = 2, 4
 SCMP_CMP_NE, SCMP_CMP_EQ, SCMP_CMP_MASKED_EQ = 1, 4, 7
 CLONE_THREAD = 0x00010000
 
@@ -36,7 +37,8 @@ class _ScmpArgCmp(ctypes.Structure):
 
 
 # Syscalls refused outright (EPERM): new sockets and listening, new programs, tracing,
-# namespaces and mounts, kernel keyrings, BPF, perf and module loading.
+# namespaces and mounts, kernel keyrings, BPF, perf and module loading, and memory that RLIMIT_AS does not
+# count (memfd, SysV shared memory; POSIX shared memory is a file in /dev/shm, which Landlock keeps read-only).
 DENIED_SYSCALLS = (
     "socket", "socketpair", "connect", "bind", "listen", "accept", "accept4",
     "execve", "execveat", "fork", "vfork",
@@ -45,7 +47,9 @@ DENIED_SYSCALLS = (
     "keyctl", "add_key", "request_key", "bpf", "perf_event_open", "init_module", "finit_module",
     "delete_module", "kexec_load", "reboot", "swapon", "swapoff", "userfaultfd", "io_uring_setup",
     "tkill", "rt_sigqueueinfo",
+    "memfd_create", "memfd_secret", "shmget", "shmat",
 )
+EXEC_SYSCALLS = ("execve",)  # what ``allow_exec`` lets through (one program started from a prepared child)
 
 
 def _libseccomp():
@@ -63,8 +67,14 @@ def _libseccomp():
     return lib
 
 
-def install_seccomp() -> str:
+def install_seccomp(allow_exec: bool = False) -> str:
     """Refuse new sockets, programs, processes, tracing and signals to other processes.
+
+    A system call of another architecture (e.g. ``int 0x80`` on x86-64, which the filter cannot
+    read like a native one) kills the whole process at once (``SCMP_ACT_KILL_PROCESS``), not just
+    the calling thread (which left a multi-threaded job hanging until its wall-clock limit).
+    ``allow_exec`` keeps ``execve`` open: for a child about to start a helper program (the
+    renderer's ffmpeg), whose filter stays on it after the exec.
 
     Threads stay allowed (``clone`` with ``CLONE_THREAD``); ``clone3`` answers ENOSYS so
     glibc falls back to ``clone``, whose flags the filter can read; ``kill`` and ``tgkill``
@@ -87,8 +97,12 @@ def install_seccomp() -> str:
             raise OSError(-rc, f"seccomp rule for {name} failed")
 
     try:
+        rc = lib.seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS)
+        if rc < 0:
+            raise OSError(-rc, "seccomp: killing the process on a foreign architecture's call is unavailable")
         for name in DENIED_SYSCALLS:
-            rule(deny, name)
+            if not (allow_exec and name in EXEC_SYSCALLS):
+                rule(deny, name)
         rule(deny, "clone", (0, SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0))  # a new process, not a thread
         rule(SCMP_ACT_ERRNO(errno.ENOSYS), "clone3")
         rule(deny, "kill", (0, SCMP_CMP_NE, pid, 0))

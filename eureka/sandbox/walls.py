@@ -38,6 +38,7 @@ from pathlib import Path
 from eureka.sandbox import kernel
 
 NOBODY = 65534
+CPU_GRACE_S = 1  # CPU seconds between SIGXCPU (the soft limit) and SIGKILL (the hard one)
 CLONE_NEWNET, CLONE_NEWUSER = 0x40000000, 0x10000000
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE = 1, 4
 SECRET_MARKERS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH")
@@ -226,7 +227,9 @@ def apply_walls(spec: WallSpec) -> list[str]:
     if spec.cpu_s > 0:
         used = resource.getrusage(resource.RUSAGE_SELF)
         limit = int(used.ru_utime + used.ru_stime + spec.cpu_s) + 1
-        resource.setrlimit(resource.RLIMIT_CPU, (limit, resource.RLIM_INFINITY))
+        # SIGXCPU at the soft limit, SIGKILL one CPU second later (a job that ignores SIGXCPU still ends);
+        # the hard limit is fixed, so the job cannot lift either (raising it needs CAP_SYS_RESOURCE).
+        resource.setrlimit(resource.RLIMIT_CPU, (limit, limit + CPU_GRACE_S))
         walls.append("cpu")
     fsize = int(spec.max_file_mb) * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))

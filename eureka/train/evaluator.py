@@ -28,6 +28,11 @@ NORMALIZER = "normalizer.npz"
 SETTINGS = "policy.json"  # the hyperparameters beside the weights (for eureka-render's architecture)
 MAX_WEIGHTS_BYTES = 512 * 1024 * 1024
 MAX_NORMALIZER_BYTES = 16 * 1024 * 1024
+MAX_HEADER_BYTES = 1024 * 1024  # a safetensors header (JSON) longer than this is refused before it is parsed
+MAX_TENSORS = 256  # more tensors than any policy here has
+FLOAT_DTYPES = {"F16": 2, "BF16": 2, "F32": 4, "F64": 8}  # what a policy's weights may be saved as
+NORMALIZER_KEYS = ("mean", "var", "count", "clip_obs", "epsilon")
+MAX_NORMALIZER_ELEMENTS = 1 << 16  # per array, when the observation's shape is not given
 
 
 def save_policy(policy: torch.nn.Module, obs_rms, out_dir: Path, clip_obs: float = 10.0,
@@ -101,33 +106,105 @@ def policy_from_bytes(algo: str, observation_space, action_space, hyperparams: d
 
     if weights is None:
         raise TrainingCrash("the training saved no policy weights (policy.safetensors)")
+    policy = build_policy(algo, observation_space, action_space, hyperparams)
+    own = policy.state_dict()
+    check_safetensors_header(weights, {k: tuple(v.shape) for k, v in own.items()})
     try:
         state = load(weights)
     except (SafetensorError, ValueError, OSError) as exc:
         raise TrainingCrash(f"policy.safetensors is unreadable: {exc}") from None
-    policy = build_policy(algo, observation_space, action_space, hyperparams)
-    own = policy.state_dict()
     if set(state) != set(own) or any(state[k].shape != own[k].shape for k in own):
         raise TrainingCrash("policy.safetensors does not match the policy this training builds")
+    state = {k: v.to(own[k].dtype) for k, v in state.items()}  # finiteness is checked in the dtype used
     if not all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point()):
-        raise TrainingCrash("policy.safetensors holds non-finite weights")
-    policy.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()}, strict=True)
+        raise TrainingCrash("policy.safetensors holds non-finite weights (after conversion to the policy's dtype)")
+    policy.load_state_dict(state, strict=True)
     policy.set_training_mode(False)
     return policy
 
 
-def normalizer_from_bytes(data: bytes | None) -> dict | None:
-    """The observation normalizer's arrays (``None`` when the training used none); read without pickles."""
+def check_safetensors_header(weights: bytes, shapes: dict[str, tuple[int, ...]]) -> None:
+    """Refuse a safetensors file before parsing it in full: its header's length (the 8-byte prefix) at most
+    ``MAX_HEADER_BYTES``, then exactly the policy's tensors, each a float of the policy's shape, in the file."""
+    import json
+    import math
+
+    if len(weights) < 8:
+        raise TrainingCrash("policy.safetensors is unreadable: shorter than its header")
+    size = int.from_bytes(weights[:8], "little")
+    if size > MAX_HEADER_BYTES or 8 + size > len(weights):
+        raise TrainingCrash(f"policy.safetensors: a header of {size} bytes (at most {MAX_HEADER_BYTES} are read)")
+    try:
+        header = json.loads(weights[8:8 + size])
+    except ValueError as exc:
+        raise TrainingCrash(f"policy.safetensors is unreadable: {exc}") from None
+    if not isinstance(header, dict):
+        raise TrainingCrash("policy.safetensors is unreadable: its header is not a table")
+    header.pop("__metadata__", None)
+    if len(header) > MAX_TENSORS or set(header) != set(shapes):
+        raise TrainingCrash(f"policy.safetensors does not match the policy this training builds "
+                            f"({len(header)} tensors, {len(shapes)} expected)")
+    data = len(weights) - 8 - size
+    for name, info in header.items():
+        ok = isinstance(info, dict) and info.get("dtype") in FLOAT_DTYPES and info.get("shape") == list(shapes[name])
+        offsets = info.get("data_offsets") if ok else None
+        if not (ok and isinstance(offsets, list) and len(offsets) == 2 and all(type(o) is int for o in offsets)
+                and 0 <= offsets[0] <= offsets[1] <= data
+                and offsets[1] - offsets[0] == math.prod(shapes[name]) * FLOAT_DTYPES[info["dtype"]]):
+            raise TrainingCrash(f"policy.safetensors: tensor '{str(name)[:64]}' is not a float of the policy's shape")
+
+
+def _npy_headers(zf: zipfile.ZipFile, obs_shape: tuple[int, ...] | None) -> None:
+    """Check each array's declared dtype (a float) and shape (what the observation needs) from its npy header,
+    and the bytes it would take, before any array is read (a compressed array could be GBs widened)."""
+    if len(zf.infolist()) > 2 * len(NORMALIZER_KEYS):
+        raise TrainingCrash("normalizer.npz holds more arrays than a normalizer has")
+    members = {i.filename: i for i in zf.infolist()}
+    for key in NORMALIZER_KEYS:
+        info = members.get(key + ".npy")
+        if info is None:
+            raise TrainingCrash(f"normalizer.npz is unreadable: no array '{key}'")
+        with zf.open(info) as f:
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+            elif version == (2, 0):
+                shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+            else:
+                raise TrainingCrash(f"normalizer.npz: array '{key}' has an npy format {version} this does not read")
+        if dtype.kind != "f" or dtype.itemsize > 8:
+            raise TrainingCrash(f"normalizer.npz: array '{key}' is {dtype}, not a float")
+        if key in ("mean", "var"):
+            fits = shape == tuple(obs_shape) if obs_shape is not None else                 len(shape) <= 2 and int(np.prod(shape)) <= MAX_NORMALIZER_ELEMENTS
+        else:
+            fits = int(np.prod(shape)) == 1 and len(shape) <= 1
+        if not fits:
+            want = f"{tuple(obs_shape)}" if key in ("mean", "var") and obs_shape is not None else "its size"
+            raise TrainingCrash(f"normalizer.npz: array '{key}' has shape {shape}, not {want}")
+        if info.file_size > int(np.prod(shape)) * dtype.itemsize + 4096:  # header included
+            raise TrainingCrash(f"normalizer.npz: array '{key}' holds more bytes than its shape declares")
+
+
+def normalizer_from_bytes(data: bytes | None, obs_shape: tuple[int, ...] | None = None) -> dict | None:
+    """The observation normalizer's arrays (``None`` when the training used none); read without pickles.
+
+    Every array's declared dtype and shape (``obs_shape`` for the mean and variance) are checked from
+    its npy header before it is read, so no file makes this allocate more than the task's policy needs.
+    """
     import io
 
     if data is None:
         return None
     try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            _npy_headers(zf, obs_shape)
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
-            out = {k: np.asarray(z[k], dtype=np.float64) for k in ("mean", "var", "count", "clip_obs", "epsilon")}
-    except (KeyError, ValueError, OSError, zipfile.BadZipFile) as exc:
+            out = {k: np.asarray(z[k], dtype=np.float64) for k in NORMALIZER_KEYS}
+        out.update({k: out[k].reshape(()) for k in ("count", "clip_obs", "epsilon")})
+    except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile, NotImplementedError) as exc:
         raise TrainingCrash(f"normalizer.npz is unreadable: {exc}") from None
-    if not all(np.isfinite(v).all() for v in out.values()) or (out["var"] < 0).any():
+    if not all(np.isfinite(v).all() for v in out.values()) or (out["var"] < 0).any() \
+            or not (out["var"] + out["epsilon"] > 0).all():
         raise TrainingCrash("normalizer.npz holds invalid statistics")
     return out
 
@@ -208,4 +285,4 @@ def evaluate_saved(task_name: str, algo: str, hyperparams: dict, out_dir: str | 
     probe.close()
     saved = read_saved(out_dir)
     policy = policy_from_bytes(algo, *spaces, hyperparams, saved[WEIGHTS])
-    return evaluate_policy(policy, task, episodes, seed, normalizer_from_bytes(saved[NORMALIZER]))
+    return evaluate_policy(policy, task, episodes, seed, normalizer_from_bytes(saved[NORMALIZER], spaces[0].shape))

@@ -34,6 +34,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def printed_url(log_path: Path, port: int) -> str:
+    """The page's URL as the run printed it: one unbroken line, with the page's token."""
+    for line in log_path.read_text().splitlines():
+        if re.fullmatch(rf"http://127\.0\.0\.1:{port}/\?token=[\w-]{{20,}}", line):
+            return line
+    return ""
+
+
 def _env(tmp_path):
     return {**os.environ, "EUREKA_CACHE_DIR": str(tmp_path / "cache"), "COLUMNS": "200"}
 
@@ -100,10 +108,10 @@ def test_one_page_for_a_two_iteration_run_in_chromium(tmp_path):
                                  "samples=3", "trainer.total_timesteps=3072", f"hydra.run.dir={out}"],
                                 cwd=tmp_path, env=_env(tmp_path), stdout=stdout,
                                 stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}/"
+    url = ""
     try:
         deadline = time.time() + 120
-        while url not in log_path.read_text().splitlines():
+        while not (url := printed_url(log_path, port)):
             assert proc.poll() is None and time.time() < deadline, log_path.read_text()
             time.sleep(0.2)
         with sync_playwright() as pw:
@@ -203,7 +211,7 @@ def test_a_person_who_prefers_the_lower_fitness_steers_the_run_in_chromium(tmp_p
                                  "trainer.total_timesteps=1024", "loop.population=2", "feedback.finish_delay_s=1",
                                  f"hydra.run.dir={out}"],
                                 cwd=tmp_path, env=_env(tmp_path), stdout=stdout, stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}/"
+    url = ""
 
     def prefer_lower(page) -> list[str]:
         """Answer every pair of the open session for the lower-fitness side; return the ids preferred."""
@@ -224,7 +232,7 @@ def test_a_person_who_prefers_the_lower_fitness_steers_the_run_in_chromium(tmp_p
 
     try:
         deadline = time.time() + 120
-        while url not in log_path.read_text().splitlines():
+        while not (url := printed_url(log_path, port)):
             assert proc.poll() is None and time.time() < deadline, log_path.read_text()
             time.sleep(0.2)
         with sync_playwright() as pw:

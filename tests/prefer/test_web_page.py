@@ -54,6 +54,11 @@ def post(url, body):
         return exc.code, json.loads(exc.read())
 
 
+def api(session, path: str) -> str:
+    """``path`` on the session's page, with its token (every request without it is refused)."""
+    return f"{session.url.split('?')[0]}{path}?token={session.token}"
+
+
 def get(url):
     with urllib.request.urlopen(url, timeout=5) as r:
         return json.loads(r.read())
@@ -72,24 +77,23 @@ def test_stale_answers_are_refused_and_the_last_answer_ends_the_session(tmp_path
     session = WebSession(log, port=_free_port(), timeout_s=60, announce=lines.append, finish_delay_s=0.5)
     a, b = cand("a", 1.0, 0), cand("b", 2.0, 0)
     with session:
-        url = session.url
-        assert get(url + "api/state")["mode"] == "waiting"
+        assert get(api(session, "api/state"))["mode"] == "waiting"
         t, out = start(session, 0, [Pair("iter0:a|b", a, b)], [a, b], info(0, [a, b], "0-x"))
         deadline = time.time() + 10
-        while get(url + "api/state")["mode"] != "session" and time.time() < deadline:
+        while get(api(session, "api/state"))["mode"] != "session" and time.time() < deadline:
             time.sleep(0.05)
-        code, res = post(url + "api/answer", {"session_id": "old", "pair_id": "iter0:a|b", "choice": "a"})
+        code, res = post(api(session, "api/answer"), {"session_id": "old", "pair_id": "iter0:a|b", "choice": "a"})
         assert code == 409 and "nothing was recorded" in res["message"] and not log.records()
         t0 = time.time()
-        code, res = post(url + "api/answer", {"session_id": "0-x", "pair_id": "iter0:a|b", "choice": "b"})
+        code, res = post(api(session, "api/answer"), {"session_id": "0-x", "pair_id": "iter0:a|b", "choice": "b"})
         assert code == 200 and res["answered"] == 1 and res["finish_in_s"] == 0.5
         t.join(timeout=10)
         assert out["result"].ended == "all answered" and out["result"].answered == 1
         assert time.time() - t0 < 5
-        code, res = post(url + "api/answer", {"session_id": "0-x", "pair_id": "iter0:a|b", "choice": "a"})
+        code, res = post(api(session, "api/answer"), {"session_id": "0-x", "pair_id": "iter0:a|b", "choice": "a"})
         assert code == 409 and "iteration 1" in res["message"] and len(log.records()) == 1
         assert log.records()[0]["session"] == "0-x"
-        state = get(url + "api/state")
+        state = get(api(session, "api/state"))
         assert state["mode"] == "waiting" and state["status"]["last_session"]["answered"] == 1
     assert any("whole run" in line for line in lines)
 
@@ -336,3 +340,38 @@ def session_favourite_of(log):
     from eureka.prefer.steer import session_favourite
 
     return session_favourite(log.latest(0).values())
+
+
+def _status(url: str, headers: dict | None = None) -> tuple[int, dict]:
+    """The status of a GET and the cookies it set (a refusal is a status, not an exception)."""
+    req = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status, dict(x.split(";", 1)[0].split("=", 1) for x in r.headers.get_all("set-cookie") or [])
+    except urllib.error.HTTPError as exc:
+        return exc.code, {}
+
+
+def test_only_the_url_with_the_token_gets_in(tmp_path):
+    session = WebSession(PreferenceLog(tmp_path / "p.jsonl"), port=_free_port(), announce=lambda s: None)
+    with session:
+        base = session.url.split("?")[0]
+        assert "?token=" in session.url and len(session.token) >= 24
+        for path in ("", "api/state", "video/a", "docs", "openapi.json"):  # a second client, without the token
+            assert _status(base + path)[0] == 401, path
+        assert _status(base + "api/state?token=" + session.token[:-1] + "x")[0] == 401
+        code, cookies = _status(session.url)  # the person who started the run
+        assert code == 200 and list(cookies.values()) == [session.token]
+        cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
+        assert _status(base + "api/state", {"Cookie": cookie})[0] == 200  # the page's own requests after that
+        assert post(base + "api/answer", {"pair_id": "x", "choice": "a"})[0] == 401
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:8765", "127.0.0.1.evil.example", "10.0.0.1"])
+def test_a_forged_host_header_is_refused(tmp_path, host):
+    session = WebSession(PreferenceLog(tmp_path / "p.jsonl"), port=_free_port(), announce=lambda s: None)
+    with session:
+        assert _status(session.url, {"Host": host})[0] == 403  # DNS rebinding: the token alone is not enough
+        port = session.bound_port
+        for ok in (f"127.0.0.1:{port}", f"localhost:{port}", "localhost"):
+            assert _status(session.url, {"Host": ok})[0] == 200, ok

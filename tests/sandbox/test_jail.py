@@ -117,7 +117,8 @@ real_builtins()['print']('IPC', shm, msg, posix)
     assert r.ok, r.failure
     line = [x for x in log_of(tmp_path, "ipc").splitlines() if x.startswith("IPC")][0]
     shm_id, msg_id = (int(x) for x in line.split()[1:3])
-    assert shm_id >= 0 and msg_id >= 0, line  # it could make them, inside its own IPC namespace ...
+    assert shm_id == -1, line  # SysV shared memory is refused (RLIMIT_AS would not count it) ...
+    assert msg_id >= 0, line  # ... a message queue it could make, inside its own IPC namespace ...
     assert _ipc_lines("shm") == shm_before and _ipc_lines("msg") == msg_before  # ... and none is left
     if os.path.isdir("/dev/shm"):
         assert set(os.listdir("/dev/shm")) <= dev_shm
