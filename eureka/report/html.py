@@ -61,6 +61,13 @@ pre { background: var(--bg); border: 1px solid var(--line); border-radius: 6px; 
 .videos figure { margin: 0; }
 video { max-width: 360px; max-height: 300px; background: #000; border-radius: 4px; }
 details > summary { cursor: pointer; color: #1c7ed6; margin: 6px 0; }
+.scroll { max-width: 100%; overflow-x: auto; }
+.flag { display:inline-block; padding: 0 6px; border-radius: 4px; font-size: 12px; font-weight: 600; color:#fff;
+        background: var(--warn); margin-right: 4px; }
+td.flags { color: var(--warn); font-size: 12px; }
+.verdict { text-transform: uppercase; }
+.verdict.win { color: var(--ok); } .verdict.loss { color: var(--bad); } .verdict.tie { color: var(--warn); }
+header .muted, p.muted { overflow-wrap: anywhere; }
 .grid2 { display: grid; grid-template-columns: minmax(0, 1.5fr) minmax(0, 1fr); gap: 20px; align-items: start; }
 @media (max-width: 900px) { .grid2 { grid-template-columns: 1fr; } }
 """
@@ -160,12 +167,12 @@ def _headline(run: RunData) -> str:
     seeds = run.final_seeds
     n_ok = len([c for c in run.candidates if c.fitness is not None])
     if fe.mean is not None:
-        head = _card("final re-training (the result)", e(pm(fe)),
-                     e(f"mean ± std over {len(fe.values)} seed(s): {', '.join(fe.seeds)}"), "head")
+        head = _card("final re-training", e(pm(fe)),
+                     e(f"mean ± std over {len(fe.values)} final seed(s): {', '.join(fe.seeds)}"))
     elif run.finished:
-        head = _card("final re-training (the result)", "-", "not run (see status)", "head")
+        head = _card("final re-training", "-", "not run (see status)")
     else:
-        head = _card("final re-training (the result)", "pending", e(f"seeds {', '.join(seeds)}"), "head")
+        head = _card("final re-training", "pending", e(f"seeds {', '.join(seeds)}"))
     best = run.best
     search = _card("search fitness of the selected reward", e(fmt(run.best_search_fitness)),
                    e(f"{best.id if best else '-'} (of {n_ok} trained candidates): {run.search_basis}"))
@@ -175,7 +182,7 @@ def _headline(run: RunData) -> str:
                    e(f"seeds {', '.join(run.sparse_baseline.seeds)}" if run.sparse_baseline.seeds else ""))
     hns = _card("human-normalized score", e(fmt(run.human_normalized_score)),
                 "(final − sparse) / |env − sparse|")
-    out = f'<div class="cards">{head}{search}{env}{sparse}{hns}</div>'
+    out = _chosen_section(run) + f'<div class="cards">{head}{search}{env}{sparse}{hns}</div>'
     if run.hns_note:
         out += f'<div class="note">Human-normalized score: {e(run.hns_note)}.</div>'
     ss = run.search_seed
@@ -200,13 +207,60 @@ def _headline(run: RunData) -> str:
     return out
 
 
+SIGNAL_WORDS = {"early_termination": "early termination", "reward_up_fitness_down": "reward up, fitness down",
+                "dominant_component": "one component dominates"}
+
+
+def _chosen_section(run: RunData) -> str:
+    """The chosen reward's one estimate over all its trainings, every training plotted, the verdict against
+    the env reward, and the reward-hacking flags of the chosen reward."""
+    est, vs = run.chosen, run.verdict
+    if not est.trainings:
+        return ""
+    lo, hi = est.ci
+    ci = f" [{fmt(lo)}, {fmt(hi)}]" if lo is not None and hi is not None else ""
+    roles = est.by_role()
+    role_text = ", ".join(f"{n} {r.replace('_', '-')}" for r, n in roles.items() if n)
+    cards = _card("chosen reward: all trainings (the result)", e(f"{fmt(est.mean)}{ci}"),
+                  e(f"mean of {est.n_trainings} trainings ({role_text}); 95% bootstrap interval of the mean"), "head")
+    if vs.verdict is not None:
+        cards += _card("verdict against the env reward", f'<span class="verdict {e(vs.verdict)}">{e(vs.verdict)}</span>',
+                       e(f"P(chosen > env) = {fmt(vs.p)} [{fmt(vs.ci[0])}, {fmt(vs.ci[1])}] over "
+                         f"{vs.n_chosen} x {vs.n_env} final trainings; {vs.why}"))
+    else:
+        cards += _card("verdict against the env reward", "-", e(vs.why))
+    out = [f'<div class="cards">{cards}</div>',
+           f'<p id="outcome"><b>{e(est.words[:1].upper() + est.words[1:])}.</b>'
+           + (' <span class="flag">bimodal</span> The trainings split into two groups: the mean and its interval '
+              "describe neither; read the dots." if est.bimodal else "") + "</p>",
+           _img(plots.trainings_plot(run, est), "every training of the chosen reward")]
+    best = run.best
+    flags = run.signals_for(best) if best is not None else []
+    recorded = [k for k in (best.signals if best is not None else []) if k not in {f.kind for f in flags}]
+    if flags or recorded:
+        out.append('<div id="hacking">' + "".join(
+            f'<div class="note"><span class="flag">{e(SIGNAL_WORDS.get(f.kind, f.kind))}</span> {e(f.text)}</div>'
+            for f in flags) + "".join(f'<div class="note"><span class="flag">{e(SIGNAL_WORDS.get(k, k))}</span> '
+                                      "raised by its reflection during the search</div>" for k in recorded) + "</div>")
+    final_len, env_len = run.episode_length("final", "best"), run.episode_length("baselines", "env")
+    if final_len is not None and env_len is not None and final_len < 0.5 * env_len:
+        out.append(f'<div class="note"><span class="flag">short episodes</span> The chosen reward\'s policies end '
+                   f"their evaluation episodes after {fmt(final_len)} steps on average, the env reward's after "
+                   f"{fmt(env_len)}.</div>")
+    return f'<section id="chosen"><h2>What the result rests on: every training of the chosen reward</h2>{"".join(out)}</section>'
+
+
+def _flags(run: RunData, c: CandidateData) -> str:
+    return ", ".join(SIGNAL_WORDS.get(k, k) for k in run.flags_for(c))
+
+
 def _candidate_table(run: RunData) -> str:
     best = run.best_id
     population = set(run.summary.get("population") or [])
     cols = [("candidate", ""), ("iter", "num"), ("status", ""), ("error class", ""), ("fitness", "num"),
             ("score (racing)", "num"), ("per search seed", ""), ("corr. with env reward", "num"),
             ("parent", ""), ("island", "num"), ("preference", "num"), ("env steps", "num"),
-            ("train s", "num"), ("message", "")]
+            ("train s", "num"), ("hacking flags", ""), ("message", "")]
     halving = any(c.stopped_at is not None for c in run.candidates)
     if halving:
         cols.insert(-1, ("stopped at", "num"))
@@ -222,14 +276,15 @@ def _candidate_table(run: RunData) -> str:
             f"{num(c.fitness)}{num(c.score)}<td>{e(_seeds(c))}</td>{num(c.env_corr)}"
             f"<td>{e(c.parent or '')}{e(_tuned(c))}</td>{num(c.island)}{num(c.preference)}{num(c.steps)}"
             f'{num(round(c.train_wall_s, 1) if c.train_wall_s is not None else None)}'
-            f'{num(c.stopped_at) if halving else ""}<td class="msg">{e((c.message or "")[:400])}</td></tr>')
+            f'{num(c.stopped_at) if halving else ""}<td class="flags">{e(_flags(run, c))}</td>'
+            f'<td class="msg">{e((c.message or "")[:400])}</td></tr>')
     final = ", ".join(str(x) for x in run.final_seeds) or "-"
     legend = ('<p class="muted">Click a column to sort. ★ = in the final population; the highlighted row is the '
               "selected reward. Fitness is the search's own: the mean over the candidate's search seeds; the "
               "score ranks (racing: mean - k·std/√seeds; only candidates with enough seeds can be the best). "
               f"Final re-training seeds (never used by the search): {e(final)}.</p>")
-    return (f'{legend}<table class="sortable" id="candidates"><thead><tr>{head}</tr></thead>'
-            f"<tbody>{''.join(rows)}</tbody></table>")
+    return (f'{legend}<div class="scroll"><table class="sortable" id="candidates"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table></div>")
 
 
 def _ran(run: RunData) -> str:
@@ -296,7 +351,10 @@ def _best_section(run: RunData) -> str:
         seen.add(cur.id)
         lineage.append(cur.id)
         cur = next((c for c in run.candidates if c.id == cur.parent), None)
-    fit = f" (search fitness {fmt(best.fitness)}, one seed)" if best.fitness is not None else ""
+    basis = (f"mean over its search seeds {', '.join(best.search_seeds)}" if len(best.search_seeds) > 1
+             else "one search seed")
+    fit = (f" (search fitness {fmt(best.fitness)}: {basis}, which selected it, so optimistic; every training "
+           "of it is under Result)" if best.fitness is not None else "")
     parts = [f'<section id="best"><h2>Best reward: {e(best.id)}</h2>',
              f'<p class="muted">{e(fit.strip(" ()"))}; lineage: {" ← ".join(e(x) for x in lineage)}</p>',
              '<div class="grid2"><div>']
