@@ -8,7 +8,8 @@ env reward.
   certain. The selection seeds are biased upward (they chose the reward); their role is kept with each value.
 - ``verdict``: ``P(chosen > env reward)``, the probability of improvement (rliable) of the chosen reward's
   final-seed trainings over the env reward's, with a 95% bootstrap interval (each side resampled apart);
-  ``win`` when the interval lies above 0.5, ``loss`` below, ``tie`` whenever it contains 0.5.
+  ``win`` when the interval lies above 0.5, ``loss`` below, ``tie`` whenever it contains 0.5, and also when
+  either side has fewer than ``MIN_SEEDS`` trainings (a bootstrap of two values cannot show its uncertainty).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 
 from eureka.analyze.stats import bootstrap_ci, probability_of_improvement
 
+MIN_SEEDS = 3  # final trainings on each side below which the verdict is a tie whatever the interval
 ROLES = ("selection", "held_out", "final")  # what each training of the chosen reward served
 CI_METHOD = "95% percentile bootstrap of the mean over trainings (2000 resamples)"
 POI_METHOD = ("probability of improvement P(chosen > env) + P(equal)/2 over the final seeds' trainings, 95% "
@@ -158,12 +160,17 @@ def verdict(chosen: Sequence[float], env: Sequence[float], seed: int = 0) -> Ver
     p = probability_of_improvement(x, y)
     lo, hi = bootstrap_ci(probability_of_improvement, [[v] for v in x], [[v] for v in y], seed=seed)
     assert p is not None and lo is not None and hi is not None
-    if lo > 0.5:
-        word, why = "win", "the interval lies above 0.5"
-    elif hi < 0.5:
-        word, why = "loss", "the interval lies below 0.5"
-    else:
+    if lo <= 0.5 <= hi:
         word, why = "tie", "the interval contains 0.5: the difference is within the seed noise"
+    elif min(len(x), len(y)) < MIN_SEEDS:
+        # a bootstrap of 2 values cannot show its own uncertainty (2 x 2 separated trainings give [1, 1], while
+        # the exact chance of such a separation with no difference at all is 1 in 6)
+        word, why = "tie", (f"too few final trainings to call ({len(x)} x {len(y)}; a win or a loss needs at least "
+                            f"{MIN_SEEDS} on each side: eval.num_seeds)")
+    elif lo > 0.5:
+        word, why = "win", "the interval lies above 0.5"
+    else:
+        word, why = "loss", "the interval lies below 0.5"
     return Verdict(p, (lo, hi), word, len(x), len(y), why)
 
 

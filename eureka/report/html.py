@@ -41,7 +41,7 @@ h3 { font-size: 14px; margin: 14px 0 6px; }
 .cards { display: flex; flex-wrap: wrap; gap: 12px; }
 .card { border: 1px solid var(--line); border-radius: 8px; padding: 10px 14px; min-width: 150px; max-width: 235px; background:#fff; }
 .card .v { font-size: 22px; font-weight: 650; }
-.card.head { border: 2px solid #d62828; }
+.card.head { border: 2px solid #d62828; max-width: 340px; }
 .card .l { font-size: 12px; color: var(--muted); }
 .note { border-left: 4px solid var(--warn); background: #fff8e6; padding: 6px 10px; margin: 8px 0; }
 table { border-collapse: collapse; font-size: 13px; }

@@ -51,3 +51,8 @@ def test_verdict_tie_win_loss():
     none = verdict([1.0, 2.0], [])
     assert none.verdict is None and "baseline" in none.why
     assert "TIE" in tie.line() and "P(chosen > env reward)" in tie.line()
+
+
+def test_two_final_seeds_are_too_few_to_call_a_win():
+    v = verdict([0.9, 0.9], [0.6, 0.7])
+    assert v.p == 1.0 and v.verdict == "tie" and "too few final trainings" in v.why
