@@ -96,5 +96,5 @@ TASK = Task(
     settings={"iterations": 2, "samples": 2, "trainer.total_timesteps": 24576, "trainer.n_envs": 8,
               "trainer.ppo": {"n_steps": 64, "batch_size": 256, "n_epochs": 10, "learning_rate": 0.001,
                               "gamma": 0.98, "ent_coef": 0.01},
-              "eval.num_seeds": 2, "video": False},
+              "video": False},
 )

@@ -136,7 +136,8 @@ def test_eureka_show(run_dir, capsys):
     out = " ".join(capsys.readouterr().out.replace("│", " ").split())  # the panel's wrapped lines as one text
     summary = _summary(run_dir)
     held = ", ".join(str(s) for s in summary["best_confirmed"]["seeds"])
-    assert "Result (final re-training)" in out and "mean over search seeds" in out  # racing: several seeds
+    assert "Final re-training" in out and "mean over search seeds" in out  # racing: several seeds
+    assert "Chosen reward, all trainings" in out and "Verdict vs env reward" in out
     assert f"mean over held-out search seeds {held}" in out and f"(held out to confirm the best: {held})" in out
     assert show_main([str(run_dir), "--watch", "--interval", "0.1"]) == 0  # a finished run: returns at once
     assert show_main(["/nonexistent/run"]) == 2
