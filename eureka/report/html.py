@@ -257,10 +257,11 @@ def _flags(run: RunData, c: CandidateData) -> str:
 def _candidate_table(run: RunData) -> str:
     best = run.best_id
     population = set(run.summary.get("population") or [])
-    cols = [("candidate", ""), ("iter", "num"), ("status", ""), ("error class", ""), ("fitness", "num"),
+    cols = [("candidate", ""), ("iter", "num"), ("status", ""), ("error class", ""), ("hacking flags", ""),
+            ("fitness", "num"),
             ("score (racing)", "num"), ("per search seed", ""), ("corr. with env reward", "num"),
             ("parent", ""), ("island", "num"), ("preference", "num"), ("env steps", "num"),
-            ("train s", "num"), ("hacking flags", ""), ("message", "")]
+            ("train s", "num"), ("message", "")]
     halving = any(c.stopped_at is not None for c in run.candidates)
     if halving:
         cols.insert(-1, ("stopped at", "num"))
@@ -273,11 +274,11 @@ def _candidate_table(run: RunData) -> str:
         rows.append(
             f"<tr{cls}><td>{e(c.id)}{mark}</td>{num(None if c.iteration is None else c.iteration + 1)}"
             f'<td><span class="badge {e(c.status)}">{e(c.status)}</span></td><td>{e(c.error_class or "")}</td>'
+            f'<td class="flags">{e(_flags(run, c))}</td>'
             f"{num(c.fitness)}{num(c.score)}<td>{e(_seeds(c))}</td>{num(c.env_corr)}"
             f"<td>{e(c.parent or '')}{e(_tuned(c))}</td>{num(c.island)}{num(c.preference)}{num(c.steps)}"
             f'{num(round(c.train_wall_s, 1) if c.train_wall_s is not None else None)}'
-            f'{num(c.stopped_at) if halving else ""}<td class="flags">{e(_flags(run, c))}</td>'
-            f'<td class="msg">{e((c.message or "")[:400])}</td></tr>')
+            f'{num(c.stopped_at) if halving else ""}<td class="msg">{e((c.message or "")[:400])}</td></tr>')
     final = ", ".join(str(x) for x in run.final_seeds) or "-"
     legend = ('<p class="muted">Click a column to sort. ★ = in the final population; the highlighted row is the '
               "selected reward. Fitness is the search's own: the mean over the candidate's search seeds; the "
