@@ -53,8 +53,7 @@ def reward_curve(components: Sequence[dict[str, dict]]) -> list[float | None]:
     """Per snapshot, the reward per step as the sum of its components' means (None when it has none)."""
     out: list[float | None] = []
     for comps in components:
-        means = [st.get("mean") for st in comps.values() if isinstance(st, dict)]
-        means = [m for m in means if m is not None]
+        means = [float(st["mean"]) for st in comps.values() if isinstance(st, dict) and st.get("mean") is not None]
         out.append(float(sum(means)) if means else None)
     return out
 
@@ -141,7 +140,10 @@ def signals(components: Sequence[dict[str, dict]], lengths: Sequence[float | Non
 def from_metrics(rows: Sequence[dict], reference_length: float | None = None, against: str = "") -> list[Signal]:
     """``signals`` from a training's ``metrics.jsonl`` rows (what the report reads)."""
     rows = [r for r in rows if isinstance(r, dict)]
-    comps = [r.get("components") if isinstance(r.get("components"), dict) else {} for r in rows]
+    comps: list[dict[str, dict]] = []
+    for r in rows:
+        c = r.get("components")
+        comps.append(c if isinstance(c, dict) else {})
 
     def num(v: Any) -> float | None:
         return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) else None
