@@ -82,7 +82,7 @@ def fitness_plot(run: RunData) -> str | None:
     rng = random.Random(0)
     its = run.iterations or [0]
     ax.scatter([c.iteration + rng.uniform(-0.12, 0.12) for c in pts], [c.fitness for c in pts], s=22,
-               color=COLORS[0], alpha=0.75, label="candidate (search, 1 seed)", zorder=3)
+               color=COLORS[0], alpha=0.75, label="candidate (mean over its search seeds)", zorder=3)
     best = run.best
     if best is not None and best.fitness is not None:
         ax.scatter([best.iteration], [best.fitness], s=90, facecolor="none", edgecolor="black", lw=1.4,
@@ -183,7 +183,7 @@ def seed_labels(points: list[tuple[str, float]], span: float, min_gap: float = 0
         y = float(np.mean([v for _, v in g]))
         if out and y - out[-1][0] < gap:
             y = out[-1][0] + gap
-        seeds = [s for s, _ in g]
+        seeds = sorted((s for s, _ in g), key=lambda x: (not x.lstrip("-").isdigit(), int(x) if x.lstrip("-").isdigit() else 0, x))
         out.append((y, f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {', '.join(seeds)}"))
     return out
 
