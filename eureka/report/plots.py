@@ -167,9 +167,11 @@ def components_plot(cands: list[CandidateData]) -> str | None:
     return to_data_uri(fig)
 
 
-def seed_labels(points: list[tuple[str, float]], span: float, min_gap: float = 0.07) -> list[tuple[float, str]]:
+def seed_labels(points: list[tuple[str, float]], span: float, min_gap: float = 0.07,
+                max_chars: int = 20) -> list[tuple[float, str]]:
     """One label per group of points closer than ``min_gap`` of the axis ``span`` ("seeds 1, 2, 3"), placed
-    at the group's mean value, and groups pushed apart so no two labels overlap."""
+    at the group's mean value, and groups pushed apart so no two labels overlap; a label longer than
+    ``max_chars`` says how many seeds ("5 seeds") so it does not run into the next column."""
     pts = sorted(points, key=lambda p: p[1])
     gap = max(span, 1e-12) * min_gap
     groups: list[list[tuple[str, float]]] = []
@@ -184,7 +186,8 @@ def seed_labels(points: list[tuple[str, float]], span: float, min_gap: float = 0
         if out and y - out[-1][0] < gap:
             y = out[-1][0] + gap
         seeds = sorted((s for s, _ in g), key=lambda x: (not x.lstrip("-").isdigit(), int(x) if x.lstrip("-").isdigit() else 0, x))
-        out.append((y, f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {', '.join(seeds)}"))
+        text = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {', '.join(seeds)}"
+        out.append((y, text if len(text) <= max_chars else f"{len(seeds)} seeds"))
     return out
 
 

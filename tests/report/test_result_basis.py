@@ -152,3 +152,8 @@ def test_seed_labels_never_overlap():
     ys = [y for y, _ in labels]
     assert all(b - a >= 0.14 - 1e-9 for a, b in zip(ys, ys[1:], strict=False))
     assert [t for _, t in labels] == ["seeds 1, 2", "seeds 3, 4", "seed 5"]
+
+
+def test_a_long_label_says_how_many_seeds_instead_of_running_into_the_next_column():
+    labels = seed_labels([(str(s), 500.0) for s in (15838, 31676, 39595, 47514, 55433)], span=400.0)
+    assert labels == [(500.0, "5 seeds")]
