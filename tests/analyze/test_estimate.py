@@ -56,3 +56,14 @@ def test_verdict_tie_win_loss():
 def test_two_final_seeds_are_too_few_to_call_a_win():
     v = verdict([0.9, 0.9], [0.6, 0.7])
     assert v.p == 1.0 and v.verdict == "tie" and "too few final trainings" in v.why
+
+
+def test_the_vectorised_bootstraps_agree_with_the_rliable_style_ones():
+    from eureka.analyze.estimate import bootstrap_mean, bootstrap_poi
+    from eureka.analyze.stats import bootstrap_ci, probability_of_improvement
+
+    x, y = [0.1, 0.5, 0.9, 0.95, 0.3, 0.0, 0.7], [0.4, 0.6, 0.2, 0.8]
+    ref = bootstrap_ci(lambda v: float(np.mean(v)), [[v] for v in x], reps=4000)
+    assert np.allclose(bootstrap_mean(x), ref, atol=0.05)
+    ref = bootstrap_ci(probability_of_improvement, [[v] for v in x], [[v] for v in y], reps=4000)
+    assert np.allclose(bootstrap_poi(x, y), ref, atol=0.08)
