@@ -191,11 +191,35 @@ ROLE_WORDS = {"selection": "search seeds that selected it (optimistic: they chos
               "held_out": "held-out search seeds", "final": "final seeds"}
 
 
+def chosen_from_parts(summary: dict) -> dict:
+    """``chosen_reward`` for a summary written before it existed: from the selection seeds, the held-out
+    seeds and the final seeds it records."""
+    from eureka.analyze.estimate import Training, estimate
+
+    def seeds(d: object) -> list[tuple[int, float | None]]:
+        out = []
+        for k, v in (d.items() if isinstance(d, dict) else []):
+            try:
+                out.append((int(k), float(v) if isinstance(v, (int, float)) else None))
+            except ValueError:
+                continue
+        return out
+
+    conf = summary.get("best_confirmed") or {}
+    held = conf.get("per_seed") or dict(zip(conf.get("seeds") or [], conf.get("values") or [], strict=False))
+    if not held and conf.get("mean") is not None:
+        held = {str(s): None for s in conf.get("seeds") or []}
+    ts = ([Training(s, "selection", v) for s, v in seeds(summary.get("best_search_seeds"))]
+          + [Training(s, "held_out", v) for s, v in seeds(held)]
+          + [Training(s, "final", v) for s, v in seeds((summary.get("final_eval") or {}).get("per_seed"))])
+    return estimate(ts).to_dict() if ts else {}
+
+
 def result_lines(summary: dict) -> list[str]:
     """The result as the terminal shows it: the chosen reward's one estimate over all its trainings (each
     role's mean beside it), every baseline with its spread, and the verdict against the env reward."""
     lines: list[str] = []
-    chosen = summary.get("chosen_reward") or {}
+    chosen = summary.get("chosen_reward") or chosen_from_parts(summary)
     values = [v for v in chosen.get("values") or [] if isinstance(v, dict)]
     if chosen.get("mean") is not None:
         lo, hi = (chosen.get("ci") or [None, None])[:2]

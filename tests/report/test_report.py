@@ -30,8 +30,10 @@ def test_the_run_writes_its_report_and_tensorboard_scalars(run_dir):
     page = (run_dir / "report.html").read_text()
     summary = _summary(run_dir)
     fe = summary["final_eval"]
-    # the headline is the final re-training over the final seeds, the search fitness is labelled optimistic
-    assert "final re-training (the result)" in page
+    # the headline is the chosen reward over all its trainings (issue 31), then the final re-training over the
+    # final seeds; the search fitness is labelled optimistic
+    assert "chosen reward: all trainings (the result)" in page and "final re-training" in page
+    assert f"mean of {summary['chosen_reward']['n_trainings']} trainings" in page
     assert f"{fe['mean']:.3g}" in page
     seeds = ", ".join(summary["best_search_seeds"])
     held_out = ", ".join(str(s) for s in summary["best_confirmed"]["seeds"])
