@@ -139,12 +139,9 @@ def estimate(trainings: Sequence[Training], seed: int = 0) -> Estimate:
     if not vals:
         return Estimate(ts, words=describe_outcomes([], failed))
     mean = float(np.mean(vals))
-    if len(vals) > 1:
-        lo, hi = bootstrap_mean(vals, seed)
-    else:
-        lo = hi = None  # one training: no interval
+    ci: tuple[float | None, float | None] = bootstrap_mean(vals, seed) if len(vals) > 1 else (None, None)
     parts = split(vals)
-    return Estimate(ts, mean, (lo, hi), describe_outcomes(vals, failed),
+    return Estimate(ts, mean, ci, describe_outcomes(vals, failed),
                     bimodal=parts is not None and min(len(parts[0]), len(parts[1])) >= 2)
 
 
