@@ -126,9 +126,13 @@ class Estimate:
         return {r: sum(1 for t in self.trainings if t.role == r and t.fitness is not None) for r in ROLES}
 
     def to_dict(self) -> dict:
+        """``summary.json`` ``chosen_reward``: exactly these four keys (scripts outside the repository read them)."""
         return {"mean": self.mean, "ci": list(self.ci), "n_trainings": self.n_trainings,
-                "values": [{"seed": t.seed, "role": t.role, "fitness": t.fitness} for t in self.trainings],
-                "method": CI_METHOD, "outcome": self.words, "bimodal": self.bimodal}
+                "values": [{"seed": t.seed, "role": t.role, "fitness": t.fitness} for t in self.trainings]}
+
+    def detail(self) -> dict:
+        """``summary.json`` ``chosen_reward_detail``: how the interval was made, the outcome in words, the split."""
+        return {"method": CI_METHOD, "outcome": self.words, "bimodal": self.bimodal, "by_role": self.by_role()}
 
 
 def estimate(trainings: Sequence[Training], seed: int = 0) -> Estimate:

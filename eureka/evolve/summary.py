@@ -210,6 +210,7 @@ class Summary:
                           "sparse_fitness": sparse.mean if sparse else None,
                           **({"env_reward": env.to_dict(), "sparse": sparse.to_dict()} if env and sparse else {})},
             "chosen_reward": (chosen.to_dict() if chosen is not None else None),
+            "chosen_reward_detail": (chosen.detail() if chosen is not None else None),
             "verdict_vs_env": vs.verdict, "verdict_vs_env_detail": vs.to_dict(),
             "human_normalized_score": final.human_normalized_score,
             "human_normalized_score_note": final.note,

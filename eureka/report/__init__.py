@@ -218,9 +218,13 @@ def chosen_from_parts(summary: dict) -> dict:
 def result_lines(summary: dict) -> list[str]:
     """The result as the terminal shows it: the chosen reward's one estimate over all its trainings (each
     role's mean beside it), every baseline with its spread, and the verdict against the env reward."""
+    from eureka.analyze.estimate import Training, estimate
+
     lines: list[str] = []
     chosen = summary.get("chosen_reward") or chosen_from_parts(summary)
     values = [v for v in chosen.get("values") or [] if isinstance(v, dict)]
+    est = estimate([Training(int(v.get("seed") or 0), str(v.get("role")), v.get("fitness")) for v in values
+                      if isinstance(v.get("fitness"), (int, float)) or v.get("fitness") is None])
     if chosen.get("mean") is not None:
         lo, hi = (chosen.get("ci") or [None, None])[:2]
         ci = f" [{_f(lo)}, {_f(hi)}]" if lo is not None and hi is not None else ""
@@ -233,9 +237,8 @@ def result_lines(summary: dict) -> list[str]:
             if mine:
                 roles.append(f"{words} {', '.join(str(v.get('seed')) for v in mine)}: {_pm(vals)}")
         lines.append("  by role: " + "; ".join(roles))
-        if chosen.get("outcome"):
-            lines.append(f"  outcome: {chosen['outcome']}" + (" (bimodal: read the mean with care)"
-                                                             if chosen.get("bimodal") else ""))
+        if est.words:
+            lines.append(f"  outcome: {est.words}" + (" (bimodal: read the mean with care)" if est.bimodal else ""))
     elif (fe := summary.get("final_eval") or {}).get("mean") is not None:  # a summary from before chosen_reward
         lines.append(f"[bold]Result: final re-training {_f(fe['mean'])} +- {_f(fe.get('std'))}[/] (mean +- std "
                      f"over seeds {', '.join(str(s) for s in fe.get('seeds') or list(fe.get('per_seed') or {}))})")

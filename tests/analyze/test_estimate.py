@@ -21,7 +21,8 @@ def test_a_bimodal_outcome_is_said_in_words_and_its_interval_is_wide():
     lo, hi = est.ci
     assert lo < est.mean < hi and hi - lo > 0.3  # the interval shows the uncertainty of a 4:3 split
     d = est.to_dict()
-    assert set(d) >= {"mean", "ci", "n_trainings", "values"}
+    assert set(d) == {"mean", "ci", "n_trainings", "values"}  # the names scripts outside the repository read
+    assert est.detail()["bimodal"] and est.detail()["by_role"] == {"selection": 2, "held_out": 3, "final": 2}
     assert d["values"][2] == {"seed": 2, "role": "held_out", "fitness": 0.0}
 
 

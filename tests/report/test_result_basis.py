@@ -50,7 +50,7 @@ def make_run(root: Path, selection: dict[int, float], held_out: dict[int, float]
                "final_eval": stats(final), "baselines": {"env_reward_fitness": stats(env)["mean"],
                                                          "sparse_fitness": stats(sparse)["mean"],
                                                          "env_reward": stats(env), "sparse": stats(sparse)},
-               "chosen_reward": est.to_dict(), "verdict_vs_env": vs.verdict, "verdict_vs_env_detail": vs.to_dict(),
+               "chosen_reward": est.to_dict(), "chosen_reward_detail": est.detail(), "verdict_vs_env": vs.verdict, "verdict_vs_env_detail": vs.to_dict(),
                "human_normalized_score": None, "population": ["iter0_sample0"], "llm_usage": {}, "wall_time_s": 12.0}
     (root / "summary.json").write_text(json.dumps(summary))
     d = root / "candidates" / "iter0_sample0"
