@@ -531,7 +531,8 @@ def render_report(run: RunData) -> str:
 
 def _comparison_table(runs: list[RunData], out_dir: Path) -> str:
     cols = [("run", ""), ("task", ""), ("designer", ""), ("search seed", "num"), ("status", ""),
-            ("final (mean ± std)", "num"), ("final seeds", ""), ("search best (1 seed)", "num"),
+            ("final (mean ± std)", "num"), ("final seeds", ""), ("chosen, all trainings", "num"),
+            ("vs env reward", ""), ("search best (selection seeds)", "num"),
             ("env reward", "num"), ("sparse", "num"), ("human-norm.", "num"), ("env steps", "num"),
             ("wall s", "num"), ("tokens", "num")]
     head = "".join(f'<th class="{c}">{e(n)}</th>' for n, c in cols)
@@ -548,7 +549,9 @@ def _comparison_table(runs: list[RunData], out_dir: Path) -> str:
             f"<tr><td>{name}</td><td>{e(r.task)}</td><td>{e(r.llm)}</td><td class=\"num\">{e(fmt(r.search_seed))}</td>"
             f'<td><span class="badge {e(r.status)}">{e(r.status)}</span></td>'
             f'<td class="num" data-v="{e(r.final.mean if r.final.mean is not None else "")}">{e(pm(r.final))}</td>'
-            f"<td>{e(', '.join(r.final.seeds))}{reused}</td><td class=\"num\">{e(fmt(r.best_search_fitness))}</td>"
+            f"<td>{e(', '.join(r.final.seeds))}{reused}</td>"
+            f'<td class="num">{e(_estimate_text(r))}</td><td title="{e(r.verdict.why)}">{e(r.verdict.verdict or "-")}</td>'
+            f"<td class=\"num\">{e(fmt(r.best_search_fitness))}</td>"
             f'<td class="num" data-v="{e(r.env_baseline.mean if r.env_baseline.mean is not None else "")}">'
             f"{e(pm(r.env_baseline))}</td>"
             f'<td class="num" data-v="{e(r.sparse_baseline.mean if r.sparse_baseline.mean is not None else "")}">'
@@ -573,10 +576,17 @@ def _comparison_table(runs: list[RunData], out_dir: Path) -> str:
         agg = ("<h3>Across runs (mean ± std of each run's mean)</h3><table><thead><tr><th>task</th><th>designer</th>"
                '<th class="num">runs</th><th class="num">final</th><th class="num">env reward</th>'
                f'<th class="num">sparse</th></tr></thead><tbody>{arows}</tbody></table>')
-    return (f'<table class="sortable" id="runs"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody>'
-            f'</table>{agg}<p class="muted">⚠ = the human-normalized score\'s denominator is small against the '
-            f"baselines' spread; ⚑ = a final seed repeats the search seed (hover for details). The search best is one selected seed (optimistic); the "
-            f"final column is the result.</p>")
+    return (f'<div class="scroll"><table class="sortable" id="runs"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></div>{agg}<p class="muted">⚠ = the human-normalized score\'s denominator is small against the '
+            f"baselines' spread; ⚑ = a final seed repeats the search seed (hover for details). The search best is the "
+            f"mean over the seeds that selected it (optimistic); \"chosen, all trainings\" pools every training of the "
+            f"chosen reward (95% bootstrap interval); \"vs env reward\": win / tie / loss (hover for why).</p>")
+
+
+def _estimate_text(run: RunData) -> str:
+    est = run.chosen
+    lo, hi = est.ci
+    return fmt(est.mean) + (f" [{fmt(lo)}, {fmt(hi)}]" if lo is not None and hi is not None else "")
 
 
 def render_comparison(runs: list[RunData], out_dir: Path) -> str:
