@@ -11,6 +11,7 @@ clearly; exits 1 when there is one. (The checks themselves: ``eureka/check.py``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -30,6 +31,9 @@ def check_task(name: str, train_steps: int = 256, render: bool = True) -> list[t
         rows.append((check, ok, detail))
         return ok
 
+    if name.endswith(".py") and Path(name).expanduser().is_file():
+        # a relative path means the caller's folder: resolved now, before the training's jail changes folder
+        name = str(Path(name).expanduser().resolve())
     try:
         task = tasks.make(name)
     except EurekaError as exc:
@@ -116,6 +120,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=256, help="training steps for the trivial reward")
     parser.add_argument("--no-render", action="store_true", help="skip the rendering check")
     args = parser.parse_args(argv)
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # no dependency banner in the check's output
     rows = check_task(args.task, args.steps, render=not args.no_render)
     table = Table(title=f"eureka-check-task {args.task}")
     for col in ("check", "result", "detail"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
 import re
@@ -221,6 +223,39 @@ def sandbox_gate(configs: list) -> None:
         sys.exit(EXIT_WEAKER_WALLS)
 
 
+EARLY_OUTPUT: list[str] = []  # printed while the task and its libraries loaded, before the run directory existed
+
+
+def print_help(args: list[str], out) -> None:
+    """``eureka --help``: the groups, the defaults of every key the command line accepts (not ``llm.api_key``,
+    which it refuses), and examples; like Hydra's help, from the same header and footer."""
+    import yaml
+    from omegaconf import OmegaConf
+
+    plain = [a for a in args if not a.startswith("-")]
+    try:
+        cfg = compose_configs(plain)[0]
+    except EurekaError:
+        cfg = compose_configs([])[0]
+    tree = OmegaConf.to_container(cfg, resolve=False)
+    assert isinstance(tree, dict)
+    for dotted in CLI_REFUSED:
+        node = tree
+        *parents, last = dotted.split(".")
+        for p in parents:
+            node = node.get(p, {}) if isinstance(node, dict) else {}
+        if isinstance(node, dict):
+            node.pop(last, None)
+    hydra_cfg = yaml.safe_load((conf_dir() / "config.yaml").read_text())["hydra"]["help"]
+    groups = "\n".join(f"{g}: {', '.join(group_options(g))}" for g in GROUPS)
+    out.write(f"{hydra_cfg['header']}\n\n== Config groups ==\nCompose your configuration from those groups "
+              f"(group=option)\n\n{groups}\n\n== Defaults ==\n"
+              f"{yaml.safe_dump(tree, sort_keys=False, default_flow_style=False)}\n{hydra_cfg['footer']}\n")
+
+
+CLI_REFUSED = ("llm.api_key",)  # keys the command line refuses (take_api_key): never offered by --help
+
+
 def _app(cfg) -> None:
     from hydra.core.hydra_config import HydraConfig
 
@@ -233,6 +268,8 @@ def _app(cfg) -> None:
     console = make_console()
     for name in ("httpx", "httpx2", "httpcore", "openai"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    if any(text.strip() for text in EARLY_OUTPUT):  # the run's log (eureka.log), never the terminal
+        logging.getLogger("eureka").info("output while the task loaded:\n%s", "".join(EARLY_OUTPUT).rstrip())
     loop = None
     try:
         with RichReporter(console) as reporter:
@@ -393,6 +430,7 @@ def main() -> None:
     from eureka.sandbox.walls import protect_secrets_of_this_process
 
     os.environ.setdefault("HYDRA_FULL_ERROR", "0")
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # no dependency banner on the terminal
     protect_secrets_of_this_process()  # children cannot read this process's environ or memory
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
@@ -400,18 +438,27 @@ def main() -> None:
     except ConfigError as exc:
         print(f"eureka: error: {exc}", file=sys.stderr)
         sys.exit(2)
+    early = io.StringIO()  # what task files and libraries print while loading: the run's log, not the terminal
+    configs: list = []
     try:
-        args = [_open_key_override(_task_path_override(a)) for a in args]
-        if not any(a in _HYDRA_FLAGS or a.startswith(("--cfg", "--info", "--package")) for a in args):
-            configs = compose_configs(args)
-            if len(configs) == 1 and (resolved := _resolve_task_path(args, configs[0])) != args:
-                args, configs = resolved, compose_configs(resolved)
-            for cfg in configs:
-                preflight(cfg)
-            sandbox_gate(configs)
+        with contextlib.redirect_stdout(early), contextlib.redirect_stderr(early):
+            args = [_open_key_override(_task_path_override(a)) for a in args]
+            if any(a in ("--help", "-h") for a in args):
+                print_help(args, sys.__stdout__)
+                sys.exit(0)
+            if not any(a in _HYDRA_FLAGS or a.startswith(("--cfg", "--info", "--package")) for a in args):
+                configs = compose_configs(args)
+                if len(configs) == 1 and (resolved := _resolve_task_path(args, configs[0])) != args:
+                    args, configs = resolved, compose_configs(resolved)
+                for cfg in configs:
+                    preflight(cfg)
+        if configs:
+            sandbox_gate(configs)  # its line goes to the terminal, not to the early output
     except EurekaError as exc:
+        sys.stderr.write(early.getvalue())  # a failing task file's own output helps find the mistake
         print(f"eureka: error: {exc}", file=sys.stderr)
         sys.exit(2)
+    EARLY_OUTPUT.append(early.getvalue())
     sys.argv[1:] = args
     hydra.main(version_base=None, config_path=str(conf_dir()), config_name="config")(_app)()
 

@@ -8,7 +8,16 @@ PYTHON="${2:-python3}"
 
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
-ldconfig -p 2>/dev/null | grep -q 'libEGL.so.1' || missing+=(libegl1)
+# ldconfig lives in /sbin (not on an ordinary user's PATH): ask it by its path, else look for the file itself
+has_lib() {
+  local ldc
+  for ldc in "$(command -v ldconfig 2>/dev/null)" /sbin/ldconfig /usr/sbin/ldconfig; do
+    [ -n "$ldc" ] && [ -x "$ldc" ] && "$ldc" -p 2>/dev/null | grep -q "$1" && return 0
+  done
+  compgen -G "/usr/lib/*/$1*" >/dev/null || compgen -G "/usr/lib/$1*" >/dev/null || compgen -G "/lib/*/$1*" >/dev/null \
+    || compgen -G "/usr/lib64/$1*" >/dev/null
+}
+has_lib libEGL.so.1 || missing+=(libegl1)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)  # tests/train/test_ray_two_nodes.py: network namespaces
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

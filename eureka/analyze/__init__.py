@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from eureka.analyze.hacking import Signal, signals
+
 if TYPE_CHECKING:
     from eureka.train.result import Snapshot
 
@@ -22,11 +24,17 @@ class Reflection:
     text: str = ""
     env_corr: float | None = None  # correlation with the env's own reward over the training rollouts
     ran: tuple[int, int] | None = None  # (answers that ran, answers) in the candidate's iteration
+    signals: list[Signal] = field(default_factory=list)  # reward-hacking signals (eureka.analyze.hacking)
 
     def to_dict(self) -> dict:
         return {"components": self.components, "fitness_curve": self.fitness_curve,
                 "length_curve": self.length_curve, "tips": self.tips, "text": self.text,
-                "env_reward_corr": self.env_corr, "ran": list(self.ran) if self.ran else None}
+                "env_reward_corr": self.env_corr, "ran": list(self.ran) if self.ran else None,
+                "signals": [s.to_dict() for s in self.signals]}
+
+    def has(self, kind: str) -> bool:
+        """Whether a reward-hacking signal of ``kind`` was raised."""
+        return any(s.kind == kind for s in self.signals)
 
 
 def _fmt(values: list[float | None]) -> str:
@@ -41,11 +49,14 @@ def _summary(values: list[float | None]) -> str:
 
 
 def analyze(snapshots: list[Snapshot], fitness: float | None, fitness_name: str = "fitness",
-            env_corr: float | None = None, ran: tuple[int, int] | None = None) -> Reflection:
+            env_corr: float | None = None, ran: tuple[int, int] | None = None,
+            reference_length: float | None = None) -> Reflection:
     """Build the reflection from the ~10 metric snapshots of one training run.
 
     ``env_corr``: the correlation of the reward with the env's own reward over the training rollouts;
-    ``ran``: (answers that trained, answers) of the candidate's iteration.
+    ``ran``: (answers that trained, answers) of the candidate's iteration; ``reference_length``: the env
+    reward's policies' mean episode length when known (else the training's own first episodes are the
+    reference for the early-termination signal).
     """
     names: list[str] = []
     for snap in snapshots:
@@ -80,10 +91,14 @@ def analyze(snapshots: list[Snapshot], fitness: float | None, fitness_name: str 
     if ran is not None and ran[1]:
         lines.append(f"reward functions of this round that ran (trained without an error): {ran[0]} of {ran[1]}")
     tips += _corr_tips(env_corr)
+    found = signals([s.components for s in snapshots], len_curve, fit_curve, reference_length)
+    if found:
+        lines.append("Reward-hacking signals:")
+        lines += [f"- {s.text}" for s in found]
     if tips:
         lines.append("Observations:")
         lines += [f"- {t}" for t in tips]
-    return Reflection(comps, fit_curve, len_curve, tips, "\n".join(lines), env_corr, ran)
+    return Reflection(comps, fit_curve, len_curve, tips, "\n".join(lines), env_corr, ran, found)
 
 
 def _corr_tips(env_corr: float | None) -> list[str]:
@@ -119,4 +134,4 @@ def _tips(comps: dict[str, dict], fit_curve: list[float | None]) -> list[str]:
     return tips
 
 
-__all__ = ["Reflection", "analyze"]
+__all__ = ["Reflection", "Signal", "analyze"]

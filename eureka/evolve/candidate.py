@@ -74,7 +74,8 @@ class Candidate(HasFailure):
                 "steps": self.steps, "stopped_at": self.stopped_at, "message": self.message[:500],
                 "search_seeds": {str(k): v for k, v in self.seed_fitness.items()},
                 "seed_steps": {str(k): v for k, v in self.seed_steps.items()}, "score": self.score if self.score is not None and math.isfinite(self.score) else None,
-                "env_reward_corr": self.env_corr, "tuning": self.tuning}
+                "env_reward_corr": self.env_corr, "tuning": self.tuning,
+                "signals": [sg.kind for sg in self.reflection.signals] if self.reflection else []}
 
 
 __all__ = ["Candidate", "Status"]

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from eureka.analyze.estimate import Estimate, Training, Verdict, estimate, verdict
 from eureka.evolve.candidate import Candidate
 from eureka.train.result import TrainResult
 
@@ -154,12 +155,38 @@ class Summary:
         held_out = self.confirmed.mean if self.confirmed and self.confirm_of == self.best.id else None
         return held_out if held_out is not None else self.best.fitness
 
+    def chosen_trainings(self) -> list[Training]:
+        """Every training of the chosen reward: the search seeds that selected it, the held-out seeds that
+        confirmed it, the final seeds (each with its role)."""
+        if self.best is None:
+            return []
+        out = [Training(int(s), "selection", v) for s, v in self.best.seed_fitness.items()]
+        if self.confirmed is not None and self.confirm_of == self.best.id:
+            out += [Training(int(s), "held_out", v) for s, v in self.confirmed.per_seed.items()]
+        if self.final is not None:
+            out += [Training(int(s), "final", v) for s, v in self.final.best.per_seed.items()]
+        return out
+
+    @property
+    def chosen(self) -> Estimate | None:
+        """One estimate of the chosen reward from all its trainings (``eureka.analyze.estimate``)."""
+        return estimate(self.chosen_trainings()) if self.best is not None else None
+
+    @property
+    def verdict(self) -> Verdict:
+        """The chosen reward against the env reward over the final seeds: P(chosen > env), interval, word."""
+        if self.final is None:
+            return Verdict(why="the final evaluation has not run")
+        final = self.final
+        return verdict(final.best.values(), final.env_reward.values() if final.env_reward else [])
+
     def to_dict(self) -> dict:
         its: dict[int, list] = {}
         for c in self.candidates:
             its.setdefault(c.iteration, []).append(c.row())
         final = self.final or FinalEvaluation()
         env, sparse = final.env_reward, final.sparse
+        vs, chosen = self.verdict, self.chosen
         return {
             "task": self.task, "llm": self.llm, "model": self.model, "status": self.status, "message": self.message,
             "best_fitness": self.best_fitness,
@@ -178,6 +205,9 @@ class Summary:
             "baselines": {"env_reward_fitness": env.mean if env else None,
                           "sparse_fitness": sparse.mean if sparse else None,
                           **({"env_reward": env.to_dict(), "sparse": sparse.to_dict()} if env and sparse else {})},
+            "chosen_reward": (chosen.to_dict() if chosen is not None else None),
+            "chosen_reward_detail": (chosen.detail() if chosen is not None else None),
+            "verdict_vs_env": vs.verdict, "verdict_vs_env_detail": vs.to_dict(),
             "human_normalized_score": final.human_normalized_score,
             "human_normalized_score_note": final.note,
             "population": self.population, "selection": self.selection, "feedback": self.feedback,

@@ -274,6 +274,36 @@ class Mutator:
                 notes.append(f"fitness stagnated: changed the transform of '{t.name}'")
         return out or genome, notes
 
+    def no_early_termination(self, genome: list[Term], reflection: Reflection | None) -> tuple[list[Term], list[str]]:
+        """When the reflection says the policy ends episodes to escape a negative reward (the
+        ``early_termination`` signal), make the reward per step non-negative, as an LLM would be told:
+        penalties that are negative everywhere (absolute or squared error) become tolerance terms in [0, 1]
+        with the same target and scale, and a positive alive bonus larger than the reward's negative mean
+        per step is added (or raised). Idempotent: a child keeps the fix through later mutations."""
+        if reflection is None or not reflection.has("early_termination"):
+            return genome, []
+        notes = []
+        out = []
+        for t in genome:
+            if t.kind in ("abs_error", "sq_error") and not self.is_objective(t):
+                t = copy.copy(t)
+                t.kind, t.sigmoid, t.weight = "tolerance", "long_tail", abs(t.weight)
+                notes.append(f"early termination: turned penalty '{t.name}' (negative everywhere) into a "
+                             "tolerance term in [0, 1]")
+            out.append(t)
+        total = sum(float(c.get("mean", 0.0)) for c in reflection.components.values())
+        bonus = float(round(max(1.0, 2.0 * abs(min(total, 0.0))), 3))
+        alive = [t for t in out if t.kind == "alive"]
+        if not alive:
+            out.append(Term(_unique_name(out, "alive"), "alive", weight=bonus))
+            notes.append(f"early termination: added a positive alive bonus (+{bonus:g} per step) so that a step "
+                         "is worth more than ending the episode")
+        elif any(t.weight < bonus for t in alive):
+            for t in alive:
+                t.weight = max(abs(t.weight), bonus)
+            notes.append(f"early termination: raised the alive bonus to +{bonus:g} per step")
+        return out, notes
+
     def rewrite(self, t: Term) -> Term:
         t = copy.copy(t)
         if t.kind in ("tolerance", "product"):
@@ -457,6 +487,9 @@ class OfflineDesigner(Designer):
             genome, directives = mut.apply_notes(genome, fresh)
             changes += [f"human note {d}" for d in directives]
             genome = self._mutation_rules(mut, genome, parent, writer, changes)
+            if parent is not None:  # the reflection's early-termination signal is acted on in every child
+                genome, fixed = mut.no_early_termination(genome, request.parent.reflection if request.parent else None)
+                changes += [c for c in fixed if c not in changes]
             answers.append(Answer(self._prose(task, genome, changes, with_notes(writer.code(genome), lineage))))
         self.usage.requests += 1
         return answers

@@ -107,7 +107,8 @@ class RichReporter(Reporter):
         if self._cand_task is not None:
             self.progress.advance(self._cand_task)
         if cand.status == "ok":
-            self.log(f"{cand.id}: [green]ok[/] fitness {cand.fitness:.3f}")
+            seeds = ", ".join(map(str, cand.seed_fitness))
+            self.log(f"{cand.id}: [green]ok[/] fitness {cand.fitness:.3f} (search seed{'s' if len(cand.seed_fitness) > 1 else ''} {seeds})")
         else:
             self.log(f"{cand.id}: [red]{cand.status}[/] {cand.error_class}: {cand.message[:160]}")
 
@@ -145,7 +146,7 @@ def _f(v) -> str:
 def print_summary(summary: dict, console: Console, run_dir: str, best_code: str | None = None) -> None:
     """The final table of candidates, the best reward and the scores."""
     table = Table(title=f"eureka: {summary['task']} ({summary['llm']})")
-    for col in ("candidate", "parent", "status", "error", "fitness", "preference"):
+    for col in ("candidate", "parent", "status", "error", "fitness (search seeds)", "preference"):
         table.add_column(col)
     population = set(summary.get("population", []))
     for it in summary.get("iterations", []):
@@ -158,36 +159,13 @@ def print_summary(summary: dict, console: Console, run_dir: str, best_code: str 
     if population:
         console.print(f"* = in the final population (selection: {summary.get('selection', 'fitness')})")
     if best_code:
-        console.print(f"Best reward ({summary.get('best_candidate')}, fitness {_f(summary.get('best_fitness'))}):")
+        console.print(f"Best reward ({summary.get('best_candidate')}; its fitness on every training: Result below):")
         if console.is_terminal:
             console.print(Syntax(best_code, "python", line_numbers=False, word_wrap=True))
         else:  # a file or a pipe: the code as it is, no wrapping, no padding
             console.print(Text(best_code.rstrip("\n")), soft_wrap=True)
-    fe = summary.get("final_eval") or {}
-    bl = summary.get("baselines") or {}
-    if fe.get("mean") is not None:
-        seeds = fe.get("seeds") or list(fe.get("per_seed") or {})
-        hns = summary.get("human_normalized_score")
-        hns = hns.get("value") if isinstance(hns, dict) else hns
-        console.print(f"[bold]Result: final re-training {_f(fe['mean'])} +- {_f(fe.get('std'))}[/] "
-                      f"(mean +- std over seeds {', '.join(str(s) for s in seeds)}); env reward baseline "
-                      f"{_f(bl.get('env_reward_fitness'))}; sparse baseline {_f(bl.get('sparse_fitness'))}; "
-                      f"human-normalized score {_f(hns)}")
-        note = summary.get("human_normalized_score_note") or summary.get("hns_note")
-        if note:
-            console.print(f"[yellow]note:[/] {note}")
-        per_seed = summary.get("best_search_seeds") or {}
-        chose = (f"its mean over the search seeds that chose it ({', '.join(map(str, per_seed))})"
-                 if len(per_seed) > 1 else "its one seed, selected among many")
-        conf = summary.get("best_confirmed") or {}
-        if conf.get("mean") is not None:
-            console.print(f"(The search's own fitness of {summary.get('best_candidate')}, "
-                          f"{_f(summary.get('best_fitness'))} +- {_f(conf.get('std'))}, is its mean over held-out "
-                          f"search seeds {', '.join(map(str, conf.get('seeds') or []))}; {chose}, "
-                          f"{_f(summary.get('best_selection_fitness'))}, is optimistic.)")
-        else:
-            console.print(f"(The search's own fitness of {summary.get('best_candidate')}, "
-                          f"{_f(summary.get('best_fitness'))}, is {chose}: optimistic.)")
+    for line in result_lines(summary):
+        console.print(line, soft_wrap=True, highlight=False)
     if summary.get("message"):
         console.print(summary["message"])
     usage = summary.get("llm_usage", {})
@@ -199,6 +177,94 @@ def print_summary(summary: dict, console: Console, run_dir: str, best_code: str 
                 f"{usage.get('completion_tokens', 0)} completion tokens{cost}. ")
     console.print(f"{line}Wall time {summary['wall_time_s']:.0f} s.", soft_wrap=True)
     console.print(f"Run directory: {run_dir}", soft_wrap=True)
+
+
+def _pm(values: list[float]) -> str:
+    if not values:
+        return "-"
+    mean = sum(values) / len(values)
+    std = (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
+    return f"{mean:.3f} +- {std:.3f}"
+
+
+ROLE_WORDS = {"selection": "search seeds that selected it (optimistic: they chose it)",
+              "held_out": "held-out search seeds", "final": "final seeds"}
+
+
+def chosen_from_parts(summary: dict) -> dict:
+    """``chosen_reward`` for a summary written before it existed: from the selection seeds, the held-out
+    seeds and the final seeds it records."""
+    from eureka.analyze.estimate import Training, estimate
+
+    def seeds(d: object) -> list[tuple[int, float | None]]:
+        out = []
+        for k, v in (d.items() if isinstance(d, dict) else []):
+            try:
+                out.append((int(k), float(v) if isinstance(v, (int, float)) else None))
+            except ValueError:
+                continue
+        return out
+
+    conf = summary.get("best_confirmed") or {}
+    held = conf.get("per_seed") or dict(zip(conf.get("seeds") or [], conf.get("values") or [], strict=False))
+    if not held and conf.get("mean") is not None:
+        held = {str(s): None for s in conf.get("seeds") or []}
+    ts = ([Training(s, "selection", v) for s, v in seeds(summary.get("best_search_seeds"))]
+          + [Training(s, "held_out", v) for s, v in seeds(held)]
+          + [Training(s, "final", v) for s, v in seeds((summary.get("final_eval") or {}).get("per_seed"))])
+    return estimate(ts).to_dict() if ts else {}
+
+
+def result_lines(summary: dict) -> list[str]:
+    """The result as the terminal shows it: the chosen reward's one estimate over all its trainings (each
+    role's mean beside it), every baseline with its spread, and the verdict against the env reward."""
+    from eureka.analyze.estimate import Training, estimate
+
+    lines: list[str] = []
+    chosen = summary.get("chosen_reward") or chosen_from_parts(summary)
+    values = [v for v in chosen.get("values") or [] if isinstance(v, dict)]
+    est = estimate([Training(int(v.get("seed") or 0), str(v.get("role")), v.get("fitness")) for v in values
+                      if isinstance(v.get("fitness"), (int, float)) or v.get("fitness") is None])
+    if chosen.get("mean") is not None:
+        lo, hi = (chosen.get("ci") or [None, None])[:2]
+        ci = f" [{_f(lo)}, {_f(hi)}]" if lo is not None and hi is not None else ""
+        lines.append(f"[bold]Result: chosen reward {summary.get('best_candidate')}: {_f(chosen['mean'])}{ci}[/] "
+                     f"(mean of all {chosen.get('n_trainings')} trainings, 95% bootstrap interval of the mean)")
+        roles = []
+        for role, words in ROLE_WORDS.items():
+            mine = [v for v in values if v.get("role") == role]
+            vals = [float(v["fitness"]) for v in mine if v.get("fitness") is not None]
+            if mine:
+                roles.append(f"{words} {', '.join(str(v.get('seed')) for v in mine)}: {_pm(vals)}")
+        lines.append("  by role: " + "; ".join(roles))
+        if est.words:
+            lines.append(f"  outcome: {est.words}" + (" (bimodal: read the mean with care)" if est.bimodal else ""))
+    elif (fe := summary.get("final_eval") or {}).get("mean") is not None:  # a summary from before chosen_reward
+        lines.append(f"[bold]Result: final re-training {_f(fe['mean'])} +- {_f(fe.get('std'))}[/] (mean +- std "
+                     f"over seeds {', '.join(str(s) for s in fe.get('seeds') or list(fe.get('per_seed') or {}))})")
+    bl = summary.get("baselines") or {}
+    base = []
+    for key, name in (("env_reward", "env reward"), ("sparse", "sparse fitness")):
+        st = bl.get(key) or {}
+        per = [float(v) for v in (st.get("per_seed") or {}).values() if v is not None]
+        if per:
+            base.append(f"{name} {_pm(per)} (seeds {', '.join(map(str, st.get('seeds') or []))})")
+    if base:
+        hns = summary.get("human_normalized_score")
+        hns = hns.get("value") if isinstance(hns, dict) else hns
+        lines.append(f"Baselines (mean +- std over seeds): {'; '.join(base)}; human-normalized score {_f(hns)}")
+    vs = summary.get("verdict_vs_env_detail") or {}
+    if summary.get("verdict_vs_env"):
+        lo, hi = (vs.get("ci") or [None, None])[:2]
+        lines.append(f"[bold]Verdict against the env reward: {str(summary['verdict_vs_env']).upper()}[/] "
+                     f"(P(chosen > env reward) = {_f(vs.get('p_improvement'))} [{_f(lo)}, {_f(hi)}] over "
+                     f"{vs.get('n_chosen')} x {vs.get('n_env')} final trainings; {vs.get('why')})")
+    elif chosen.get("mean") is not None and vs.get("why"):
+        lines.append(f"No verdict against the env reward: {vs['why']}")
+    note = summary.get("human_normalized_score_note") or summary.get("hns_note")
+    if note:
+        lines.append(f"[yellow]note:[/] {note}")
+    return lines
 
 
 def write_report(run_dir: str | Path, **kwargs) -> Path:
@@ -232,4 +298,4 @@ def report_after_run(run_dir: str | Path, console: Console | None = None) -> Pat
     return path
 
 
-__all__ = ["RichReporter", "make_console", "print_summary", "report_after_run", "write_report"]
+__all__ = ["RichReporter", "make_console", "print_summary", "report_after_run", "result_lines", "write_report"]

@@ -41,7 +41,7 @@ h3 { font-size: 14px; margin: 14px 0 6px; }
 .cards { display: flex; flex-wrap: wrap; gap: 12px; }
 .card { border: 1px solid var(--line); border-radius: 8px; padding: 10px 14px; min-width: 150px; max-width: 235px; background:#fff; }
 .card .v { font-size: 22px; font-weight: 650; }
-.card.head { border: 2px solid #d62828; }
+.card.head { border: 2px solid #d62828; max-width: 340px; }
 .card .l { font-size: 12px; color: var(--muted); }
 .note { border-left: 4px solid var(--warn); background: #fff8e6; padding: 6px 10px; margin: 8px 0; }
 table { border-collapse: collapse; font-size: 13px; }
@@ -61,6 +61,13 @@ pre { background: var(--bg); border: 1px solid var(--line); border-radius: 6px; 
 .videos figure { margin: 0; }
 video { max-width: 360px; max-height: 300px; background: #000; border-radius: 4px; }
 details > summary { cursor: pointer; color: #1c7ed6; margin: 6px 0; }
+.scroll { max-width: 100%; overflow-x: auto; }
+.flag { display:inline-block; padding: 0 6px; border-radius: 4px; font-size: 12px; font-weight: 600; color:#fff;
+        background: var(--warn); margin-right: 4px; }
+td.flags { color: var(--warn); font-size: 12px; }
+.verdict { text-transform: uppercase; }
+.verdict.win { color: var(--ok); } .verdict.loss { color: var(--bad); } .verdict.tie { color: var(--warn); }
+header .muted, p.muted { overflow-wrap: anywhere; }
 .grid2 { display: grid; grid-template-columns: minmax(0, 1.5fr) minmax(0, 1fr); gap: 20px; align-items: start; }
 @media (max-width: 900px) { .grid2 { grid-template-columns: 1fr; } }
 """
@@ -160,12 +167,12 @@ def _headline(run: RunData) -> str:
     seeds = run.final_seeds
     n_ok = len([c for c in run.candidates if c.fitness is not None])
     if fe.mean is not None:
-        head = _card("final re-training (the result)", e(pm(fe)),
-                     e(f"mean ± std over {len(fe.values)} seed(s): {', '.join(fe.seeds)}"), "head")
+        head = _card("final re-training", e(pm(fe)),
+                     e(f"mean ± std over {len(fe.values)} final seed(s): {', '.join(fe.seeds)}"))
     elif run.finished:
-        head = _card("final re-training (the result)", "-", "not run (see status)", "head")
+        head = _card("final re-training", "-", "not run (see status)")
     else:
-        head = _card("final re-training (the result)", "pending", e(f"seeds {', '.join(seeds)}"), "head")
+        head = _card("final re-training", "pending", e(f"seeds {', '.join(seeds)}"))
     best = run.best
     search = _card("search fitness of the selected reward", e(fmt(run.best_search_fitness)),
                    e(f"{best.id if best else '-'} (of {n_ok} trained candidates): {run.search_basis}"))
@@ -175,7 +182,7 @@ def _headline(run: RunData) -> str:
                    e(f"seeds {', '.join(run.sparse_baseline.seeds)}" if run.sparse_baseline.seeds else ""))
     hns = _card("human-normalized score", e(fmt(run.human_normalized_score)),
                 "(final − sparse) / |env − sparse|")
-    out = f'<div class="cards">{head}{search}{env}{sparse}{hns}</div>'
+    out = _chosen_section(run) + f'<div class="cards">{head}{search}{env}{sparse}{hns}</div>'
     if run.hns_note:
         out += f'<div class="note">Human-normalized score: {e(run.hns_note)}.</div>'
     ss = run.search_seed
@@ -200,10 +207,58 @@ def _headline(run: RunData) -> str:
     return out
 
 
+SIGNAL_WORDS = {"early_termination": "early termination", "reward_up_fitness_down": "reward up, fitness down",
+                "dominant_component": "one component dominates"}
+
+
+def _chosen_section(run: RunData) -> str:
+    """The chosen reward's one estimate over all its trainings, every training plotted, the verdict against
+    the env reward, and the reward-hacking flags of the chosen reward."""
+    est, vs = run.chosen, run.verdict
+    if not est.trainings:
+        return ""
+    lo, hi = est.ci
+    ci = f" [{fmt(lo)}, {fmt(hi)}]" if lo is not None and hi is not None else ""
+    roles = est.by_role()
+    role_text = ", ".join(f"{n} {r.replace('_', '-')}" for r, n in roles.items() if n)
+    cards = _card("chosen reward: all trainings (the result)", e(f"{fmt(est.mean)}{ci}"),
+                  e(f"mean of {est.n_trainings} trainings ({role_text}); 95% bootstrap interval of the mean"), "head")
+    if vs.verdict is not None:
+        cards += _card("verdict against the env reward", f'<span class="verdict {e(vs.verdict)}">{e(vs.verdict)}</span>',
+                       e(f"P(chosen > env) = {fmt(vs.p)} [{fmt(vs.ci[0])}, {fmt(vs.ci[1])}] over "
+                         f"{vs.n_chosen} x {vs.n_env} final trainings; {vs.why}"))
+    else:
+        cards += _card("verdict against the env reward", "-", e(vs.why))
+    out = [f'<div class="cards">{cards}</div>',
+           f'<p id="outcome"><b>{e(est.words[:1].upper() + est.words[1:])}.</b>'
+           + (' <span class="flag">bimodal</span> The trainings split into two groups: the mean and its interval '
+              "describe neither; read the dots." if est.bimodal else "") + "</p>",
+           _img(plots.trainings_plot(run, est), "every training of the chosen reward")]
+    best = run.best
+    flags = run.signals_for(best) if best is not None else []
+    recorded = [k for k in (best.signals if best is not None else []) if k not in {f.kind for f in flags}]
+    if flags or recorded:
+        out.append('<div id="hacking">' + "".join(
+            f'<div class="note"><span class="flag">{e(SIGNAL_WORDS.get(f.kind, f.kind))}</span> {e(f.text)}</div>'
+            for f in flags) + "".join(f'<div class="note"><span class="flag">{e(SIGNAL_WORDS.get(k, k))}</span> '
+                                      "raised by its reflection during the search</div>" for k in recorded) + "</div>")
+    final_len, env_len = run.episode_length("final", "best"), run.episode_length("baselines", "env")
+    if final_len is not None and env_len is not None and final_len < 0.5 * env_len:
+        out.append(f'<div class="note"><span class="flag">short episodes</span> The chosen reward\'s policies end '
+                   f"their evaluation episodes after {fmt(final_len)} steps on average, the env reward's after "
+                   f"{fmt(env_len)}.</div>")
+    return f'<section id="chosen"><h2>What the result rests on: every training of the chosen reward</h2>{"".join(out)}</section>'
+
+
+def _flags(run: RunData, c: CandidateData) -> str:
+    return ", ".join(SIGNAL_WORDS.get(k, k) for k in run.flags_for(c))
+
+
 def _candidate_table(run: RunData) -> str:
     best = run.best_id
     population = set(run.summary.get("population") or [])
-    cols = [("candidate", ""), ("iter", "num"), ("status", ""), ("error class", ""), ("fitness", "num"),
+    cols = [("candidate", ""), ("iter", "num"), ("status", ""), ("error class", ""), ("hacking flags", ""),
+            ("fitness", "num"),
             ("score (racing)", "num"), ("per search seed", ""), ("corr. with env reward", "num"),
             ("parent", ""), ("island", "num"), ("preference", "num"), ("env steps", "num"),
             ("train s", "num"), ("message", "")]
@@ -219,6 +274,7 @@ def _candidate_table(run: RunData) -> str:
         rows.append(
             f"<tr{cls}><td>{e(c.id)}{mark}</td>{num(None if c.iteration is None else c.iteration + 1)}"
             f'<td><span class="badge {e(c.status)}">{e(c.status)}</span></td><td>{e(c.error_class or "")}</td>'
+            f'<td class="flags">{e(_flags(run, c))}</td>'
             f"{num(c.fitness)}{num(c.score)}<td>{e(_seeds(c))}</td>{num(c.env_corr)}"
             f"<td>{e(c.parent or '')}{e(_tuned(c))}</td>{num(c.island)}{num(c.preference)}{num(c.steps)}"
             f'{num(round(c.train_wall_s, 1) if c.train_wall_s is not None else None)}'
@@ -228,8 +284,8 @@ def _candidate_table(run: RunData) -> str:
               "selected reward. Fitness is the search's own: the mean over the candidate's search seeds; the "
               "score ranks (racing: mean - k·std/√seeds; only candidates with enough seeds can be the best). "
               f"Final re-training seeds (never used by the search): {e(final)}.</p>")
-    return (f'{legend}<table class="sortable" id="candidates"><thead><tr>{head}</tr></thead>'
-            f"<tbody>{''.join(rows)}</tbody></table>")
+    return (f'{legend}<div class="scroll"><table class="sortable" id="candidates"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table></div>")
 
 
 def _ran(run: RunData) -> str:
@@ -296,7 +352,10 @@ def _best_section(run: RunData) -> str:
         seen.add(cur.id)
         lineage.append(cur.id)
         cur = next((c for c in run.candidates if c.id == cur.parent), None)
-    fit = f" (search fitness {fmt(best.fitness)}, one seed)" if best.fitness is not None else ""
+    basis = (f"mean over its search seeds {', '.join(best.search_seeds)}" if len(best.search_seeds) > 1
+             else "one search seed")
+    fit = (f" (search fitness {fmt(best.fitness)}: {basis}, which selected it, so optimistic; every training "
+           "of it is under Result)" if best.fitness is not None else "")
     parts = [f'<section id="best"><h2>Best reward: {e(best.id)}</h2>',
              f'<p class="muted">{e(fit.strip(" ()"))}; lineage: {" ← ".join(e(x) for x in lineage)}</p>',
              '<div class="grid2"><div>']
@@ -472,7 +531,8 @@ def render_report(run: RunData) -> str:
 
 def _comparison_table(runs: list[RunData], out_dir: Path) -> str:
     cols = [("run", ""), ("task", ""), ("designer", ""), ("search seed", "num"), ("status", ""),
-            ("final (mean ± std)", "num"), ("final seeds", ""), ("search best (1 seed)", "num"),
+            ("final (mean ± std)", "num"), ("final seeds", ""), ("chosen, all trainings", "num"),
+            ("vs env reward", ""), ("search best (selection seeds)", "num"),
             ("env reward", "num"), ("sparse", "num"), ("human-norm.", "num"), ("env steps", "num"),
             ("wall s", "num"), ("tokens", "num")]
     head = "".join(f'<th class="{c}">{e(n)}</th>' for n, c in cols)
@@ -489,7 +549,9 @@ def _comparison_table(runs: list[RunData], out_dir: Path) -> str:
             f"<tr><td>{name}</td><td>{e(r.task)}</td><td>{e(r.llm)}</td><td class=\"num\">{e(fmt(r.search_seed))}</td>"
             f'<td><span class="badge {e(r.status)}">{e(r.status)}</span></td>'
             f'<td class="num" data-v="{e(r.final.mean if r.final.mean is not None else "")}">{e(pm(r.final))}</td>'
-            f"<td>{e(', '.join(r.final.seeds))}{reused}</td><td class=\"num\">{e(fmt(r.best_search_fitness))}</td>"
+            f"<td>{e(', '.join(r.final.seeds))}{reused}</td>"
+            f'<td class="num">{e(_estimate_text(r))}</td><td title="{e(r.verdict.why)}">{e(r.verdict.verdict or "-")}</td>'
+            f"<td class=\"num\">{e(fmt(r.best_search_fitness))}</td>"
             f'<td class="num" data-v="{e(r.env_baseline.mean if r.env_baseline.mean is not None else "")}">'
             f"{e(pm(r.env_baseline))}</td>"
             f'<td class="num" data-v="{e(r.sparse_baseline.mean if r.sparse_baseline.mean is not None else "")}">'
@@ -514,10 +576,17 @@ def _comparison_table(runs: list[RunData], out_dir: Path) -> str:
         agg = ("<h3>Across runs (mean ± std of each run's mean)</h3><table><thead><tr><th>task</th><th>designer</th>"
                '<th class="num">runs</th><th class="num">final</th><th class="num">env reward</th>'
                f'<th class="num">sparse</th></tr></thead><tbody>{arows}</tbody></table>')
-    return (f'<table class="sortable" id="runs"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody>'
-            f'</table>{agg}<p class="muted">⚠ = the human-normalized score\'s denominator is small against the '
-            f"baselines' spread; ⚑ = a final seed repeats the search seed (hover for details). The search best is one selected seed (optimistic); the "
-            f"final column is the result.</p>")
+    return (f'<div class="scroll"><table class="sortable" id="runs"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></div>{agg}<p class="muted">⚠ = the human-normalized score\'s denominator is small against the '
+            f"baselines' spread; ⚑ = a final seed repeats the search seed (hover for details). The search best is the "
+            f"mean over the seeds that selected it (optimistic); \"chosen, all trainings\" pools every training of the "
+            f"chosen reward (95% bootstrap interval); \"vs env reward\": win / tie / loss (hover for why).</p>")
+
+
+def _estimate_text(run: RunData) -> str:
+    est = run.chosen
+    lo, hi = est.ci
+    return fmt(est.mean) + (f" [{fmt(lo)}, {fmt(hi)}]" if lo is not None and hi is not None else "")
 
 
 def render_comparison(runs: list[RunData], out_dir: Path) -> str:

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eureka.analyze.estimate import ROLES, Estimate, Training, Verdict, estimate, verdict
+from eureka.analyze.hacking import Signal, from_metrics
 from eureka.store.safe import read_text
 
 _CAND_RE = re.compile(r"iter(\d+)_sample(\d+)")
@@ -154,6 +156,7 @@ class CandidateData:
     score: float | None = None  # the racing statistic over its seeds
     env_corr: float | None = None  # correlation of its reward with the env's own over its training rollouts
     tuning: dict | None = None  # a tuned copy of its parent: constants before/after, gain
+    signals: list[str] = field(default_factory=list)  # reward-hacking signals its reflection raised
 
     @property
     def component_names(self) -> list[str]:
@@ -383,6 +386,66 @@ class RunData:
     def name(self) -> str:
         return self.path.name
 
+    # -- what the result rests on (eureka.analyze.estimate, eureka.analyze.hacking) ----------------------
+    def chosen_trainings(self) -> list[Training]:
+        """Every training of the chosen reward with its role: the summary's list, else what the run holds."""
+        rows = _get(self.summary, "chosen_reward", "values", default=None)
+        if isinstance(rows, list):
+            out = []
+            for r in rows:
+                if isinstance(r, dict) and r.get("role") in ROLES:
+                    try:
+                        out.append(Training(int(r.get("seed")), str(r["role"]), _num(r.get("fitness"))))
+                    except (TypeError, ValueError):
+                        continue
+            return out
+        best, out = self.best, []
+        if best is not None:
+            out += [Training(int(s), "selection", v) for s, v in best.search_seeds.items() if s.lstrip("-").isdigit()]
+            if _get(self.summary, "best_confirmed", "candidate", default=best.id) == best.id:
+                out += [Training(int(s), "held_out", v) for s, v in self.confirmed.per_seed.items()
+                        if s.lstrip("-").isdigit()]
+        out += [Training(int(s), "final", v) for s, v in self.final.per_seed.items() if s.lstrip("-").isdigit()]
+        return out
+
+    @property
+    def chosen(self) -> Estimate:
+        """One estimate of the chosen reward from all its trainings (recomputed for older summaries)."""
+        recorded = self.summary.get("chosen_reward")
+        est = estimate(self.chosen_trainings())
+        if isinstance(recorded, dict) and _num(recorded.get("mean")) is not None:
+            ci = recorded.get("ci") if isinstance(recorded.get("ci"), list) else [None, None]
+            est.mean = _num(recorded.get("mean"))
+            est.ci = (_num(ci[0]) if ci else None, _num(ci[1]) if len(ci) > 1 else None)
+        return est
+
+    @property
+    def verdict(self) -> Verdict:
+        """P(chosen > env reward) over the final seeds, its interval and the word (win / tie / loss)."""
+        if self.final.values and self.env_baseline.values:
+            return verdict(self.final.values, self.env_baseline.values)
+        why = ("the final evaluation has not run" if not self.final.values
+               else "no env reward baseline was trained (eval.baselines=false)")
+        return Verdict(why=why)
+
+    def episode_length(self, sub: str, prefix: str) -> float | None:
+        """Mean evaluation episode length of the ``<sub>/<prefix>_seed*`` trainings (None when unknown)."""
+        lens: list[float] = []
+        for d in sorted((self.path / sub).glob(f"{prefix}_seed*")):
+            vals = _get(_json(d / "fitness.json", {}), "eval_lengths", default=[])
+            lens += [v for v in (_num(x) for x in vals) if v is not None] if isinstance(vals, list) else []
+        return statistics.fmean(lens) if lens else None
+
+    def signals_for(self, cand: CandidateData) -> list[Signal]:
+        """The candidate's reward-hacking signals from its training snapshots, its episode lengths read
+        against the env reward's policies (final evaluation) where those were trained."""
+        env_len = self.episode_length("baselines", "env")
+        return from_metrics(cand.metrics, env_len, "the env reward's policies (final evaluation)")
+
+    def flags_for(self, cand: CandidateData) -> list[str]:
+        """The signal kinds its reflection raised and those read again here against the env reward's policies."""
+        return list(dict.fromkeys(cand.signals + [s.kind for s in self.signals_for(cand)]))
+
 
 def _config(text: str | None) -> dict:
     if not text:
@@ -449,7 +512,9 @@ def _candidates(root: Path, summary: dict, events: list[dict]) -> list[Candidate
             search_seeds={str(k): _num(v) for k, v in (row.get("search_seeds") or {}).items()}
             if isinstance(row.get("search_seeds"), dict) else {},
             score=_num(row.get("score")), env_corr=_num(row.get("env_reward_corr")),
-            tuning=row.get("tuning") if isinstance(row.get("tuning"), dict) else None))
+            tuning=row.get("tuning") if isinstance(row.get("tuning"), dict) else None,
+            signals=[str(k) for k in row.get("signals") or [] if isinstance(k, str)]
+            if isinstance(row.get("signals"), list) else []))
     last_video: dict[str, dict] = {}  # the last word on each candidate's video
     for e in events:
         if e.get("event") in ("video", "video_failed"):

@@ -48,11 +48,18 @@ def render(run: RunData, events: int = 6):
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
     head.add_column()
+    est = run.chosen
+    if est.mean is not None:
+        lo, hi = est.ci
+        ci = f" [{fmt(lo)}, {fmt(hi)}]" if lo is not None and hi is not None else ""
+        head.add_row("Chosen reward, all trainings", Text(f"{fmt(est.mean)}{ci}  mean of {est.n_trainings} "
+                                                          f"(95% bootstrap); {est.words}", style="bold red"))
+    vs = run.verdict
+    head.add_row("Verdict vs env reward", vs.line() if vs.verdict else f"- ({vs.why})")
     if run.final.mean is not None:
-        head.add_row("Result (final re-training)",
-                     Text(f"{_pm(run.final)}  over seeds {', '.join(run.final.seeds)}", style="bold red"))
+        head.add_row("Final re-training", Text(f"{_pm(run.final)}  over seeds {', '.join(run.final.seeds)}"))
     else:
-        head.add_row("Result (final re-training)", "pending" if not run.finished else "not run")
+        head.add_row("Final re-training", "pending" if not run.finished else "not run")
     best = run.best
     head.add_row("Search fitness of selected",
                  f"{fmt(run.best_search_fitness)} ({best.id if best else '-'}; {run.search_basis})")

@@ -26,7 +26,8 @@ def _up_z(quat: torch.Tensor) -> torch.Tensor:
 
 def quiet_mujoco_warnings() -> None:
     """Send MuJoCo's warnings (e.g. half_cheetah's deprecated 'settotalmass', once per env made) to the
-    ``eureka.mujoco`` logger at debug level instead of the terminal (``hydra.verbose=eureka.mujoco`` shows them)."""
+    ``eureka.mujoco`` logger at debug level instead of the terminal (``hydra.verbose=eureka.mujoco`` writes them
+    to the run's ``eureka.log``)."""
     try:
         import mujoco
     except ImportError:

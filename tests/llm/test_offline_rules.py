@@ -81,3 +81,33 @@ def test_no_mutant_pulls_what_the_objective_maximizes_back_to_zero():
         assert not added & vars_, f"{name}: near-zero terms on {sorted(added & vars_)}"
         if name == "hopper":
             assert added, "the pool still adds near-zero terms on other quantities"
+
+
+def test_early_termination_in_the_reflection_makes_every_child_non_negative_per_step():
+    """The hazard example: a negative-everywhere seed reward whose policy dives into the ground. Told so by the
+    reflection (the early_termination signal), every child gets a positive alive bonus larger than the
+    reward's negative mean and its negative-everywhere fuel penalty becomes a term in [0, 1]."""
+    from pathlib import Path
+
+    from eureka.analyze import analyze
+    from eureka.train.result import Snapshot
+
+    task = tasks.make(str(Path(__file__).resolve().parents[2] / "envs" / "examples" / "hazard.py"))
+    parent = extract_code(OfflineDesigner().propose(
+        DesignRequest(task, build_messages(task), n=1, iteration=0, seed=0))[0].text)
+    genome = genome_from_code(parent)
+    assert {t.kind for t in genome} == {"abs_error"}  # negative everywhere
+    snaps = [Snapshot(i, 5, 0.0, n, {t.name: {"mean": -1.2, "std": 0.1, "min": -2.0, "max": -0.5} for t in genome})
+             for i, n in enumerate([71.0, 40.0, 12.0, 6.0, 5.6])]
+    reflection = analyze(snaps, 0.0)
+    assert reflection.has("early_termination")
+    children = _children(task, parent, reflection, n=4)
+    for code in children:
+        terms = {t.name: t for t in genome_from_code(code)}
+        alive = [t for t in terms.values() if t.kind == "alive"]
+        assert alive and alive[0].weight >= 2 * 2.4, code  # outweighs the negative mean per step (-2.4)
+        # no negative-everywhere penalty left but the objective's own term
+        assert all(t.kind != "abs_error" for n, t in terms.items() if n != "beacon_offset_penalty"), code
+    answer = OfflineDesigner().propose(DesignRequest(task, build_messages(task), n=1, iteration=1, seed=0,
+                                                     parent=Parent("p", parent, reflection=reflection)))[0].text
+    assert "early termination: added a positive alive bonus" in answer

@@ -82,3 +82,35 @@ def test_comparison_page_in_chromium(run_dir, tmp_path):
             assert problems == []
         finally:
             browser.close()
+
+
+@pytest.mark.parametrize("kind", ["bimodal", "tie"])
+def test_bimodal_and_tie_reports_fit_1400_px_and_are_screenshotted(tmp_path, kind):
+    """The result's basis in a real browser: at 1,400 px no sideways scroll; the strip plot of every training
+    and the verdict are visible. Screenshots: docs/screenshots/<kind>.png."""
+    from playwright.sync_api import sync_playwright
+
+    from eureka.report.html import write_report
+    from tests.report.test_result_basis import bimodal_run, tie_run
+
+    run = (bimodal_run if kind == "bimodal" else tie_run)(tmp_path / kind)
+    report = write_report(run, tensorboard=False)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROME_ARGS)
+        try:
+            page = browser.new_context(viewport={"width": 1400, "height": 900}, offline=True).new_page()
+            page.goto(report.resolve().as_uri(), wait_until="load")
+            assert page.evaluate("document.documentElement.scrollWidth") <= 1400
+            chosen = page.locator("#chosen")
+            assert chosen.is_visible()
+            img = chosen.locator("img[alt='every training of the chosen reward']")
+            assert img.evaluate("e => e.complete && e.naturalWidth > 0")
+            text = chosen.inner_text()
+            if kind == "bimodal":
+                assert "4 of 7 trainings reached 0.9; 3 ended at 0" in text
+            else:
+                assert "TIE" in text.upper() and "contains 0.5" in text
+            (DOCS / "screenshots").mkdir(parents=True, exist_ok=True)
+            chosen.screenshot(path=str(DOCS / "screenshots" / f"{kind}.png"))
+        finally:
+            browser.close()

@@ -32,8 +32,10 @@ def test_the_run_writes_its_report_and_tensorboard_scalars(run_dir):
     page = (run_dir / "report.html").read_text()
     summary = _summary(run_dir)
     fe = summary["final_eval"]
-    # the headline is the final re-training over the final seeds, the search fitness is labelled optimistic
-    assert "final re-training (the result)" in page
+    # the headline is the chosen reward over all its trainings (issue 31), then the final re-training over the
+    # final seeds; the search fitness is labelled optimistic
+    assert "chosen reward: all trainings (the result)" in page and "final re-training" in page
+    assert f"mean of {summary['chosen_reward']['n_trainings']} trainings" in page
     assert f"{fe['mean']:.3g}" in page
     seeds = ", ".join(summary["best_search_seeds"])
     held_out = ", ".join(str(s) for s in summary["best_confirmed"]["seeds"])
@@ -138,7 +140,8 @@ def test_eureka_show(run_dir, capsys):
     out = " ".join(capsys.readouterr().out.replace("│", " ").split())  # the panel's wrapped lines as one text
     summary = _summary(run_dir)
     held = ", ".join(str(s) for s in summary["best_confirmed"]["seeds"])
-    assert "Result (final re-training)" in out and "mean over search seeds" in out  # racing: several seeds
+    assert "Final re-training" in out and "mean over search seeds" in out  # racing: several seeds
+    assert "Chosen reward, all trainings" in out and "Verdict vs env reward" in out
     assert f"mean over held-out search seeds {held}" in out and f"(held out to confirm the best: {held})" in out
     assert show_main([str(run_dir), "--watch", "--interval", "0.1"]) == 0  # a finished run: returns at once
     assert show_main(["/nonexistent/run"]) == 2
