@@ -43,6 +43,11 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
         rf"simulator {NUMBER} steps/s",
         r"\| cartpole \| ",
     ]),
+    "env_return": (["--task", "cartpole", "--steps", "1024", "--seeds", "0", "--episodes", "1", "--",
+                    "trainer.backend=vector", "trainer.num_envs=8", "eval.episodes=1"], [
+        rf"  seed 0: return {NUMBER}, fitness {NUMBER}, training wall {NUMBER} s",
+        rf"  IQM return {NUMBER} \[{NUMBER}, {NUMBER}\] over 1 seed\(s\)",
+    ]),
     "critic_latency": (["--tiny"], [
         rf"cold start, first pool .*: +{NUMBER} s",
         rf"median +{NUMBER} ms +p95 +{NUMBER} ms",
@@ -96,8 +101,10 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
                      "trainer.ppo.n_steps=64", "trainer.ppo.batch_size=64", "trainer.ppo.n_epochs=1",
                      "eval.episodes=2"], [
         r"reward env, seeds \[0, 1\], base overrides task=cartpole",
-        rf"  trainer.normalize=true: {NUMBER} ± {NUMBER} \(n=2; \d/2 seeds >= {NUMBER}\) per seed \[{NUMBER}, {NUMBER}\]",
+        rf"  trainer.normalize=true: {NUMBER} ± {NUMBER} \(n=2; \d/2 seeds >= {NUMBER}; IQM {NUMBER} \[{NUMBER}, "
+        rf"{NUMBER}\]\) per seed \[{NUMBER}, {NUMBER}\]",
         rf"  trainer.normalize=false: {NUMBER} ± {NUMBER} \(n=2",
+        rf"  P\(trainer.normalize=false > trainer.normalize=true\) = {NUMBER} \[{NUMBER}, {NUMBER}\]",
     ]),
     "search_quality": (["--tasks", "cartpole", "--seeds", "0", "--eval-seeds", "1", "--out", "{out}", "--",
                         "iterations=1", "samples=2", "trainer.total_timesteps=512", "trainer.n_envs=2",
