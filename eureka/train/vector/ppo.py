@@ -194,20 +194,22 @@ class PPO:
         b_ret, b_val = returns.reshape(-1)[keep], self.values.reshape(-1)[keep]
         n = b_obs.shape[0]
         mb = max(n // s.num_minibatches, 1)
-        stats = {"policy_loss": 0.0, "value_loss": 0.0, "entropy": 0.0, "approx_kl": 0.0}
+        totals = torch.zeros(4, device=self.device)  # policy loss, value loss, entropy, approx KL: one sync at the end
         updates = 0
         for _ in range(s.update_epochs):
             order = torch.randperm(n, device=self.device)
-            kl_sum = 0.0
+            epoch_kl = torch.zeros((), device=self.device)
             for start in range(0, n - mb + 1, mb):
                 idx = order[start:start + mb]
-                dist = self.policy.distribution(b_obs[idx])
+                obs, old_logp = b_obs[idx], b_logp[idx]
+                dist = self.policy.distribution(obs)
                 logp = self.policy.log_prob(dist, b_act[idx])
-                ratio = (logp - b_logp[idx]).exp()
+                log_ratio = logp - old_logp
+                ratio = log_ratio.exp()
                 adv = b_adv[idx]
                 adv = (adv - adv.mean()) / (adv.std() + 1e-8)
                 pg = torch.max(-adv * ratio, -adv * ratio.clamp(1 - s.clip_coef, 1 + s.clip_coef)).mean()
-                value = self.policy.value(b_obs[idx])
+                value = self.policy.value(obs)
                 if s.clip_vloss:
                     clipped = b_val[idx] + (value - b_val[idx]).clamp(-s.clip_coef, s.clip_coef)
                     v_loss = 0.5 * torch.max((value - b_ret[idx]) ** 2, (clipped - b_ret[idx]) ** 2).mean()
@@ -220,15 +222,13 @@ class PPO:
                 nn.utils.clip_grad_norm_(self.params, s.max_grad_norm, foreach=True)
                 self.optimizer.step()
                 with torch.no_grad():
-                    kl = ((ratio - 1) - (logp - b_logp[idx])).mean().item()
-                kl_sum += kl
+                    kl = ((ratio - 1) - log_ratio).mean()
+                    epoch_kl += kl
+                    totals += torch.stack((pg, v_loss, entropy, kl))
                 updates += 1
-                stats["policy_loss"] += pg.item()
-                stats["value_loss"] += v_loss.item()
-                stats["entropy"] += entropy.item()
-                stats["approx_kl"] += kl
-            if s.target_kl is not None and kl_sum / max(n // mb, 1) > s.target_kl:
+            if s.target_kl is not None and epoch_kl.item() / max(n // mb, 1) > s.target_kl:
                 break
+        stats = dict(zip(("policy_loss", "value_loss", "entropy", "approx_kl"), totals.tolist(), strict=True))
         return {k: v / max(updates, 1) for k, v in stats.items()}
 
     def state(self) -> dict[str, torch.Tensor]:
