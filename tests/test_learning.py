@@ -21,3 +21,18 @@ def test_offline_cartpole_reaches_475(tmp_path):
     held_out = summary["best_confirmed"]
     assert summary["best_fitness"] == held_out["mean"] >= 380, held_out
     assert summary["final_eval"]["mean"] >= 475
+
+
+@pytest.mark.slow
+def test_the_vector_backend_learns_cartpole(tmp_path):
+    """Batched PPO on EnvPool with the task's vector settings, the env's own reward, in-process: it learns to
+    balance (a random policy survives ~22 steps)."""
+    from eureka.cli import compose_configs
+    from eureka.config import typed
+    from eureka.train import run_training, train_spec
+
+    [cfg] = compose_configs(["task=cartpole", "trainer.backend=vector", "trainer.total_timesteps=163840"])
+    spec = train_spec(typed(cfg), job_id="v", mode="env", seed=0, out_dir=str(tmp_path / "v"), tensorboard=False)
+    result = run_training(spec)
+    assert result.ok, result.failure
+    assert result.fitness >= 300, [s.fitness for s in result.snapshots]
