@@ -171,7 +171,7 @@ def run_vector_training(spec: Any, progress: Callable[[int], None] | None = None
             fit, lens = evaluate_policy(policy, task, spec.eval_episodes, spec.seed, stats)
             result.update(fitness=float(np.mean(fit)) if fit else float("nan"), eval_fitness=fit, eval_lengths=lens)
     except RewardError as err:
-        result.update(status="failed", **dict(err.to_dict().items()))
+        result.update(status="failed", **err.to_dict())
     except Exception as exc:  # noqa: BLE001 - a crashed training must not stop the run
         result.update(status="failed", error_class="TrainingCrash", message=f"{type(exc).__name__}: {exc}",
                       hint=TrainingCrash.hint)
