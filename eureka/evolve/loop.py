@@ -1,10 +1,15 @@
 """The Eureka loop: it only sequences the stages; it reads like the steps of the README's "What a run does".
 
 Each iteration: ``design`` (the designer writes candidates) -> ``criticise`` (static checks and a
-sandboxed dry run) -> ``train`` (the executor, with successive halving when configured) ->
-``analyze`` (training statistics become each candidate's reflection) -> ``select`` (the population,
-with a preference round when configured). The search stops early once ``loop.target_fitness`` is
-reached; then the best reward is re-trained with the final seeds against the baselines.
+sandboxed dry run) -> ``train`` (with successive halving or the bandit when configured) ->
+``analyze`` (training statistics become each candidate's reflection) -> ``race`` (more search seeds for the
+most promising) -> ``select`` (the population, with a preference round when configured) -> ``tune`` (the
+best reward's constants, when configured). The search stops early once ``loop.target_fitness`` is
+reached; then ``confirm`` (held-out search seeds) and ``finish`` (the final re-training against the baselines).
+
+The loop holds no algorithm: every training goes through ``Trainings`` (evolve/trainings.py), the
+tuning is ``tune_constants`` (evolve/tuning.py), the confirmation ``confirm_held_out`` (evolve/racing.py),
+the prompts ``design_requests`` (eureka/prompts/requests.py) and the files ``RunStore`` (eureka/store).
 """
 
 from __future__ import annotations

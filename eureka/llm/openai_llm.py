@@ -8,8 +8,11 @@ from typing import Any
 
 import openai
 
+from eureka.config import LLMConfig
 from eureka.errors import LLMBudgetExceeded, LLMError
 from eureka.llm.base import Answer, Designer, DesignRequest
+
+_LLM = LLMConfig  # the defaults live in eureka/config.py
 
 
 class OpenAIDesigner(Designer):
@@ -25,8 +28,9 @@ class OpenAIDesigner(Designer):
     name = "openai"
 
     def __init__(self, model: str, base_url: str | None = None, api_key: str | None = None,
-                 temperature: float = 1.0, timeout_s: float = 120.0, max_retries: int = 3,
-                 max_tokens: int | None = None, use_n: bool = True, backoff_s: float = 1.0):
+                 temperature: float = _LLM.temperature, timeout_s: float = _LLM.timeout_s,
+                 max_retries: int = _LLM.max_retries, max_tokens: int | None = None, use_n: bool = _LLM.use_n,
+                 backoff_s: float = 1.0):
         super().__init__()
         self.model, self.temperature = model, temperature
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
