@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import numpy as np
 import torch
@@ -20,7 +21,7 @@ def copy_info(info: dict) -> dict:
     Numbers, strings and the like are shared (they are immutable), arrays are copied, dicts are copied
     recursively, anything else (lists, tuples, objects) goes through ``copy.deepcopy``.
     """
-    out = {}
+    out: dict[str, Any] = {}
     for key, value in info.items():
         if isinstance(value, _PLAIN):
             out[key] = value

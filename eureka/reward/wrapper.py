@@ -31,7 +31,9 @@ class RewardWrapper(RewardScorer, VecEnvWrapper):
         space = venv.observation_space
         self.hidden = int(task.hidden_obs)
         if self.hidden:
-            space = gym.spaces.Box(space.low[self.hidden:], space.high[self.hidden:], dtype=space.dtype)
+            assert isinstance(space, gym.spaces.Box)  # hidden columns: a Box observation (Task.hidden_obs)
+            space = gym.spaces.Box(space.low[self.hidden:], space.high[self.hidden:],
+                                   dtype=space.dtype)
         VecEnvWrapper.__init__(self, venv, observation_space=space)
         if defer and info_components:
             raise ValueError("defer and info_components exclude each other: the components come after the step")
@@ -63,6 +65,7 @@ class RewardWrapper(RewardScorer, VecEnvWrapper):
     def step_wait(self):
         obs, env_rewards, dones, infos = self.venv.step_wait()
         done_idx = np.flatnonzero(dones)
+        assert self._actions is not None  # step_async came first
         self.keep(self._terminal_obs(obs, done_idx, infos), self._actions, dones, infos, env_rewards)
         if self.defer:
             rewards = np.zeros(self.n, dtype=np.float32)
@@ -72,7 +75,7 @@ class RewardWrapper(RewardScorer, VecEnvWrapper):
         for i, info in enumerate(infos):
             info["env_reward"] = env_list[i]
         if self.hidden:
-            for i in done_idx:
-                if infos[i].get("terminal_observation") is not None:
-                    infos[i]["terminal_observation"] = infos[i]["terminal_observation"][self.hidden:]
+            for j in done_idx:
+                if infos[j].get("terminal_observation") is not None:
+                    infos[j]["terminal_observation"] = infos[j]["terminal_observation"][self.hidden:]
         return self._policy_obs(obs), rewards, dones, infos

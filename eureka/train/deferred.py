@@ -75,6 +75,7 @@ class DeferredRolloutBuffer(RolloutBuffer):
     normalizer: RolloutVecNormalize | None = None
 
     def _take(self) -> np.ndarray:
+        assert self.score is not None  # set by defer_rewards
         rewards, dones = self.score()
         return self.normalizer.normalize_rollout(rewards, dones) if self.normalizer is not None else rewards
 

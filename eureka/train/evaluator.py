@@ -119,7 +119,7 @@ def policy_from_bytes(algo: str, observation_space, action_space, hyperparams: d
     if not all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point()):
         raise TrainingCrash("policy.safetensors holds non-finite weights (after conversion to the policy's dtype)")
     policy.load_state_dict(state, strict=True)
-    policy.set_training_mode(False)
+    policy.set_training_mode(False)  # type: ignore[operator]  # SB3's policies and ActorCritic both have it
     return policy
 
 

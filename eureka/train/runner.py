@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -118,7 +119,7 @@ def load_model(algo: str, source, hyperparams: dict | None = None, **kwargs):
             custom[key] = value
             if key == "learning_rate":
                 custom["lr_schedule"] = value if callable(value) else _constant(float(value))
-    return ALGOS[algo].load(source, custom_objects=custom, **kwargs)
+    return ALGOS[algo].load(source, custom_objects=custom, **kwargs)  # type: ignore[attr-defined]
 
 
 def rounded_timesteps(spec: TrainSpec) -> int:
@@ -168,12 +169,13 @@ class _Monitor(BaseCallback):
         eps = self.wrapper.episode_fitness[self._seen_eps:]
         lens = self.wrapper.episode_lengths[self._seen_eps:]
         self._seen_eps = len(self.wrapper.episode_fitness)
+        components = self.wrapper.pop_component_stats()
         row = {"step": int(t), "episodes": len(eps),
                "fitness": float(np.mean(eps)) if eps else None,
                "episode_length": float(np.mean(lens)) if lens else None,
-               "components": self.wrapper.pop_component_stats()}
+               "components": components}
         self.snapshots.append(row)
-        for k, v in row["components"].items():
+        for k, v in components.items():
             self.logger.record(f"reward/{k}", v["mean"])
         if row["fitness"] is not None:
             self.logger.record("fitness/train", row["fitness"])
@@ -230,8 +232,9 @@ def run_training_raw(spec: TrainSpec, progress: Callable[[int], None] | None = N
     t0 = time.time()
     torch.set_num_threads(1)
     out_dir = Path(spec.out_dir).resolve() if spec.out_dir else None
-    result = {"job_id": spec.job_id, "spec": asdict(spec), "status": "ok", "error_class": None,
-              "message": "", "fitness": None, "eval_fitness": [], "eval_lengths": [], "snapshots": [], "walls": []}
+    result: dict[str, Any] = {"job_id": spec.job_id, "spec": asdict(spec), "status": "ok", "error_class": None,
+                              "message": "", "fitness": None, "eval_fitness": [], "eval_lengths": [],
+                              "snapshots": [], "walls": []}
     callback = None
     reward_path = spec.reward_path
     try:
@@ -253,7 +256,7 @@ def run_training_raw(spec: TrainSpec, progress: Callable[[int], None] | None = N
         if spec.mode == "candidate":
             from eureka.reward.compiled import load_candidate
 
-            fn, params = load_candidate(reward_path)
+            fn, params = load_candidate(reward_path or "")
         if spec.algo == "sac" and not hasattr(venv.action_space, "low"):
             raise TrainingCrash(f"SAC needs continuous actions; task '{task.name}' has "
                                 f"{type(venv.action_space).__name__} actions (use trainer.algo=ppo)")
@@ -266,6 +269,7 @@ def run_training_raw(spec: TrainSpec, progress: Callable[[int], None] | None = N
         tb = str(out_dir / "tb") if (out_dir is not None and spec.tensorboard) else None
         saved = out_dir / "policy.zip" if out_dir is not None else None
         if spec.resume and saved is not None and saved.exists():
+            assert out_dir is not None
             norm = out_dir / "vecnormalize.pkl"
             env = VecNormalize.load(str(norm), wrapper) if spec.normalize and norm.exists() else wrapper
             model = load_model(spec.algo, str(saved), spec.hyperparams, env=env, device=device, tensorboard_log=tb)
@@ -297,9 +301,9 @@ def run_training_raw(spec: TrainSpec, progress: Callable[[int], None] | None = N
                         normalizer.clip_obs if normalizer is not None else 10.0,
                         normalizer.epsilon if normalizer is not None else 1e-8, spec.algo, spec.hyperparams)
         if jail is None:  # trusted, in-process use: evaluate here (a jail's training leaves it to the evaluator)
-            obs_rms = normalizer.obs_rms if normalizer is not None else None
-            stats = None if obs_rms is None else {"mean": obs_rms.mean, "var": obs_rms.var,
-                                                  "clip_obs": normalizer.clip_obs, "epsilon": normalizer.epsilon}
+            stats = None if normalizer is None else {
+                "mean": normalizer.obs_rms.mean, "var": normalizer.obs_rms.var,  # type: ignore[attr-defined]
+                "clip_obs": normalizer.clip_obs, "epsilon": normalizer.epsilon}
             fit, lens = evaluate_policy(model.policy, task, spec.eval_episodes, spec.seed, stats, device)
             result.update(fitness=float(np.mean(fit)) if fit else float("nan"), eval_fitness=fit, eval_lengths=lens)
         env.close()
