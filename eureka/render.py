@@ -10,8 +10,9 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # pygame (classic control) renders off-screen, no XDG_RUNTIME_DIR
@@ -107,7 +108,8 @@ def _record_in_jail(conn, jail, *args) -> None:
 
     capture_output("render.log", cap_bytes=64 * 1024)  # in its own directory (its cwd): never the terminal
     try:
-        send_json(conn, {"ok": True, "value": _record(*args, jail)})
+        record: Callable[..., dict] = _record  # ``args`` are its arguments before ``jail``
+        send_json(conn, {"ok": True, "value": record(*args, jail)})
     except BaseException as exc:  # noqa: BLE001 - reported to the trusted side
         import traceback
 
@@ -144,7 +146,7 @@ def _record(task_name: str, policy_dir: str | Path, out_path: str | Path, algo: 
         before = set(sys.modules)
         walls = jail.lock_down()
     hp = settings_from_bytes(saved[SETTINGS]) if hyperparams is None else hyperparams
-    policy = policy_from_bytes(algo, env.observation_space, env.action_space, hp, saved[WEIGHTS])
+    policy: Any = policy_from_bytes(algo, env.observation_space, env.action_space, hp, saved[WEIGHTS])  # has predict()
     norm = normalizer_from_bytes(saved[NORMALIZER], env.observation_space.shape)
 
     def observe(o: np.ndarray) -> np.ndarray:
@@ -159,7 +161,7 @@ def _record(task_name: str, policy_dir: str | Path, out_path: str | Path, algo: 
     while steps < max_steps:
         action, _ = policy.predict(obs, deterministic=True)
         obs, _, dones, _ = env.step(action)
-        obs = observe(obs)
+        obs = observe(cast(np.ndarray, obs))
         steps += 1
         frame = base.envs[0].render()
         if frame is not None:
@@ -187,7 +189,7 @@ def _warm_up(algo: str, env) -> None:
 
     from eureka.train.evaluator import build_policy
 
-    policy = build_policy(algo, env.observation_space, env.action_space, {})
+    policy: Any = build_policy(algo, env.observation_space, env.action_space, {})
     weights = save({k: v.contiguous() for k, v in policy.state_dict().items()})
     policy = policy_from_bytes(algo, env.observation_space, env.action_space, {}, weights)
     buf = io.BytesIO()
@@ -262,7 +264,7 @@ class Caption:
         width = min(img.width, 8 + max(b[2] for b in box))
         height = 4 + sum(b[3] + 2 for b in box)
         draw.rectangle([0, 0, width, height], fill=(20, 20, 20))
-        y = 2
+        y: float = 2
         for text, b in zip(lines, box, strict=True):
             draw.text((4, y), text, fill=(255, 255, 255), font=self.font)
             y += b[3] + 2
@@ -308,8 +310,9 @@ class FrameWriter:
             return started[-1]
 
         _io._popen_kwargs = lambda prevent_sigint=False: {**real_kwargs(prevent_sigint), "preexec_fn": confine}
-        subprocess.Popen = popen  # type: ignore[misc]
+        subprocess.Popen = popen  # type: ignore[misc,assignment]
         try:
+            assert self.gen is not None  # only an MP4 writer starts ffmpeg
             self.gen.send(None)
         finally:
             _io._popen_kwargs, subprocess.Popen = real_kwargs, real_popen  # type: ignore[misc]

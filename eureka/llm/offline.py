@@ -475,6 +475,7 @@ class OfflineDesigner(Designer):
                 continue
             else:
                 genome = [copy.copy(t) for t in parent]
+                assert request.parent is not None  # a parent genome is read from the request's parent
                 genome, notes = mut.reflect(genome, request.parent.reflection)
                 changes += notes
                 if others and k % 2 == 1:

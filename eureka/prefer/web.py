@@ -24,6 +24,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import uvicorn
+
     from eureka.train.result import TrainResult
 
 import collections
@@ -244,7 +246,7 @@ class WebSession(Session):
         self.videos: dict[str, str | None] = {}
         self.inner: Any = None
         self._lock = threading.Lock()
-        self._server = None
+        self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._opened_by_run = False
         self._last_poll = 0.0
@@ -466,6 +468,7 @@ class WebSession(Session):
                 if (bad := refuse(body.session_id)) is not None:
                     return bad
                 board = self.board
+                assert board is not None  # refuse() passes only the session of the board being served
                 if body.pair_id not in board.by_id:
                     raise HTTPException(404, f"unknown pair {body.pair_id}")
                 if body.choice not in CHOICES:

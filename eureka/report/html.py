@@ -13,6 +13,7 @@ import html
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 from eureka.report import plots
 from eureka.report.rundata import CandidateData, RunData, SeedStats, _text, ago, fmt, load_run
@@ -188,10 +189,10 @@ def _headline(run: RunData) -> str:
     ss = run.search_seed
     all_ss = [str(s) for s in run.summary.get("search_seeds") or []]
     if len(all_ss) > 1:
-        best = run.summary.get("best_search_seeds") or {}
+        best_seeds = run.summary.get("best_search_seeds") or {}
         conf = run.confirmed
         seed_text = (f"Seeds: the search ran with seeds {', '.join(all_ss)} (racing: the selected reward on "
-                     + (", ".join(f"{k}: {fmt(v)}" for k, v in best.items()) or "-")
+                     + (", ".join(f"{k}: {fmt(v)}" for k, v in best_seeds.items()) or "-")
                      + ("; held out to confirm it: " + ", ".join(f"{k}: {fmt(v)}" for k, v in conf.per_seed.items())
                         if conf.per_seed else "") + ")")
     else:
@@ -347,6 +348,7 @@ def _best_section(run: RunData) -> str:
         return '<section id="best"><h2>Best reward</h2><p class="muted">No candidate has a fitness yet.</p></section>'
     parent = next((c for c in run.candidates if c.id == best.parent), None)
     lineage = []
+    cur: CandidateData | None
     cur, seen = best, set()
     while cur is not None and cur.id not in seen:
         seen.add(cur.id)
@@ -424,8 +426,8 @@ def _sessions(run: RunData) -> str:
     for ev in run.events:
         if not isinstance(ev, dict) or ev.get("event") != "choices" or not isinstance(ev.get("iteration"), int):
             continue
-        pop = ev.get("population") if isinstance(ev.get("population"), list) else []
-        parents = ev.get("parents") if isinstance(ev.get("parents"), list) else []
+        pop = cast(list, ev.get("population")) if isinstance(ev.get("population"), list) else []
+        parents = cast(list, ev.get("parents")) if isinstance(ev.get("parents"), list) else []
         top = ev.get("favourite")
         fate = ("" if not top else " (kept, first)" if ev.get("favourite_kept") and ev.get("selection") != "fitness"
                 else " (did not steer: selection=fitness)" if ev.get("selection") == "fitness" else " (not kept)")
@@ -474,7 +476,7 @@ def _note_children(run: RunData) -> str:
         if not note:
             continue
         targets = {"a": [r.get("a")], "b": [r.get("b")]}.get(str(r.get("choice")), [r.get("a"), r.get("b")])
-        it = r.get("iteration") if isinstance(r.get("iteration"), int) else -1
+        it = cast(int, r.get("iteration")) if isinstance(r.get("iteration"), int) else -1
         for target in targets:
             kids = [c for c in run.candidates if c.parent == target and c.iteration > it]
             text = ", ".join(f"{c.id} (iteration {c.iteration + 1}, fitness {fmt(c.fitness)})" for c in kids)
@@ -498,7 +500,7 @@ def render_report(run: RunData) -> str:
               f'{" (" + e(run.model) + ")" if run.model else ""} · selection {e(run.summary.get("selection") or "fitness")}'
               f' · feedback {e(run.summary.get("feedback") or "fitness")} · {e(run.path)} · generated {now}{live}</div>'
               f"</header>")
-    top = sorted([c for c in run.candidates if c.fitness is not None and c.metrics], key=lambda c: -c.fitness)
+    top = sorted([c for c in run.candidates if c.fitness is not None and c.metrics], key=lambda c: -cast(float, c.fitness))
     comp_uri = plots.components_plot(top[:TOP_COMPONENTS])
     videos = [c for c in run.candidates if c.video is not None]
     no_video = [c for c in run.candidates if c.video_error]
@@ -515,7 +517,7 @@ def render_report(run: RunData) -> str:
             f'<section id="table"><h2>All candidates</h2>{_ran(run)}{_candidate_table(run)}</section>']
     if videos:
         body.append('<section id="videos"><h2>Rollout videos</h2><div class="videos">'
-                    + "".join(_video(c.video, run.path, f"{c.id} (fitness {fmt(c.fitness)})") for c in videos)
+                    + "".join(_video(cast(Path, c.video), run.path, f"{c.id} (fitness {fmt(c.fitness)})") for c in videos)
                     + "</div></section>")
     if no_video:
         body.append('<section id="no-videos"><p class="muted">Videos that failed: '

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import io
 import random
+from typing import cast
 
 import matplotlib
 
@@ -81,7 +82,7 @@ def fitness_plot(run: RunData) -> str | None:
     fig, ax = plt.subplots(figsize=(7.5, 3.8))
     rng = random.Random(0)
     its = run.iterations or [0]
-    ax.scatter([c.iteration + rng.uniform(-0.12, 0.12) for c in pts], [c.fitness for c in pts], s=22,
+    ax.scatter([c.iteration + rng.uniform(-0.12, 0.12) for c in pts], [cast(float, c.fitness) for c in pts], s=22,
                color=COLORS[0], alpha=0.75, label="candidate (mean over its search seeds)", zorder=3)
     best = run.best
     if best is not None and best.fitness is not None:
@@ -93,9 +94,10 @@ def fitness_plot(run: RunData) -> str | None:
                 label="best so far (selection seeds: optimistic)")
     _band(ax, run.env_baseline, ENV_COLOR, "env reward")
     _band(ax, run.sparse_baseline, SPARSE_COLOR, "sparse fitness")
+    lo: float | None  # the failed markers' height, then the lower end of the chosen reward's interval
     if failed and (pts or run.env_baseline.mean is not None):
-        lo = min([c.fitness for c in pts] + [v for v in (run.env_baseline.mean, run.sparse_baseline.mean)
-                                              if v is not None])
+        lo = min([cast(float, c.fitness) for c in pts]
+                 + [v for v in (run.env_baseline.mean, run.sparse_baseline.mean) if v is not None])
         ax.scatter([c.iteration + rng.uniform(-0.12, 0.12) for c in failed], [lo] * len(failed), marker="x",
                    color="grey", s=24, label="rejected / failed", zorder=3)
     xt = list(its)
@@ -109,9 +111,9 @@ def fitness_plot(run: RunData) -> str | None:
                        zorder=4, label=f"chosen reward, {ROLE_LABELS[role].replace(chr(10), ' ')}" if vals else None)
         lo, hi = est.ci
         yerr = [[est.mean - lo], [hi - est.mean]] if lo is not None and hi is not None and est.mean is not None else None
-        ax.errorbar([xf + 0.25], [est.mean], yerr=yerr, fmt="D", color=FINAL_COLOR, capsize=5, ms=7, zorder=5,
+        ax.errorbar([xf + 0.25], [cast(float, est.mean)], yerr=yerr, fmt="D", color=FINAL_COLOR, capsize=5, ms=7, zorder=5,
                     label=f"chosen reward, all {est.n_trainings} trainings: {_g(est.mean or 0.0)}"
-                    + (f" [{_g(lo)}, {_g(hi)}]" if yerr else ""))
+                    + (f" [{_g(cast(float, lo))}, {_g(cast(float, hi))}]" if yerr else ""))
         xt.append(xf)
         labels.append("all trainings")
     ax.set_xticks(xt, labels)
@@ -242,7 +244,7 @@ def trainings_plot(run: RunData, est: Estimate | None = None) -> str | None:
     span = max(every) - min(every) if every else 1.0
     for x, (_label, ts, color) in enumerate(cols):
         xs = [x + rng.uniform(-0.12, 0.12) for _ in ts]
-        ax.scatter(xs, [t.fitness for t in ts], s=42, color=color, alpha=0.85, edgecolor="white", lw=0.6, zorder=3)
+        ax.scatter(xs, [cast(float, t.fitness) for t in ts], s=42, color=color, alpha=0.85, edgecolor="white", lw=0.6, zorder=3)
         for y, text in seed_labels([(str(t.seed), float(t.fitness)) for t in ts if t.fitness is not None], span):
             ax.annotate(text, (x + 0.16, y), xytext=(4, 0), textcoords="offset points", fontsize=7, va="center",
                         color="#555")

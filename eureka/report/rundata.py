@@ -14,7 +14,7 @@ import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from eureka.analyze.estimate import ROLES, Estimate, Training, Verdict, estimate, verdict
 from eureka.analyze.hacking import Signal, from_metrics
@@ -220,8 +220,7 @@ class RunData:
     @property
     def last_activity(self) -> float | None:
         """Unix time of the last event (or file change) in the run."""
-        times = [_num(e.get("time")) for e in self.events[-5:]]
-        times = [t for t in times if t is not None]
+        times = [t for t in (_num(e.get("time")) for e in self.events[-5:]) if t is not None]
         if times:
             return max(times)
         try:
@@ -235,7 +234,7 @@ class RunData:
         if best:
             return str(best)
         ok = [c for c in self.candidates if c.fitness is not None]
-        return max(ok, key=lambda c: c.fitness).id if ok else None
+        return max(ok, key=lambda c: cast(float, c.fitness)).id if ok else None
 
     @property
     def best(self) -> CandidateData | None:
@@ -299,7 +298,7 @@ class RunData:
         v = _num(v)
         if v is None:
             f, e, s = self.final.mean, self.env_baseline.mean, self.sparse_baseline.mean
-            if None not in (f, e, s) and abs(e - s) > 1e-12:
+            if f is not None and e is not None and s is not None and abs(e - s) > 1e-12:
                 v = (f - s) / abs(e - s)
         return v
 
@@ -337,8 +336,7 @@ class RunData:
     def wall_time_s(self) -> float | None:
         v = _num(self.summary.get("wall_time_s"))
         if v is None and self.events:
-            t = [_num(e.get("time")) for e in self.events]
-            t = [x for x in t if x is not None]
+            t = [x for x in (_num(e.get("time")) for e in self.events) if x is not None]
             v = max(t) - min(t) if t else None
         return v
 
@@ -395,7 +393,7 @@ class RunData:
             for r in rows:
                 if isinstance(r, dict) and r.get("role") in ROLES:
                     try:
-                        out.append(Training(int(r.get("seed")), str(r["role"]), _num(r.get("fitness"))))
+                        out.append(Training(int(cast(Any, r.get("seed"))), str(r["role"]), _num(r.get("fitness"))))
                     except (TypeError, ValueError):
                         continue
             return out
@@ -414,7 +412,7 @@ class RunData:
         recorded = self.summary.get("chosen_reward")
         est = estimate(self.chosen_trainings())
         if isinstance(recorded, dict) and _num(recorded.get("mean")) is not None:
-            ci = recorded.get("ci") if isinstance(recorded.get("ci"), list) else [None, None]
+            ci = cast(list[Any], recorded.get("ci")) if isinstance(recorded.get("ci"), list) else [None, None]
             est.mean = _num(recorded.get("mean"))
             est.ci = (_num(ci[0]) if ci else None, _num(ci[1]) if len(ci) > 1 else None)
         return est
@@ -520,9 +518,9 @@ def _candidates(root: Path, summary: dict, events: list[dict]) -> list[Candidate
         if e.get("event") in ("video", "video_failed"):
             last_video[str(e.get("id"))] = e
     for c in out:
-        ev = last_video.get(c.id)
-        if ev is not None and ev.get("event") == "video_failed":
-            c.video, c.video_error = None, str(ev.get("message") or "recording failed")  # a torn file may remain
+        vid = last_video.get(c.id)
+        if vid is not None and vid.get("event") == "video_failed":
+            c.video, c.video_error = None, str(vid.get("message") or "recording failed")  # a torn file may remain
     out.sort(key=lambda c: (c.iteration, c.sample, c.id))
     return out
 

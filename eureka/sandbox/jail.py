@@ -44,7 +44,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, Pipe
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from eureka.paths import PACKAGE_DIR, data_dir
 
@@ -548,8 +548,8 @@ def bounded_report(raw: object) -> dict | None:
     """The jail's report of itself, bounded (shown in the summary, never trusted for anything)."""
     if not isinstance(raw, dict):
         return None
-    ns = raw.get("namespaces") if isinstance(raw.get("namespaces"), dict) else {}
-    limits = raw.get("limits") if isinstance(raw.get("limits"), dict) else {}
+    ns = cast(dict, raw.get("namespaces")) if isinstance(raw.get("namespaces"), dict) else {}
+    limits = cast(dict, raw.get("limits")) if isinstance(raw.get("limits"), dict) else {}
     return {"pid": _number(raw.get("pid")), "uid": _number(raw.get("uid")),
             "namespaces": {str(k)[:8]: str(v)[:40] for k, v in list(ns.items())[:8]},
             "limits": {str(k)[:16]: _number(v) for k, v in list(limits.items())[:8]},
