@@ -237,7 +237,7 @@ def print_help(args: list[str], out) -> None:
         cfg = compose_configs(plain)[0]
     except EurekaError:
         cfg = compose_configs([])[0]
-    tree = OmegaConf.to_container(cfg, resolve=False)
+    tree = OmegaConf.to_container(cfg, resolve=False, enum_to_str=True)  # choice fields are Enums
     assert isinstance(tree, dict)
     for dotted in CLI_REFUSED:
         node = tree
