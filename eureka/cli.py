@@ -180,7 +180,7 @@ def preflight(cfg) -> None:
     from eureka.check import preflight as check_task
     from eureka.config import check_action_space, check_config, typed
     from eureka.prefer.port import check_feedback
-    from eureka.train.vector.sims import sim_fallback_note
+    from eureka.train.vector.sims import check_vector_backend
 
     key = OmegaConf.to_yaml(cfg)
     cfg = typed(cfg)
@@ -188,7 +188,7 @@ def preflight(cfg) -> None:
     check_feedback(cfg)
     task = tasks.make(cfg.task.name)
     check_action_space(cfg, check_task(task))
-    sim_fallback_note(cfg, task)  # trainer.sim=envpool for a task EnvPool lacks: ConfigError before any work
+    check_vector_backend(cfg, task)  # the vector backend's settings and simulator: ConfigError before any work
     _CHECKED[key] = cfg
 
 

@@ -420,21 +420,6 @@ def _check_hyperparams(cfg: EurekaConfig) -> None:
                               f"{did_you_mean(str(key), valid)} (valid: see the {cls.__name__} documentation)")
 
 
-def _check_vector(cfg: EurekaConfig) -> None:
-    """The vector backend trains PPO with ``trainer.vector`` settings (keys of ``PPOSettings``)."""
-    from eureka.train.vector.ppo import PPOSettings
-
-    if cfg.trainer.algo != "ppo":
-        raise ConfigError(f"trainer.backend=vector trains PPO only, not trainer.algo={cfg.trainer.algo}; "
-                          "use trainer.backend=sb3 for SAC")
-    try:
-        PPOSettings.from_dict(dict(cfg.trainer.vector))
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(str(exc)) from None
-    for key in ("trainer.num_envs", "trainer.sim_threads"):
-        _at_least(key, _select(cfg, key), 1)
-
-
 def check_config(cfg: EurekaConfig) -> None:
     """Check the values a type cannot (choices, ranges, CUDA, a free port); raise ``ConfigError`` (one line)."""
     # the choice fields are Enums (Hydra refuses other values while composing); a config built in code may
@@ -445,8 +430,6 @@ def check_config(cfg: EurekaConfig) -> None:
                         ("trainer.backend", Backend), ("trainer.sim", Sim)):
         _choice(key, _select(cfg, key), _values(choice))
     _check_hyperparams(cfg)
-    if cfg.trainer.backend == "vector":
-        _check_vector(cfg)
     for key in ("iterations", "samples", "loop.population", "llm.concurrency", "loop.islands", "loop.migration_every",
                 "eval.episodes", "trainer.total_timesteps", "trainer.n_envs", "sandbox.workers", "eval.num_seeds"):
         _at_least(key, _select(cfg, key), 1)

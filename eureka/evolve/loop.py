@@ -46,7 +46,7 @@ from eureka.store import RunStore
 from eureka.store.provenance import changed_since, first_provenance, provenance
 from eureka.train import TrainSpec, make_executor
 from eureka.train.result import Executor, TrainResult
-from eureka.train.vector.sims import sim_fallback_note
+from eureka.train.vector.sims import check_vector_backend
 
 _MAKE = object()  # "build it from the config"
 
@@ -325,7 +325,7 @@ class EurekaLoop:
     def begin(self) -> Critic:
         """Check the task (once per process), record the config, and start the critic's sandbox."""
         check_action_space(self.cfg, preflight(self.task))
-        sim_note = sim_fallback_note(self.cfg, self.task)
+        sim_note = check_vector_backend(self.cfg, self.task)
         if sim_note:
             self.reporter.message(sim_note)
         self.store.save_config(to_yaml(self.cfg))

@@ -8,7 +8,6 @@ measured outside the jail by ``eureka.train.evaluator``.
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -28,6 +27,7 @@ from eureka.reward.watchdog import CallWatchdog
 from eureka.reward.wrapper import RewardWrapper
 from eureka.train.deferred import RolloutVecNormalize, defer_rewards
 from eureka.train.evaluator import evaluate_policy, save_policy
+from eureka.train.process import _aborter, _finish, _thread_ids, put_up_walls, resolve_device  # noqa: F401
 from eureka.train.result import TrainResult
 from eureka.train.sb3_args import ACTIVATIONS, build_kwargs  # noqa: F401 - ACTIVATIONS: importable from here as before
 
@@ -85,15 +85,6 @@ def policy_settings(spec: TrainSpec) -> dict:
 
         return {"backend": "vector", **arch(asdict(PPOSettings.from_dict(dict(spec.vector))))}
     return spec.hyperparams
-
-
-def resolve_device(device: str) -> str:
-    """``auto`` becomes ``cuda`` when available, else ``cpu``."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise TrainingCrash("trainer.device=cuda but no CUDA device is available")
-    return device
 
 
 def _constant(value: float):
@@ -183,31 +174,6 @@ class _Monitor(BaseCallback):
         if self.metrics_path is not None:
             with self.metrics_path.open("a") as f:
                 f.write(json.dumps(row) + "\n")
-
-
-def put_up_walls(spec: TrainSpec, jail) -> tuple[list[str], str | None]:
-    """Lock the training's jail down; return its walls and the path to load the candidate from.
-
-    Everything the training needs is imported and the env is built before this; the
-    candidate's file is read now and loaded from the jail's scratch afterwards. The
-    process works in its own directory (its working directory, its only writable one
-    besides the scratch).
-    """
-    import torch.utils.tensorboard  # noqa: F401 - lazily imported by SB3's logger; import before the walls
-
-    from eureka.reward.compiled import warm_up
-    from eureka.sandbox.walls import capture_output
-
-    code = Path(spec.reward_path).read_text() if spec.mode == "candidate" and spec.reward_path else None
-    tmp = jail.scratch
-    warm_up(tmp)
-    walls = jail.lock_down()
-    capture_output(Path("output.log") if spec.out_dir else Path(tmp) / "output.log")
-    path = None
-    if code is not None:
-        path = str(Path(tmp) / "reward.py")
-        Path(path).write_text(code)
-    return walls, path
 
 
 def run_training(spec: TrainSpec, progress: Callable[[int], None] | None = None) -> TrainResult:
@@ -315,46 +281,3 @@ def run_training_raw(spec: TrainSpec, progress: Callable[[int], None] | None = N
     if callback is not None:
         result["snapshots"] = callback.snapshots
     return _finish(result, out_dir, t0, jailed=jail is not None)
-
-
-def _finish(result: dict, out_dir: Path | None, t0: float, jailed: bool = False) -> dict:
-    if result["fitness"] is not None and not math.isfinite(result["fitness"]):
-        result["fitness"] = None
-    result["wall_time_s"] = time.time() - t0
-    if out_dir is not None and not jailed:  # a jail's fitness.json is written by the evaluator's side
-        (out_dir / "fitness.json").write_text(json.dumps(
-            {k: result.get(k) for k in ("status", "fitness", "eval_fitness", "eval_lengths", "error_class",
-                                        "message", "steps", "wall_time_s", "walls")}, indent=2))
-    return result
-
-
-def _thread_ids() -> set[int]:
-    """Native ids of this process's threads."""
-    import os
-
-    try:
-        return {int(t) for t in os.listdir("/proc/self/task") if t.isdigit()}
-    except OSError:
-        return set()
-
-
-def _aborter(spec: TrainSpec, result: dict, out_dir: Path | None, emit: Callable[[dict], None], t0: float):
-    """What the watchdog does when a reward call overruns: report RewardTimeout and end the process."""
-    import os
-
-    from eureka.errors import RewardTimeout
-
-    def abort(step: int, cpu_s: float, background: bool = False) -> None:
-        if background:
-            err = RewardTimeout(f"threads started by the reward used {cpu_s:.1f} CPU seconds outside its calls "
-                                f"(by training step {step}); training stopped")
-        else:
-            err = RewardTimeout(f"one reward call used {cpu_s:.1f} CPU seconds at training step {step} (limit "
-                                f"{spec.call_timeout_s:g} s per call, sandbox.call_timeout_s); training stopped")
-        result.update(status="failed", fitness=None, **err.to_dict())
-        try:
-            emit({"result": _finish(result, out_dir, t0, jailed=True)})
-        finally:
-            os._exit(3)
-
-    return abort

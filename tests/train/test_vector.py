@@ -178,13 +178,13 @@ def test_a_jailed_vector_training_is_judged_by_the_evaluator(tmp_path, sim):
 
 
 def test_vector_config_errors_come_before_any_work():
-    from eureka.cli import compose_configs
-    from eureka.config import check_config, typed
+    from eureka.cli import compose_configs, preflight
 
     for args, match in ((["trainer.backend=vector", "++trainer.vector.num_stepz=8"], "num_stepz"),
-                        (["trainer.backend=vector", "trainer.algo=sac"], "PPO only"),
+                        (["trainer.backend=vector", "trainer.algo=sac", "task=pendulum"], "PPO only"),
                         (["trainer.backend=vecter"], "trainer.backend"),
-                        (["trainer.backend=vector", "trainer.num_envs=0"], "trainer.num_envs")):
+                        (["trainer.backend=vector", "trainer.num_envs=0"], "trainer.num_envs"),
+                        (["trainer.backend=vector", "trainer.sim=envpool", "task=catch"], "trainer.sim=envpool")):
         with pytest.raises(ConfigError, match=match):
-            [cfg] = compose_configs(args)
-            check_config(typed(cfg))
+            for cfg in compose_configs(args):
+                preflight(cfg)

@@ -198,11 +198,24 @@ def make_sim(task: Task, num_envs: int, seed: int, sim: str = "auto", threads: i
     return GymnasiumSim(task, num_envs, seed)
 
 
-def sim_fallback_note(cfg: Any, task: Task) -> str | None:
-    """Before any work, for a run on the vector backend: the line that says a task falls back to Gymnasium's
-    vector env (None when it does not, or on the SB3 backend); ``ConfigError`` for an impossible ``trainer.sim``."""
+def check_vector_backend(cfg: Any, task: Task) -> str | None:
+    """Before any work, for a run on the vector backend: its settings (PPO only, ``trainer.vector`` keys of
+    ``PPOSettings``, batch sizes), then the simulator; returns the line that says a task falls back to
+    Gymnasium's vector env (None when it does not, or on the SB3 backend). A wrong setting is a ``ConfigError``."""
     if cfg.trainer.backend != "vector":
         return None
+    from eureka.train.vector.ppo import PPOSettings
+
+    if cfg.trainer.algo != "ppo":
+        raise ConfigError(f"trainer.backend=vector trains PPO only, not trainer.algo={cfg.trainer.algo}; "
+                          "use trainer.backend=sb3 for SAC")
+    try:
+        PPOSettings.from_dict(dict(cfg.trainer.vector))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(str(exc)) from None
+    for key in ("num_envs", "sim_threads"):
+        if getattr(cfg.trainer, key) < 1:
+            raise ConfigError(f"trainer.{key}={getattr(cfg.trainer, key)}: must be an integer >= 1")
     return choose_sim(task, cfg.trainer.sim)[1]
 
 

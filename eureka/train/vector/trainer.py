@@ -25,6 +25,7 @@ from eureka import tasks
 from eureka.errors import RewardError, TrainingCrash
 from eureka.reward.scorer import RewardScorer
 from eureka.reward.watchdog import CallWatchdog
+from eureka.train.process import _aborter, _finish, _thread_ids, put_up_walls, resolve_device
 from eureka.train.vector.policy import arch, build
 from eureka.train.vector.ppo import PPO, PPOSettings
 from eureka.train.vector.sims import make_sim, preload_sim
@@ -94,7 +95,6 @@ def run_vector_training(spec: Any, progress: Callable[[int], None] | None = None
                         emit: Callable[[dict], None] | None = None, jail: Any = None) -> dict:
     """Train ``spec`` (a ``TrainSpec`` with ``backend='vector'``); the result dict ``run_training_raw`` returns."""
     from eureka.train.evaluator import evaluate_policy, save_policy
-    from eureka.train.runner import _aborter, _finish, _thread_ids, put_up_walls, resolve_device
 
     t0 = time.time()
     torch.set_num_threads(1)
