@@ -96,7 +96,10 @@ def test_caption_enlarges_small_frames_and_keeps_large_ones():
     assert big.shape == (320, 320, 3) and big[200:, :].min() == 90  # only the corner changes
 
 
-@pytest.mark.parametrize("task,suffix", [("cartpole", "mp4"), ("hopper", "gif")])
+# catch, not hopper, for the gif: forked from this test process, which has made MuJoCo EGL contexts in earlier
+# tests, a new offscreen context can deadlock in the child (seen once in the whole suite); a run's renderer is
+# forked from a child that never rendered, and the MuJoCo path is covered by the video tests above.
+@pytest.mark.parametrize("task,suffix", [("cartpole", "mp4"), ("catch", "gif")])
 def test_the_renderer_jail_holds_only_what_it_needs(tmp_path, task, suffix, capfd, monkeypatch):
     """Python here lives under a 0700 home the jail's uid cannot read: nothing may be imported behind the walls.
     The job's output stays off the terminal, it holds no socket, and ffmpeg runs without capabilities, under
