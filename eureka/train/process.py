@@ -7,6 +7,7 @@ import json
 import math
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,12 @@ def resolve_device(device: str) -> str:
     if device == "cuda" and not torch.cuda.is_available():
         raise TrainingCrash("trainer.device=cuda but no CUDA device is available")
     return device
+
+
+def new_result(spec: Any) -> dict[str, Any]:
+    """A training's result before it runs: ``status`` ok, nothing measured yet (every backend fills the same keys)."""
+    return {"job_id": spec.job_id, "spec": asdict(spec), "status": "ok", "error_class": None, "message": "",
+            "fitness": None, "eval_fitness": [], "eval_lengths": [], "snapshots": [], "walls": []}
 
 
 def put_up_walls(spec: Any, jail: Any) -> tuple[list[str], str | None]:

@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -27,7 +26,7 @@ from eureka.reward.watchdog import CallWatchdog
 from eureka.reward.wrapper import RewardWrapper
 from eureka.train.deferred import RolloutVecNormalize, defer_rewards
 from eureka.train.evaluator import evaluate_policy, save_policy
-from eureka.train.process import _aborter, _finish, _thread_ids, put_up_walls, resolve_device  # noqa: F401
+from eureka.train.process import _aborter, _finish, _thread_ids, new_result, put_up_walls, resolve_device  # noqa: F401 - put_up_walls, resolve_device: importable from here
 from eureka.train.result import TrainResult
 from eureka.train.sb3_args import ACTIVATIONS, build_kwargs  # noqa: F401 - ACTIVATIONS: importable from here as before
 
@@ -198,9 +197,7 @@ def run_training_raw(spec: TrainSpec, progress: Callable[[int], None] | None = N
     t0 = time.time()
     torch.set_num_threads(1)
     out_dir = Path(spec.out_dir).resolve() if spec.out_dir else None
-    result: dict[str, Any] = {"job_id": spec.job_id, "spec": asdict(spec), "status": "ok", "error_class": None,
-                              "message": "", "fitness": None, "eval_fitness": [], "eval_lengths": [],
-                              "snapshots": [], "walls": []}
+    result = new_result(spec)
     callback = None
     reward_path = spec.reward_path
     try:

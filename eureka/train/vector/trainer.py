@@ -25,7 +25,7 @@ from eureka import tasks
 from eureka.errors import RewardError, TrainingCrash
 from eureka.reward.scorer import RewardScorer
 from eureka.reward.watchdog import CallWatchdog
-from eureka.train.process import _aborter, _finish, _thread_ids, put_up_walls, resolve_device
+from eureka.train.process import _aborter, _finish, _thread_ids, new_result, put_up_walls, resolve_device
 from eureka.train.vector.policy import arch, build
 from eureka.train.vector.ppo import PPO, PPOSettings
 from eureka.train.vector.sims import make_sim, preload_sim
@@ -99,9 +99,7 @@ def run_vector_training(spec: Any, progress: Callable[[int], None] | None = None
     t0 = time.time()
     torch.set_num_threads(1)
     out_dir = Path(spec.out_dir).resolve() if spec.out_dir else None
-    result: dict[str, Any] = {"job_id": spec.job_id, "spec": asdict(spec), "status": "ok", "error_class": None,
-                              "message": "", "fitness": None, "eval_fitness": [], "eval_lengths": [],
-                              "snapshots": [], "walls": []}
+    result = new_result(spec)
     log = None
     sim = None
     try:
