@@ -43,7 +43,7 @@ def save_policy(policy: torch.nn.Module, obs_rms, out_dir: Path, clip_obs: float
     from safetensors.torch import save
 
     (out_dir / SETTINGS).write_text(json.dumps({"algo": algo, "hyperparams": hyperparams or {}}, default=str))
-    state = {k: v.detach().cpu().contiguous() for k, v in policy.state_dict().items()}
+    state = {k: v.detach().cpu().clone() for k, v in policy.state_dict().items()}  # own storage each (safetensors)
     (out_dir / WEIGHTS).write_bytes(save(state))  # bytes first: the path is relative to a jail's own dir
     if obs_rms is not None:
         np.savez(out_dir / NORMALIZER, mean=np.asarray(obs_rms.mean, dtype=np.float64),

@@ -188,3 +188,67 @@ def test_vector_config_errors_come_before_any_work():
         with pytest.raises(ConfigError, match=match):
             for cfg in compose_configs(args):
                 preflight(cfg)
+
+
+def _policy_and_batch(discrete: bool):
+    import gymnasium as gym
+
+    from eureka.train.vector.policy import ActorCritic
+
+    torch.manual_seed(0)
+    space = gym.spaces.Discrete(3) if discrete else gym.spaces.Box(-1, 1, (2,), np.float32)
+    policy = ActorCritic(4, space, init_log_std=-0.5)
+    obs = torch.randn(32, 4)
+    actions = torch.randint(0, 3, (32,)) if discrete else torch.randn(32, 2)
+    return policy, obs, actions
+
+
+@pytest.mark.parametrize("discrete", [False, True])
+def test_the_written_out_log_probability_and_entropy_are_the_distributions(discrete):
+    policy, obs, actions = _policy_and_batch(discrete)
+    logp, entropy = policy.evaluate(obs, actions)
+    dist = policy.distribution(obs)
+    torch.testing.assert_close(logp, policy.log_prob(dist, actions))
+    expected = dist.entropy() if discrete else dist.entropy().sum(-1)
+    torch.testing.assert_close(entropy, expected)
+
+
+def test_flat_adam_takes_torchs_adam_step_after_the_same_clip():
+    from torch import nn
+
+    from eureka.train.vector.ppo import FlatAdam
+
+    policy, obs, actions = _policy_and_batch(False)
+    twin, _, _ = _policy_and_batch(False)
+    ours = FlatAdam(list(policy.parameters()), lr=1e-2)
+    theirs = torch.optim.Adam(twin.parameters(), lr=1e-2, eps=1e-5)
+    for step in range(3):
+        scale = 100.0 if step == 1 else 1.0  # the middle step's gradient is clipped
+        ours.zero_grad()
+        (policy.evaluate(obs, actions)[0].sum() * scale + policy.value(obs).sum()).backward()
+        ours.step(0.5)
+        theirs.zero_grad()
+        (twin.evaluate(obs, actions)[0].sum() * scale + twin.value(obs).sum()).backward()
+        nn.utils.clip_grad_norm_(list(twin.parameters()), 0.5)
+        theirs.step()
+    for (name, a), b in zip(policy.state_dict().items(), twin.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_the_running_normalizer_matches_the_whole_datas_statistics_and_reloads():
+    from eureka.train.vector.ppo import RunningNorm
+
+    torch.manual_seed(1)
+    norm = RunningNorm((3,))
+    batches = [torch.randn(16, 3) * 5 + 2 for _ in range(40)]
+    for x in batches:
+        norm.update(x)
+    data = torch.cat(batches).double()
+    torch.testing.assert_close(norm.mean, data.mean(0), rtol=0, atol=1e-5)
+    torch.testing.assert_close(norm.var, data.var(0, unbiased=False), rtol=1e-5, atol=1e-5)
+    expected = ((data[:16] - data.mean(0)) / data.var(0, unbiased=False).sqrt()).float()
+    torch.testing.assert_close(norm(batches[0]), expected, rtol=1e-4, atol=1e-4)
+    fresh = RunningNorm((3,))
+    fresh(batches[0])  # caches the initial statistics' shift and scale
+    fresh.load_state_dict(norm.state_dict())
+    torch.testing.assert_close(fresh(batches[0]), norm(batches[0]))

@@ -8,6 +8,7 @@ environments. The verbs follow rsl_rl's ``PPO``: ``act``, ``process_env_step``,
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,7 +52,11 @@ class PPOSettings:
 
 
 class RunningNorm(nn.Module):
-    """Running mean and variance of a batch of vectors (the parallel algorithm of Chan et al.)."""
+    """Running mean and variance of a batch of vectors (the parallel algorithm of Chan et al.).
+
+    The statistics are float64 buffers (saved with the policy); the float32 shift and scale that
+    ``forward`` applies are cached after each update, so normalizing a batch is three operations.
+    """
 
     mean: torch.Tensor
     var: torch.Tensor
@@ -63,19 +68,68 @@ class RunningNorm(nn.Module):
         self.register_buffer("var", torch.ones(shape, dtype=torch.float64))
         self.register_buffer("count", torch.tensor(1e-4, dtype=torch.float64))
         self.clip, self.epsilon = clip, epsilon
+        self._cached: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.register_load_state_dict_post_hook(lambda module, _: setattr(module, "_cached", None))
 
     @torch.no_grad()
     def update(self, x: torch.Tensor) -> None:
-        x = x.to(torch.float64).reshape(-1, *tuple(self.mean.shape))
-        b_mean, b_var, b_count = x.mean(0), x.var(0, unbiased=False), x.shape[0]
-        delta, total = b_mean - self.mean, self.count + b_count
-        self.mean += delta * b_count / total
-        self.var.copy_((self.var * self.count + b_var * b_count + delta ** 2 * self.count * b_count / total) / total)
-        self.count.copy_(total)
+        x = x.reshape(-1, *tuple(self.mean.shape))
+        b_var, b_mean = torch.var_mean(x, 0, correction=0)
+        b, c = x.shape[0], float(self.count)
+        total = c + b
+        delta = b_mean.to(torch.float64) - self.mean
+        self.mean.add_(delta, alpha=b / total)
+        self.var.mul_(c / total).add_(b_var.to(torch.float64), alpha=b / total)
+        self.var.addcmul_(delta, delta, value=c * b / total ** 2)
+        self.count.fill_(total)
+        self._cached = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        scaled = (x - self.mean.float()) / torch.sqrt(self.var.float() + self.epsilon)
-        return scaled.clamp(-self.clip, self.clip)
+        if self._cached is None:
+            self._cached = (self.mean.float(), torch.rsqrt(self.var + self.epsilon).float())
+        shift, scale = self._cached
+        return ((x - shift) * scale).clamp(-self.clip, self.clip)
+
+
+class FlatAdam:
+    """Adam (``torch.optim.Adam``'s update, no weight decay) with the global gradient-norm clip, over all the
+    policy's parameters as one flat vector.
+
+    The parameters and their gradients are views into two flat buffers, so zeroing, clipping and the Adam
+    step are a handful of operations whatever the number of tensors (13 for two 2-layer MLPs and a log std):
+    on these small networks the per-operation overhead, not the arithmetic, is what an update costs.
+    """
+
+    def __init__(self, params: list[nn.Parameter], lr: float, eps: float = 1e-5, betas: tuple[float, float] = (0.9, 0.999)):
+        self.params = params
+        total = sum(p.numel() for p in params)
+        like = params[0]
+        self.flat = torch.empty(total, dtype=like.dtype, device=like.device)
+        self.grad = torch.zeros_like(self.flat)
+        offset = 0
+        for p in params:
+            n = p.numel()
+            self.flat[offset:offset + n].copy_(p.detach().reshape(-1))
+            p.data = self.flat[offset:offset + n].view_as(p)
+            p.grad = self.grad[offset:offset + n].view_as(p)
+            offset += n
+        self.m, self.v = torch.zeros_like(self.flat), torch.zeros_like(self.flat)
+        self.lr, self.eps, self.betas, self.t = lr, eps, betas, 0
+
+    def zero_grad(self) -> None:
+        """Zero every gradient (one operation)."""
+        self.grad.zero_()
+
+    def step(self, max_grad_norm: float) -> None:
+        """Clip the gradient to ``max_grad_norm`` (global L2 norm) and take one Adam step."""
+        g = self.grad
+        g.mul_((max_grad_norm / (torch.linalg.vector_norm(g) + 1e-6)).clamp_(max=1.0))
+        b1, b2 = self.betas
+        self.t += 1
+        self.m.lerp_(g, 1 - b1)
+        self.v.mul_(b2).addcmul_(g, g, value=1 - b2)
+        denom = (self.v.sqrt() / math.sqrt(1 - b2 ** self.t)).add_(self.eps)
+        self.flat.addcdiv_(self.m, denom, value=-self.lr / (1 - b1 ** self.t))
 
 
 class PPO:
@@ -84,10 +138,8 @@ class PPO:
     def __init__(self, policy: ActorCritic, obs_dim: int, num_envs: int, settings: PPOSettings,
                  device: torch.device):
         self.policy, self.s, self.device = policy.to(device), settings, device
-        self.optimizer = torch.optim.Adam(policy.parameters(), lr=settings.learning_rate, eps=1e-5,
-                                          fused=device.type in ("cpu", "cuda"))
+        self.optimizer = FlatAdam([p for p in policy.parameters() if p.requires_grad], settings.learning_rate)
         self.obs_norm = RunningNorm((obs_dim,)).to(device)
-        self.params = [p for p in policy.parameters() if p.requires_grad]
         self.ret_norm = RunningNorm(()).to(device)
         T, N = settings.num_steps, num_envs
         act_shape = policy.action_shape
@@ -152,7 +204,7 @@ class PPO:
         for t in range(rewards.shape[0]):
             self.returns_acc = self.returns_acc * self.s.gamma + rewards[t].to(torch.float64) * self.valid[t]
             self.ret_norm.update(self.returns_acc)
-            out[t] = (rewards[t] / torch.sqrt(self.ret_norm.var.float() + 1e-8)).clamp(-10.0, 10.0)
+            out[t] = (rewards[t] * torch.rsqrt(self.ret_norm.var + 1e-8).float()).clamp(-10.0, 10.0)
             self.returns_acc = self.returns_acc * (~dones[t])
         return out
 
@@ -185,8 +237,7 @@ class PPO:
         """Epochs of clipped-objective minibatch updates on the rollout; ``progress`` in [0, 1] anneals the rate."""
         s = self.s
         if s.anneal_lr:
-            for group in self.optimizer.param_groups:
-                group["lr"] = s.learning_rate * max(1.0 - progress, 0.0)
+            self.optimizer.lr = s.learning_rate * max(1.0 - progress, 0.0)
         keep = self.valid.reshape(-1) > 0
         b_obs = self.obs.reshape(-1, self.obs.shape[-1])[keep]
         b_act = self.actions.reshape(-1, *self.actions.shape[2:])[keep]
@@ -202,8 +253,7 @@ class PPO:
             for start in range(0, n - mb + 1, mb):
                 idx = order[start:start + mb]
                 obs, old_logp = b_obs[idx], b_logp[idx]
-                dist = self.policy.distribution(obs)
-                logp = self.policy.log_prob(dist, b_act[idx])
+                logp, entropy = self.policy.evaluate(obs, b_act[idx])
                 log_ratio = logp - old_logp
                 ratio = log_ratio.exp()
                 adv = b_adv[idx]
@@ -215,12 +265,11 @@ class PPO:
                     v_loss = 0.5 * torch.max((value - b_ret[idx]) ** 2, (clipped - b_ret[idx]) ** 2).mean()
                 else:
                     v_loss = 0.5 * ((value - b_ret[idx]) ** 2).mean()
-                entropy = self.policy.entropy(dist).mean()
+                entropy = entropy.mean()
                 loss = pg - s.ent_coef * entropy + s.vf_coef * v_loss
-                self.optimizer.zero_grad(set_to_none=True)
+                self.optimizer.zero_grad()
                 loss.backward()
-                nn.utils.clip_grad_norm_(self.params, s.max_grad_norm, foreach=True)
-                self.optimizer.step()
+                self.optimizer.step(s.max_grad_norm)
                 with torch.no_grad():
                     kl = ((ratio - 1) - log_ratio).mean()
                     epoch_kl += kl
@@ -233,7 +282,7 @@ class PPO:
 
     def state(self) -> dict[str, torch.Tensor]:
         """Everything continued training needs (tensors only)."""
-        out = {f"policy.{k}": v for k, v in self.policy.state_dict().items()}
+        out = {f"policy.{k}": v.clone() for k, v in self.policy.state_dict().items()}  # not views of one buffer
         out.update({f"obs_norm.{k}": v for k, v in self.obs_norm.state_dict().items()})
         out.update({f"ret_norm.{k}": v for k, v in self.ret_norm.state_dict().items()})
         out["returns_acc"] = self.returns_acc
