@@ -227,11 +227,9 @@ def test_cpu_limit_kills_busy_reward():
     limits = SandboxLimits(workers=1, timeout_s=20.0, cpu_s=1.0)
     with SandboxPool(limits) as cpu_pool:
         cpu_pool.warm_up()
-        t0 = time.perf_counter()
         code = "import torch\n\ndef compute_reward(pole_angle):\n    while True:\n        pass\n"
         result = rejected(cpu_pool.run(code, STATES), "RewardTimeout")
-        assert time.perf_counter() - t0 < 10.0
-        assert "CPU" in result["message"], result
+        assert "CPU" in result["message"], result  # the 1 s CPU limit ended it, not the 20 s wall timeout
         assert cpu_pool.run(VALID, STATES)["status"] == "ok"
 
 

@@ -17,7 +17,7 @@ def make_cfg(task="cartpole", **over):
     with initialize_config_dir(config_dir=str(conf_dir()), version_base=None):
         cfg = compose("config", overrides=[f"task={task}"])
     tiny = {"iterations": 1, "samples": 2, "video": False, "eval": {"episodes": 2, "seeds": [0], "baselines": False},
-            "trainer": {"total_timesteps": 512, "n_envs": 2, "tensorboard": False,
+            "trainer": {"backend": "sb3", "total_timesteps": 512, "n_envs": 2, "tensorboard": False,
                         "ppo": {"n_steps": 64, "batch_size": 64, "n_epochs": 1}}}
     return OmegaConf.merge(cfg, tiny, over)
 
