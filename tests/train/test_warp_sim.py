@@ -1,0 +1,188 @@
+"""trainer.sim=warp: the v5 MuJoCo tasks on MuJoCo Warp's CPU mode agree with Gymnasium's envs.
+
+Skipped where ``mujoco_warp`` is not installed (``pip install 'eureka-rl[warp]'``). Warp compiles its
+kernels once per machine (~/.cache/warp: about 30 s per model cold, ~1 s to load them warm); a step
+on the CPU costs ~20 ms per physics step whatever the batch, so the tests use few worlds and short
+episodes.
+
+Tolerances (MuJoCo Warp 4.0.0 in float32 on the CPU against MuJoCo 4.0.1 in float64), one env step
+(``frame_skip`` physics steps) from states visited by random actions, contacts included:
+- hopper, walker2d, half_cheetah: positions 1e-5, velocities 1e-3 (x 1 or |value|), env reward and
+  its terms 1e-4; terminations equal where the state is not within 1e-4 of a healthy range's bound;
+- humanoid: the same, plus its extra observation columns (cinert, cvel, qfrc_actuator, cfrc_ext) 1e-2
+  relative; its model asks for the PGS solver, which MuJoCo Warp lacks: Newton stands in (the same
+  convex problem, solved to convergence);
+- ant: the same where no contact is made during the step; its RK4 steps that make a contact within the
+  geoms' 1 cm margin differ (MuJoCo Warp 4.0.0 vs MuJoCo 4.0.1, up to 0.3 m/s in a velocity on ~1 in 6
+  random states; Euler models and ant with margin 0 agree), so for ant the test asserts the contact-free
+  states tightly and the episode statistics below.
+Whole episodes (a fixed linear policy, 100-step limit): mean return and mean length within 4 standard
+errors (Welch) plus 10 % of the mean, on both sims.
+"""
+
+from __future__ import annotations
+
+import math
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from eureka import tasks
+
+pytest.importorskip("mujoco_warp", reason="MuJoCo Warp is not installed (pip install 'eureka-rl[warp]')")
+mujoco = pytest.importorskip("mujoco")
+
+from eureka.train.vector.warp_sim import WarpSim  # noqa: E402
+
+TASKS = ["hopper", "walker2d", "half_cheetah", "ant", "humanoid"]
+K = 12  # random states per task
+
+
+def visited_states(task, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``k`` (qpos, qvel) pairs a Gymnasium env visits under random actions (contacts included)."""
+    env = task.make_env()
+    base = env.unwrapped
+    rng = np.random.default_rng(seed)
+    env.reset(seed=seed)
+    qs, vs = [], []
+    while len(qs) < k:
+        for _ in range(int(rng.integers(1, 30))):
+            _, _, term, trunc, _ = env.step(rng.uniform(-1, 1, env.action_space.shape) * env.action_space.high)
+            if term or trunc:
+                env.reset(seed=int(rng.integers(1 << 30)))
+        qs.append(base.data.qpos.copy())
+        vs.append(base.data.qvel.copy())
+    env.close()
+    return np.array(qs), np.array(vs)
+
+
+def near_bound(base, qpos: np.ndarray, tol: float = 1e-4) -> bool:
+    """Whether a healthy-range test of ``qpos`` is within ``tol`` of its bound (float32 may decide otherwise)."""
+    kind = type(base).__name__
+    values = {"HopperEnv": [(qpos[1], base._healthy_z_range), (qpos[2], base._healthy_angle_range)],
+              "Walker2dEnv": [(qpos[1], base._healthy_z_range), (qpos[2], base._healthy_angle_range)],
+              "AntEnv": [(qpos[2], base._healthy_z_range)],
+              "HumanoidEnv": [(qpos[2], base._healthy_z_range)]}.get(kind, [])
+    return any(min(abs(v - lo), abs(v - hi)) < tol for v, (lo, hi) in values)
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_one_step_from_random_states_matches_gymnasium(name):
+    task = tasks.make(name)
+    qpos, qvel = visited_states(task, K)
+    sim = WarpSim(task, K, seed=0)
+    obs0 = sim.set_state(qpos, qvel).numpy()
+    env = task.make_env()
+    base = env.unwrapped
+    env.reset(seed=0)
+    acts = np.random.default_rng(1).uniform(-1, 1, (K, *env.action_space.shape)) * env.action_space.high
+    g_obs0, g_obs, g_rew, g_term, g_info, contact = [], [], [], [], [], []
+    for k in range(K):
+        mujoco.mj_resetData(base.model, base.data)
+        base.set_state(qpos[k], qvel[k])
+        g_obs0.append(base._get_obs())
+        ncon0 = base.data.ncon
+        o, r, term, _, info = base.step(acts[k])
+        contact.append(ncon0 > 0 or base.data.ncon > 0)
+        g_obs.append(o)
+        g_rew.append(r)
+        g_term.append(term)
+        g_info.append(info)
+    out = sim.step(torch.as_tensor(acts, dtype=torch.float32))
+    nq, nv = base.model.nq, base.model.nv
+    g_obs0, g_obs = np.array(g_obs0), np.array(g_obs)
+    rows = np.ones(K, dtype=bool) if name != "ant" else ~np.array(contact)
+    assert rows.sum() >= K // 3, "too few states to compare"
+    w_obs = out.reward_obs.numpy()
+
+    def close(a, b, tol, what):
+        err = np.abs(a - b) / np.maximum(np.abs(b), 1.0)
+        assert err.max() <= tol, f"{name} {what}: max error {err.max():.3g} > {tol:g}"
+
+    close(obs0, g_obs0, 1e-5, "observation after set_state")
+    close(w_obs[rows, :nq], g_obs[rows, :nq], 1e-5, "qpos")
+    close(w_obs[rows, nq:nq + nv], g_obs[rows, nq:nq + nv], 1e-3, "qvel")
+    if g_obs.shape[1] > nq + nv:
+        extra = slice(nq + nv, None)
+        scale = np.maximum(np.abs(g_obs[rows, extra]).max(), 1.0)
+        err = np.abs(w_obs[rows, extra] - g_obs[rows, extra]).max() / scale
+        assert err <= 1e-2, f"{name} extra observation columns: max error {err:.3g} (relative to {scale:.3g})"
+    close(out.env_reward.numpy()[rows], np.array(g_rew)[rows], 1e-4, "env reward")
+    for key in ("reward_forward", "reward_ctrl", "reward_survive", "reward_contact", "x_velocity", "x_position"):
+        if key in g_info[0]:
+            close(sim.last_terms[key].numpy()[rows], np.array([i[key] for i in g_info])[rows], 1e-4, key)
+    decided = rows & ~np.array([near_bound(base, o[:nq]) for o in g_obs])
+    assert (out.terminated.numpy()[decided] == np.array(g_term)[decided]).all()
+    assert not out.truncated.any()
+    env.close()
+    sim.close()
+
+
+def linear_policy(obs_dim: int, act_dim: int, high: np.ndarray, seed: int = 0):
+    """A fixed (untrained) feedback policy on the observation the policy sees: tanh(W obs) * high."""
+    W = np.random.default_rng(seed).normal(0, 0.3 / math.sqrt(obs_dim), (obs_dim, act_dim))
+    return lambda obs: np.tanh(obs @ W) * high
+
+
+def episodes_gymnasium(task, n_envs: int, steps: int, limit: int, policy, hidden: int) -> tuple[list, list]:
+    env = gym.vector.SyncVectorEnv([lambda: task.make_env(max_episode_steps=limit) for _ in range(n_envs)],
+                                   autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+    obs, _ = env.reset(seed=0)
+    ret, length = np.zeros(n_envs), np.zeros(n_envs, dtype=int)
+    returns, lengths = [], []
+    for _ in range(steps):
+        obs, r, term, trunc, _ = env.step(policy(obs[:, hidden:]))
+        ret += r
+        length += 1
+        for i in np.flatnonzero(term | trunc):
+            returns.append(ret[i])
+            lengths.append(length[i])
+            ret[i], length[i] = 0.0, 0
+    env.close()
+    return returns, lengths
+
+
+def episodes_warp(task, n_envs: int, steps: int, limit: int, policy, hidden: int) -> tuple[list, list]:
+    sim = WarpSim(task, n_envs, seed=0, max_episode_steps=limit)
+    obs = sim.reset().numpy()
+    ret, length = np.zeros(n_envs), np.zeros(n_envs, dtype=int)
+    returns, lengths = [], []
+    for _ in range(steps):
+        out = sim.step(torch.as_tensor(policy(obs[:, hidden:]), dtype=torch.float32))
+        obs = out.obs.numpy()
+        ret += out.env_reward.numpy()
+        length += 1
+        for i in np.flatnonzero((out.terminated | out.truncated).numpy()):
+            returns.append(ret[i])
+            lengths.append(length[i])
+            ret[i], length[i] = 0.0, 0
+    sim.close()
+    return returns, lengths
+
+
+def agree(a: list, b: list, what: str) -> None:
+    a_, b_ = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    se = math.sqrt(a_.var(ddof=1) / len(a_) + b_.var(ddof=1) / len(b_)) if min(len(a_), len(b_)) > 1 else 0.0
+    diff = abs(a_.mean() - b_.mean())
+    bound = 4 * se + 0.1 * abs(b_.mean())
+    assert diff <= bound, f"{what}: warp {a_.mean():.4g} vs gymnasium {b_.mean():.4g} (n={len(a_)}, {len(b_)}; " \
+        f"allowed {bound:.3g})"
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_whole_episodes_agree_in_distribution(name):
+    """Returns and lengths of a fixed policy's episodes (100-step limit): the same distribution on both sims."""
+    task = tasks.make(name)
+    probe = task.make_env()
+    hidden = task.hidden_obs
+    policy = linear_policy(probe.observation_space.shape[0] - hidden, probe.action_space.shape[0],
+                           probe.action_space.high)
+    probe.close()
+    n_envs, steps, limit = 16, 120, 100
+    w_ret, w_len = episodes_warp(task, n_envs, steps, limit, policy, hidden)
+    g_ret, g_len = episodes_gymnasium(task, n_envs, steps, limit, policy, hidden)
+    assert len(w_ret) >= n_envs and len(g_ret) >= n_envs
+    agree(w_ret, g_ret, f"{name} mean return")
+    agree(w_len, g_len, f"{name} mean episode length")
