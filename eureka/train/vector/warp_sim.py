@@ -120,7 +120,8 @@ class WarpSim:
         import mujoco_warp as mjw
         import warp as wp
 
-        wp.config.quiet = True
+        wp.config.quiet = True  # no banner, and no line per kernel module loaded
+        wp.config.log_level = max(wp.config.log_level, wp.LOG_WARNING)
         self.wp, self.mjw = wp, mjw
         env = task.make_env()
         kind = env_kind(env)
