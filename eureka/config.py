@@ -98,6 +98,7 @@ class Sim(Choice):
     auto = "auto"  # EnvPool where it has the task's env with the task's options, else Gymnasium's vector env
     envpool = "envpool"  # EnvPool's C++ batched envs (threads)
     gymnasium = "gymnasium"  # Gymnasium's SyncVectorEnv in one process (any env)
+    warp = "warp"  # MuJoCo Warp on trainer.device (the v5 MuJoCo tasks; pip install 'eureka-rl[warp]')
 
 
 def _values(choice: type[Choice]) -> tuple[str, ...]:
@@ -181,7 +182,7 @@ class TrainerConfig:
     max_file_mb: int = 256  # largest file a training process may write (policy, logs)
     ppo: dict[str, Any] = field(default_factory=dict)  # SB3 PPO keyword arguments ("lin_<x>" = linear schedule)
     sac: dict[str, Any] = field(default_factory=dict)  # SB3 SAC keyword arguments
-    sim: Sim = Sim.auto  # vector backend: auto | envpool | gymnasium (see Sim)
+    sim: Sim = Sim.auto  # vector backend: auto | envpool | gymnasium | warp (see Sim)
     num_envs: int = 64  # vector backend: environments simulated as one batch
     sim_threads: int = 1  # vector backend: EnvPool's worker threads per training
     # vector backend: PPO settings (keys and defaults: PPOSettings in eureka/train/vector/ppo.py)

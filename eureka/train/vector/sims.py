@@ -28,20 +28,23 @@ import numpy as np
 from eureka.errors import ConfigError
 from eureka.tasks import Task
 
-SIMS = ("auto", "envpool", "gymnasium")
+SIMS = ("auto", "envpool", "gymnasium", "warp")
 log = logging.getLogger(__name__)
+
+
+Batch = Any  # np.ndarray; a torch.Tensor on the training's device from a sim with ``tensors = True`` (WarpSim)
 
 
 @dataclass
 class SimStep:
-    """One batched step of ``N`` envs."""
+    """One batched step of ``N`` envs (numpy arrays, or torch tensors on the device for ``WarpSim``)."""
 
-    obs: np.ndarray  # [N, D] what the policy sees next (after a reset: the new episode's first observation)
-    reward_obs: np.ndarray  # [N, D] the state after this step as the reward sees it
-    env_reward: np.ndarray  # [N] the env's own reward
-    terminated: np.ndarray  # [N] bool
-    truncated: np.ndarray  # [N] bool (time limit)
-    valid: np.ndarray | None  # [N] bool: False where the env only reset (no transition); None: all valid
+    obs: Batch  # [N, D] what the policy sees next (after a reset: the new episode's first observation)
+    reward_obs: Batch  # [N, D] the state after this step as the reward sees it
+    env_reward: Batch  # [N] the env's own reward
+    terminated: Batch  # [N] bool
+    truncated: Batch  # [N] bool (time limit)
+    valid: Batch | None  # [N] bool: False where the env only reset (no transition); None: all valid
     infos: list[dict]  # per-env info dicts for the task's state extractor
 
 
@@ -170,6 +173,13 @@ def choose_sim(task: Task, sim: str) -> tuple[str, str | None]:
         raise ConfigError(f"trainer.sim={sim}: not a valid choice; valid choices: {', '.join(SIMS)}")
     if sim == "gymnasium":
         return "gymnasium", None
+    if sim == "warp":
+        from eureka.train.vector.warp_sim import warp_gap
+
+        why = warp_gap(task)
+        if why is not None:
+            raise ConfigError(f"trainer.sim=warp: {why}; use trainer.sim=envpool or gymnasium (or auto)")
+        return "warp", None
     gap = envpool_gap(task)
     if gap is None:
         return "envpool", None
@@ -179,9 +189,14 @@ def choose_sim(task: Task, sim: str) -> tuple[str, str | None]:
                          "(one process, slower than EnvPool)")
 
 
-def make_sim(task: Task, num_envs: int, seed: int, sim: str = "auto", threads: int = 1) -> Any:
-    """The batched simulator ``choose_sim`` names, checked to give the observation Gymnasium's env gives."""
+def make_sim(task: Task, num_envs: int, seed: int, sim: str = "auto", threads: int = 1, device: str = "cpu") -> Any:
+    """The batched simulator ``choose_sim`` names, checked to give the observation Gymnasium's env gives
+    (``device``: where WarpSim simulates; the CPU sims ignore it)."""
     name, _ = choose_sim(task, sim)
+    if name == "warp":
+        from eureka.train.vector.warp_sim import WarpSim
+
+        return WarpSim(task, num_envs, seed, device)
     if name == "envpool":
         out = EnvPoolSim(task, num_envs, seed, threads)
         probe = task.make_env()
@@ -223,9 +238,13 @@ def preload_sim(task: Task, sim: str) -> None:
     """Import what ``make_sim`` will need (before a jail's walls go up; the env itself is made behind them)."""
     import gymnasium.vector  # noqa: F401
 
-    if choose_sim(task, sim)[0] == "envpool":
+    name = choose_sim(task, sim)[0]
+    if name == "envpool":
         import envpool  # noqa: F401
 
         envpool.make_spec(str(task.env_id))  # loads the env family's extension module
+    elif name == "warp":
+        import mujoco_warp  # noqa: F401
+        import warp  # noqa: F401
     probe = task.make_env()  # the env's own modules (MuJoCo's bindings, a user's env file)
     probe.close()

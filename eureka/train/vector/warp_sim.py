@@ -173,9 +173,13 @@ class WarpSim:
         self.last_terms: dict[str, torch.Tensor] = {}
         self._graph: Any = None
         self._stream: Any = None
+        # every kernel is loaded (compiled on a cold cache) now, before a jail's walls go up: a step and a reset
         if self.device.type == "cuda":
             self._stream = wp.Stream(self.wp_device)
             self._capture()
+        else:
+            self._run(self._simulate)
+        self._reset_worlds(self._all)
 
     def _read_settings(self, base: Any) -> None:
         """The env's own settings (its constructor's keyword arguments as the env keeps them)."""
