@@ -67,10 +67,13 @@ class RewardScorer:
         self._checked = 0
         self._corr = np.zeros(6)  # n, sums of candidate r, env r, r^2, env r^2, r * env r (env_correlation)
 
-    def keep(self, obs: np.ndarray, actions: np.ndarray, dones: np.ndarray, infos: list[dict],
-             env_rewards: np.ndarray, valid: np.ndarray | None = None) -> None:
+    def keep(self, obs: np.ndarray | torch.Tensor, actions: np.ndarray | torch.Tensor,
+             dones: np.ndarray | torch.Tensor, infos: list[dict], env_rewards: np.ndarray | torch.Tensor,
+             valid: np.ndarray | None = None) -> None:
         """Keep one batched step for the next ``flush`` (``obs``: the states after it, as the reward sees them;
-        ``valid``: False for envs that only reset on this step, which count for no episode and no statistic)."""
+        ``valid``: False for envs that only reset on this step, which count for no episode and no statistic).
+        A sim on the device hands tensors (all of a step's batches tensors, ``valid`` None): they stay there
+        until ``flush``."""
         self.steps += self.n
         self._kept.append((obs, actions, dones, infos, env_rewards, valid))
 

@@ -31,7 +31,6 @@ import pytest
 import torch
 
 from eureka import tasks
-
 from eureka.errors import ConfigError
 from eureka.train import TrainSpec, run_training
 from eureka.train.vector import warp_sim

@@ -55,7 +55,6 @@ def warp_installed() -> bool:
 
 def env_kind(env: Any) -> str | None:
     """Which v5 locomotion env ``env`` (a Gymnasium env, wrapped or not) is: ``hopper`` ... ``humanoid``, or None."""
-    import importlib
 
     base = getattr(env, "unwrapped", env)
     for kind, (module, cls) in _KINDS.items():
@@ -117,9 +116,10 @@ class WarpSim:
                  max_episode_steps: int | None = None):
         if not warp_installed():
             raise ConfigError(f"trainer.sim=warp: MuJoCo Warp is not installed ({INSTALL})")
-        import mujoco_warp as mjw
-        import warp as wp
 
+
+        wp: Any = importlib.import_module("warp")  # typed as Any: no stubs needed where Warp is absent
+        mjw: Any = importlib.import_module("mujoco_warp")
         wp.config.quiet = True  # no banner, and no line per kernel module loaded
         wp.config.log_level = max(wp.config.log_level, wp.LOG_WARNING)
         self.wp, self.mjw = wp, mjw
@@ -128,7 +128,7 @@ class WarpSim:
         if kind is None:
             env.close()
             raise ConfigError(f"trainer.sim=warp: {warp_gap(task)}")
-        base = env.unwrapped
+        base: Any = env.unwrapped
         self.kind, self.num_envs = kind, num_envs
         self.device = torch.device(device)
         self.wp_device = warp_device(self.device)
@@ -161,11 +161,11 @@ class WarpSim:
         elif kind == "ant":
             self._xpos = T(d.xpos)
             self._main = int(mjm.body(self._main_body).id)
-        f32 = dict(dtype=torch.float32, device=self.device)
-        self.init_qpos = torch.as_tensor(self._init_qpos, **f32)
-        self.init_qvel = torch.as_tensor(self._init_qvel, **f32)
+        f32, dev = torch.float32, self.device
+        self.init_qpos = torch.as_tensor(self._init_qpos, dtype=f32, device=dev)
+        self.init_qvel = torch.as_tensor(self._init_qvel, dtype=f32, device=dev)
         self.elapsed = torch.zeros(N, dtype=torch.int64, device=self.device)
-        self._before = torch.zeros(N, 2, **f32)  # the position x_velocity is measured from (x, or com x, y)
+        self._before = torch.zeros(N, 2, dtype=f32, device=dev)  # the position x_velocity is measured from (x, or com x, y)
         self._gen = torch.Generator(device=self.device)
         self._gen.manual_seed(int(seed))
         self._all = torch.ones(N, dtype=torch.bool, device=self.device)
