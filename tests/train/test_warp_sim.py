@@ -247,3 +247,23 @@ def test_warp_is_imported_only_when_used():
             "sims.make_sim(tasks.make('hopper'), 2, 0, 'gymnasium').close()\n"
             "assert 'warp' not in sys.modules and 'mujoco_warp' not in sys.modules, 'imported'\n")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+@needs_warp
+def test_a_jailed_warp_training_loads_the_users_compiled_kernels(tmp_path):
+    """In its jail (HOME = its empty scratch) a training still finds Warp's compiled kernels in the user's
+    ~/.cache/warp before the walls (a cold cache costs ~50 s of compilation per training on the CPU), and the
+    evaluator judges its policy outside."""
+    from eureka.train import LocalExecutor
+
+    path = tmp_path / "reward.py"
+    path.write_text(REWARD)
+    spec = TrainSpec(job_id="jw", task="hopper", mode="candidate", reward_path=str(path), backend="vector",
+                     sim="warp", device="cpu", total_timesteps=128, num_envs=8,
+                     vector={"num_steps": 16, "update_epochs": 1, "num_minibatches": 2}, eval_episodes=2,
+                     tensorboard=False, out_dir=str(tmp_path / "jw"))
+    WarpSim(tasks.make("hopper"), 8, seed=0).close()  # the kernels in this user's cache (a cold cache: compiled)
+    [r] = LocalExecutor(1, timeout_s=600).run([spec])
+    assert r.ok, r.failure
+    assert r.walls and "landlock" in r.walls and r.fitness is not None
+    assert r.wall_time_s < 45, f"{r.wall_time_s:.0f} s: the jail compiled Warp's kernels again?"

@@ -81,6 +81,27 @@ def warp_gap(task: Task) -> str | None:
     return None
 
 
+def _use_the_users_kernel_cache(wp: Any) -> None:
+    """Warp's compiled kernels from the cache of the user running eureka (``~/.cache/warp``), also in a jail.
+
+    A jail's HOME is its empty scratch: Warp would compile every kernel again in every training (~50 s on
+    the CPU). The jail is still root (or the user) when the sim is made, before its walls; it reads and
+    fills the user's cache then, and after the walls it can write there no more. ``WARP_CACHE_PATH`` (Warp's
+    own setting) wins where it reaches the process.
+    """
+    import os
+    import pwd
+
+    if os.environ.get("WARP_CACHE_PATH") or wp.config.kernel_cache_dir is not None:
+        return
+    try:
+        home = pwd.getpwuid(os.getuid()).pw_dir
+    except KeyError:
+        return
+    if home and os.path.realpath(os.path.expanduser("~")) != os.path.realpath(home):
+        wp.config.kernel_cache_dir = os.path.join(home, ".cache", "warp")
+
+
 def mujoco_pgs() -> int:
     import mujoco
 
@@ -122,6 +143,7 @@ class WarpSim:
         mjw: Any = importlib.import_module("mujoco_warp")
         wp.config.quiet = True  # no banner, and no line per kernel module loaded
         wp.config.log_level = max(wp.config.log_level, wp.LOG_WARNING)
+        _use_the_users_kernel_cache(wp)
         self.wp, self.mjw = wp, mjw
         env = task.make_env()
         kind = env_kind(env)
