@@ -30,6 +30,7 @@ graph (captured on the first step) launched on a Warp stream ordered with torch'
 from __future__ import annotations
 
 import importlib.util
+import logging
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,7 @@ _KINDS = {"hopper": ("gymnasium.envs.mujoco.hopper_v5", "HopperEnv"),
           "half_cheetah": ("gymnasium.envs.mujoco.half_cheetah_v5", "HalfCheetahEnv"),
           "ant": ("gymnasium.envs.mujoco.ant_v5", "AntEnv"),
           "humanoid": ("gymnasium.envs.mujoco.humanoid_v5", "HumanoidEnv")}
+log = logging.getLogger(__name__)
 INSTALL = "pip install 'eureka-rl[warp]' (or: pip install mujoco-warp)"
 
 
@@ -102,18 +104,6 @@ def _use_the_users_kernel_cache(wp: Any) -> None:
         wp.config.kernel_cache_dir = os.path.join(home, ".cache", "warp")
 
 
-def mujoco_pgs() -> int:
-    import mujoco
-
-    return int(mujoco.mjtSolver.mjSOL_PGS)
-
-
-def mujoco_newton() -> int:
-    import mujoco
-
-    return int(mujoco.mjtSolver.mjSOL_NEWTON)
-
-
 def warp_device(device: str | torch.device) -> str:
     """Warp's name for the torch device ``device`` (``cpu``, ``cuda:<index>``)."""
     dev = torch.device(device)
@@ -137,7 +127,7 @@ class WarpSim:
                  max_episode_steps: int | None = None):
         if not warp_installed():
             raise ConfigError(f"trainer.sim=warp: MuJoCo Warp is not installed ({INSTALL})")
-
+        import mujoco
 
         wp: Any = importlib.import_module("warp")  # typed as Any: no stubs needed where Warp is absent
         mjw: Any = importlib.import_module("mujoco_warp")
@@ -161,14 +151,17 @@ class WarpSim:
         self._read_settings(base)
         mjm = base.model
         env.close()
-        self.notes: list[str] = []
-        if mjm.opt.solver == mujoco_pgs():
+        if mjm.opt.solver == mujoco.mjtSolver.mjSOL_PGS:
             # MuJoCo Warp has no PGS (humanoid.xml asks for it): Newton solves the same convex problem
-            mjm.opt.solver = mujoco_newton()
-            self.notes.append("the model's PGS solver is replaced by Newton (MuJoCo Warp has no PGS)")
+            mjm.opt.solver = mujoco.mjtSolver.mjSOL_NEWTON
+            log.info("%s: the model's PGS solver is replaced by Newton on MuJoCo Warp", task.name)
         N = num_envs
         with wp.ScopedDevice(self.wp_device):
-            self.m = mjw.put_model(mjm)
+            try:
+                self.m = mjw.put_model(mjm)
+            except NotImplementedError as exc:  # a feature of the XML MuJoCo Warp lacks
+                raise ConfigError(f"trainer.sim=warp: MuJoCo Warp cannot batch task '{task.name}''s model: "
+                                  f"{exc}; use trainer.sim=envpool or gymnasium") from None
             self.d = mjw.make_data(mjm, nworld=N)
             self._mask_wp = wp.zeros(N, dtype=bool)
         self._mask = wp.to_torch(self._mask_wp)  # the worlds reset_data resets (written in place)
@@ -187,7 +180,7 @@ class WarpSim:
         self.init_qpos = torch.as_tensor(self._init_qpos, dtype=f32, device=dev)
         self.init_qvel = torch.as_tensor(self._init_qvel, dtype=f32, device=dev)
         self.elapsed = torch.zeros(N, dtype=torch.int64, device=self.device)
-        self._before = torch.zeros(N, 2, dtype=f32, device=dev)  # the position x_velocity is measured from (x, or com x, y)
+        self._before = torch.zeros(N, 2, dtype=f32, device=dev)  # where x_velocity is measured from (see _position)
         self._gen = torch.Generator(device=self.device)
         self._gen.manual_seed(int(seed))
         self._all = torch.ones(N, dtype=torch.bool, device=self.device)
