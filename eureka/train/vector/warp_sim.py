@@ -38,7 +38,7 @@ import torch
 
 from eureka.errors import ConfigError
 from eureka.tasks import Task
-from eureka.train.vector.sims import SimStep
+from eureka.train.vector.step import SimStep
 
 # Gymnasium's v5 env classes this module batches (a user's env that subclasses one works the same way)
 _KINDS = {"hopper": ("gymnasium.envs.mujoco.hopper_v5", "HopperEnv"),
