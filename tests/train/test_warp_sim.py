@@ -17,6 +17,8 @@ Tolerances (MuJoCo Warp 4.0.0 in float32 on the CPU against MuJoCo 4.0.1 in floa
   between MuJoCo Warp 4.0.0 and MuJoCo 4.0.1 (up to 0.3 m/s in a velocity after one step, on about 1 in 6
   random states; with the Euler integrator, or with margin 0, ant agrees on 64 of 64 / 63 of 64 states),
   so for ant the episode statistics below carry the equivalence.
+EUREKA_WARP_TEST_DEVICE=cuda runs the equivalence tests and the tiny training on a GPU.
+
 Whole episodes (a fixed linear policy, 16 worlds, 72 steps with a 64-step limit): mean return and mean length within 4 standard
 errors (Welch) plus 10 % of the mean, on both sims.
 """
@@ -24,6 +26,7 @@ errors (Welch) plus 10 % of the mean, on both sims.
 from __future__ import annotations
 
 import math
+import os
 
 import gymnasium as gym
 import numpy as np
@@ -41,6 +44,8 @@ needs_warp = pytest.mark.skipif(not warp_sim.warp_installed(),
                                 reason="MuJoCo Warp is not installed (pip install 'eureka-rl[warp]')")
 
 TASKS = ["hopper", "walker2d", "half_cheetah", "ant", "humanoid"]
+# the equivalence tests on a GPU too: EUREKA_WARP_TEST_DEVICE=cuda pytest tests/train/test_warp_sim.py
+DEVICE = os.environ.get("EUREKA_WARP_TEST_DEVICE", "cpu")
 K = 12  # random states per task
 
 
@@ -81,8 +86,8 @@ def test_one_step_from_random_states_matches_gymnasium(name):
 
     task = tasks.make(name)
     qpos, qvel = visited_states(task, K)
-    sim = WarpSim(task, K, seed=0)
-    obs0 = sim.set_state(qpos, qvel).numpy()
+    sim = WarpSim(task, K, seed=0, device=DEVICE)
+    obs0 = sim.set_state(qpos, qvel).cpu().numpy()
     env = task.make_env()
     base = env.unwrapped
     env.reset(seed=0)
@@ -97,10 +102,10 @@ def test_one_step_from_random_states_matches_gymnasium(name):
         g_rew.append(r)
         g_term.append(term)
         g_info.append(info)
-    out = sim.step(torch.as_tensor(acts, dtype=torch.float32))
+    out = sim.step(torch.as_tensor(acts, dtype=torch.float32, device=DEVICE))
     nq, nv = base.model.nq, base.model.nv
     g_obs0, g_obs = np.array(g_obs0), np.array(g_obs)
-    w_obs = out.reward_obs.numpy()
+    w_obs = out.reward_obs.cpu().numpy()
     rows = np.ones(K, dtype=bool)
     if name == "ant":  # see the module's docstring: RK4 steps that touch the contact margin differ
         err = np.abs(w_obs[:, :nq] - g_obs[:, :nq]).max(1)
@@ -120,12 +125,12 @@ def test_one_step_from_random_states_matches_gymnasium(name):
         scale = np.maximum(np.abs(g_obs[rows, extra]).max(), 1.0)
         err = np.abs(w_obs[rows, extra] - g_obs[rows, extra]).max() / scale
         assert err <= 1e-2, f"{name} extra observation columns: max error {err:.3g} (relative to {scale:.3g})"
-    close(out.env_reward.numpy()[rows], np.array(g_rew)[rows], 1e-4, "env reward")
+    close(out.env_reward.cpu().numpy()[rows], np.array(g_rew)[rows], 1e-4, "env reward")
     for key in ("reward_forward", "reward_ctrl", "reward_survive", "reward_contact", "x_velocity", "x_position"):
         if key in g_info[0]:
-            close(sim.last_terms[key].numpy()[rows], np.array([i[key] for i in g_info])[rows], 1e-4, key)
+            close(sim.last_terms[key].cpu().numpy()[rows], np.array([i[key] for i in g_info])[rows], 1e-4, key)
     decided = rows & ~np.array([near_bound(base, o[:nq]) for o in g_obs])
-    assert (out.terminated.numpy()[decided] == np.array(g_term)[decided]).all()
+    assert (out.terminated.cpu().numpy()[decided] == np.array(g_term)[decided]).all()
     assert not out.truncated.any()
     env.close()
     sim.close()
@@ -156,16 +161,16 @@ def episodes_gymnasium(task, n_envs: int, steps: int, limit: int, policy, hidden
 
 
 def episodes_warp(task, n_envs: int, steps: int, limit: int, policy, hidden: int) -> tuple[list, list]:
-    sim = WarpSim(task, n_envs, seed=0, max_episode_steps=limit)
-    obs = sim.reset().numpy()
+    sim = WarpSim(task, n_envs, seed=0, device=DEVICE, max_episode_steps=limit)
+    obs = sim.reset().cpu().numpy()
     ret, length = np.zeros(n_envs), np.zeros(n_envs, dtype=int)
     returns, lengths = [], []
     for _ in range(steps):
-        out = sim.step(torch.as_tensor(policy(obs[:, hidden:]), dtype=torch.float32))
-        obs = out.obs.numpy()
-        ret += out.env_reward.numpy()
+        out = sim.step(torch.as_tensor(policy(obs[:, hidden:]), dtype=torch.float32, device=DEVICE))
+        obs = out.obs.cpu().numpy()
+        ret += out.env_reward.cpu().numpy()
         length += 1
-        for i in np.flatnonzero((out.terminated | out.truncated).numpy()):
+        for i in np.flatnonzero((out.terminated | out.truncated).cpu().numpy()):
             returns.append(ret[i])
             lengths.append(length[i])
             ret[i], length[i] = 0.0, 0
@@ -207,12 +212,12 @@ REWARD = ("import torch\ndef compute_reward(x_velocity, torso_angle, actions):\n
 
 @needs_warp
 def test_a_tiny_training_on_warp_runs_on_the_cpu(tmp_path):
-    """trainer.backend=vector trainer.sim=warp trainer.device=cpu: a candidate's reward, metrics, a policy the
-    evaluator (Gymnasium's env) scores."""
+    """trainer.backend=vector trainer.sim=warp trainer.device=cpu (or EUREKA_WARP_TEST_DEVICE): a candidate's
+    reward, metrics, a policy the evaluator (Gymnasium's env) scores."""
     path = tmp_path / "reward.py"
     path.write_text(REWARD)
     spec = TrainSpec(job_id="w", task="hopper", mode="candidate", reward_path=str(path), backend="vector",
-                     sim="warp", device="cpu", total_timesteps=256, num_envs=8,
+                     sim="warp", device=DEVICE, total_timesteps=256, num_envs=8,
                      vector={"num_steps": 16, "update_epochs": 1, "num_minibatches": 2}, eval_episodes=2,
                      tensorboard=False, out_dir=str(tmp_path / "w"))
     r = run_training(spec)

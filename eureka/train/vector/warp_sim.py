@@ -259,9 +259,15 @@ class WarpSim:
         nothing; the step before it loads the kernels, on data ``reset`` overwrites)."""
         wp = self.wp
         self._run(self._simulate)
-        with wp.ScopedDevice(self.wp_device), wp.ScopedCapture(device=self.wp_device, stream=self._stream) as cap:
-            self._simulate()
-        self._graph = cap.graph
+        try:
+            with wp.ScopedDevice(self.wp_device), \
+                    wp.ScopedCapture(device=self.wp_device, stream=self._stream) as cap:
+                self._simulate()
+            self._graph = cap.graph
+        except Exception as exc:  # noqa: BLE001 - the steps still run, launched one by one
+            self._graph = None
+            log.warning("MuJoCo Warp on %s: no CUDA graph (%s: %s); the physics launches kernel by kernel",
+                        self.wp_device, type(exc).__name__, exc)
 
     def _reset_worlds(self, mask: torch.Tensor) -> None:
         """Gymnasium's reset (``mj_resetData``, then ``init_qpos`` / ``init_qvel`` plus noise, ``mj_forward``)
