@@ -83,6 +83,7 @@ def train_rate(task_name: str, num_envs: int, rollout: int, rollouts: int, devic
     reward.write_text(REWARD)
     [cfg] = compose_configs([f"task={task_name}", "trainer.backend=vector", "trainer.sim=warp",
                              f"trainer.device={device}", f"trainer.num_envs={num_envs}",
+                             f"trainer.gpu_num_envs={num_envs}",  # the batch on a GPU too
                              f"trainer.vector.num_steps={rollout}",
                              f"trainer.total_timesteps={num_envs * rollout * rollouts}", *extra])
     spec = train_spec(typed(cfg), job_id=f"{task_name}-{num_envs}", mode="candidate", reward_path=str(reward),

@@ -5,6 +5,10 @@ kernels once per machine (~/.cache/warp: about 30 s per model cold, ~1 s to load
 on the CPU costs ~20 ms per physics step whatever the batch, so the tests use few worlds and short
 episodes.
 
+Cost (CI): one WarpSim per task for the whole module (``sims`` fixture: its kernels loaded once, shared by
+the one-step and the episode tests), 16 worlds; episodes of at most 20 env steps; one tiny training, in a
+jail. Warm cache ~60 s on 2 busy cores (it was ~150 s); a cold cache adds ~100 s of compilation once.
+
 Tolerances (MuJoCo Warp 4.0.0 in float32 on the CPU against MuJoCo 4.0.1 in float64), one env step
 (``frame_skip`` physics steps) from states visited by random actions, contacts included:
 - hopper, walker2d, half_cheetah: positions 1e-5, velocities 1e-3 (x 1 or |value|), env reward and
@@ -19,8 +23,9 @@ Tolerances (MuJoCo Warp 4.0.0 in float32 on the CPU against MuJoCo 4.0.1 in floa
   so for ant the episode statistics below carry the equivalence.
 EUREKA_WARP_TEST_DEVICE=cuda runs the equivalence tests and the tiny training on a GPU.
 
-Whole episodes (a fixed linear policy, 16 worlds, 72 steps with a 64-step limit): mean return and mean length within 4 standard
-errors (Welch) plus 10 % of the mean, on both sims.
+Whole episodes (a fixed linear policy, 16 worlds, 24 steps with a 20-step limit: hopper's and humanoid's
+episodes end by termination at ~17 steps, the others' by the limit): mean return and mean length within 4
+standard errors (Welch) plus 10 % of the mean, on both sims.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ import torch
 
 from eureka import tasks
 from eureka.errors import ConfigError
-from eureka.train import TrainSpec, run_training
+from eureka.train import TrainSpec
 from eureka.train.vector import warp_sim
 from eureka.train.vector.sims import choose_sim
 from eureka.train.vector.warp_sim import WarpSim
@@ -46,7 +51,24 @@ needs_warp = pytest.mark.skipif(not warp_sim.warp_installed(),
 TASKS = ["hopper", "walker2d", "half_cheetah", "ant", "humanoid"]
 # the equivalence tests on a GPU too: EUREKA_WARP_TEST_DEVICE=cuda pytest tests/train/test_warp_sim.py
 DEVICE = os.environ.get("EUREKA_WARP_TEST_DEVICE", "cpu")
-K = 12  # random states per task
+N = 16  # worlds of each task's WarpSim; random states of the one-step test
+LIMIT, STEPS = 20, 24  # the episode test: time limit and env steps
+
+
+@pytest.fixture(scope="module")
+def sims():
+    """``sims(name)``: the task's WarpSim (N worlds, time limit LIMIT), made once per module: Warp loads a
+    model's kernels once (seconds each on the CPU), and every test resets the worlds it uses."""
+    made: dict[str, WarpSim] = {}
+
+    def get(name: str) -> WarpSim:
+        if name not in made:
+            made[name] = WarpSim(tasks.make(name), N, seed=0, device=DEVICE, max_episode_steps=LIMIT)
+        return made[name]
+
+    yield get
+    for sim in made.values():
+        sim.close()
 
 
 def visited_states(task, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -81,12 +103,13 @@ def near_bound(base, qpos: np.ndarray, tol: float = 1e-4) -> bool:
 
 @needs_warp
 @pytest.mark.parametrize("name", TASKS)
-def test_one_step_from_random_states_matches_gymnasium(name):
+def test_one_step_from_random_states_matches_gymnasium(name, sims):
     import mujoco
 
     task = tasks.make(name)
+    K = N
     qpos, qvel = visited_states(task, K)
-    sim = WarpSim(task, K, seed=0, device=DEVICE)
+    sim = sims(name)
     obs0 = sim.set_state(qpos, qvel).cpu().numpy()
     env = task.make_env()
     base = env.unwrapped
@@ -133,7 +156,6 @@ def test_one_step_from_random_states_matches_gymnasium(name):
     assert (out.terminated.cpu().numpy()[decided] == np.array(g_term)[decided]).all()
     assert not out.truncated.any()
     env.close()
-    sim.close()
 
 
 def linear_policy(obs_dim: int, act_dim: int, high: np.ndarray, seed: int = 0):
@@ -160,8 +182,8 @@ def episodes_gymnasium(task, n_envs: int, steps: int, limit: int, policy, hidden
     return returns, lengths
 
 
-def episodes_warp(task, n_envs: int, steps: int, limit: int, policy, hidden: int) -> tuple[list, list]:
-    sim = WarpSim(task, n_envs, seed=0, device=DEVICE, max_episode_steps=limit)
+def episodes_warp(sim: WarpSim, steps: int, policy, hidden: int) -> tuple[list, list]:
+    n_envs = sim.num_envs
     obs = sim.reset().cpu().numpy()
     ret, length = np.zeros(n_envs), np.zeros(n_envs, dtype=int)
     returns, lengths = [], []
@@ -174,7 +196,6 @@ def episodes_warp(task, n_envs: int, steps: int, limit: int, policy, hidden: int
             returns.append(ret[i])
             lengths.append(length[i])
             ret[i], length[i] = 0.0, 0
-    sim.close()
     return returns, lengths
 
 
@@ -189,17 +210,19 @@ def agree(a: list, b: list, what: str) -> None:
 
 @needs_warp
 @pytest.mark.parametrize("name", TASKS)
-def test_whole_episodes_agree_in_distribution(name):
-    """Returns and lengths of a fixed policy's episodes (64-step limit): the same distribution on both sims."""
+def test_whole_episodes_agree_in_distribution(name, sims):
+    """Returns and lengths of a fixed policy's episodes (LIMIT-step limit): the same distribution on both sims."""
     task = tasks.make(name)
     probe = task.make_env()
     hidden = task.hidden_obs
     policy = linear_policy(probe.observation_space.shape[0] - hidden, probe.action_space.shape[0],
                            probe.action_space.high)
     probe.close()
-    n_envs, steps, limit = 16, 72, 64
-    w_ret, w_len = episodes_warp(task, n_envs, steps, limit, policy, hidden)
-    g_ret, g_len = episodes_gymnasium(task, n_envs, steps, limit, policy, hidden)
+    sim = sims(name)
+    assert sim.max_episode_steps == LIMIT
+    w_ret, w_len = episodes_warp(sim, STEPS, policy, hidden)
+    g_ret, g_len = episodes_gymnasium(task, N, STEPS, LIMIT, policy, hidden)
+    n_envs = N
     assert len(w_ret) >= n_envs and len(g_ret) >= n_envs
     agree(w_ret, g_ret, f"{name} mean return")
     agree(w_len, g_len, f"{name} mean episode length")
@@ -208,23 +231,6 @@ def test_whole_episodes_agree_in_distribution(name):
 REWARD = ("import torch\ndef compute_reward(x_velocity, torso_angle, actions):\n"
           "    fwd = x_velocity\n    upright = torch.exp(-torso_angle ** 2 / 0.04)\n"
           "    return fwd + upright, {'forward': fwd, 'upright': upright}\n")
-
-
-@needs_warp
-def test_a_tiny_training_on_warp_runs_on_the_cpu(tmp_path):
-    """trainer.backend=vector trainer.sim=warp trainer.device=cpu (or EUREKA_WARP_TEST_DEVICE): a candidate's
-    reward, metrics, a policy the evaluator (Gymnasium's env) scores."""
-    path = tmp_path / "reward.py"
-    path.write_text(REWARD)
-    spec = TrainSpec(job_id="w", task="hopper", mode="candidate", reward_path=str(path), backend="vector",
-                     sim="warp", device=DEVICE, total_timesteps=256, num_envs=8,
-                     vector={"num_steps": 16, "update_epochs": 1, "num_minibatches": 2}, eval_episodes=2,
-                     tensorboard=False, out_dir=str(tmp_path / "w"))
-    r = run_training(spec)
-    assert r.ok, r.failure
-    assert r.steps == 256 and r.fitness is not None and len(r.eval_lengths) == 2
-    assert r.snapshots and r.snapshots[-1].episodes > 0 and set(r.snapshots[-1].components) == {"forward", "upright"}
-    assert (tmp_path / "w" / "policy.safetensors").exists()
 
 
 def test_trainer_sim_warp_says_why_it_cannot_run(monkeypatch):
@@ -255,20 +261,25 @@ def test_warp_is_imported_only_when_used():
 
 
 @needs_warp
-def test_a_jailed_warp_training_loads_the_users_compiled_kernels(tmp_path):
-    """In its jail (HOME = its empty scratch) a training still finds Warp's compiled kernels in the user's
-    ~/.cache/warp before the walls (a cold cache costs ~50 s of compilation per training on the CPU), and the
-    evaluator judges its policy outside."""
+def test_a_tiny_jailed_training_on_warp_loads_the_users_compiled_kernels(tmp_path, sims):
+    """The tiny training on the Warp backend (CI): trainer.backend=vector trainer.sim=warp trainer.device=cpu
+    (or EUREKA_WARP_TEST_DEVICE), in its jail (HOME = its empty scratch). It still finds Warp's compiled kernels
+    in the user's ~/.cache/warp before the walls (the ``sims`` fixture compiled hopper's there; a cold cache
+    costs ~50 s of compilation per training on the CPU); the candidate's reward and metrics, and a policy the
+    evaluator (Gymnasium's env, outside the jail) scores."""
     from eureka.train import LocalExecutor
 
     path = tmp_path / "reward.py"
     path.write_text(REWARD)
+    sims("hopper")  # the kernels in this user's cache (a cold cache: compiled), for N worlds
     spec = TrainSpec(job_id="jw", task="hopper", mode="candidate", reward_path=str(path), backend="vector",
-                     sim="warp", device="cpu", total_timesteps=128, num_envs=8,
+                     sim="warp", device=DEVICE, total_timesteps=512, num_envs=N,
                      vector={"num_steps": 16, "update_epochs": 1, "num_minibatches": 2}, eval_episodes=2,
                      tensorboard=False, out_dir=str(tmp_path / "jw"))
-    WarpSim(tasks.make("hopper"), 8, seed=0).close()  # the kernels in this user's cache (a cold cache: compiled)
     [r] = LocalExecutor(1, timeout_s=600).run([spec])
     assert r.ok, r.failure
-    assert r.walls and "landlock" in r.walls and r.fitness is not None
+    assert r.walls and "landlock" in r.walls
+    assert r.steps == 512 and r.fitness is not None and len(r.eval_lengths) == 2
+    assert r.snapshots and r.snapshots[-1].episodes > 0 and set(r.snapshots[-1].components) == {"forward", "upright"}
+    assert (tmp_path / "jw" / "policy.safetensors").exists()
     assert r.wall_time_s < 45, f"{r.wall_time_s:.0f} s: the jail compiled Warp's kernels again?"

@@ -114,8 +114,8 @@ def run_vector_training(spec: Any, progress: Callable[[int], None] | None = None
             else None
         reward_path = spec.reward_path
         if jail is not None:
-            preload_sim(task, spec.sim)
-            if choose_sim(task, spec.sim)[0] == "warp":  # Warp loads its kernels (~/.cache/warp) before the walls
+            preload_sim(task, spec.sim, str(device))
+            if choose_sim(task, spec.sim, str(device))[0] == "warp":  # Warp loads its kernels (~/.cache/warp) before the walls
                 sim = make_sim(task, spec.num_envs, spec.seed, spec.sim, spec.sim_threads, str(device))
             result["walls"], reward_path = put_up_walls(spec, jail)
             out_dir = Path(".") if out_dir is not None else None
