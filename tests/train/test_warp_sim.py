@@ -7,7 +7,7 @@ episodes.
 
 Cost (CI): one WarpSim per task for the whole module (``sims`` fixture: its kernels loaded once, shared by
 the one-step and the episode tests), 16 worlds; episodes of at most 20 env steps; one tiny training, in a
-jail. Warm cache ~60 s on 2 busy cores (it was ~150 s); a cold cache adds ~100 s of compilation once.
+jail. Warm cache ~75 s on 2 busy cores (it was ~190 s); a cold cache adds ~100 s of compilation once.
 
 Tolerances (MuJoCo Warp 4.0.0 in float32 on the CPU against MuJoCo 4.0.1 in float64), one env step
 (``frame_skip`` physics steps) from states visited by random actions, contacts included:
