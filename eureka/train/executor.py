@@ -72,10 +72,11 @@ class GpuSlots:
 
 
 def _gpu_count() -> int:
-    """GPUs torch sees here (0 without CUDA); asks the driver, creates no CUDA context."""
+    """GPUs torch sees here (0 without CUDA, or with a CPU build of torch): NVML's count where it answers, which
+    leaves the CUDA driver uninitialized in this process (``torch.cuda.device_count``)."""
     import torch
 
-    return int(torch.cuda.device_count()) if torch.cuda.is_available() else 0
+    return int(torch.cuda.device_count())
 
 
 class LocalExecutor:

@@ -235,7 +235,9 @@ def test_a_cuda_trainings_jail_adds_the_gpu_nodes_and_driver_dirs_and_nothing_el
     assert gpu.readable == ["/run/nvidia/driver/usr/lib/x86_64-linux-gnu"]
     assert dataclasses.replace(gpu, devices=[], readable=[]) == cpu  # nothing else differs
     assert trains_on_cuda("cuda") and trains_on_cuda("cuda:1") and not trains_on_cuda("cpu")
-    assert trains_on_cuda("auto") == HAS_CUDA
+    # auto: a CUDA build of torch and NVIDIA nodes that exist (no CUDA call: the process forks the jail)
+    assert trains_on_cuda("auto", str(dev)) == (torch.version.cuda is not None)
+    assert not trains_on_cuda("auto", str(tmp_path / "no-dev"))
 
 
 @pytest.mark.skipif(os.path.exists("/dev/nvidiactl"), reason="a machine with the NVIDIA driver")
