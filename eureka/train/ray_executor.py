@@ -18,6 +18,10 @@ directory lives on the driver alone. Ray retries a task whose worker or node die
 (``executor.max_retries``); a retried task starts again from what the driver sent, so a half-done
 attempt leaves nothing behind. Videos are rendered on the driver from the returned policy.
 
+On a GPU (``trainer.device=cuda``, or ``auto`` on a cluster with GPUs) each task asks for
+``num_gpus=1/executor.per_gpu`` (``task_resources``; ``executor.gpus_per_task`` > 0 wins), so Ray places it on
+a GPU node and sets ``CUDA_VISIBLE_DEVICES`` to its GPU; the walled training gets ``cuda:0`` of those.
+
 Ray's own output never reaches the terminal: a local Ray logs into ``<run>/ray/`` (copied from
 its short-path session directory when the run ends), and whatever ``ray.init`` prints goes to
 ``<run>/ray/driver.log``. Install with ``pip install 'eureka-rl[ray]'``.
