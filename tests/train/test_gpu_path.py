@@ -160,6 +160,19 @@ def test_the_local_executor_places_cuda_trainings_per_gpu_and_leaves_cpu_ones_al
     assert wants_gpu("cuda:3", 0) and wants_gpu("auto", 1) and not wants_gpu("auto", 0) and not wants_gpu("cpu", 8)
 
 
+@pytest.mark.skipif(HAS_CUDA, reason="a CUDA machine would train")
+def test_each_training_process_gets_its_gpu_as_cuda_i(tmp_path):
+    """Through the real executor, child and jail: on a CPU machine told it has 2 GPUs, two trainings on cuda get
+    cuda:0 and cuda:1 (and each then says there is no CUDA here)."""
+    specs = [dataclasses.replace(spec_on("cuda", f"g{i}"), task="cartpole", out_dir=str(tmp_path / f"g{i}"))
+             for i in range(2)]
+    results = LocalExecutor(max_workers=2, timeout_s=300, per_gpu=1, gpus=2).run(specs)
+    assert [r.ok for r in results] == [False, False]
+    messages = sorted(r.failure.message for r in results if r.failure is not None)
+    assert "trainer.device=cuda:0 but no CUDA device" in messages[0]
+    assert "trainer.device=cuda:1 but no CUDA device" in messages[1]
+
+
 def test_make_executor_passes_per_gpu_on():
     ex = make_executor(ExecutorConfig(per_gpu=3, max_workers=5))
     assert isinstance(ex, LocalExecutor) and ex.per_gpu == 3 and ex.max_workers == 5
