@@ -98,6 +98,7 @@ class Sim(Choice):
     auto = "auto"  # EnvPool where it has the task's env with the task's options, else Gymnasium's vector env
     envpool = "envpool"  # EnvPool's C++ batched envs (threads)
     gymnasium = "gymnasium"  # Gymnasium's SyncVectorEnv in one process (any env)
+    warp = "warp"  # MuJoCo Warp on trainer.device (the v5 MuJoCo tasks; pip install 'eureka-rl[warp]')
 
 
 def _values(choice: type[Choice]) -> tuple[str, ...]:
@@ -181,8 +182,11 @@ class TrainerConfig:
     max_file_mb: int = 256  # largest file a training process may write (policy, logs)
     ppo: dict[str, Any] = field(default_factory=dict)  # SB3 PPO keyword arguments ("lin_<x>" = linear schedule)
     sac: dict[str, Any] = field(default_factory=dict)  # SB3 SAC keyword arguments
-    sim: Sim = Sim.auto  # vector backend: auto | envpool | gymnasium (see Sim)
+    sim: Sim = Sim.auto  # vector backend: auto | envpool | gymnasium | warp (see Sim)
     num_envs: int = 64  # vector backend: environments simulated as one batch
+    # vector backend on a GPU (trainer.sim resolves to warp on cuda): this batch instead of num_envs (per task in
+    # conf/task/<name>.yaml; 0 = trainer.num_envs there too)
+    gpu_num_envs: int = 0
     sim_threads: int = 1  # vector backend: EnvPool's worker threads per training
     # vector backend: PPO settings (keys and defaults: PPOSettings in eureka/train/vector/ppo.py)
     vector: dict[str, Any] = field(default_factory=dict)
@@ -309,6 +313,9 @@ class ExecutorConfig:
 
     name: ExecutorName = ExecutorName.local  # local: child processes on this machine | ray: one Ray task per training
     max_workers: int = 0  # local: trainings at once (0 = one per CPU core); unused by Ray
+    # trainings at once per GPU when they train on cuda (local: per_gpu x GPUs at most; ray: num_gpus=1/per_gpu per
+    # training); 1 until measured
+    per_gpu: int = 1
     address: str | None = None  # ray: null = a local Ray started by the run; 'auto' or 'ray://host:10001'
     num_cpus: int = 0  # ray: CPUs of the local Ray (0 = all cores); ignored with an address
     cpus_per_task: float = 1.0  # ray: resources per training
@@ -439,6 +446,8 @@ def check_config(cfg: EurekaConfig) -> None:
                           "0 <= seeds <= max_seeds and rse >= 0 (seeds=0: no confirmation)")
     if cfg.executor.max_workers < 0:
         raise ConfigError(f"executor.max_workers={cfg.executor.max_workers}: must be >= 0 (0 = one per core)")
+    _at_least("executor.per_gpu", cfg.executor.per_gpu, 1)
+    _at_least("trainer.gpu_num_envs", cfg.trainer.gpu_num_envs, 0)
     if cfg.eval.seeds is not None and len(cfg.eval.seeds) == 0:
         raise ConfigError("eval.seeds=[]: the final evaluation needs at least one seed, e.g. eval.seeds=[1,2,3] "
                           "(or eval.seeds=null for seed+1 .. seed+eval.num_seeds)")

@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks"
 NUMBER = r"[0-9][0-9,]*(?:\.[0-9]+)?"
 HAS_RAY = importlib.util.find_spec("ray") is not None
+HAS_WARP = importlib.util.find_spec("mujoco_warp") is not None  # the optional extra [warp]
 
 # script -> (tiny arguments, patterns its output must contain); "{out}" is a fresh directory.
 CASES: dict[str, tuple[list[str], list[str]]] = {
@@ -106,6 +107,10 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
         rf"  trainer.normalize=false: {NUMBER} ± {NUMBER} \(n=2",
         rf"  P\(trainer.normalize=false > trainer.normalize=true\) = {NUMBER} \[{NUMBER}, {NUMBER}\]",
     ]),
+    "gpu_throughput": (["--tiny"], [
+        rf"hopper x 16 envs: sim {NUMBER} env steps/s, train {NUMBER} env steps/s",
+        rf"\| half_cheetah \| 16 \| {NUMBER} \| {NUMBER} \|",
+    ]),
     "search_quality": (["--tasks", "cartpole", "--seeds", "0", "--eval-seeds", "1", "--out", "{out}", "--",
                         "iterations=1", "samples=2", "trainer.total_timesteps=512", "trainer.n_envs=2",
                         "trainer.ppo.n_steps=64", "trainer.ppo.batch_size=64", "trainer.ppo.n_epochs=1",
@@ -135,6 +140,8 @@ def scratch():
 
 @pytest.mark.parametrize("script", sorted(CASES))
 def test_benchmark_runs_tiny_and_prints_its_figures(script, scratch, tmp_path):
+    if script == "gpu_throughput" and not HAS_WARP:
+        pytest.skip("MuJoCo Warp is not installed (pip install 'eureka-rl[warp]')")
     args, patterns = CASES[script]
     out = scratch / "out"
     args = [a.replace("{out}", str(out)) for a in args]

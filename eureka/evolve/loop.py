@@ -73,7 +73,8 @@ class EurekaLoop:
         self.reporter = reporter or Reporter()
         self.task = tasks.make(cfg.task.name)
         self.designer = designer or make_designer(cfg.llm, seed=cfg.seed, run_dir=run_dir)
-        executor = executor or make_executor(cfg.executor, cfg.trainer.timeout_s, log_dir=self.store.root / "ray")
+        executor = executor or make_executor(cfg.executor, cfg.trainer.timeout_s, log_dir=self.store.root / "ray",
+                                             device=str(cfg.trainer.device))
         self.candidates: list[Candidate] = []
         self.best: Candidate | None = None
         lc = cfg.loop

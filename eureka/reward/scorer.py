@@ -67,10 +67,13 @@ class RewardScorer:
         self._checked = 0
         self._corr = np.zeros(6)  # n, sums of candidate r, env r, r^2, env r^2, r * env r (env_correlation)
 
-    def keep(self, obs: np.ndarray, actions: np.ndarray, dones: np.ndarray, infos: list[dict],
-             env_rewards: np.ndarray, valid: np.ndarray | None = None) -> None:
+    def keep(self, obs: np.ndarray | torch.Tensor, actions: np.ndarray | torch.Tensor,
+             dones: np.ndarray | torch.Tensor, infos: list[dict], env_rewards: np.ndarray | torch.Tensor,
+             valid: np.ndarray | None = None) -> None:
         """Keep one batched step for the next ``flush`` (``obs``: the states after it, as the reward sees them;
-        ``valid``: False for envs that only reset on this step, which count for no episode and no statistic)."""
+        ``valid``: False for envs that only reset on this step, which count for no episode and no statistic).
+        A sim on the device hands tensors (all of a step's batches tensors, ``valid`` None): they stay there
+        until ``flush``."""
         self.steps += self.n
         self._kept.append((obs, actions, dones, infos, env_rewards, valid))
 
@@ -109,8 +112,14 @@ class RewardScorer:
         The training hot path: every torch call here costs a few microseconds per call.
         """
         T, n = len(obs), self.n
-        obs_t = torch.as_tensor(np.concatenate(obs) if T > 1 else obs[0], dtype=torch.float32, device=self.device)
-        act_t = torch.as_tensor(np.concatenate(actions) if T > 1 else actions[0], device=self.device)
+        if isinstance(obs[0], torch.Tensor):  # a sim on the device (WarpSim): one copy to the host per flush
+            obs_t = torch.cat(obs).to(self.device, torch.float32)
+            act_t = torch.cat(actions).to(self.device)
+            dones = tuple(torch.stack(dones).cpu().numpy())
+            env_rewards = tuple(torch.stack(env_rewards).to(torch.float64).cpu().numpy())
+        else:
+            obs_t = torch.as_tensor(np.concatenate(obs) if T > 1 else obs[0], dtype=torch.float32, device=self.device)
+            act_t = torch.as_tensor(np.concatenate(actions) if T > 1 else actions[0], device=self.device)
         states = self.task.extract_state(obs_t, act_t, [i for step in infos for i in step] if T > 1 else infos[0])
         fit = self.task.fitness.step(states).numpy(force=True).reshape(T, n)  # added into float64 sums
         done = (np.stack(dones) if T > 1 else np.asarray(dones[0])[None]).astype(bool, copy=False)

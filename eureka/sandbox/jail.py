@@ -88,6 +88,7 @@ class JailSpec:
     disk_mb: int = 512                  # how much its own directories may grow, all files together (0 = no limit)
     env_allow: list[str] = field(default_factory=list)  # more variables passed in (sandbox.env_allow)
     strict_audit: bool = False          # the critic's checks also refuse ctypes, listing dirs, resources
+    devices: list[str] = field(default_factory=list)  # device nodes it may read, write and ioctl (CUDA: cuda_access)
 
 
 def allowed_env(environ: dict[str, str], extra: tuple[str, ...] | list[str] = (),
@@ -103,6 +104,61 @@ def task_files() -> list[str]:
     from eureka import tasks
 
     return [str(p) for p in tasks.source_files()]
+
+
+# The NVIDIA device nodes CUDA opens (besides /dev/nvidia0 .. /dev/nvidiaN, one per GPU)
+CUDA_DEVICE_NODES = ("nvidiactl", "nvidia-uvm", "nvidia-uvm-tools", "nvidia-modeset")
+
+
+def cuda_device_nodes(dev: str = "/dev") -> list[str]:
+    """The NVIDIA device nodes under ``dev`` that exist: ``nvidia0`` .. ``nvidiaN``, ``nvidiactl``, ``nvidia-uvm``,
+    ``nvidia-uvm-tools``, ``nvidia-modeset`` (none on a machine without the NVIDIA driver)."""
+    import re
+
+    try:
+        names = set(os.listdir(dev))
+    except OSError:
+        return []
+    gpus = sorted((n for n in names if re.fullmatch(r"nvidia[0-9]+", n)), key=lambda n: int(n[6:]))
+    return [os.path.join(dev, n) for n in [*gpus, *CUDA_DEVICE_NODES] if n in names]
+
+
+def _ldconfig_listing() -> str:
+    """``ldconfig -p``: the shared libraries the dynamic linker knows ('' where it cannot run)."""
+    import shutil
+    import subprocess
+
+    exe = shutil.which("ldconfig") or next((p for p in ("/sbin/ldconfig", "/usr/sbin/ldconfig") if os.path.exists(p)),
+                                           None)
+    if exe is None:
+        return ""
+    try:
+        return subprocess.run([exe, "-p"], capture_output=True, text=True, timeout=10, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def cuda_library_dirs(ldconfig: str | None = None, known: tuple[str, ...] = SYSTEM_READ) -> list[str]:
+    """The directories of the NVIDIA driver's libraries (``libcuda.so*``, ``libnvidia-*.so*``) in ``ldconfig -p``'s
+    listing (``ldconfig``; default: run it), that no path of ``known`` (the jail's system read roots) holds."""
+    listing = _ldconfig_listing() if ldconfig is None else ldconfig
+    out: list[str] = []
+    for line in listing.splitlines():
+        name, sep, path = line.strip().partition(" => ")
+        if not sep or not (name.startswith("libcuda.so") or name.startswith("libnvidia-")):
+            continue
+        folder = os.path.dirname(path.strip())
+        real = os.path.realpath(folder)
+        held = any(d == k or d.startswith(k.rstrip(os.sep) + os.sep) for d in (folder, real) for k in known)
+        if folder and not held and folder not in out:
+            out.append(folder)
+    return out
+
+
+def cuda_access(dev: str = "/dev", ldconfig: str | None = None) -> tuple[list[str], list[str]]:
+    """What a jail that trains on CUDA may open besides a CPU jail: the NVIDIA device nodes (read, write, ioctl)
+    and the driver libraries' directories outside the system dirs every jail reads (read)."""
+    return cuda_device_nodes(dev), cuda_library_dirs(ldconfig)
 
 
 def _read_roots(spec: JailSpec, own: list[str]) -> list[str]:
@@ -210,7 +266,7 @@ class Jail:
             memory_mb=self.spec.memory_mb, cpu_s=self.spec.cpu_s, max_file_mb=self.spec.max_file_mb,
             max_open_files=self.spec.max_open_files, max_tasks=self.spec.max_tasks, uid=self.uid,
             network_namespace=False, drop_privileges=self.uid is not None, strict_audit=self.spec.strict_audit,
-            tmpdir=self.scratch))
+            tmpdir=self.scratch, devices=list(self.spec.devices)))
         self.walls = [*self.namespaces, *walls]
         return list(self.walls)
 

@@ -149,6 +149,7 @@ SCOPE_ABSTRACT_UNIX_SOCKET, SCOPE_SIGNAL = 1 << 0, 1 << 1
 WRITE_ACCESS = (FS_WRITE_FILE | FS_REMOVE_DIR | FS_REMOVE_FILE | FS_MAKE_DIR | FS_MAKE_REG | FS_TRUNCATE
                 | FS_REFER)
 READ_ACCESS = FS_READ_FILE | FS_READ_DIR
+DEVICE_ACCESS = FS_READ_FILE | FS_WRITE_FILE | FS_IOCTL_DEV  # a device node it may use (CUDA's /dev/nvidia*)
 FILE_ONLY = FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | FS_TRUNCATE | FS_IOCTL_DEV  # rights a file rule may hold
 # Everything Landlock can refuse about files (reading too, when a read allow-list is given).
 HANDLED_FS = (FS_EXECUTE | FS_WRITE_FILE | FS_REMOVE_DIR | FS_REMOVE_FILE | FS_MAKE_CHAR | FS_MAKE_DIR
@@ -173,11 +174,12 @@ def landlock_abi() -> int:
     return max(int(abi), 0)
 
 
-def install_landlock(writable: list[str], readable: list[str] | None = None) -> str:
+def install_landlock(writable: list[str], readable: list[str] | None = None, devices: list[str] | None = None) -> str:
     """Allow writes only beneath ``writable``; no exec of files; with ABI >= 4 no TCP, >= 6 no signals out.
 
     With ``readable`` (a list of directories and files), reads are allowed only beneath those
-    paths and ``writable``; paths that do not exist are skipped.
+    paths and ``writable``; paths that do not exist are skipped. ``devices``: device files it may
+    also read, write and (ABI >= 5, which refuses device ioctls otherwise) ioctl: a GPU's nodes.
 
     Applies to this thread and every thread or process it creates later: call it before
     starting threads. Raises ``OSError`` when Landlock is absent or refuses.
@@ -207,6 +209,7 @@ def install_landlock(writable: list[str], readable: list[str] | None = None) -> 
     try:
         rules = [(p, (WRITE_ACCESS | READ_ACCESS) & handled) for p in writable]
         rules += [(p, READ_ACCESS & handled) for p in (readable or [])]
+        rules += [(p, DEVICE_ACCESS & handled) for p in (devices or [])]
         for path, allowed in rules:
             try:
                 pfd = os.open(path, os.O_PATH | os.O_CLOEXEC)

@@ -70,6 +70,7 @@ class WallSpec:
     network_namespace: bool = True
     drop_privileges: bool = True
     strict_audit: bool = False         # the critic's checks also refuse ctypes, listing dirs, resources
+    devices: list[str] = field(default_factory=list)  # device files it may read, write and ioctl (a GPU's nodes)
 
 
 def secret_names(env: Iterable[str] | None = None) -> list[str]:
@@ -239,10 +240,12 @@ def apply_walls(spec: WallSpec) -> list[str]:
     # Landlock before dropping privileges: its rules open the directories, which nobody may not reach.
     threads = _proc_status("Threads") or threading.active_count()
     try:
-        details["landlock"] = kernel.install_landlock(writable, spec.readable)
+        details["landlock"] = kernel.install_landlock(writable, spec.readable, spec.devices)
         walls.append("landlock")
         if spec.readable is not None:
             walls.append("landlock-reads")
+        if spec.devices:
+            details["landlock"] += f"; devices {', '.join(spec.devices)}"
         if threads > 1:
             details["landlock"] += f"; {threads - 1} earlier threads not covered"
     except OSError as exc:

@@ -18,18 +18,36 @@ from pathlib import Path
 
 from eureka.errors import Failure, TrainingCrash, error_from_child
 from eureka.procs import death_cause, recv_json, send_json
-from eureka.sandbox.jail import Jail, JailSpec, bounded_report, spawn
+from eureka.sandbox.jail import Jail, JailSpec, bounded_report, cuda_access, cuda_device_nodes, spawn
 from eureka.store.safe import SafeWriteError, write_file
 from eureka.train.result import Snapshot, TrainResult, _corr, finite
 from eureka.train.runner import TrainSpec, policy_settings, run_training_raw
 
 
-def jail_spec(spec: TrainSpec) -> JailSpec:
-    """The jail of one training (its own directory is the only one it may write)."""
+def trains_on_cuda(device: str, dev: str = "/dev") -> bool:
+    """Whether a training with ``trainer.device=device`` may use CUDA here: ``cuda[:i]``, or ``auto`` with a CUDA
+    build of torch on a machine with NVIDIA device nodes. Asks no CUDA API: this process forks the jail, and a
+    CUDA driver initialized here (``torch.cuda.is_available()`` calls ``cuInit``) would fail in the jail."""
+    device = str(device)
+    if device == "auto":
+        import torch
+
+        return torch.version.cuda is not None and bool(cuda_device_nodes(dev))
+    return device.split(":", 1)[0] == "cuda"
+
+
+def jail_spec(spec: TrainSpec, dev: str = "/dev", ldconfig: str | None = None) -> JailSpec:
+    """The jail of one training (its own directory is the only one it may write). On CUDA it may also use the
+    NVIDIA device nodes and read the driver's libraries (``cuda_access``; ``dev`` and ``ldconfig`` for tests),
+    and nothing else more."""
+    devices: list[str] = []
+    readable: list[str] = []
+    if trains_on_cuda(spec.device, dev):
+        devices, readable = cuda_access(dev, ldconfig)
     return JailSpec(kind="training", writable=[str(Path(spec.out_dir).resolve())] if spec.out_dir else [],
-                    memory_mb=spec.memory_mb, cpu_s=spec.cpu_s, max_file_mb=spec.max_file_mb,
+                    readable=readable, memory_mb=spec.memory_mb, cpu_s=spec.cpu_s, max_file_mb=spec.max_file_mb,
                     max_open_files=256, max_tasks=spec.max_tasks, scratch_mb=spec.scratch_mb,
-                    env_allow=list(spec.env_allow))
+                    env_allow=list(spec.env_allow), devices=devices)
 
 
 def _train_in_jail(conn, jail: Jail, spec: TrainSpec) -> None:

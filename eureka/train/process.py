@@ -17,11 +17,13 @@ from eureka.errors import TrainingCrash
 
 
 def resolve_device(device: str) -> str:
-    """``auto`` becomes ``cuda`` when available, else ``cpu``."""
+    """``auto`` becomes ``cuda`` when ``torch.cuda.is_available()``, else ``cpu``; ``cuda`` (or ``cuda:<i>``, as the
+    local executor places a training) without CUDA is a ``TrainingCrash``."""
+    device = str(device)
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise TrainingCrash("trainer.device=cuda but no CUDA device is available")
+    if device.split(":", 1)[0] == "cuda" and not torch.cuda.is_available():
+        raise TrainingCrash(f"trainer.device={device} but no CUDA device is available")
     return device
 
 
@@ -47,6 +49,11 @@ def put_up_walls(spec: Any, jail: Any) -> tuple[list[str], str | None]:
     code = Path(spec.reward_path).read_text() if spec.mode == "candidate" and spec.reward_path else None
     tmp = jail.scratch
     warm_up(tmp)
+    device = resolve_device(spec.device)
+    if device.split(":", 1)[0] == "cuda":
+        # CUDA's context before the walls: the driver's libraries loaded and its device nodes opened now (as the
+        # jail's user before it drops privileges), its address-space reservations counted before RLIMIT_AS
+        torch.zeros(1, device=device)
     walls = jail.lock_down()
     capture_output(Path("output.log") if spec.out_dir else Path(tmp) / "output.log")
     path = None

@@ -18,6 +18,10 @@ directory lives on the driver alone. Ray retries a task whose worker or node die
 (``executor.max_retries``); a retried task starts again from what the driver sent, so a half-done
 attempt leaves nothing behind. Videos are rendered on the driver from the returned policy.
 
+On a GPU (``trainer.device=cuda``, or ``auto`` on a cluster with GPUs) each task asks for
+``num_gpus=1/executor.per_gpu`` (``task_resources``; ``executor.gpus_per_task`` > 0 wins), so Ray places it on
+a GPU node and sets ``CUDA_VISIBLE_DEVICES`` to its GPU; the walled training gets ``cuda:0`` of those.
+
 Ray's own output never reaches the terminal: a local Ray logs into ``<run>/ray/`` (copied from
 its short-path session directory when the run ends), and whatever ``ray.init`` prints goes to
 ``<run>/ray/driver.log``. Install with ``pip install 'eureka-rl[ray]'``.
@@ -54,6 +58,29 @@ def _write(root: Path, rel: str, data: bytes) -> None:
     os.chmod(path, 0o666)
 
 
+def task_resources(cpus_per_task: float, gpus_per_task: float, per_gpu: int, device: str,
+                   cluster_gpus: float) -> dict[str, float]:
+    """What one training asks Ray for: ``num_cpus``, and ``num_gpus``: ``executor.gpus_per_task`` when set (> 0),
+    else ``1 / executor.per_gpu`` for a training on a GPU (``trainer.device=cuda``, or ``auto`` on a cluster with
+    GPUs: ``cluster_gpus``), else 0 (Ray then places it on any node, and it trains on the CPU)."""
+    if gpus_per_task > 0:
+        gpus = float(gpus_per_task)
+    elif str(device).split(":", 1)[0] == "cuda" or (str(device) == "auto" and cluster_gpus > 0):
+        gpus = 1.0 / max(1, int(per_gpu))
+    else:
+        gpus = 0.0
+    return {"num_cpus": float(cpus_per_task), "num_gpus": gpus}
+
+
+def _gpus_of_this_task() -> int:
+    """GPUs Ray gave this task (it also set ``CUDA_VISIBLE_DEVICES`` to them); 0 outside Ray or without."""
+    with contextlib.suppress(Exception):
+        import ray
+
+        return len(ray.get_gpu_ids())
+    return 0
+
+
 def train_on_node(spec: TrainSpec, reward: bytes | None, task_file: tuple[str, bytes] | None,
                   inputs: dict[str, bytes], timeout_s: float, niceness: int | None = None) -> dict:
     """The body of one Ray task: train ``spec`` in a node-local temp dir; return the result and the files.
@@ -80,7 +107,8 @@ def train_on_node(spec: TrainSpec, reward: bytes | None, task_file: tuple[str, b
             (root / "task" / name).write_bytes(data)
             changes["task"] = str(root / "task" / name)
         local = dataclasses.replace(spec, **changes)
-        result = LocalExecutor(1, timeout_s=timeout_s).run([local])[0]
+        # on a GPU the training gets cuda:0 of the GPUs Ray gave this task (CUDA_VISIBLE_DEVICES, passed to the child)
+        result = LocalExecutor(1, timeout_s=timeout_s, gpus=_gpus_of_this_task()).run([local])[0]
         packed = pack_dir(out, limits, exclude=DRIVER_FILES, unchanged=inputs)
     node = None
     with contextlib.suppress(Exception):
@@ -174,7 +202,7 @@ class RayExecutor:
 
     def __init__(self, address: str | None = None, num_cpus: int = 0, cpus_per_task: float = 1.0,
                  gpus_per_task: float = 0.0, max_retries: int = 3, timeout_s: float = 3600.0,
-                 log_dir: str | Path | None = None):
+                 log_dir: str | Path | None = None, per_gpu: int = 1, device: str = "cpu"):
         try:
             import ray
         except ImportError:
@@ -210,9 +238,12 @@ class RayExecutor:
             if self.log_dir is not None and self.temp_dir is not None:
                 (self.log_dir / "where.txt").write_text(f"Ray's session directory while the run lasts: "
                                                         f"{self.temp_dir}\n")
-        self._task = ray.remote(train_on_node).options(
-            num_cpus=cpus_per_task, num_gpus=gpus_per_task, max_retries=max_retries, retry_exceptions=False)
-        self._warm = ray.remote(warm_worker).options(num_cpus=cpus_per_task, num_gpus=gpus_per_task, max_retries=0)
+        cluster_gpus = float(ray.cluster_resources().get("GPU", 0.0)) if str(device) == "auto" and \
+            gpus_per_task <= 0 else 0.0
+        self.resources = task_resources(cpus_per_task, gpus_per_task, per_gpu, device, cluster_gpus)
+        self._task = ray.remote(train_on_node).options(**self.resources, max_retries=max_retries,
+                                                       retry_exceptions=False)
+        self._warm = ray.remote(warm_worker).options(**self.resources, max_retries=0)
         self.timeout_s, self.cpus_per_task = timeout_s, float(cpus_per_task)
         self.niceness = os.getpriority(os.PRIO_PROCESS, 0)  # the trainings run at the driver's priority
         self._warming: list = []
@@ -223,10 +254,14 @@ class RayExecutor:
         Asynchronous by default (the run's first phase, the critic, overlaps with it); the first
         trainings then do not pay for importing torch in a fresh worker.
         """
-        cpus = float(self.ray.cluster_resources().get("CPU", 1.0))
+        resources = self.ray.cluster_resources()
+        cpus = float(resources.get("CPU", 1.0))
         per = self.cpus_per_task or 1.0
+        fit = int(cpus // per)
+        if self.resources["num_gpus"] > 0:  # trainings on GPUs: as many at once as the GPUs hold
+            fit = min(fit, int(float(resources.get("GPU", 0.0)) / self.resources["num_gpus"] + 1e-9))
         self._warming = [self._warm.remote(self.niceness)  # type: ignore[call-arg]
-                         for _ in range(max(1, int(cpus // per)))]
+                         for _ in range(max(1, fit))]
         if wait:
             with contextlib.suppress(Exception):
                 self.ray.get(self._warming, timeout=300)

@@ -39,6 +39,17 @@ def specs(tmp_path: Path, prefix: str, steps: int = 1024) -> list[TrainSpec]:
             for i in range(2)]
 
 
+def test_trainings_on_cuda_ask_ray_for_a_share_of_a_gpu(ray_executor):
+    """executor.per_gpu: num_gpus=1/per_gpu per training on cuda (Ray then places it on a GPU node); none on the
+    CPU, nor for trainer.device=auto on this cluster without GPUs."""
+    from eureka.train.ray_executor import RayExecutor
+
+    assert ray_executor.resources == {"num_cpus": 1.0, "num_gpus": 0.0}
+    assert RayExecutor(device="cuda", per_gpu=4).resources == {"num_cpus": 1.0, "num_gpus": 0.25}  # joins this Ray
+    assert RayExecutor(device="cuda").resources["num_gpus"] == 1.0
+    assert RayExecutor(device="auto", per_gpu=4).resources["num_gpus"] == 0.0
+
+
 def test_ray_and_local_give_the_same_results(tmp_path, ray_executor):
     done = []
     on_ray = ray_executor.run(specs(tmp_path, "ray"), on_done=lambda job, r: done.append(job))

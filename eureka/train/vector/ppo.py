@@ -186,13 +186,18 @@ class PPO:
 
     @torch.no_grad()
     def process_env_step(self, valid: torch.Tensor | None, truncated_obs: torch.Tensor | None,
-                         truncated: torch.Tensor | None) -> None:
-        """Record what the step told: which envs made a transition, and the value bootstrap of time-limit cuts."""
+                         truncated: torch.Tensor | None, every_row: bool = False) -> None:
+        """Record what the step told: which envs made a transition, and the value bootstrap of time-limit cuts
+        (``truncated_obs``: the rows of the truncated envs; ``every_row``: all ``N`` rows, ``truncated`` masks
+        them, so nothing waits for the device to say which envs were cut)."""
         t = self.step
         self.valid[t] = 1.0 if valid is None else valid.float()
         self.bootstrap[t] = 0.0
         if truncated is not None and truncated_obs is not None:
-            self.bootstrap[t, truncated] = self.s.gamma * self.policy.value(truncated_obs)
+            if every_row:
+                self.bootstrap[t] = self.s.gamma * self.policy.value(truncated_obs) * truncated.float()
+            else:
+                self.bootstrap[t, truncated] = self.s.gamma * self.policy.value(truncated_obs)
         self.step += 1
 
     @torch.no_grad()

@@ -19,7 +19,6 @@ from __future__ import annotations
 import functools
 import logging
 import warnings
-from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
@@ -27,22 +26,10 @@ import numpy as np
 
 from eureka.errors import ConfigError
 from eureka.tasks import Task
+from eureka.train.vector.step import SimStep
 
-SIMS = ("auto", "envpool", "gymnasium")
+SIMS = ("auto", "envpool", "gymnasium", "warp")
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class SimStep:
-    """One batched step of ``N`` envs."""
-
-    obs: np.ndarray  # [N, D] what the policy sees next (after a reset: the new episode's first observation)
-    reward_obs: np.ndarray  # [N, D] the state after this step as the reward sees it
-    env_reward: np.ndarray  # [N] the env's own reward
-    terminated: np.ndarray  # [N] bool
-    truncated: np.ndarray  # [N] bool (time limit)
-    valid: np.ndarray | None  # [N] bool: False where the env only reset (no transition); None: all valid
-    infos: list[dict]  # per-env info dicts for the task's state extractor
 
 
 class GymnasiumSim:
@@ -163,13 +150,29 @@ def envpool_gap(task: Task) -> str | None:
     return None
 
 
-def choose_sim(task: Task, sim: str) -> tuple[str, str | None]:
-    """The simulator a training of ``task`` uses for ``trainer.sim=sim``, and a one-line note when ``auto``
-    falls back to Gymnasium's vector env. ``trainer.sim=envpool`` for a task EnvPool lacks is a ``ConfigError``."""
+def on_gpu(device: str) -> bool:
+    """Whether ``device`` (a resolved torch device: ``cpu``, ``cuda``, ``cuda:1``) is a GPU."""
+    return str(device).split(":", 1)[0] == "cuda"
+
+
+def choose_sim(task: Task, sim: str, device: str = "cpu") -> tuple[str, str | None]:
+    """The simulator a training of ``task`` uses for ``trainer.sim=sim`` on ``device`` (the resolved
+    ``trainer.device``: ``cpu`` or ``cuda[:i]``), and a one-line note when ``auto`` falls back to Gymnasium's
+    vector env. ``auto`` picks ``warp`` on a GPU for a task MuJoCo Warp can batch (the v5 MuJoCo tasks, with
+    ``mujoco-warp`` installed), else EnvPool where it has the task, else Gymnasium. ``trainer.sim=envpool`` for a
+    task EnvPool lacks, or ``warp`` for one MuJoCo Warp cannot batch, is a ``ConfigError``."""
     if sim not in SIMS:
         raise ConfigError(f"trainer.sim={sim}: not a valid choice; valid choices: {', '.join(SIMS)}")
     if sim == "gymnasium":
         return "gymnasium", None
+    if sim == "warp" or (sim == "auto" and on_gpu(device)):
+        from eureka.train.vector.warp_sim import warp_gap
+
+        why = warp_gap(task)
+        if why is None:
+            return "warp", None
+        if sim == "warp":
+            raise ConfigError(f"trainer.sim=warp: {why}; use trainer.sim=envpool or gymnasium (or auto)")
     gap = envpool_gap(task)
     if gap is None:
         return "envpool", None
@@ -179,9 +182,38 @@ def choose_sim(task: Task, sim: str) -> tuple[str, str | None]:
                          "(one process, slower than EnvPool)")
 
 
-def make_sim(task: Task, num_envs: int, seed: int, sim: str = "auto", threads: int = 1) -> Any:
-    """The batched simulator ``choose_sim`` names, checked to give the observation Gymnasium's env gives."""
-    name, _ = choose_sim(task, sim)
+def sim_num_envs(num_envs: int, gpu_num_envs: int, sim_name: str, device: str) -> int:
+    """The batch of a training: ``trainer.gpu_num_envs`` (per task; 0 = unset) when it simulates on a GPU
+    (``warp`` on ``cuda``), else ``trainer.num_envs``."""
+    if sim_name == "warp" and on_gpu(device) and gpu_num_envs > 0:
+        return int(gpu_num_envs)
+    return int(num_envs)
+
+
+@functools.lru_cache(maxsize=16)
+def _sim_name(task_name: str, sim: str, device: str) -> str:
+    from eureka import tasks
+
+    return choose_sim(tasks.make(task_name), sim, device)[0]
+
+
+def training_num_envs(trainer: Any, task_name: str, device: str) -> int:
+    """``trainer.num_envs``, or ``trainer.gpu_num_envs`` where task ``task_name``'s trainings simulate on a GPU
+    (``trainer`` a ``TrainerConfig``; ``device`` the resolved ``trainer.device``: ``cpu`` or ``cuda``)."""
+    if trainer.backend != "vector" or trainer.gpu_num_envs <= 0 or not on_gpu(device):
+        return int(trainer.num_envs)
+    return sim_num_envs(trainer.num_envs, trainer.gpu_num_envs, _sim_name(task_name, str(trainer.sim), device),
+                        device)
+
+
+def make_sim(task: Task, num_envs: int, seed: int, sim: str = "auto", threads: int = 1, device: str = "cpu") -> Any:
+    """The batched simulator ``choose_sim`` names, checked to give the observation Gymnasium's env gives
+    (``device``: the resolved ``trainer.device``; where WarpSim simulates; the CPU sims ignore it)."""
+    name, _ = choose_sim(task, sim, device)
+    if name == "warp":
+        from eureka.train.vector.warp_sim import WarpSim
+
+        return WarpSim(task, num_envs, seed, device)
     if name == "envpool":
         out = EnvPoolSim(task, num_envs, seed, threads)
         probe = task.make_env()
@@ -216,16 +248,22 @@ def check_vector_backend(cfg: Any, task: Task) -> str | None:
     for key in ("num_envs", "sim_threads"):
         if getattr(cfg.trainer, key) < 1:
             raise ConfigError(f"trainer.{key}={getattr(cfg.trainer, key)}: must be an integer >= 1")
-    return choose_sim(task, cfg.trainer.sim)[1]
+    from eureka.train.process import resolve_device
+
+    return choose_sim(task, cfg.trainer.sim, resolve_device(str(cfg.trainer.device)))[1]
 
 
-def preload_sim(task: Task, sim: str) -> None:
+def preload_sim(task: Task, sim: str, device: str = "cpu") -> None:
     """Import what ``make_sim`` will need (before a jail's walls go up; the env itself is made behind them)."""
     import gymnasium.vector  # noqa: F401
 
-    if choose_sim(task, sim)[0] == "envpool":
+    name = choose_sim(task, sim, device)[0]
+    if name == "envpool":
         import envpool  # noqa: F401
 
         envpool.make_spec(str(task.env_id))  # loads the env family's extension module
+    elif name == "warp":
+        import mujoco_warp  # noqa: F401
+        import warp  # noqa: F401
     probe = task.make_env()  # the env's own modules (MuJoCo's bindings, a user's env file)
     probe.close()

@@ -28,7 +28,7 @@ from eureka.reward.watchdog import CallWatchdog
 from eureka.train.process import _aborter, _finish, _thread_ids, new_result, put_up_walls, resolve_device
 from eureka.train.vector.policy import arch, build
 from eureka.train.vector.ppo import PPO, PPOSettings
-from eureka.train.vector.sims import make_sim, preload_sim
+from eureka.train.vector.sims import choose_sim, make_sim, preload_sim
 
 CHECKPOINT = "vector_state.safetensors"  # continued training (halving, bandit): read back only inside a jail
 
@@ -114,11 +114,14 @@ def run_vector_training(spec: Any, progress: Callable[[int], None] | None = None
             else None
         reward_path = spec.reward_path
         if jail is not None:
-            preload_sim(task, spec.sim)
+            preload_sim(task, spec.sim, str(device))
+            if choose_sim(task, spec.sim, str(device))[0] == "warp":  # Warp loads its kernels (~/.cache/warp) before the walls
+                sim = make_sim(task, spec.num_envs, spec.seed, spec.sim, spec.sim_threads, str(device))
             result["walls"], reward_path = put_up_walls(spec, jail)
             out_dir = Path(".") if out_dir is not None else None
-        # made behind the walls: EnvPool's worker threads start after Landlock, which covers only later threads
-        sim = make_sim(task, spec.num_envs, spec.seed, spec.sim, spec.sim_threads)
+        if sim is None:
+            # made behind the walls: EnvPool's worker threads start after Landlock, which covers only later threads
+            sim = make_sim(task, spec.num_envs, spec.seed, spec.sim, spec.sim_threads, str(device))
         hidden = int(task.hidden_obs)
         obs_dim = int(np.prod(sim.observation_space.shape)) - hidden
         policy = build(_policy_space(obs_dim), sim.action_space, asdict(settings))
@@ -191,6 +194,7 @@ def _learn(spec: Any, sim: Any, ppo: PPO, scorer: RewardScorer, log: _Log, start
     total = start + -(-spec.total_timesteps // chunk) * chunk
     steps = start
     log.begin(start)
+    on_device = bool(getattr(sim, "tensors", False))  # WarpSim: every batch a tensor on the device, no host copy
     raw = torch.as_tensor(sim.reset(), device=device)
     obs = ppo.normalize(raw[:, hidden:], update=True)
     scorer.restart_episodes()
@@ -198,17 +202,20 @@ def _learn(spec: Any, sim: Any, ppo: PPO, scorer: RewardScorer, log: _Log, start
     while steps < total:
         for t in range(T):
             _, env_actions = ppo.act(obs)
-            actions_np = env_actions.cpu().numpy()
-            out = sim.step(actions_np)
+            actions = env_actions if on_device else env_actions.cpu().numpy()
+            out = sim.step(actions)
             done = out.terminated | out.truncated
-            scorer.keep(out.reward_obs, actions_np, done, out.infos, out.env_reward, out.valid)
+            scorer.keep(out.reward_obs, actions, done, out.infos, out.env_reward, out.valid)
             valid = None if out.valid is None else torch.as_tensor(out.valid, device=device)
             trunc_obs = trunc = None
-            if out.truncated.any():
-                trunc = torch.as_tensor(out.truncated, device=device)
-                rows = torch.as_tensor(out.reward_obs[out.truncated][:, hidden:], device=device)
-                trunc_obs = ppo.normalize(rows)
-            ppo.process_env_step(valid, trunc_obs, trunc)
+            if on_device:  # the bootstrap of every row, masked: no look at the device's truncations from the host
+                ppo.process_env_step(valid, ppo.normalize(out.reward_obs[:, hidden:]), out.truncated, every_row=True)
+            else:
+                if out.truncated.any():
+                    trunc = torch.as_tensor(out.truncated, device=device)
+                    rows = torch.as_tensor(out.reward_obs[out.truncated][:, hidden:], device=device)
+                    trunc_obs = ppo.normalize(rows)
+                ppo.process_env_step(valid, trunc_obs, trunc)
             dones[t] = torch.as_tensor(done, device=device)
             raw = torch.as_tensor(out.obs, device=device)
             obs = ppo.normalize(raw[:, hidden:], update=True)
