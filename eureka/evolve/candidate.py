@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 from eureka.analyze import Reflection
+from eureka.analyze.hacking import Signal
 from eureka.errors import Failure, HasFailure
+from eureka.fields import integer, mapping, num, opt_text, per_seed, text
 from eureka.llm import Parent
+
+_PLACE = re.compile(r"iter(\d+)_(?:sample(\d+)|tuned)")
 
 
 class Status(str, Enum):
@@ -18,9 +25,27 @@ class Status(str, Enum):
     OK = "ok"  # trained; has a fitness
     REJECTED = "rejected"  # the critic refused it (never trained)
     FAILED = "failed"  # its training failed
+    TRAINING = "training"  # validated, its training not finished: a live run as the report reads it (the loop
+    # itself keeps such a candidate PENDING)
 
     def __str__(self) -> str:
         return self.value
+
+    @classmethod
+    def of(cls, value: object, default: Status | None = None) -> Status:
+        """The status named ``value`` (as ``summary.json`` writes it); ``default`` (PENDING) for anything else."""
+        try:
+            return cls(value)
+        except ValueError:
+            return default if default is not None else cls.PENDING
+
+
+def place(cid: str) -> tuple[int | None, int | None]:
+    """(iteration, sample) as a candidate's id names them (``iter2_sample3``; ``iter2_tuned`` names no sample)."""
+    m = _PLACE.search(cid)
+    if m is None:
+        return None, None
+    return int(m.group(1)), int(m.group(2)) if m.group(2) is not None else None
 
 
 @dataclass(eq=False)
@@ -66,16 +91,45 @@ class Candidate(HasFailure):
         ok = [v for v in self.seed_fitness.values() if v is not None]
         self.fitness = sum(ok) / len(ok) if ok else None
 
+    @property
+    def signal_kinds(self) -> list[str]:
+        """The kinds of the reward-hacking signals its reflection raised."""
+        return [sg.kind for sg in self.reflection.signals] if self.reflection else []
+
     def row(self) -> dict:
-        """Its row in ``summary.json``."""
-        return {"id": self.id, "status": self.status.value, "error_class": self.error_class,
+        """Its row in ``summary.json`` (read back by ``from_row``)."""
+        return {"id": self.id, "sample": self.sample, "status": self.status.value, "error_class": self.error_class,
                 "line": self.line, "fitness": self.fitness,
                 "parent": self.parent, "island": self.island, "preference": self.preference,
                 "steps": self.steps, "stopped_at": self.stopped_at, "message": self.message[:500],
                 "search_seeds": {str(k): v for k, v in self.seed_fitness.items()},
                 "seed_steps": {str(k): v for k, v in self.seed_steps.items()}, "score": self.score if self.score is not None and math.isfinite(self.score) else None,
                 "env_reward_corr": self.env_corr, "tuning": self.tuning,
-                "signals": [sg.kind for sg in self.reflection.signals] if self.reflection else []}
+                "signals": self.signal_kinds}
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any], iteration: int | None = None) -> Candidate:
+        """The candidate as its row in ``summary.json`` (``row``, written by an older version too) describes it:
+        the inverse of ``row``. What the row does not hold stays empty: the answer, the code and the reflection's
+        text are files in its directory, and of the reflection the row keeps only the signals' kinds."""
+        cid = text(row.get("id"))
+        it, sample = place(cid)
+        error_class = opt_text(row.get("error_class"))
+        failure = (Failure.from_dict({"error_class": error_class, "message": text(row.get("message")),
+                                      "line": integer(row.get("line"))}) if error_class else None)
+        kinds = [k for k in row.get("signals") or [] if isinstance(k, str)] if isinstance(row.get("signals"), list) else []
+        stopped, steps = integer(row.get("stopped_at")), integer(row.get("steps"))
+        return cls(cid, iteration if iteration is not None else it or 0,
+                   s if (s := integer(row.get("sample"))) is not None else sample or 0,
+                   status=Status.of(row.get("status")), failure=failure, fitness=num(row.get("fitness")),
+                   reflection=Reflection(signals=[Signal(k, "") for k in kinds]) if kinds else None,
+                   parent=opt_text(row.get("parent")), island=integer(row.get("island")) or 0,
+                   preference=num(row.get("preference")), steps=steps or 0, stopped_at=stopped,
+                   seed_fitness=per_seed(row.get("search_seeds")),
+                   score=num(row.get("score")),
+                   seed_steps={k: int(v) for k, v in per_seed(row.get("seed_steps")).items() if v is not None},
+                   env_corr=num(row.get("env_reward_corr")),
+                   tuning=mapping(row.get("tuning")) or None)
 
 
-__all__ = ["Candidate", "Status"]
+__all__ = ["Candidate", "Status", "place"]
