@@ -67,10 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         before = [results[f"{parent}_fresh{s}"] for s in seeds]
         after = [results[f"{child.id}_fresh{s}"] for s in seeds]
         t = child.tuning
-        print(f"\n{child.id} (tuned from {parent}; {t['trials']} trials, {t['steps']:,} env steps, search seeds "
-              f"{t['seeds']}; gain there {t['gain']:+.4g} on the racing statistic)")
-        for c in t["constants"]:
-            print(f"  {c['name']:32s} {c['before']:10.4g} -> {c['after']:.4g}")
+        print(f"\n{child.id} (tuned from {parent}; {t.trials} trials, {t.steps:,} env steps, search seeds "
+              f"{t.seeds}; gain there {t.gain:+.4g} on the racing statistic)")
+        for c in t.constants:
+            print(f"  {c.name:32s} {c.before:10.4g} -> {c.after:.4g}")
         ok = [(b, a) for b, a in zip(before, after, strict=True) if a is not None and b is not None]
         diff = [a - b for b, a in ok]
         print(f"  fresh seeds {seeds}: parent {_pm(before)}, tuned {_pm(after)}; paired gain "

@@ -12,7 +12,7 @@ from typing import Any
 from eureka.analyze import Reflection
 from eureka.analyze.hacking import Signal
 from eureka.errors import Failure, HasFailure
-from eureka.fields import integer, mapping, num, opt_text, per_seed, text
+from eureka.fields import integer, items, mapping, num, opt_text, per_seed, seeds, text
 from eureka.llm import Parent
 
 _PLACE = re.compile(r"iter(\d+)_(?:sample(\d+)|tuned)")
@@ -48,6 +48,54 @@ def place(cid: str) -> tuple[int | None, int | None]:
     return int(m.group(1)), int(m.group(2)) if m.group(2) is not None else None
 
 
+def _float(v: object) -> float | None:
+    """A number as a float, infinities and NaN kept (a racing statistic is -inf when a seed failed)."""
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+@dataclass
+class TunedConstant:
+    """One constant of a reward's code before and after tuning."""
+
+    name: str
+    where: str = ""  # the expression it was lifted from
+    before: float | None = None
+    after: float | None = None
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "where": self.where, "before": self.before, "after": self.after}
+
+
+@dataclass
+class Tuning:
+    """What tuning did to a candidate, a tuned copy of its parent (``eureka.evolve.tuning``)."""
+
+    constants: list[TunedConstant] = field(default_factory=list)
+    trials: int = 0
+    steps: int = 0  # env steps of every trial and of the tuned copy's own trainings
+    steps_in_child: int = 0  # of those, the ones its own seeds account for (counted in its ``steps``)
+    seeds: list[int] = field(default_factory=list)  # the search seeds the trials trained on
+    before: float | None = None  # the racing statistic of the parent on those seeds
+    after: float | None = None  # and of the tuned copy
+    gain: float | None = None  # after - before
+
+    def to_dict(self) -> dict:
+        """Its form in the candidate's row of ``summary.json`` and in the ``tuned`` event."""
+        return {"constants": [c.to_dict() for c in self.constants], "trials": self.trials, "steps": self.steps,
+                "steps_in_child": self.steps_in_child, "seeds": self.seeds, "before": self.before,
+                "after": self.after, "gain": self.gain}
+
+    @classmethod
+    def from_dict(cls, d: object) -> Tuning:
+        """From ``to_dict``'s form (missing keys: defaults)."""
+        t = mapping(d)
+        consts = [TunedConstant(text(c.get("name")), text(c.get("where")), _float(c.get("before")),
+                                _float(c.get("after"))) for c in map(mapping, items(t.get("constants")))]
+        return cls(consts, integer(t.get("trials")) or 0, integer(t.get("steps")) or 0,
+                   integer(t.get("steps_in_child")) or 0, seeds(t.get("seeds")), _float(t.get("before")),
+                   _float(t.get("after")), _float(t.get("gain")))
+
+
 @dataclass(eq=False)
 class Candidate(HasFailure):
     """One reward candidate and everything learned about it."""
@@ -71,7 +119,7 @@ class Candidate(HasFailure):
     score: float | None = None  # the racing statistic over its seeds (what ranks it; eureka.evolve.racing)
     seed_steps: dict[int, int] = field(default_factory=dict)  # search seed -> env steps of that training
     env_corr: float | None = None  # correlation of its reward with the env's own over its training rollouts
-    tuning: dict | None = None  # when it is a tuned copy of its parent: what was tuned and the gain
+    tuning: Tuning | None = None  # when it is a tuned copy of its parent: what was tuned and the gain
 
     def reject(self, status: Status, failure: Failure) -> None:
         self.status, self.failure, self.fitness = status, failure, None
@@ -104,7 +152,7 @@ class Candidate(HasFailure):
                 "steps": self.steps, "stopped_at": self.stopped_at, "message": self.message[:500],
                 "search_seeds": {str(k): v for k, v in self.seed_fitness.items()},
                 "seed_steps": {str(k): v for k, v in self.seed_steps.items()}, "score": self.score if self.score is not None and math.isfinite(self.score) else None,
-                "env_reward_corr": self.env_corr, "tuning": self.tuning,
+                "env_reward_corr": self.env_corr, "tuning": self.tuning.to_dict() if self.tuning else None,
                 "signals": self.signal_kinds}
 
     @classmethod
@@ -129,7 +177,7 @@ class Candidate(HasFailure):
                    score=num(row.get("score")),
                    seed_steps={k: int(v) for k, v in per_seed(row.get("seed_steps")).items() if v is not None},
                    env_corr=num(row.get("env_reward_corr")),
-                   tuning=mapping(row.get("tuning")) or None)
+                   tuning=Tuning.from_dict(row["tuning"]) if mapping(row.get("tuning")) else None)
 
 
-__all__ = ["Candidate", "Status", "place"]
+__all__ = ["Candidate", "Status", "TunedConstant", "Tuning", "place"]

@@ -114,7 +114,7 @@ class Figures:
 def search_steps(candidates: list[Candidate]) -> int:
     """Env steps of the candidates' trainings on all their seeds and of all tuning trials (confirmation aside)."""
     return sum(c.steps for c in candidates) + sum(
-        int(c.tuning.get("steps", 0)) - int(c.tuning.get("steps_in_child", 0)) for c in candidates if c.tuning)
+        c.tuning.steps - c.tuning.steps_in_child for c in candidates if c.tuning)
 
 
 # summary.json's keys in the order they are written (the figures' among them)

@@ -311,8 +311,7 @@ def _tuned(c: CandidateData) -> str:
     t = c.tuning
     if not t:
         return ""
-    gain = t.get("gain")
-    return f" (tuned{'' if gain is None else f', gain {fmt(gain)}'})"
+    return f" (tuned{'' if t.gain is None else f', gain {fmt(t.gain)}'})"
 
 
 def _final_table(run: RunData) -> str:

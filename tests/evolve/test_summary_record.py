@@ -12,7 +12,7 @@ from eureka.analyze import Reflection
 from eureka.analyze.estimate import Estimate, Training, Verdict, estimate, verdict
 from eureka.analyze.hacking import Signal
 from eureka.errors import Failure, RewardSyntaxError, TrainingCrash
-from eureka.evolve.candidate import Candidate, Status, place
+from eureka.evolve.candidate import Candidate, Status, TunedConstant, Tuning, place
 from eureka.evolve.seedstats import FinalEvaluation, SeedStats
 from eureka.evolve.summary import KEYS, Figures, Summary, load_summary
 from eureka.llm.base import Usage
@@ -33,8 +33,8 @@ def candidates() -> list[Candidate]:
                   failure=Failure.of(RewardSyntaxError("invalid syntax", line=3)))
     d = Candidate("iter1_tuned", 1, 2, status=Status.OK, fitness=0.9, parent="iter0_sample0", steps=2048,
                   seed_fitness={0: 0.8, 7919: 1.0}, seed_steps={0: 1024, 7919: 1024}, score=0.85, preference=0.3,
-                  stopped_at=1024, tuning={"constants": [{"name": "scale", "before": 1.0, "after": 2.0}],
-                                           "trials": 4, "steps": 8192, "steps_in_child": 2048, "gain": 0.1})
+                  stopped_at=1024, tuning=Tuning([TunedConstant("K0", "1.0 * x", 1.0, 2.0)], 4, 8192, 2048,
+                                                 [0, 7919], float("-inf"), 0.85, float("inf")))
     return [a, b, c, d]
 
 
