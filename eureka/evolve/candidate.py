@@ -63,6 +63,7 @@ class TunedConstant:
     after: float | None = None
 
     def to_dict(self) -> dict:
+        """Its form in ``Tuning.to_dict``."""
         return {"name": self.name, "where": self.where, "before": self.before, "after": self.after}
 
 

@@ -60,15 +60,18 @@ class SeedStats:
 
     @property
     def seeds(self) -> list[int]:
+        """Every seed, trained or failed."""
         return list(self.per_seed)
 
     @property
     def mean(self) -> float | None:
+        """The mean over the seeds that trained (the recorded mean when there are no per-seed values)."""
         vals = self.values
         return float(np.mean(vals)) if vals else self.recorded_mean
 
     @property
     def std(self) -> float | None:
+        """The population standard deviation over the seeds that trained (or the recorded one)."""
         vals = self.values
         return float(np.std(vals)) if vals else self.recorded_std
 
@@ -81,6 +84,7 @@ class SeedStats:
         return self if per == self.per_seed else SeedStats(per)
 
     def to_dict(self) -> dict:
+        """Its JSON form (``from_dict`` reads it back): seeds, fitness per seed, mean and standard deviation."""
         return {"seeds": list(self.per_seed), "per_seed": {str(s): v for s, v in self.per_seed.items()},
                 "mean": self.mean, "std": self.std}
 
@@ -107,12 +111,14 @@ class FinalEvaluation:
 
     @property
     def human_normalized_score(self) -> float | None:
+        """``(F_best - F_sparse) / |F_env - F_sparse|`` over the final seeds' means (None without baselines)."""
         if self.env_reward is None or self.sparse is None:
             return None
         return human_normalized_score(self.best.mean, self.env_reward.mean, self.sparse.mean)
 
     @property
     def note(self) -> str | None:
+        """A caution when the score's denominator is within the baselines' noise (``denominator_note``)."""
         if self.env_reward is None or self.sparse is None:
             return None
         return denominator_note(self.env_reward, self.sparse)

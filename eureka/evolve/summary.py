@@ -93,22 +93,16 @@ class Figures:
     def from_dict(cls, d: dict, record: Summary) -> Figures:
         """As ``d`` recorded them; a figure it lacks (an older summary) is computed from ``record``."""
         made = cls.of(record) if any(k not in d for k in FIGURE_KEYS) else cls()
-
-        def has(key: str) -> bool:
-            return key in d
-
-        hns = d.get("human_normalized_score")
-        if isinstance(hns, dict):  # an early draft wrote {"value": ..., "note": ...}
-            hns = hns.get("value")
+        chosen = mapping(d.get("chosen_reward"))
         return cls(
-            num(d.get("best_fitness")) if has("best_fitness") else made.best_fitness,
-            seed_list(d.get("search_seeds")) if has("search_seeds") else made.search_seeds,
-            (Estimate.from_dict(d["chosen_reward"], d.get("chosen_reward_detail")) if mapping(d["chosen_reward"])
-             else None) if has("chosen_reward") else made.chosen,
-            Verdict.from_dict(d.get("verdict_vs_env_detail")) if has("verdict_vs_env_detail") else made.verdict,
-            num(hns) if has("human_normalized_score") else made.human_normalized_score,
-            opt_text(d.get("human_normalized_score_note")) if has("human_normalized_score_note") else made.note,
-            int(num(d.get("search_env_steps")) or 0) if has("search_env_steps") else made.search_env_steps)
+            num(d.get("best_fitness")) if "best_fitness" in d else made.best_fitness,
+            seed_list(d.get("search_seeds")) if "search_seeds" in d else made.search_seeds,
+            (Estimate.from_dict(chosen, d.get("chosen_reward_detail")) if chosen else None)
+            if "chosen_reward" in d else made.chosen,
+            Verdict.from_dict(d.get("verdict_vs_env_detail")) if "verdict_vs_env_detail" in d else made.verdict,
+            num(d.get("human_normalized_score")) if "human_normalized_score" in d else made.human_normalized_score,
+            opt_text(d.get("human_normalized_score_note")) if "human_normalized_score_note" in d else made.note,
+            int(num(d.get("search_env_steps")) or 0) if "search_env_steps" in d else made.search_env_steps)
 
 
 def search_steps(candidates: list[Candidate]) -> int:

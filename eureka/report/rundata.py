@@ -115,6 +115,7 @@ class CandidateData(Candidate):
 
     @property
     def component_names(self) -> list[str]:
+        """The reward components its training logged, in order of appearance."""
         names: list[str] = []
         for row in self.metrics:
             for k in (row.get("components") or {}):
@@ -160,18 +161,22 @@ class RunData:
 
     @property
     def fitness_metric(self) -> str:
+        """What the task's fitness measures, in words."""
         return self.summary.fitness_metric if self.summary else ""
 
     @property
     def selection(self) -> str:
+        """How parents were selected (fitness | preference | ...)."""
         return self.summary.selection if self.summary else "fitness"
 
     @property
     def feedback(self) -> str:
+        """Where the feedback came from (fitness | a person | a scripted teacher)."""
         return self.summary.feedback if self.summary else "fitness"
 
     @property
     def message(self) -> str:
+        """Why the run stopped or ended as it did (empty when it says nothing)."""
         return self.summary.message if self.summary else ""
 
     @property
