@@ -10,6 +10,7 @@ import json
 import re
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -64,7 +65,7 @@ def observed(run_dir: Path) -> dict:
 
 
 @pytest.fixture
-def saved_run(tmp_path, monkeypatch) -> Path:
+def saved_run(tmp_path, monkeypatch) -> Iterator[Path]:
     monkeypatch.setenv("TZ", "UTC")  # eureka-show prints the events' local times
     time.tzset()
     yield Path(shutil.copytree(DATA / "saved_run", tmp_path / "run"))
@@ -80,6 +81,26 @@ def test_a_saved_run_shows_the_same_numbers(saved_run):
     assert got["sweep"] == pytest.approx(expected["sweep"])
     for key, value in expected["figures"].items():
         assert got["figures"][key] == (pytest.approx(value) if isinstance(value, float) else value), key
+
+
+
+def test_without_its_summary_the_run_is_read_from_its_events_and_files(saved_run):
+    """A run that has written no summary.json yet: candidates from the event log and their directories, the final
+    re-training and the baselines from their fitness.json files."""
+    (saved_run / "summary.json").unlink()
+    run = load_run(saved_run)
+    assert run.summary is None and run.status == "completed"  # the run_finished event
+    assert [c.id for c in run.candidates] == ["iter0_sample0", "iter0_sample1", "iter1_sample0", "iter1_sample1"]
+    assert all(str(c.status) == "ok" and c.fitness is not None and c.code and c.reflection_text
+               for c in run.candidates)
+    assert run.candidates[2].parent == "iter0_sample1"
+    expected = json.loads((DATA / "saved_run_expected.json").read_text())["figures"]
+    assert run.final.seeds == [1, 2, 3] and run.final.mean == pytest.approx(expected["final"][0])
+    assert run.env_baseline.mean == pytest.approx(expected["env"][0])
+    assert run.human_normalized_score == pytest.approx(expected["hns"])
+    assert run.llm_usage.requests == 0 and run.search_seeds == []
+    page = render_report(run)
+    assert "iter1_sample1" in page and "88.1" in page
 
 
 if __name__ == "__main__":  # python tests/report/test_saved_run.py <run_dir> > expected.json (with the old code)
