@@ -8,7 +8,7 @@ import time
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from eureka.evolve import EurekaLoop
+from eureka.evolve import EurekaLoop, Summary
 from eureka.paths import conf_dir
 
 # ``--tiny``: the smallest run that still goes through every stage (CI runs each benchmark this way, so none
@@ -25,7 +25,7 @@ def config(overrides: list[str], **merge):
     return OmegaConf.merge(cfg, merge) if merge else cfg
 
 
-def run_loop(overrides: list[str], **merge) -> tuple[dict, float, str]:
+def run_loop(overrides: list[str], **merge) -> tuple[Summary, float, str]:
     """Run one search; return (summary, wall seconds, run dir)."""
     run_dir = tempfile.mkdtemp(prefix="eureka-bench-")
     t0 = time.time()

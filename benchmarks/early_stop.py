@@ -31,12 +31,14 @@ def main() -> None:
     rows = []
     for enabled in (False, True):
         summary, wall, run_dir = run_loop(base + [f"loop.early_stop.enabled={str(enabled).lower()}"])
-        fits = [c["fitness"] for it in summary["iterations"] for c in it["candidates"] if c["fitness"] is not None]
-        rows.append((enabled, summary["search_env_steps"], summary["best_fitness"], summary["best_candidate"],
-                     summary["final_eval"]["mean"], wall, len(fits), run_dir))
-        print(f"early_stop={enabled}: search env steps {summary['search_env_steps']:,}, best fitness "
-              f"{summary['best_fitness']:.3f} ({summary['best_candidate']}), re-trained best "
-              f"{summary['final_eval']['mean']:.3f}, wall {wall:.0f} s, run {run_dir}", flush=True)
+        fits = [c.fitness for c in summary.candidates if c.fitness is not None]
+        fig, best = summary.figures(), summary.best
+        final = summary.final.best.mean if summary.final else None
+        rows.append((enabled, fig.search_env_steps, fig.best_fitness, best.id if best else None, final, wall,
+                     len(fits), run_dir))
+        print(f"early_stop={enabled}: search env steps {fig.search_env_steps:,}, best fitness "
+              f"{fig.best_fitness:.3f} ({best.id if best else None}), re-trained best "
+              f"{final:.3f}, wall {wall:.0f} s, run {run_dir}", flush=True)
     (_, full_steps, full_best, *_), (_, es_steps, es_best, *_) = rows
     print(f"\n{args.task}: {args.iterations} iterations x {args.samples} samples, {args.steps:,} steps per candidate")
     print(f"  env steps: full {full_steps:,}  successive halving {es_steps:,}  -> "

@@ -15,16 +15,18 @@ upper bound of what the separation adds.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from eureka.evolve.summary import load_summary
 from eureka.llm.offline import CodeWriter, seed_genome
 from eureka.paths import conf_dir
+from eureka.store import read_jsonl
 from eureka.tasks import make
 from eureka.train import LocalExecutor, TrainSpec
+from eureka.train.result import TrainResult
 
 
 def default_spec(task_name: str, tmp: Path, steps: int | None) -> TrainSpec:
@@ -71,10 +73,13 @@ def in_process_eval(spec: TrainSpec) -> float:
 
 
 def from_run(run: Path) -> None:
-    rows = [json.loads(x) for x in (run / "trainings.jsonl").read_text().splitlines() if x.strip()]
-    wall = json.loads((run / "summary.json").read_text()).get("wall_time_s") or 0.0
-    ev = sum(float(r.get("eval_time_s") or 0.0) for r in rows)
-    jobs = sum(float(r.get("wall_time_s") or 0.0) for r in rows)
+    # trainings.jsonl: {"key", "result"} rows (eureka.train.recording), each result read into its TrainResult
+    rows = [TrainResult.from_dict(r["result"] if isinstance(r.get("result"), dict) else r)
+            for r in read_jsonl(run / "trainings.jsonl")]
+    summary = load_summary(run)
+    wall = summary.wall_time_s if summary is not None else 0.0
+    ev = sum(r.eval_time_s for r in rows)
+    jobs = sum(r.wall_time_s for r in rows)
     print(f"run {run}: {len(rows)} trainings, evaluator {ev:.1f} s of {jobs:.1f} s of training jobs "
           f"({100 * ev / max(jobs, 1e-9):.1f}%); run wall time {wall:.1f} s")
 

@@ -54,11 +54,10 @@ def main() -> None:
         for label, overrides in settings:
             summary, wall, run_dir = run_loop(overrides)
             hits, total = agreement(run_dir)
-            row = (task, label, hits, total, summary["best_fitness"], summary["final_eval"]["mean"], wall)
-            results.append(row)
+            best, final = summary.figures().best_fitness, summary.final.best.mean if summary.final else None
+            results.append((task, label, hits, total, best, final, wall))
             print(f"{task:9s} {label:20s} preference-best == fitness-best in {hits}/{total} iterations; "
-                  f"selected fitness {summary['best_fitness']:.3f}; re-trained {summary['final_eval']['mean']:.3f}; "
-                  f"{wall:.0f} s", flush=True)
+                  f"selected fitness {best:.3f}; re-trained {final:.3f}; {wall:.0f} s", flush=True)
     print("\ntask      selection             agree   selected  re-trained")
     for task, label, hits, total, best, final, _ in results:
         print(f"{task:9s} {label:20s} {hits}/{total}     {best:8.3f}  {final:8.3f}")

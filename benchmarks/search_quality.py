@@ -53,7 +53,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from eureka.analyze.stats import bootstrap_ci, iqm, probability_of_improvement  # noqa: E402
-from eureka.report.rundata import RunData, SeedStats, load_run  # noqa: E402
+from eureka.evolve.seedstats import SeedStats  # noqa: E402
+from eureka.report.rundata import RunData, load_run  # noqa: E402
 
 CLASSIC = ["cartpole", "pendulum", "mountain_car", "acrobot"]
 ALL = [*CLASSIC, "hopper", "half_cheetah", "reacher"]
@@ -84,6 +85,11 @@ ZOO = {
 }
 
 
+def over(values: list[float | None]) -> SeedStats:
+    """Values (None: missing) as one record with their mean and standard deviation."""
+    return SeedStats(dict(enumerate(values)))
+
+
 @dataclass
 class Row:
     """One task's figures over its search seeds."""
@@ -99,25 +105,21 @@ class Row:
     @property
     def final(self) -> SeedStats:
         """Mean +- std over search seeds of each run's final re-training mean (the method's spread)."""
-        return SeedStats({str(r.search_seed): r.final.mean for r in self.done}).filled()
+        return over([r.final.mean for r in self.done])
 
     def pooled(self, attr: str) -> SeedStats:
         """A baseline over every final seed of every run (baselines do not depend on the search)."""
-        per = {}
-        for r in self.runs:
-            for s, v in getattr(r, attr).per_seed.items():
-                per[f"{r.search_seed}/{s}"] = v
-        return SeedStats(per).filled()
+        return over([v for r in self.runs for v in getattr(r, attr).per_seed.values()])
 
     @property
     def search_best(self) -> SeedStats:
         """What each run reports for its best (held-out search seeds once confirmed), over runs."""
-        return SeedStats({str(r.search_seed): r.best_search_fitness for r in self.runs}).filled()
+        return over([r.best_search_fitness for r in self.runs])
 
     @property
     def search_selection(self) -> SeedStats:
         """Each run's best on the search seeds that chose it (optimistic), over runs."""
-        return SeedStats({str(r.search_seed): r.best_selection_fitness for r in self.runs}).filled()
+        return over([r.best_selection_fitness for r in self.runs])
 
     @property
     def hns(self) -> float | None:
@@ -220,12 +222,11 @@ def seeds_table(rows: list[Row]) -> list[str]:
                "fitness | all search seeds | final seeds |", "|---|---|---|---|---|---|---|"]
     for row in rows:
         for r in row.runs:
-            s = r.summary
-            best = s.get("best_search_seeds") or {}
-            out.append(f"| {row.task} | seed {r.search_seed} | {s.get('best_candidate') or '-'} | "
-                       + (", ".join(f"{k}: {_g(v)}" for k, v in best.items()) or "-") + " | "
-                       + (", ".join(f"{k}: {_g(v)}" for k, v in r.confirmed.per_seed.items()) or "-")
-                       + f" | {', '.join(map(str, s.get('search_seeds') or [])) or '-'} | "
+            best = r.summary.best if r.summary is not None else None
+            out.append(f"| {row.task} | seed {r.search_seed} | {best.id if best else '-'} | "
+                       + (", ".join(f"{k}: {_g(v)}" for k, v in (best.seed_fitness if best else {}).items()) or "-")
+                       + " | " + (", ".join(f"{k}: {_g(v)}" for k, v in r.confirmed.per_seed.items()) or "-")
+                       + f" | {', '.join(map(str, r.search_seeds)) or '-'} | "
                        f"{', '.join(r.final_seeds) or '-'} |")
     return out
 
@@ -276,6 +277,16 @@ def html_page(rows: list[Row], cmd: str, out_dir: Path) -> str:
     return _page("eureka: search quality", "".join(body))
 
 
+def confirmation_done(run: RunData) -> bool:
+    """The run confirmed its best on held-out search seeds, or was told not to (``loop.confirm.seeds=0``): a run
+    completed before the loop confirmed is resumed, which adds just that."""
+    if run.summary is not None and run.summary.confirmed is not None:
+        return True
+    loop = run.config.get("loop")
+    confirm = loop.get("confirm") if isinstance(loop, dict) else None
+    return isinstance(confirm, dict) and confirm.get("seeds") == 0
+
+
 def final_seeds(seed: int, n: int) -> list[int]:
     """The ``n`` final re-training seeds of the search with ``seed``: ``1000 + 10 * seed + j``, never a search seed."""
     return [1000 + 10 * seed + j for j in range(n)]
@@ -298,7 +309,7 @@ def run_one(task: str, seed: int, run_dir: Path, llm: str, n_eval: int, override
     if summary.exists():
         try:
             run = load_run(run_dir)
-            if run.status == "completed" and "best_confirmed" in run.summary:
+            if run.status == "completed" and confirmation_done(run):
                 return "skipped (completed)"
         except FileNotFoundError:
             pass

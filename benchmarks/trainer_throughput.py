@@ -38,13 +38,13 @@ def spec_for(task: str, backend: str, steps: int, seed: int, extra: list[str]):
 
 def child(task: str, backend: str, steps: int, seed: int, extra: list[str]) -> dict:
     """One training in this process: its env steps and learning time."""
-    from eureka.train.runner import run_training_raw
+    from eureka.train import run_training
 
     spec = spec_for(task, backend, steps, seed, extra)
-    result = run_training_raw(spec)
-    if result["status"] != "ok":
-        raise SystemExit(f"{task}/{backend} failed: {result['message']}")
-    return {"steps": result["steps"], "learn_s": result["learn_time_s"],
+    result = run_training(spec)
+    if not result.ok:
+        raise SystemExit(f"{task}/{backend} failed: {result.message}")
+    return {"steps": result.steps, "learn_s": result.learn_time_s,
             "envs": spec.num_envs if backend == "vector" else spec.n_envs}
 
 

@@ -11,7 +11,6 @@ measured on its own seeds, and the fitness of both on the fresh seeds (mean ± s
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -23,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from eureka.evolve import EurekaLoop  # noqa: E402
+from eureka.evolve.summary import load_summary  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,33 +43,34 @@ def main(argv: list[str] | None = None) -> int:
         p.error("give a run directory (or --tiny)")
     run = Path(args.run_dir)
     seeds = [int(s) for s in args.seeds.split(",")]
-    summary = json.loads((run / "summary.json").read_text())
+    summary = load_summary(run)
+    if summary is None:
+        p.error(f"{run}: no summary.json")
     cfg = OmegaConf.load(run / "config.yaml")
-    rows = {r["id"]: r for it in summary["iterations"] for r in it["candidates"]}
-    tuned = [r for r in rows.values() if r.get("tuning")]
+    tuned = [c for c in summary.candidates if c.tuning]
     if not tuned:
         print(f"{run}: no tuned candidate (loop.tuning.enabled=true?)")
         return 1
-    used = set(summary.get("search_seeds") or []) | set(summary["final_eval"].get("seeds") or [])
+    used = set(summary.figures().search_seeds) | set(summary.final_seeds)
     if used & set(seeds):
         print(f"--seeds {seeds} overlap the run's search or final seeds {sorted(used)}")
         return 2
     out = Path(tempfile.mkdtemp(prefix="eureka-tuning-gain-"))
     loop = EurekaLoop(cfg, out, session=None)
     for child in tuned:
-        parent = child["parent"]
+        parent = str(child.parent)
         specs = []
-        for who in (parent, child["id"]):
+        for who in (parent, child.id):
             path = str(run / "candidates" / who / "reward.py")
             specs += [loop.spec(f"{who}_fresh{s}", "candidate", s, path, out / who / f"seed{s}") for s in seeds]
         results = {r.job_id: r.fitness for r in loop.executor.run(specs)}
         before = [results[f"{parent}_fresh{s}"] for s in seeds]
-        after = [results[f"{child['id']}_fresh{s}"] for s in seeds]
-        t = child["tuning"]
-        print(f"\n{child['id']} (tuned from {parent}; {t['trials']} trials, {t['steps']:,} env steps, search seeds "
-              f"{t['seeds']}; gain there {t['gain']:+.4g} on the racing statistic)")
-        for c in t["constants"]:
-            print(f"  {c['name']:32s} {c['before']:10.4g} -> {c['after']:.4g}")
+        after = [results[f"{child.id}_fresh{s}"] for s in seeds]
+        t = child.tuning
+        print(f"\n{child.id} (tuned from {parent}; {t.trials} trials, {t.steps:,} env steps, search seeds "
+              f"{t.seeds}; gain there {t.gain:+.4g} on the racing statistic)")
+        for c in t.constants:
+            print(f"  {c.name:32s} {c.before:10.4g} -> {c.after:.4g}")
         ok = [(b, a) for b, a in zip(before, after, strict=True) if a is not None and b is not None]
         diff = [a - b for b, a in ok]
         print(f"  fresh seeds {seeds}: parent {_pm(before)}, tuned {_pm(after)}; paired gain "

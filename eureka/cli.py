@@ -275,10 +275,11 @@ def _app(cfg) -> None:
         with RichReporter(console) as reporter:
             loop = EurekaLoop(cfg, run_dir, reporter, checked=checked)
             try:
-                summary = loop.run().to_dict()
+                summary = loop.run()
             finally:
                 loop.executor.shutdown()
-        best_code = Path(summary["best_reward_path"]).read_text() if summary["best_reward_path"] else None
+        best = summary.best
+        best_code = Path(best.reward_path).read_text() if best is not None and best.reward_path else None
         print_summary(summary, console, run_dir, best_code)
     except EurekaError as exc:
         console.print(f"[red]eureka: error:[/] {exc}", soft_wrap=True)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from eureka.analyze.stats import probability_of_improvement
+from eureka.fields import integer, items, mapping, num, text
 
 REPS = 2000  # bootstrap resamples
 
@@ -41,6 +42,15 @@ class Training:
 
     def to_dict(self) -> dict:
         return {"seed": self.seed, "role": self.role, "fitness": self.fitness}
+
+    @classmethod
+    def from_dict(cls, d: object) -> Training | None:
+        """From ``to_dict``'s form; None when it names no seed or no known role."""
+        row = mapping(d)
+        seed, role = integer(row.get("seed")), row.get("role")
+        if seed is None or role not in ROLES:
+            return None
+        return cls(seed, str(role), num(row.get("fitness")))
 
 
 def _interval(stats: np.ndarray) -> tuple[float, float]:
@@ -134,6 +144,19 @@ class Estimate:
         """``summary.json`` ``chosen_reward_detail``: how the interval was made, the outcome in words, the split."""
         return {"method": CI_METHOD, "outcome": self.words, "bimodal": self.bimodal, "by_role": self.by_role()}
 
+    @classmethod
+    def from_dict(cls, chosen: object, detail: object = None) -> Estimate:
+        """From ``to_dict`` and ``detail`` (``chosen_reward`` and ``chosen_reward_detail``) as recorded; where the
+        detail is missing (an older summary) the words and the split are made again from the trainings."""
+        d, det = mapping(chosen), mapping(detail)
+        ts = [t for t in (Training.from_dict(r) for r in items(d.get("values"))) if t is not None]
+        ci = items(d.get("ci"))
+        lo, hi = (num(ci[0]) if ci else None), (num(ci[1]) if len(ci) > 1 else None)
+        if "outcome" not in det:
+            again = estimate(ts)
+            return cls(ts, num(d.get("mean")), (lo, hi), again.words, again.bimodal)
+        return cls(ts, num(d.get("mean")), (lo, hi), text(det.get("outcome")), det.get("bimodal") is True)
+
 
 def estimate(trainings: Sequence[Training], seed: int = 0) -> Estimate:
     """Pool every training of the chosen reward into one mean with a bootstrap interval (see the module)."""
@@ -161,8 +184,19 @@ class Verdict:
     why: str = ""
 
     def to_dict(self) -> dict:
+        """``summary.json`` ``verdict_vs_env_detail`` (the word alone is ``verdict_vs_env``)."""
         return {"p_improvement": self.p, "ci": list(self.ci), "verdict": self.verdict, "n_chosen": self.n_chosen,
                 "n_env": self.n_env, "method": POI_METHOD, "why": self.why}
+
+    @classmethod
+    def from_dict(cls, d: object) -> Verdict:
+        """From ``to_dict``'s form (missing keys: no verdict)."""
+        v = mapping(d)
+        ci = items(v.get("ci"))
+        word = v.get("verdict")
+        return cls(num(v.get("p_improvement")), (num(ci[0]) if ci else None, num(ci[1]) if len(ci) > 1 else None),
+                   word if isinstance(word, str) and word else None, integer(v.get("n_chosen")) or 0,
+                   integer(v.get("n_env")) or 0, text(v.get("why")))
 
     def line(self) -> str:
         """One line for the terminal and the page."""

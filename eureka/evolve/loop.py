@@ -402,7 +402,7 @@ class EurekaLoop:
         s = self.summary
         s.best, s.candidates = self.best, self.candidates
         s.population = [c.id for c in self.population.all()]
-        s.llm_usage = self.designer.usage.to_dict()
+        s.llm_usage = self.designer.usage
         s.walls = self.walls
         s.jails = self.jails
         s.wall_time_s = self.wall_before + time.time() - self.t0

@@ -28,7 +28,7 @@ import numpy as np
 
 from eureka.analyze import analyze
 from eureka.config import TuningConfig
-from eureka.evolve.candidate import Candidate, Status
+from eureka.evolve.candidate import Candidate, Status, TunedConstant, Tuning
 
 if TYPE_CHECKING:  # only for annotations: the operator gets its collaborators from the loop
     from eureka.evolve.trainings import Trainings
@@ -238,22 +238,20 @@ class Tuner:
         return max(ok, key=lambda t: t.score) if ok else None
 
 
-def describe(params: list[Lifted], after: list[float]) -> list[dict]:
+def describe(params: list[Lifted], after: list[float]) -> list[TunedConstant]:
     """Constants before and after, for the summary, the report and the next prompt."""
-    return [{"name": p.name, "where": p.where, "before": p.value, "after": round(v, 6)}
-            for p, v in zip(params, after, strict=True)]
+    return [TunedConstant(p.name, p.where, p.value, round(v, 6)) for p, v in zip(params, after, strict=True)]
 
 
-def tuning_note(cand_id: str, parent_id: str, info: dict) -> str:
+def tuning_note(cand_id: str, parent_id: str, info: Tuning) -> str:
     """The text the next prompt shows: what was tuned and how much it gained."""
     from eureka.prompts import render
 
-    changes = "\n".join(f"- {c['name']} (in '{c['where']}'): {c['before']:.4g} -> {c['after']:.4g}"
-                        for c in info["constants"])
-    gain = info.get("gain")
-    return render("tuning", id=cand_id, parent=parent_id, trials=str(info["trials"]), steps=f"{info['steps']:,}",
-                  seeds=", ".join(str(s) for s in info["seeds"]), changes=changes,
-                  before=f"{info['before']:.4g}", after=f"{info['after']:.4g}",
+    changes = "\n".join(f"- {c.name} (in '{c.where}'): {c.before:.4g} -> {c.after:.4g}" for c in info.constants)
+    gain = info.gain
+    return render("tuning", id=cand_id, parent=parent_id, trials=str(info.trials), steps=f"{info.steps:,}",
+                  seeds=", ".join(str(s) for s in info.seeds), changes=changes,
+                  before=f"{info.before:.4g}", after=f"{info.after:.4g}",
                   gain="n/a" if gain is None else f"{gain:+.4g}")
 
 
@@ -316,14 +314,13 @@ def tune_constants(best: Candidate, it: int, cfg: Any, check_code: Callable[[str
     child.reflection = analyze(rs[0].snapshots, rs[0].fitness, fitness_description, env_corr=rs[0].env_corr)
     before = statistic([best.seed_fitness.get(s) for s in seeds])
     after = statistic(list(child.seed_fitness.values()))
-    child.tuning = {"constants": describe(lifted.params, top.values), "trials": len(tuner.trials),
-                    "steps": spent, "steps_in_child": counted, "seeds": seeds, "before": before, "after": after,
-                    "gain": after - before}
+    child.tuning = Tuning(describe(lifted.params, top.values), len(tuner.trials), spent, counted, seeds, before,
+                          after, after - before)
     child.response = (f"The constants of {best.id} tuned by CMA-ES ({len(tuner.trials)} trials).\n\n"
                       f"```python\n{child.code}```\n")
     store.write_text(d / "response.txt", child.response)
     store.write_text(d / "reflection.txt", child.reflection.text)
-    store.event("tuned", id=child.id, parent=best.id, **child.tuning)
+    store.event("tuned", id=child.id, parent=best.id, **child.tuning.to_dict())
     return child
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from eureka.analyze import Reflection
+from eureka.fields import items, mapping, num
 from eureka.tasks import Task
 
 
@@ -80,6 +81,15 @@ class Usage:
                 "completion_tokens": self.completion_tokens, "total_tokens": self.total_tokens,
                 "usd": round(self.usd, 6), "per_iteration": self.per_iteration(), "per_request": self.per_request,
                 **({"unasked": self.unasked} if self.unasked else {})}
+
+    @classmethod
+    def from_dict(cls, d: object) -> Usage:
+        """From ``to_dict``'s form (``summary.json``'s ``llm_usage``): the totals and the rows per iteration
+        follow from the rest."""
+        u = mapping(d)
+        return cls(int(num(u.get("requests")) or 0), int(num(u.get("prompt_tokens")) or 0),
+                   int(num(u.get("completion_tokens")) or 0), num(u.get("usd")) or 0.0,
+                   [r for r in items(u.get("per_request")) if isinstance(r, dict)], mapping(u.get("unasked")))
 
 
 class Designer:

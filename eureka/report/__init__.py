@@ -15,6 +15,7 @@ from rich.text import Text
 
 from eureka.evolve.candidate import Candidate
 from eureka.evolve.loop import Reporter
+from eureka.evolve.summary import Summary
 from eureka.train.result import TrainResult
 
 
@@ -143,39 +144,46 @@ def _f(v) -> str:
     return "-" if v is None else f"{v:.3f}"
 
 
-def print_summary(summary: dict, console: Console, run_dir: str, best_code: str | None = None) -> None:
-    """The final table of candidates, the best reward and the scores."""
-    table = Table(title=f"eureka: {summary['task']} ({summary['llm']})")
+def _record(summary: Summary | dict) -> Summary:
+    """The run's typed record (``summary.json``'s dict is read into it)."""
+    return summary if isinstance(summary, Summary) else Summary.from_dict(summary)
+
+
+def print_summary(summary: Summary | dict, console: Console, run_dir: str, best_code: str | None = None) -> None:
+    """The final table of candidates, the best reward and the scores (``summary``: the run's record, or
+    ``summary.json`` as a dict)."""
+    s = _record(summary)
+    best_id = s.best.id if s.best is not None else None
+    table = Table(title=f"eureka: {s.task} ({s.llm})")
     for col in ("candidate", "parent", "status", "error", "fitness (search seeds)", "preference"):
         table.add_column(col)
-    population = set(summary.get("population", []))
-    for it in summary.get("iterations", []):
-        for c in it["candidates"]:
-            style = "bold green" if c["id"] == summary.get("best_candidate") else None
-            mark = " *" if c["id"] in population else ""
-            table.add_row(c["id"] + mark, c.get("parent") or "", c["status"], c.get("error_class") or "",
-                          _f(c.get("fitness")), _f(c.get("preference")), style=style)
+    population = set(s.population)
+    for c in sorted(s.candidates, key=lambda c: c.iteration):  # by iteration, as summary.json lists them
+        style = "bold green" if c.id == best_id else None
+        mark = " *" if c.id in population else ""
+        table.add_row(c.id + mark, c.parent or "", str(c.status), c.error_class or "", _f(c.fitness),
+                      _f(c.preference), style=style)
     console.print(table)
     if population:
-        console.print(f"* = in the final population (selection: {summary.get('selection', 'fitness')})")
+        console.print(f"* = in the final population (selection: {s.selection})")
     if best_code:
-        console.print(f"Best reward ({summary.get('best_candidate')}; its fitness on every training: Result below):")
+        console.print(f"Best reward ({best_id}; its fitness on every training: Result below):")
         if console.is_terminal:
             console.print(Syntax(best_code, "python", line_numbers=False, word_wrap=True))
         else:  # a file or a pipe: the code as it is, no wrapping, no padding
             console.print(Text(best_code.rstrip("\n")), soft_wrap=True)
-    for line in result_lines(summary):
+    for line in result_lines(s):
         console.print(line, soft_wrap=True, highlight=False)
-    if summary.get("message"):
-        console.print(summary["message"])
-    usage = summary.get("llm_usage", {})
-    tokens = usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0)
+    if s.message:
+        console.print(s.message)
+    usage = s.llm_usage
     line = ""  # a designer that uses no tokens (offline, replay) gets no token line
-    if tokens:
-        cost = f", ${usage['usd']:.4f}" if usage.get("usd") else ""
-        line = (f"LLM: {usage.get('requests', 0)} requests, {usage.get('prompt_tokens', 0)} prompt + "
-                f"{usage.get('completion_tokens', 0)} completion tokens{cost}. ")
-    console.print(f"{line}Wall time {summary['wall_time_s']:.0f} s.", soft_wrap=True)
+    if usage.total_tokens:
+        cost = f", ${usage.usd:.4f}" if usage.usd else ""
+        line = (f"LLM: {usage.requests} requests, {usage.prompt_tokens} prompt + "
+                f"{usage.completion_tokens} completion tokens{cost}. ")
+    # the wall time as summary.json holds it (to 0.01 s)
+    console.print(f"{line}Wall time {round(s.wall_time_s, 2):.0f} s.", soft_wrap=True)
     console.print(f"Run directory: {run_dir}", soft_wrap=True)
 
 
@@ -191,79 +199,49 @@ ROLE_WORDS = {"selection": "search seeds that selected it (optimistic: they chos
               "held_out": "held-out search seeds", "final": "final seeds"}
 
 
-def chosen_from_parts(summary: dict) -> dict:
-    """``chosen_reward`` for a summary written before it existed: from the selection seeds, the held-out
-    seeds and the final seeds it records."""
-    from eureka.analyze.estimate import Training, estimate
-
-    def seeds(d: object) -> list[tuple[int, float | None]]:
-        out = []
-        for k, v in (d.items() if isinstance(d, dict) else []):
-            try:
-                out.append((int(k), float(v) if isinstance(v, (int, float)) else None))
-            except ValueError:
-                continue
-        return out
-
-    conf = summary.get("best_confirmed") or {}
-    held = conf.get("per_seed") or dict(zip(conf.get("seeds") or [], conf.get("values") or [], strict=False))
-    if not held and conf.get("mean") is not None:
-        held = {str(s): None for s in conf.get("seeds") or []}
-    ts = ([Training(s, "selection", v) for s, v in seeds(summary.get("best_search_seeds"))]
-          + [Training(s, "held_out", v) for s, v in seeds(held)]
-          + [Training(s, "final", v) for s, v in seeds((summary.get("final_eval") or {}).get("per_seed"))])
-    return estimate(ts).to_dict() if ts else {}
-
-
-def result_lines(summary: dict) -> list[str]:
+def result_lines(summary: Summary | dict) -> list[str]:
     """The result as the terminal shows it: the chosen reward's one estimate over all its trainings (each
-    role's mean beside it), every baseline with its spread, and the verdict against the env reward."""
-    from eureka.analyze.estimate import Training, estimate
-
+    role's mean beside it), every baseline with its spread, and the verdict against the env reward
+    (``summary``: the run's record, or ``summary.json`` as a dict)."""
+    s = _record(summary)
+    fig = s.figures()
+    est, final = fig.chosen, s.final
     lines: list[str] = []
-    chosen = summary.get("chosen_reward") or chosen_from_parts(summary)
-    values = [v for v in chosen.get("values") or [] if isinstance(v, dict)]
-    est = estimate([Training(int(v.get("seed") or 0), str(v.get("role")), v.get("fitness")) for v in values
-                      if isinstance(v.get("fitness"), (int, float)) or v.get("fitness") is None])
-    if chosen.get("mean") is not None:
-        lo, hi = (chosen.get("ci") or [None, None])[:2]
+    if est is not None and est.mean is not None:
+        lo, hi = est.ci
         ci = f" [{_f(lo)}, {_f(hi)}]" if lo is not None and hi is not None else ""
-        lines.append(f"[bold]Result: chosen reward {summary.get('best_candidate')}: {_f(chosen['mean'])}{ci}[/] "
-                     f"(mean of all {chosen.get('n_trainings')} trainings, 95% bootstrap interval of the mean)")
+        lines.append(f"[bold]Result: chosen reward {s.best.id if s.best else None}: {_f(est.mean)}{ci}[/] "
+                     f"(mean of all {est.n_trainings} trainings, 95% bootstrap interval of the mean)")
         roles = []
         for role, words in ROLE_WORDS.items():
-            mine = [v for v in values if v.get("role") == role]
-            vals = [float(v["fitness"]) for v in mine if v.get("fitness") is not None]
+            mine = [t for t in est.trainings if t.role == role]
             if mine:
-                roles.append(f"{words} {', '.join(str(v.get('seed')) for v in mine)}: {_pm(vals)}")
+                vals = [t.fitness for t in mine if t.fitness is not None]
+                roles.append(f"{words} {', '.join(str(t.seed) for t in mine)}: {_pm(vals)}")
         lines.append("  by role: " + "; ".join(roles))
         if est.words:
             lines.append(f"  outcome: {est.words}" + (" (bimodal: read the mean with care)" if est.bimodal else ""))
-    elif (fe := summary.get("final_eval") or {}).get("mean") is not None:  # a summary from before chosen_reward
-        lines.append(f"[bold]Result: final re-training {_f(fe['mean'])} +- {_f(fe.get('std'))}[/] (mean +- std "
-                     f"over seeds {', '.join(str(s) for s in fe.get('seeds') or list(fe.get('per_seed') or {}))})")
-    bl = summary.get("baselines") or {}
+    elif final is not None and final.best.mean is not None:  # a summary from before chosen_reward
+        seeds = s.final_seeds or final.best.seeds
+        lines.append(f"[bold]Result: final re-training {_f(final.best.mean)} +- {_f(final.best.std)}[/] (mean +- std "
+                     f"over seeds {', '.join(str(x) for x in seeds)})")
     base = []
-    for key, name in (("env_reward", "env reward"), ("sparse", "sparse fitness")):
-        st = bl.get(key) or {}
-        per = [float(v) for v in (st.get("per_seed") or {}).values() if v is not None]
-        if per:
-            base.append(f"{name} {_pm(per)} (seeds {', '.join(map(str, st.get('seeds') or []))})")
+    for st, name in ((final.env_reward, "env reward"), (final.sparse, "sparse fitness")) if final else ():
+        if st is not None and st.values:
+            base.append(f"{name} {_pm(st.values)} (seeds {', '.join(map(str, st.seeds))})")
     if base:
-        hns = summary.get("human_normalized_score")
-        hns = hns.get("value") if isinstance(hns, dict) else hns
-        lines.append(f"Baselines (mean +- std over seeds): {'; '.join(base)}; human-normalized score {_f(hns)}")
-    vs = summary.get("verdict_vs_env_detail") or {}
-    if summary.get("verdict_vs_env"):
-        lo, hi = (vs.get("ci") or [None, None])[:2]
-        lines.append(f"[bold]Verdict against the env reward: {str(summary['verdict_vs_env']).upper()}[/] "
-                     f"(P(chosen > env reward) = {_f(vs.get('p_improvement'))} [{_f(lo)}, {_f(hi)}] over "
-                     f"{vs.get('n_chosen')} x {vs.get('n_env')} final trainings; {vs.get('why')})")
-    elif chosen.get("mean") is not None and vs.get("why"):
-        lines.append(f"No verdict against the env reward: {vs['why']}")
-    note = summary.get("human_normalized_score_note") or summary.get("hns_note")
-    if note:
-        lines.append(f"[yellow]note:[/] {note}")
+        lines.append(f"Baselines (mean +- std over seeds): {'; '.join(base)}; human-normalized score "
+                     f"{_f(fig.human_normalized_score)}")
+    vs = fig.verdict
+    if vs.verdict:
+        lo, hi = vs.ci
+        lines.append(f"[bold]Verdict against the env reward: {vs.verdict.upper()}[/] "
+                     f"(P(chosen > env reward) = {_f(vs.p)} [{_f(lo)}, {_f(hi)}] over "
+                     f"{vs.n_chosen} x {vs.n_env} final trainings; {vs.why})")
+    elif est is not None and est.mean is not None and vs.why:
+        lines.append(f"No verdict against the env reward: {vs.why}")
+    if fig.note:
+        lines.append(f"[yellow]note:[/] {fig.note}")
     return lines
 
 

@@ -15,8 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import cast
 
+from eureka.evolve.seedstats import SeedStats
 from eureka.report import plots
-from eureka.report.rundata import CandidateData, RunData, SeedStats, _text, ago, fmt, load_run
+from eureka.report.rundata import CandidateData, RunData, _text, ago, fmt, load_run
 from eureka.store.safe import read_bytes
 
 VIDEO_EMBED_LIMIT = 8 * 1024 * 1024  # bytes per video; larger ones are linked, not embedded
@@ -169,7 +170,7 @@ def _headline(run: RunData) -> str:
     n_ok = len([c for c in run.candidates if c.fitness is not None])
     if fe.mean is not None:
         head = _card("final re-training", e(pm(fe)),
-                     e(f"mean ± std over {len(fe.values)} final seed(s): {', '.join(fe.seeds)}"))
+                     e(f"mean ± std over {len(fe.values)} final seed(s): {', '.join(map(str, fe.seeds))}"))
     elif run.finished:
         head = _card("final re-training", "-", "not run (see status)")
     else:
@@ -177,19 +178,17 @@ def _headline(run: RunData) -> str:
     best = run.best
     search = _card("search fitness of the selected reward", e(fmt(run.best_search_fitness)),
                    e(f"{best.id if best else '-'} (of {n_ok} trained candidates): {run.search_basis}"))
-    env = _card("env reward baseline", e(pm(run.env_baseline)), e(f"seeds {', '.join(run.env_baseline.seeds)}"
-                                                                  if run.env_baseline.seeds else ""))
-    sparse = _card("sparse fitness baseline", e(pm(run.sparse_baseline)),
-                   e(f"seeds {', '.join(run.sparse_baseline.seeds)}" if run.sparse_baseline.seeds else ""))
+    env = _card("env reward baseline", e(pm(run.env_baseline)), e(_seed_list(run.env_baseline)))
+    sparse = _card("sparse fitness baseline", e(pm(run.sparse_baseline)), e(_seed_list(run.sparse_baseline)))
     hns = _card("human-normalized score", e(fmt(run.human_normalized_score)),
                 "(final − sparse) / |env − sparse|")
     out = _chosen_section(run) + f'<div class="cards">{head}{search}{env}{sparse}{hns}</div>'
     if run.hns_note:
         out += f'<div class="note">Human-normalized score: {e(run.hns_note)}.</div>'
     ss = run.search_seed
-    all_ss = [str(s) for s in run.summary.get("search_seeds") or []]
+    all_ss = [str(s) for s in run.search_seeds]
     if len(all_ss) > 1:
-        best_seeds = run.summary.get("best_search_seeds") or {}
+        best_seeds = best.seed_fitness if best is not None else {}
         conf = run.confirmed
         seed_text = (f"Seeds: the search ran with seeds {', '.join(all_ss)} (racing: the selected reward on "
                      + (", ".join(f"{k}: {fmt(v)}" for k, v in best_seeds.items()) or "-")
@@ -202,10 +201,13 @@ def _headline(run: RunData) -> str:
     if ss is not None and str(ss) in seeds:
         out += (f'<div class="note">Seed {ss} is both the search seed and a final re-training seed: that '
                 f"re-training repeats the selected search run, so it is not an independent sample.</div>")
-    msg = run.summary.get("message")
-    if msg:
-        out += f'<div class="note">{e(msg)}</div>'
+    if run.message:
+        out += f'<div class="note">{e(run.message)}</div>'
     return out
+
+
+def _seed_list(st: SeedStats) -> str:
+    return f"seeds {', '.join(map(str, st.seeds))}" if st.seeds else ""
 
 
 SIGNAL_WORDS = {"early_termination": "early termination", "reward_up_fitness_down": "reward up, fitness down",
@@ -237,7 +239,7 @@ def _chosen_section(run: RunData) -> str:
            _img(plots.trainings_plot(run, est), "every training of the chosen reward")]
     best = run.best
     flags = run.signals_for(best) if best is not None else []
-    recorded = [k for k in (best.signals if best is not None else []) if k not in {f.kind for f in flags}]
+    recorded = [k for k in (best.signal_kinds if best is not None else []) if k not in {f.kind for f in flags}]
     if flags or recorded:
         out.append('<div id="hacking">' + "".join(
             f'<div class="note"><span class="flag">{e(SIGNAL_WORDS.get(f.kind, f.kind))}</span> {e(f.text)}</div>'
@@ -257,7 +259,7 @@ def _flags(run: RunData, c: CandidateData) -> str:
 
 def _candidate_table(run: RunData) -> str:
     best = run.best_id
-    population = set(run.summary.get("population") or [])
+    population = set(run.population)
     cols = [("candidate", ""), ("iter", "num"), ("status", ""), ("error class", ""), ("hacking flags", ""),
             ("fitness", "num"),
             ("score (racing)", "num"), ("per search seed", ""), ("corr. with env reward", "num"),
@@ -277,7 +279,7 @@ def _candidate_table(run: RunData) -> str:
             f'<td><span class="badge {e(c.status)}">{e(c.status)}</span></td><td>{e(c.error_class or "")}</td>'
             f'<td class="flags">{e(_flags(run, c))}</td>'
             f"{num(c.fitness)}{num(c.score)}<td>{e(_seeds(c))}</td>{num(c.env_corr)}"
-            f"<td>{e(c.parent or '')}{e(_tuned(c))}</td>{num(c.island)}{num(c.preference)}{num(c.steps)}"
+            f"<td>{e(c.parent or '')}{e(_tuned(c))}</td>{num(c.island)}{num(c.preference)}{num(c.steps or None)}"
             f'{num(round(c.train_wall_s, 1) if c.train_wall_s is not None else None)}'
             f'{num(c.stopped_at) if halving else ""}<td class="msg">{e((c.message or "")[:400])}</td></tr>')
     final = ", ".join(str(x) for x in run.final_seeds) or "-"
@@ -302,15 +304,14 @@ def _ran(run: RunData) -> str:
 
 def _seeds(c: CandidateData) -> str:
     """``seed: fitness`` of each search seed it was trained on."""
-    return ", ".join(f"{k}: {fmt(v)}" for k, v in c.search_seeds.items())
+    return ", ".join(f"{k}: {fmt(v)}" for k, v in c.seed_fitness.items())
 
 
 def _tuned(c: CandidateData) -> str:
     t = c.tuning
     if not t:
         return ""
-    gain = t.get("gain")
-    return f" (tuned{'' if gain is None else f', gain {fmt(gain)}'})"
+    return f" (tuned{'' if t.gain is None else f', gain {fmt(t.gain)}'})"
 
 
 def _final_table(run: RunData) -> str:
@@ -354,7 +355,7 @@ def _best_section(run: RunData) -> str:
         seen.add(cur.id)
         lineage.append(cur.id)
         cur = next((c for c in run.candidates if c.id == cur.parent), None)
-    basis = (f"mean over its search seeds {', '.join(best.search_seeds)}" if len(best.search_seeds) > 1
+    basis = (f"mean over its search seeds {', '.join(map(str, best.seed_fitness))}" if len(best.seed_fitness) > 1
              else "one search seed")
     fit = (f" (search fitness {fmt(best.fitness)}: {basis}, which selected it, so optimistic; every training "
            "of it is under Result)" if best.fitness is not None else "")
@@ -373,11 +374,12 @@ def _best_section(run: RunData) -> str:
     parts.append("<ul>" + "".join(f"<li>{e(n)}</li>" for n in notes) + "</ul>" if notes
                  else '<p class="muted">none</p>')
     parts.append("</div></div>")
-    if parent is not None and parent.reflection:
+    if parent is not None and parent.reflection_text:
         parts.append(f"<h3>Reflection on its parent {e(parent.id)} (fed to the designer)</h3>"
-                     f'<pre class="wrap">{e(parent.reflection)}</pre>')
-    if best.reflection:
-        parts.append(f'<h3>Reflection on {e(best.id)} after training</h3><pre class="wrap">{e(best.reflection)}</pre>')
+                     f'<pre class="wrap">{e(parent.reflection_text)}</pre>')
+    if best.reflection_text:
+        parts.append(f'<h3>Reflection on {e(best.id)} after training</h3><pre class="wrap">'
+                     f"{e(best.reflection_text)}</pre>")
     parts.append(_prompt_feedback(best))
     raw = best.dir / "response.txt" if best.dir is not None else None
     text = _text(raw) if raw is not None else None
@@ -391,11 +393,12 @@ def _best_section(run: RunData) -> str:
 def _usage(run: RunData) -> str:
     usage = run.llm_usage
     rows = [("designer", f"{run.llm} ({run.model})" if run.model else run.llm)]
-    for k, v in usage.items():
-        rows.append((f"llm {k.replace('_', ' ')}", fmt(v) if not isinstance(v, float) else f"{v:.4g}"))
-    cost = next((usage[k] for k in ("cost_usd", "cost", "usd") if usage.get(k) is not None), None)
-    if cost is None:
-        rows.append(("llm cost", "not recorded" if run.llm != "offline" else "0 (offline designer)"))
+    if run.summary is not None:  # every field of the usage record, as summary.json holds it
+        rows += [(f"llm {k.replace('_', ' ')}", fmt(v) if not isinstance(v, float) else f"{v:.4g}")
+                 for k, v in usage.to_dict().items()]
+    else:  # no summary yet: the tokens of the designed events, the cost unknown
+        rows += [("llm prompt tokens", fmt(usage.prompt_tokens)), ("llm completion tokens", fmt(usage.completion_tokens)),
+                 ("llm cost", "not recorded" if run.llm != "offline" else "0 (offline designer)")]
     rows += [("wall time", f"{run.wall_time_s:.0f} s" if run.wall_time_s is not None else "-"),
              ("search env steps", f"{run.env_steps:,}" if run.env_steps else "-"),
              ("all env steps (with final + baselines)", f"{run.total_env_steps:,}" if run.total_env_steps else "-"),
@@ -496,9 +499,9 @@ def render_report(run: RunData) -> str:
     live = "" if run.finished else f" · last activity {e(ago(run.last_activity))} (re-run eureka-report to refresh)"
     now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     header = (f"<header><h1>eureka: {e(run.task)} <span class=\"badge {e(status)}\">{e(status)}</span></h1>"
-              f'<div class="muted">{e(run.summary.get("fitness_metric") or "")} · designer {e(run.llm)}'
-              f'{" (" + e(run.model) + ")" if run.model else ""} · selection {e(run.summary.get("selection") or "fitness")}'
-              f' · feedback {e(run.summary.get("feedback") or "fitness")} · {e(run.path)} · generated {now}{live}</div>'
+              f'<div class="muted">{e(run.fitness_metric)} · designer {e(run.llm)}'
+              f'{" (" + e(run.model) + ")" if run.model else ""} · selection {e(run.selection or "fitness")}'
+              f' · feedback {e(run.feedback or "fitness")} · {e(run.path)} · generated {now}{live}</div>'
               f"</header>")
     top = sorted([c for c in run.candidates if c.fitness is not None and c.metrics], key=lambda c: -cast(float, c.fitness))
     comp_uri = plots.components_plot(top[:TOP_COMPONENTS])
@@ -542,16 +545,15 @@ def _comparison_table(runs: list[RunData], out_dir: Path) -> str:
     for r in runs:
         rep = r.path / "report.html"
         name = (f'<a href="{e(os.path.relpath(rep, out_dir))}">{e(r.name)}</a>' if rep.exists() else e(r.name))
-        u = r.llm_usage
-        tokens = (u.get("prompt_tokens") or 0) + (u.get("completion_tokens") or 0)
+        tokens = r.llm_usage.prompt_tokens + r.llm_usage.completion_tokens
         note = f' title="{e(r.hns_note)}"' if r.hns_note else ""
         reused = (' <span title="a final seed equals the search seed: that re-training repeats the selected '
-                  'search run">⚑</span>' if r.search_seed is not None and str(r.search_seed) in r.final.seeds else "")
+                  'search run">⚑</span>' if r.search_seed is not None and r.search_seed in r.final.seeds else "")
         rows.append(
             f"<tr><td>{name}</td><td>{e(r.task)}</td><td>{e(r.llm)}</td><td class=\"num\">{e(fmt(r.search_seed))}</td>"
             f'<td><span class="badge {e(r.status)}">{e(r.status)}</span></td>'
             f'<td class="num" data-v="{e(r.final.mean if r.final.mean is not None else "")}">{e(pm(r.final))}</td>'
-            f"<td>{e(', '.join(r.final.seeds))}{reused}</td>"
+            f"<td>{e(', '.join(map(str, r.final.seeds)))}{reused}</td>"
             f'<td class="num">{e(_estimate_text(r))}</td><td title="{e(r.verdict.why)}">{e(r.verdict.verdict or "-")}</td>'
             f"<td class=\"num\">{e(fmt(r.best_search_fitness))}</td>"
             f'<td class="num" data-v="{e(r.env_baseline.mean if r.env_baseline.mean is not None else "")}">'
@@ -569,9 +571,8 @@ def _comparison_table(runs: list[RunData], out_dir: Path) -> str:
     if any(len(g) > 1 for g in groups.values()):
         arows = ""
         for (task, llm), g in groups.items():
-            finals = SeedStats({r.name: r.final.mean for r in g}).filled()
-            envs = SeedStats({r.name: r.env_baseline.mean for r in g}).filled()
-            sparse = SeedStats({r.name: r.sparse_baseline.mean for r in g}).filled()
+            finals, envs, sparse = (SeedStats(dict(enumerate(getattr(r, a).mean for r in g)))
+                                    for a in ("final", "env_baseline", "sparse_baseline"))
             arows += (f"<tr><td>{e(task)}</td><td>{e(llm)}</td><td class=\"num\">{len(g)}</td>"
                       f'<td class="num">{e(pm(finals))}</td><td class="num">{e(pm(envs))}</td>'
                       f'<td class="num">{e(pm(sparse))}</td></tr>')

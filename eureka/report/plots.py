@@ -21,7 +21,8 @@ import numpy as np  # noqa: E402
 from matplotlib.ticker import ScalarFormatter  # noqa: E402
 
 from eureka.analyze.estimate import ROLES, Estimate  # noqa: E402
-from eureka.report.rundata import CandidateData, RunData, SeedStats  # noqa: E402
+from eureka.evolve.seedstats import SeedStats  # noqa: E402
+from eureka.report.rundata import CandidateData, RunData  # noqa: E402
 
 plt.rcParams.update({"svg.fonttype": "path", "svg.hashsalt": "eureka-report", "font.size": 9,
                      "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True,
@@ -118,7 +119,7 @@ def fitness_plot(run: RunData) -> str | None:
         labels.append("all trainings")
     ax.set_xticks(xt, labels)
     ax.set_xlabel("iteration")
-    ax.set_ylabel(_short(run.summary.get("fitness_metric")) or "fitness")
+    ax.set_ylabel(_short(run.fitness_metric) or "fitness")
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
     ax.set_title(f"{run.task}: task fitness")
     return to_data_uri(fig)
@@ -206,7 +207,7 @@ def final_plot(run: RunData) -> str | None:
     span = (max(every) - min(every)) if every else 1.0
     span = span if span > 1e-9 * max(1.0, abs(max(every or [0]))) else max(abs(every[0]) * 0.2, 2.0) if every else 2.0
     for x, (_label, st, color) in enumerate(groups):
-        pts = [(s, v) for s, v in st.per_seed.items() if v is not None]
+        pts = [(str(s), v) for s, v in st.per_seed.items() if v is not None]
         ax.scatter([x] * len(pts), [v for _, v in pts], color=color, s=22, alpha=0.8, zorder=3)
         for y, text in seed_labels(pts, span):
             ax.annotate(text, (x, y), xytext=(7, 0), textcoords="offset points", fontsize=7, va="center",
@@ -263,7 +264,7 @@ def trainings_plot(run: RunData, est: Estimate | None = None) -> str | None:
     labels = [c[0] for c in cols] + [b[0] for b in base]
     ax.set_xticks(range(len(labels)), labels, fontsize=8)
     ax.set_xlim(-0.5, len(labels) - 0.3)
-    ax.set_ylabel(_short(run.summary.get("fitness_metric"), 40) or "fitness")
+    ax.set_ylabel(_short(run.fitness_metric, 40) or "fitness")
     ax.set_title(_short(f"every training of the chosen reward: {est.words}", 90), fontsize=9)
     return to_data_uri(fig)
 

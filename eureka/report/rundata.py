@@ -1,8 +1,10 @@
-"""Read a run directory (finished, stopped or still running) into one typed record for the report.
+"""Read a run directory (finished, stopped or still running) into one record for the report.
 
-Every file is optional: a run that is still in its first iteration has no ``summary.json`` yet, a
-stopped run has no ``final/``, and the summary's schema grows over time. Keys are therefore read in
-one place, here, with defaults; the HTML page, the terminal view and TensorBoard only see ``RunData``.
+``summary.json`` is read by ``eureka.evolve.summary.load_summary`` into the run's own typed record
+(``Summary``, the one the loop writes), its candidates into ``Candidate`` s. Every file is optional: a run
+that is still in its first iteration has no ``summary.json`` yet and a stopped run has no ``final/``; what
+the summary does not hold yet is read here from the event log and the candidates' and trainings'
+directories. The HTML page, the terminal view and TensorBoard only see ``RunData``.
 """
 
 from __future__ import annotations
@@ -12,15 +14,20 @@ import math
 import re
 import statistics
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, cast
 
-from eureka.analyze.estimate import ROLES, Estimate, Training, Verdict, estimate, verdict
+from eureka.analyze import Reflection
+from eureka.analyze.estimate import Estimate, Training, Verdict, estimate, verdict
 from eureka.analyze.hacking import Signal, from_metrics
+from eureka.errors import Failure
+from eureka.evolve.candidate import Candidate, Status, place
+from eureka.evolve.seedstats import SeedStats
+from eureka.evolve.summary import Figures, Summary, load_summary
+from eureka.llm.base import Usage
 from eureka.store.safe import read_text
 
-_CAND_RE = re.compile(r"iter(\d+)_sample(\d+)")
 FINISHED = ("completed", "stopped", "all_failed", "interrupted", "terminated", "failed")
 
 
@@ -73,93 +80,42 @@ def _get(d: Any, *path: str, default: Any = None) -> Any:
     return default if d is None else d
 
 
-@dataclass
-class SeedStats:
-    """Fitness of one re-trained reward over several seeds (final evaluation or a baseline)."""
-
-    per_seed: dict[str, float | None] = field(default_factory=dict)
-    mean: float | None = None
-    std: float | None = None
-
-    @property
-    def values(self) -> list[float]:
-        return [v for v in self.per_seed.values() if v is not None]
-
-    @property
-    def seeds(self) -> list[str]:
-        return list(self.per_seed)
-
-    @classmethod
-    def from_summary(cls, d: Any) -> SeedStats:
-        per = {str(k): _num(v) for k, v in (_get(d, "per_seed", default={}) or {}).items()}
-        if not per and isinstance(_get(d, "seeds"), list) and isinstance(_get(d, "values"), list):
-            per = {str(s): _num(v) for s, v in zip(d["seeds"], d["values"], strict=False)}
-        st = cls(per, _num(_get(d, "mean")), _num(_get(d, "std")))
-        return st.filled()
-
-    @classmethod
-    def from_dirs(cls, dirs: list[Path], prefix: str) -> SeedStats:
-        """``<prefix>_seed<s>/fitness.json`` files (what a running or stopped run already has)."""
-        per: dict[str, float | None] = {}
-        for d in sorted(dirs):
-            m = re.fullmatch(rf"{re.escape(prefix)}_seed(-?\d+)", d.name)
-            if m:
-                per[m.group(1)] = _num(_get(_json(d / "fitness.json", {}), "fitness"))
-        return cls(per).filled()
-
-    def filled(self) -> SeedStats:
-        vals = self.values
-        if self.mean is None and vals:
-            self.mean = statistics.fmean(vals)
-        if self.std is None and vals:
-            self.std = statistics.pstdev(vals) if len(vals) > 1 else 0.0
-        return self
-
-    def merged(self, other: SeedStats) -> SeedStats:
-        """Fill seeds this record lacks (or has as null) from ``other``."""
-        if not other.per_seed:
-            return self
-        per = dict(self.per_seed)
-        for s, v in other.per_seed.items():
-            if per.get(s) is None:
-                per[s] = v
-        if per == self.per_seed:
-            return self
-        return SeedStats(per).filled()
+def stats_from_dirs(dirs: list[Path], prefix: str) -> SeedStats:
+    """``<prefix>_seed<s>/fitness.json`` files (what a running or stopped run already has)."""
+    per: dict[int, float | None] = {}
+    for d in sorted(dirs):
+        m = re.fullmatch(rf"{re.escape(prefix)}_seed(-?\d+)", d.name)
+        if m:
+            per[int(m.group(1))] = _num(_get(_json(d / "fitness.json", {}), "fitness"))
+    return SeedStats(per)
 
 
-@dataclass
-class CandidateData:
-    """One candidate reward: its row in the summary plus what its directory holds."""
+@dataclass(eq=False)
+class CandidateData(Candidate):
+    """A candidate as the report shows it: the run's own ``Candidate`` (read from its row in ``summary.json``
+    by ``Candidate.from_row``, or from the event log and its directory while the summary has no row for it),
+    its code and reflection text from its directory, and what else the directory holds."""
 
-    id: str
-    iteration: int
-    sample: int
-    status: str = "pending"
-    error_class: str | None = None
-    message: str = ""
-    fitness: float | None = None
-    parent: str | None = None
-    island: int | None = None
-    preference: float | None = None
-    steps: int | None = None
-    stopped_at: Any = None
-    train_wall_s: float | None = None
     dir: Path | None = None
-    code: str | None = None
-    reflection: str | None = None
-    metrics: list[dict] = field(default_factory=list)
+    metrics: list[dict] = field(default_factory=list)  # metrics.jsonl: the training's snapshots
     video: Path | None = None
     video_error: str | None = None
-    prompt: list[dict] | None = None
-    search_seeds: dict[str, float | None] = field(default_factory=dict)  # search seed -> fitness (racing)
-    score: float | None = None  # the racing statistic over its seeds
-    env_corr: float | None = None  # correlation of its reward with the env's own over its training rollouts
-    tuning: dict | None = None  # a tuned copy of its parent: constants before/after, gain
-    signals: list[str] = field(default_factory=list)  # reward-hacking signals its reflection raised
+    prompt: list[dict] | None = None  # prompt.json: the messages the designer got
+    train_wall_s: float | None = None  # fitness.json: the training's wall time
+
+    @classmethod
+    def of(cls, cand: Candidate) -> CandidateData:
+        """``cand`` with room for its files."""
+        return cls(**{f.name: getattr(cand, f.name) for f in fields(Candidate)})
+
+    @property
+    def reflection_text(self) -> str:
+        """The analyzer's reflection on its training (reflection.txt), empty when there is none."""
+        return self.reflection.text if self.reflection is not None else ""
 
     @property
     def component_names(self) -> list[str]:
+        """The reward components its training logged, in order of appearance."""
         names: list[str] = []
         for row in self.metrics:
             for k in (row.get("components") or {}):
@@ -173,7 +129,7 @@ class RunData:
     """Everything the report shows about one run."""
 
     path: Path
-    summary: dict
+    summary: Summary | None  # summary.json as the typed record (None: the run has written none yet)
     config_text: str | None
     config: dict
     events: list[dict]
@@ -185,23 +141,53 @@ class RunData:
     preferences: list[dict]
     status_hint: str | None = None  # how the process ended, when the summary was not updated (Ctrl-C)
 
+    @property
+    def figures(self) -> Figures | None:
+        """What the summary concludes (as it recorded it); None without a summary."""
+        return self.summary.figures() if self.summary is not None else None
+
     # -- headline figures -----------------------------------------------------------------
     @property
     def task(self) -> str:
-        return str(self.summary.get("task") or _get(self.config, "task", "name") or "?")
+        return str((self.summary.task if self.summary else "") or _get(self.config, "task", "name") or "?")
 
     @property
     def llm(self) -> str:
-        return str(self.summary.get("llm") or _get(self.config, "llm", "provider") or "?")
+        return str((self.summary.llm if self.summary else "") or _get(self.config, "llm", "provider") or "?")
 
     @property
     def model(self) -> str:
-        return str(self.summary.get("model") or _get(self.config, "llm", "model") or "")
+        return str((self.summary.model if self.summary else "") or _get(self.config, "llm", "model") or "")
+
+    @property
+    def fitness_metric(self) -> str:
+        """What the task's fitness measures, in words."""
+        return self.summary.fitness_metric if self.summary else ""
+
+    @property
+    def selection(self) -> str:
+        """How parents were selected (fitness | preference | ...)."""
+        return self.summary.selection if self.summary else "fitness"
+
+    @property
+    def feedback(self) -> str:
+        """Where the feedback came from (fitness | a person | a scripted teacher)."""
+        return self.summary.feedback if self.summary else "fitness"
+
+    @property
+    def message(self) -> str:
+        """Why the run stopped or ended as it did (empty when it says nothing)."""
+        return self.summary.message if self.summary else ""
+
+    @property
+    def population(self) -> list[str]:
+        """The final population's candidates (best first)."""
+        return self.summary.population if self.summary else []
 
     @property
     def status(self) -> str:
         """completed / stopped / all_failed / running / starting (from the summary or the event log)."""
-        status = self.summary.get("status")
+        status = self.summary.status if self.summary else ""
         if not status:
             status = "running" if self.events else "starting"
         kinds = {e.get("event") for e in self.events}
@@ -230,9 +216,8 @@ class RunData:
 
     @property
     def best_id(self) -> str | None:
-        best = self.summary.get("best_candidate")
-        if best:
-            return str(best)
+        if self.summary is not None and self.summary.best is not None:
+            return self.summary.best.id
         ok = [c for c in self.candidates if c.fitness is not None]
         return max(ok, key=lambda c: cast(float, c.fitness)).id if ok else None
 
@@ -243,7 +228,8 @@ class RunData:
 
     @property
     def best_search_fitness(self) -> float | None:
-        v = _num(self.summary.get("best_fitness"))
+        fig = self.figures
+        v = fig.best_fitness if fig is not None else None
         if v is None and self.best is not None:
             v = self.best.fitness
         return v
@@ -251,51 +237,56 @@ class RunData:
     @property
     def best_selection_fitness(self) -> float | None:
         """The selected reward's mean over the search seeds that chose it (optimistic: chosen as the best)."""
-        v = _num(self.summary.get("best_selection_fitness"))
+        best = self.summary.best if self.summary is not None else None
+        v = best.fitness if best is not None else None
         return v if v is not None else self.best_search_fitness
 
     @property
     def confirmed(self) -> SeedStats:
         """The selected reward re-trained on held-out search seeds at the end of the search (empty: none)."""
-        return SeedStats.from_summary(self.summary.get("best_confirmed") or {})
+        conf = self.summary.confirmed if self.summary is not None else None
+        return conf if conf is not None else SeedStats()
 
     @property
     def search_basis(self) -> str:
         """What the search's fitness of the selected reward rests on, in words (optimistic unless held out)."""
         best, conf = self.best, self.confirmed
-        seeds = list(best.search_seeds) if best else []
+        seeds = [str(s) for s in best.seed_fitness] if best else []
         chose = f"mean over search seeds {', '.join(seeds)}" if len(seeds) > 1 else "one seed"
         if conf.mean is None:
             return f"{chose}, the best of several candidates: optimistic"
-        return (f"mean over held-out search seeds {', '.join(conf.seeds)}, which played no part in choosing it; "
-                f"its {chose} that chose it: {fmt(self.best_selection_fitness)} (optimistic)")
+        return (f"mean over held-out search seeds {', '.join(map(str, conf.seeds))}, which played no part in "
+                f"choosing it; its {chose} that chose it: {fmt(self.best_selection_fitness)} (optimistic)")
 
     @property
     def search_seed(self) -> int | None:
-        for v in (self.summary.get("search_seed"), _get(self.config, "seed")):
-            if v is not None:
-                try:
-                    return int(v)
-                except (TypeError, ValueError):
-                    continue
-        return None
+        if self.summary is not None and self.summary.search_seed is not None:
+            return self.summary.search_seed
+        try:
+            return int(_get(self.config, "seed"))
+        except (TypeError, ValueError):
+            return None
+
+    @property
+    def search_seeds(self) -> list[int]:
+        """Every seed the search trained candidates with (racing adds seeds to the first)."""
+        fig = self.figures
+        return fig.search_seeds if fig is not None else []
 
     @property
     def final_seeds(self) -> list[str]:
-        seeds = _get(self.summary, "final_eval", "seeds")
-        if isinstance(seeds, list) and seeds:
-            return [str(s) for s in seeds]
+        """The final re-training's seeds, as text (trained or not yet)."""
+        if self.summary is not None and self.summary.final_seeds:
+            return [str(s) for s in self.summary.final_seeds]
         if self.final.per_seed:
-            return self.final.seeds
+            return [str(s) for s in self.final.seeds]
         cfg = _get(self.config, "eval", "seeds")
         return [str(s) for s in cfg] if isinstance(cfg, list) else []
 
     @property
     def human_normalized_score(self) -> float | None:
-        v = self.summary.get("human_normalized_score")
-        if isinstance(v, dict):
-            v = v.get("value", v.get("score"))
-        v = _num(v)
+        fig = self.figures
+        v = fig.human_normalized_score if fig is not None else None
         if v is None:
             f, e, s = self.final.mean, self.env_baseline.mean, self.sparse_baseline.mean
             if f is not None and e is not None and s is not None and abs(e - s) > 1e-12:
@@ -305,12 +296,9 @@ class RunData:
     @property
     def hns_note(self) -> str | None:
         """The summary's caution about a small denominator, or ours when the baselines' gap is within noise."""
-        for key in ("human_normalized_score_note", "hns_note", "normalized_score_note"):
-            if self.summary.get(key):
-                return str(self.summary[key])
-        hns = self.summary.get("human_normalized_score")
-        if isinstance(hns, dict) and hns.get("note"):
-            return str(hns["note"])
+        fig = self.figures
+        if fig is not None and fig.note:
+            return fig.note
         e, s = self.env_baseline, self.sparse_baseline
         if e.mean is None or s.mean is None:
             return None
@@ -324,29 +312,28 @@ class RunData:
         return None
 
     @property
-    def llm_usage(self) -> dict:
-        usage = dict(self.summary.get("llm_usage") or {})
-        if not usage:
-            designed = [e for e in self.events if e.get("event") == "designed"]
-            usage = {"prompt_tokens": sum(int(e.get("prompt_tokens") or 0) for e in designed),
-                     "completion_tokens": sum(int(e.get("completion_tokens") or 0) for e in designed)}
-        return usage
+    def llm_usage(self) -> Usage:
+        """The designer's usage as the summary recorded it, else the tokens of the ``designed`` events."""
+        if self.summary is not None:
+            return self.summary.llm_usage
+        designed = [e for e in self.events if e.get("event") == "designed"]
+        return Usage(prompt_tokens=sum(int(e.get("prompt_tokens") or 0) for e in designed),
+                     completion_tokens=sum(int(e.get("completion_tokens") or 0) for e in designed))
 
     @property
     def wall_time_s(self) -> float | None:
-        v = _num(self.summary.get("wall_time_s"))
-        if v is None and self.events:
-            t = [x for x in (_num(e.get("time")) for e in self.events) if x is not None]
-            v = max(t) - min(t) if t else None
-        return v
+        if self.summary is not None and self.summary.wall_time_s:
+            return self.summary.wall_time_s
+        t = [x for x in (_num(e.get("time")) for e in self.events) if x is not None]
+        return max(t) - min(t) if t else None
 
     @property
     def env_steps(self) -> int | None:
-        v = self.summary.get("search_env_steps")
-        if v is None:
-            steps = [c.steps for c in self.candidates if c.steps]
-            v = sum(steps) if steps else None
-        return int(v) if v is not None else None
+        fig = self.figures
+        if fig is not None:
+            return fig.search_env_steps
+        steps = [c.steps for c in self.candidates if c.steps]
+        return sum(steps) if steps else None
 
     @property
     def total_env_steps(self) -> int | None:
@@ -387,35 +374,25 @@ class RunData:
     # -- what the result rests on (eureka.analyze.estimate, eureka.analyze.hacking) ----------------------
     def chosen_trainings(self) -> list[Training]:
         """Every training of the chosen reward with its role: the summary's list, else what the run holds."""
-        rows = _get(self.summary, "chosen_reward", "values", default=None)
-        if isinstance(rows, list):
-            out = []
-            for r in rows:
-                if isinstance(r, dict) and r.get("role") in ROLES:
-                    try:
-                        out.append(Training(int(cast(Any, r.get("seed"))), str(r["role"]), _num(r.get("fitness"))))
-                    except (TypeError, ValueError):
-                        continue
-            return out
+        fig = self.figures
+        if fig is not None and fig.chosen is not None:
+            return list(fig.chosen.trainings)
         best, out = self.best, []
         if best is not None:
-            out += [Training(int(s), "selection", v) for s, v in best.search_seeds.items() if s.lstrip("-").isdigit()]
-            if _get(self.summary, "best_confirmed", "candidate", default=best.id) == best.id:
-                out += [Training(int(s), "held_out", v) for s, v in self.confirmed.per_seed.items()
-                        if s.lstrip("-").isdigit()]
-        out += [Training(int(s), "final", v) for s, v in self.final.per_seed.items() if s.lstrip("-").isdigit()]
+            out += [Training(int(s), "selection", v) for s, v in best.seed_fitness.items()]
+            conf_of = self.summary.confirm_of if self.summary is not None else None
+            if (conf_of or best.id) == best.id:
+                out += [Training(int(s), "held_out", v) for s, v in self.confirmed.per_seed.items()]
+        out += [Training(int(s), "final", v) for s, v in self.final.per_seed.items()]
         return out
 
     @property
     def chosen(self) -> Estimate:
-        """One estimate of the chosen reward from all its trainings (recomputed for older summaries)."""
-        recorded = self.summary.get("chosen_reward")
-        est = estimate(self.chosen_trainings())
-        if isinstance(recorded, dict) and _num(recorded.get("mean")) is not None:
-            ci = cast(list[Any], recorded.get("ci")) if isinstance(recorded.get("ci"), list) else [None, None]
-            est.mean = _num(recorded.get("mean"))
-            est.ci = (_num(ci[0]) if ci else None, _num(ci[1]) if len(ci) > 1 else None)
-        return est
+        """One estimate of the chosen reward from all its trainings (as the summary recorded it, else made here)."""
+        fig = self.figures
+        if fig is not None and fig.chosen is not None and fig.chosen.mean is not None:
+            return fig.chosen
+        return estimate(self.chosen_trainings())
 
     @property
     def verdict(self) -> Verdict:
@@ -442,7 +419,7 @@ class RunData:
 
     def flags_for(self, cand: CandidateData) -> list[str]:
         """The signal kinds its reflection raised and those read again here against the env reward's policies."""
-        return list(dict.fromkeys(cand.signals + [s.kind for s in self.signals_for(cand)]))
+        return list(dict.fromkeys(cand.signal_kinds + [s.kind for s in self.signals_for(cand)]))
 
 
 def _config(text: str | None) -> dict:
@@ -457,12 +434,28 @@ def _config(text: str | None) -> dict:
         return {}
 
 
-def _candidates(root: Path, summary: dict, events: list[dict]) -> list[CandidateData]:
-    rows: dict[str, dict] = {}
-    for it in summary.get("iterations") or []:
-        for c in (it or {}).get("candidates") or []:
-            if isinstance(c, dict) and c.get("id"):
-                rows[str(c["id"])] = {**c, "iteration": it.get("iteration", c.get("iteration"))}
+def _from_files(cid: str, val: dict, fit: dict, evd: dict) -> CandidateData:
+    """A candidate the summary has no row for yet: what its event log entries and its files say."""
+    it, sample = place(cid)
+    if fit:
+        status = Status.of(fit.get("status") or "ok", Status.OK)
+    elif val.get("status") == "rejected" or evd.get("status") == "rejected":
+        status = Status.REJECTED
+    else:
+        status = Status.TRAINING if val else Status.PENDING
+    error_class = fit.get("error_class") or val.get("error_class") or evd.get("error_class")
+    message = fit.get("message") or val.get("message") or evd.get("message") or ""
+    failure = Failure(str(error_class or ""), str(message)) if error_class or message else None
+    parent, island, steps = evd.get("parent"), evd.get("island"), fit.get("steps")
+    return CandidateData(cid, it or 0, sample or 0, status=status, failure=failure,
+                         fitness=_num(fit.get("fitness", evd.get("fitness"))),
+                         parent=parent if isinstance(parent, str) else None,
+                         island=island if isinstance(island, int) else 0,
+                         steps=steps if isinstance(steps, int) else 0)
+
+
+def _candidates(root: Path, summary: Summary | None, events: list[dict]) -> list[CandidateData]:
+    rows = {c.id: c for c in (summary.candidates if summary is not None else [])}
     ev: dict[str, dict] = {}
     for e in events:
         cid = e.get("id")
@@ -470,49 +463,26 @@ def _candidates(root: Path, summary: dict, events: list[dict]) -> list[Candidate
             ev.setdefault(cid, {}).update({k: v for k, v in e.items() if k not in ("time", "event")})
     cdir = root / "candidates"
     on_disk = sorted(p.name for p in cdir.iterdir() if p.is_dir()) if cdir.is_dir() else []
-    ids = list(rows) + [c for c in list(ev) + on_disk if c not in rows]
-    ids = list(dict.fromkeys(ids))
+    ids = list(dict.fromkeys(list(rows) + list(ev) + on_disk))
     out = []
     for cid in ids:
         d = cdir / cid
-        row = rows.get(cid, {})
-        m = _CAND_RE.search(cid)
-        it = row.get("iteration")
-        it = int(it) if it is not None else (int(m.group(1)) if m else 0)
-        sample = int(m.group(2)) if m else 0
         val = _json(d / "validation.json", {}) or {}
         fit = _json(d / "fitness.json", {}) or {}
-        evd = ev.get(cid, {})
-        status = row.get("status")
-        if status is None:
-            if fit:
-                status = fit.get("status") or "ok"
-            elif val.get("status") == "rejected" or evd.get("status") == "rejected":
-                status = "rejected"
-            elif val:
-                status = "training"
-            else:
-                status = "pending"
-        fitness = _num(row.get("fitness")) if "fitness" in row else _num(fit.get("fitness", evd.get("fitness")))
-        error_class = row.get("error_class") or fit.get("error_class") or val.get("error_class") or evd.get("error_class")
-        message = row.get("message") or fit.get("message") or val.get("message") or evd.get("message") or ""
+        row = rows.get(cid)
+        c = CandidateData.of(row) if row is not None else _from_files(cid, val, fit, ev.get(cid, {}))
+        if row is not None and not c.steps and isinstance(fit.get("steps"), int):
+            c.steps = fit["steps"]  # a training that failed part-way: the steps it made
+        code, reflection = _text(d / "reward.py"), _text(d / "reflection.txt")
+        c.code = code or c.code
+        if reflection is not None:
+            c.reflection = replace(c.reflection, text=reflection) if c.reflection else Reflection(text=reflection)
         video = d / "rollout.mp4"
         prompt = _json(d / "prompt.json")
-        out.append(CandidateData(
-            id=cid, iteration=it, sample=sample, status=str(status), error_class=error_class,
-            message=str(message), fitness=fitness, parent=row.get("parent", evd.get("parent")),
-            island=row.get("island", evd.get("island")), preference=_num(row.get("preference")),
-            steps=row.get("steps") or fit.get("steps"), stopped_at=row.get("stopped_at"),
-            train_wall_s=_num(fit.get("wall_time_s")), dir=d if d.is_dir() else None,
-            code=_text(d / "reward.py"), reflection=_text(d / "reflection.txt"),
-            metrics=_jsonl(d / "metrics.jsonl"), video=video if video.is_file() else None,
-            prompt=prompt if isinstance(prompt, list) else None,
-            search_seeds={str(k): _num(v) for k, v in (row.get("search_seeds") or {}).items()}
-            if isinstance(row.get("search_seeds"), dict) else {},
-            score=_num(row.get("score")), env_corr=_num(row.get("env_reward_corr")),
-            tuning=row.get("tuning") if isinstance(row.get("tuning"), dict) else None,
-            signals=[str(k) for k in row.get("signals") or [] if isinstance(k, str)]
-            if isinstance(row.get("signals"), list) else []))
+        c.train_wall_s, c.dir = _num(fit.get("wall_time_s")), (d if d.is_dir() else None)
+        c.metrics, c.video = _jsonl(d / "metrics.jsonl"), (video if video.is_file() else None)
+        c.prompt = prompt if isinstance(prompt, list) else None
+        out.append(c)
     last_video: dict[str, dict] = {}  # the last word on each candidate's video
     for e in events:
         if e.get("event") in ("video", "video_failed"):
@@ -534,25 +504,20 @@ def load_run(path: str | Path) -> RunData:
     if not any((root / m).exists() for m in markers):
         raise FileNotFoundError(f"{root} is not a eureka run directory (no summary.json, events.jsonl, "
                                 f"config.yaml or candidates/)")
-    summary = _json(root / "summary.json", {}) or {}
-    if not isinstance(summary, dict):
-        summary = {}
+    summary = load_summary(root)
     config_text = _text(root / "config.yaml")
     events = _jsonl(root / "events.jsonl")
-    def stats(recorded: Any, dirs: list[Path], prefix: str) -> SeedStats:
-        """The summary's figures once written; until then what the trainings' directories hold."""
-        st = SeedStats.from_summary(recorded)
-        return st if st.mean is not None else st.merged(SeedStats.from_dirs(dirs, prefix))
+    fe = summary.final if summary is not None else None
 
-    final = stats(summary.get("final_eval"), list((root / "final").glob("*")), "best")
-    bl = summary.get("baselines") or {}
+    def stats(recorded: SeedStats | None, dirs: list[Path], prefix: str) -> SeedStats:
+        """The summary's figures once written; until then what the trainings' directories hold."""
+        st = recorded if recorded is not None else SeedStats()
+        return st if st.mean is not None else st.merged(stats_from_dirs(dirs, prefix))
+
+    final = stats(fe.best if fe else None, list((root / "final").glob("*")), "best")
     dirs = list((root / "baselines").glob("*"))
-    env = stats(bl.get("env_reward"), dirs, "env")
-    sparse = stats(bl.get("sparse"), dirs, "sparse")
-    if env.mean is None:
-        env.mean = _num(bl.get("env_reward_fitness"))
-    if sparse.mean is None:
-        sparse.mean = _num(bl.get("sparse_fitness"))
+    env = stats(fe.env_reward if fe else None, dirs, "env")
+    sparse = stats(fe.sparse if fe else None, dirs, "sparse")
     prefs = _json(root / "preference_scores.json", {}) or {}
     return RunData(path=root, summary=summary, config_text=config_text, config=_config(config_text),
                    events=events, candidates=_candidates(root, summary, events), final=final,
@@ -596,4 +561,4 @@ def ago(t: float | None) -> str:
     return f"{dt / 3600:.1f} h ago"
 
 
-__all__ = ["CandidateData", "RunData", "SeedStats", "ago", "find_runs", "load_run"]
+__all__ = ["CandidateData", "RunData", "SeedStats", "ago", "find_runs", "load_run", "stats_from_dirs"]

@@ -15,7 +15,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from eureka.report.rundata import RunData, SeedStats, ago, fmt, load_run
+from eureka.evolve.seedstats import SeedStats
+from eureka.report.rundata import RunData, ago, fmt, load_run
 
 STATUS_STYLE = {"completed": "green", "running": "cyan", "starting": "cyan", "stopped": "red",
                 "all_failed": "red", "interrupted": "yellow", "terminated": "yellow"}
@@ -57,7 +58,7 @@ def render(run: RunData, events: int = 6):
     vs = run.verdict
     head.add_row("Verdict vs env reward", vs.line() if vs.verdict else f"- ({vs.why})")
     if run.final.mean is not None:
-        head.add_row("Final re-training", Text(f"{_pm(run.final)}  over seeds {', '.join(run.final.seeds)}"))
+        head.add_row("Final re-training", Text(f"{_pm(run.final)}  over seeds {', '.join(map(str, run.final.seeds))}"))
     else:
         head.add_row("Final re-training", "pending" if not run.finished else "not run")
     best = run.best
@@ -69,16 +70,15 @@ def render(run: RunData, events: int = 6):
                  + (f"  [yellow]({run.hns_note})[/]" if run.hns_note else ""))
     ss = run.search_seed
     reused = ss is not None and str(ss) in run.final_seeds
-    all_ss = [str(s) for s in run.summary.get("search_seeds") or []]
-    held = run.confirmed.seeds
+    all_ss = [str(s) for s in run.search_seeds]
+    held = [str(s) for s in run.confirmed.seeds]
     head.add_row("Seeds", f"search {', '.join(all_ss) if all_ss else (ss if ss is not None else '?')}"
                           + (f" (held out to confirm the best: {', '.join(held)})" if held else "") + "; final + baselines "
                           f"{', '.join(run.final_seeds) or '-'}"
                  + (f"  [yellow](seed {ss} repeats the search run: not independent)[/]" if reused else ""))
     usage = run.llm_usage
-    head.add_row("LLM", f"{usage.get('requests', '-')} requests, {usage.get('prompt_tokens', 0)} prompt + "
-                        f"{usage.get('completion_tokens', 0)} completion tokens"
-                 + (f", cost {usage['cost_usd']}" if usage.get("cost_usd") is not None else ""))
+    requests = usage.requests if run.summary is not None else "-"  # without a summary: the events' tokens only
+    head.add_row("LLM", f"{requests} requests, {usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens")
     head.add_row("Wall time / env steps", f"{fmt(round(run.wall_time_s) if run.wall_time_s else None)} s / "
                                           f"{run.total_env_steps or 0:,} steps")
 
@@ -88,15 +88,15 @@ def render(run: RunData, events: int = 6):
         ("preference", "right"), ("steps", "right"))
     for col, just in columns:
         table.add_column(col, justify=just)
-    population = set(run.summary.get("population") or [])
+    population = set(run.population)
     for c in run.candidates:
-        st = {"ok": "green", "rejected": "red", "failed": "red"}.get(c.status, "cyan")
+        st = {"ok": "green", "rejected": "red", "failed": "red"}.get(str(c.status), "cyan")
         table.add_row(c.id + (" *" if c.id in population else ""), f"[{st}]{c.status}[/]", c.error_class or "",
-                      fmt(c.fitness), c.parent or "", fmt(c.preference), fmt(c.steps),
+                      fmt(c.fitness), c.parent or "", fmt(c.preference), fmt(c.steps or None),
                       style="bold green" if best is not None and c.id == best.id else None)
     parts: list[RenderableType] = [*lines, head, table]
-    if run.summary.get("message"):
-        parts.append(Text(str(run.summary["message"]), style="yellow"))
+    if run.message:
+        parts.append(Text(run.message, style="yellow"))
     tail = _events_tail(run, events)
     if tail:
         parts.append(Text("recent events:\n" + "\n".join(tail), style="dim"))

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from eureka.evolve.summary import load_summary
+
 METRICS = {"final": "final re-training fitness (mean over final seeds)", "search": "best search fitness",
            "hns": "human-normalized score"}
 
@@ -73,20 +75,16 @@ def _overrides(run: Path) -> list[str]:
 
 
 def load_row(run: Path) -> RunRow:
-    """The metrics of one run from its ``summary.json``."""
-    try:
-        s = json.loads((run / "summary.json").read_text())
-    except (OSError, ValueError):
-        s = {}
+    """The metrics of one run from its ``summary.json`` (read into the typed record)."""
+    s = load_summary(run)
     over = [o for o in _overrides(run) if not o.split("=", 1)[0].lstrip("+~").startswith(("seed", "hydra"))]
-    final = (s.get("final_eval") or {}).get("mean")
-
-    def num(v):
-        return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) else None
-
-    return RunRow(run, "\n".join(sorted(over)), s.get("search_seed"), str(s.get("status", "missing")),
-                  {"final": num(final), "search": num(s.get("best_fitness")),
-                   "hns": num(s.get("human_normalized_score"))})
+    group = "\n".join(sorted(over))
+    if s is None:
+        return RunRow(run, group, None, "missing", {"final": None, "search": None, "hns": None})
+    fig = s.figures()
+    return RunRow(run, group, s.search_seed, s.status,
+                  {"final": s.final.best.mean if s.final else None, "search": fig.best_fitness,
+                   "hns": fig.human_normalized_score})
 
 
 def compare(runs: list[Path], reps: int = 2000) -> dict:

@@ -60,9 +60,11 @@ def scalars(run: RunData) -> list[tuple[str, float, int, float | None]]:
         wall = max(float(e.get("time") or 0) for e in evs) or None
         out += [("llm/prompt_tokens", prompt, it, wall), ("llm/completion_tokens", completion, it, wall),
                 ("llm/candidates", len(evs), it, wall)]
-    for key, value in run.llm_usage.items():
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            out.append((f"llm/total_{key}", float(value), last, None))
+    u = run.llm_usage
+    totals: list[tuple[str, float]] = [("prompt_tokens", u.prompt_tokens), ("completion_tokens", u.completion_tokens)]
+    if run.summary is not None:  # the usage record (without a summary only the events' tokens are known)
+        totals = [("requests", u.requests), *totals, ("total_tokens", u.total_tokens), ("usd", u.usd)]
+    out += [(f"llm/total_{key}", float(value), last, None) for key, value in totals]
     return out
 
 

@@ -78,6 +78,8 @@ class TrainResult(HasFailure):
     jail: dict | None = None  # what the training's jail reported of itself (namespaces, uid, limits)
     env_corr: float | None = None  # correlation of the candidate's reward with the env's own (its rollouts)
     failure: Failure | None = None
+    learn_time_s: float | None = None  # the learning phase alone (simulation, reward, updates): an in-process
+    # training's own measure (benchmarks/trainer_throughput.py); a jail's report of it is not kept
 
     @property
     def status(self) -> str:
@@ -108,7 +110,7 @@ class TrainResult(HasFailure):
             reported_fitness=finite(raw.get("reported_fitness")), eval_time_s=finite(raw.get("eval_time_s")) or 0.0,
             jail=raw.get("jail") if isinstance(raw.get("jail"), dict) else None,
             env_corr=_corr(raw.get("env_reward_corr")),
-            failure=None if ok else Failure.of(error_from_child(raw)))
+            failure=None if ok else Failure.of(error_from_child(raw)), learn_time_s=finite(raw.get("learn_time_s")))
 
     def fail(self, failure: Failure) -> None:
         self.ok, self.failure, self.fitness = False, failure, None
@@ -125,7 +127,7 @@ class TrainResult(HasFailure):
                 "eval_fitness": self.eval_fitness, "eval_lengths": self.eval_lengths, "steps": self.steps,
                 "new_steps": self.new_steps, "wall_time_s": self.wall_time_s, "stopped_at": self.stopped_at,
                 "walls": self.walls, "reported_fitness": self.reported_fitness, "jail": self.jail,
-                "eval_time_s": self.eval_time_s, "env_reward_corr": self.env_corr,
+                "eval_time_s": self.eval_time_s, "env_reward_corr": self.env_corr, "learn_time_s": self.learn_time_s,
                 **self.failure_fields(), **({"snapshots": [s.to_dict() for s in self.snapshots]} if snapshots else {})}
 
 

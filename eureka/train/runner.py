@@ -182,7 +182,9 @@ def run_training(spec: TrainSpec, progress: Callable[[int], None] | None = None)
 
 def run_training_raw(spec: TrainSpec, progress: Callable[[int], None] | None = None,
                      emit: Callable[[dict], None] | None = None, jail=None) -> dict:
-    """Train; always return the result as a JSON-able dict (``status`` ok or failed).
+    """Train; always return the result as a JSON-able dict (``status`` ok or failed): the JSON form of a
+    ``TrainResult`` that a jailed training sends across the process boundary (``eureka.train.job``). Code in this
+    process calls ``run_training``, which reads it into the ``TrainResult`` at once.
 
     In a jail (``jail`` and ``emit`` given, see ``eureka.train.job``) the process first puts
     up the walls, a watchdog ends it with ``RewardTimeout`` through ``emit`` when one reward
