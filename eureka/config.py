@@ -187,6 +187,9 @@ class TrainerConfig:
     # vector backend on a GPU (trainer.sim resolves to warp on cuda): this batch instead of num_envs (per task in
     # conf/task/<name>.yaml; 0 = trainer.num_envs there too)
     gpu_num_envs: int = 0
+    # vector backend on a GPU simulation: PPO settings that override trainer.vector's there (a rollout of
+    # num_steps x gpu_num_envs; per task in conf/trainer/mujoco.yaml)
+    gpu_vector: dict[str, Any] = field(default_factory=dict)
     sim_threads: int = 1  # vector backend: EnvPool's worker threads per training
     # vector backend: PPO settings (keys and defaults: PPOSettings in eureka/train/vector/ppo.py)
     vector: dict[str, Any] = field(default_factory=dict)

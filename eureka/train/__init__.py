@@ -31,15 +31,19 @@ def train_spec(cfg: EurekaConfig, **job: Any) -> TrainSpec:
     """One training of ``cfg``'s task: every ``trainer.*`` key ``TrainSpec`` has by that name, the algorithm's
     SB3 arguments, the reward-call and jail limits of ``sandbox.*`` (``training_*``) and ``eval.episodes``; ``job`` (``job_id``, ``mode``,
     ``seed``, ``reward_path``, ``out_dir``, or any field to differ) on top. On a GPU simulation (``trainer.sim``
-    resolves to ``warp`` on ``cuda``, decided on this machine) ``num_envs`` is ``trainer.gpu_num_envs`` when set."""
+    resolves to ``warp`` on ``cuda``, decided on this machine) ``num_envs`` is ``trainer.gpu_num_envs`` when set, and ``trainer.gpu_vector`` overrides
+    ``trainer.vector``'s keys."""
     t, sb = cfg.trainer, cfg.sandbox
     names = {f.name for f in fields(TrainSpec)}
     spec: dict[str, Any] = {k: v for k, v in asdict(t).items() if k in names}
-    if t.backend == "vector" and t.gpu_num_envs > 0:  # on a GPU simulation: trainer.gpu_num_envs envs
+    if t.backend == "vector" and (t.gpu_num_envs > 0 or t.gpu_vector):  # on a GPU simulation: the GPU settings
         from eureka.train.process import resolve_device
-        from eureka.train.vector.sims import training_num_envs
+        from eureka.train.vector.sims import simulates_on_gpu, training_num_envs
 
-        spec["num_envs"] = training_num_envs(t, cfg.task.name, resolve_device(str(t.device)))
+        device = resolve_device(str(t.device))
+        spec["num_envs"] = training_num_envs(t, cfg.task.name, device)
+        if t.gpu_vector and simulates_on_gpu(t, cfg.task.name, device):
+            spec["vector"] = {**t.vector, **t.gpu_vector}
     spec.update(task=cfg.task.name, hyperparams=dict(getattr(t, t.algo)), eval_episodes=cfg.eval.episodes,
                 call_timeout_s=sb.call_timeout_s, first_call_cpu_s=sb.cpu_s, network_namespace=sb.network_namespace,
                 drop_privileges=sb.drop_privileges, env_allow=list(sb.env_allow), cpu_s=sb.training_cpu_s,

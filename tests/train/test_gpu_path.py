@@ -24,7 +24,7 @@ from eureka.train.job import jail_spec, trains_on_cuda
 from eureka.train.process import resolve_device
 from eureka.train.ray_executor import task_resources
 from eureka.train.vector import warp_sim
-from eureka.train.vector.sims import choose_sim, on_gpu, sim_num_envs, training_num_envs
+from eureka.train.vector.sims import choose_sim, on_gpu, sim_num_envs, simulates_on_gpu, training_num_envs
 
 needs_warp = pytest.mark.skipif(not warp_sim.warp_installed(),
                                 reason="MuJoCo Warp is not installed (pip install 'eureka-rl[warp]')")
@@ -289,3 +289,24 @@ def test_landlock_lets_a_jail_write_its_device_files_and_nothing_beside_them(tmp
                          text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(Path(eureka.__file__).parents[1])})
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "refused" and dev.read_text() == "ok" and other.read_text() == ""
+
+
+def test_the_gpu_ppo_settings_apply_only_on_a_gpu_simulation():
+    cfg = compose("task=hopper", "trainer.backend=vector", "trainer.device=cpu")
+    assert cfg.trainer.gpu_vector["num_steps"] == 24
+    assert train_spec(cfg, job_id="x", mode="env").vector["num_steps"] == cfg.trainer.vector["num_steps"] == 128
+    t = cfg.trainer
+    assert simulates_on_gpu(t, "hopper", "cpu") is False
+    assert simulates_on_gpu(compose("task=hopper").trainer, "hopper", "cuda") is False  # SB3 never does
+    if warp_sim.warp_installed():
+        assert simulates_on_gpu(t, "hopper", "cuda") is True
+    assert simulates_on_gpu(compose("task=cartpole", "trainer.backend=vector").trainer, "cartpole", "cuda") is False
+
+
+def test_a_wrong_gpu_ppo_key_is_a_config_error():
+    from eureka import tasks
+    from eureka.train.vector.sims import check_vector_backend
+
+    cfg = compose("task=hopper", "trainer.backend=vector", "++trainer.gpu_vector.num_stepz=3")
+    with pytest.raises(ConfigError, match="num_stepz"):
+        check_vector_backend(cfg, tasks.make("hopper"))

@@ -197,13 +197,20 @@ def _sim_name(task_name: str, sim: str, device: str) -> str:
     return choose_sim(tasks.make(task_name), sim, device)[0]
 
 
+def simulates_on_gpu(trainer: Any, task_name: str, device: str) -> bool:
+    """Whether task ``task_name``'s trainings with ``trainer`` (a ``TrainerConfig``) simulate on a GPU (the vector
+    backend, ``trainer.sim`` resolving to ``warp``, ``device`` the resolved ``trainer.device`` a ``cuda`` one)."""
+    if trainer.backend != "vector" or not on_gpu(device):
+        return False
+    return _sim_name(task_name, str(trainer.sim), device) == "warp"
+
+
 def training_num_envs(trainer: Any, task_name: str, device: str) -> int:
     """``trainer.num_envs``, or ``trainer.gpu_num_envs`` where task ``task_name``'s trainings simulate on a GPU
     (``trainer`` a ``TrainerConfig``; ``device`` the resolved ``trainer.device``: ``cpu`` or ``cuda``)."""
-    if trainer.backend != "vector" or trainer.gpu_num_envs <= 0 or not on_gpu(device):
+    if trainer.gpu_num_envs <= 0 or not simulates_on_gpu(trainer, task_name, device):
         return int(trainer.num_envs)
-    return sim_num_envs(trainer.num_envs, trainer.gpu_num_envs, _sim_name(task_name, str(trainer.sim), device),
-                        device)
+    return int(trainer.gpu_num_envs)
 
 
 def make_sim(task: Task, num_envs: int, seed: int, sim: str = "auto", threads: int = 1, device: str = "cpu") -> Any:
@@ -243,6 +250,7 @@ def check_vector_backend(cfg: Any, task: Task) -> str | None:
                           "use trainer.backend=sb3 for SAC")
     try:
         PPOSettings.from_dict(dict(cfg.trainer.vector))
+        PPOSettings.from_dict({**cfg.trainer.vector, **cfg.trainer.gpu_vector})
     except (TypeError, ValueError) as exc:
         raise ConfigError(str(exc)) from None
     for key in ("num_envs", "sim_threads"):
