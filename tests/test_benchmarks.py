@@ -80,7 +80,8 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
         rf"robot pixels per tiled frame: {NUMBER}",
         r"wrote .*strip\.png",
     ]),
-    "parallel_speedup": (["--candidates", "2", "--steps", "256"] + ([] if HAS_RAY else ["--no-ray"]), [
+    # one round (the default is 3): each round starts two fresh local Rays
+    "parallel_speedup": (["--candidates", "2", "--steps", "256", "--rounds", "1"] + ([] if HAS_RAY else ["--no-ray"]), [
         rf"local speedup x2/x1: {NUMBER} \(medians\)",
         *([rf"ray speedup x2/x1: {NUMBER} \(medians\)"] if HAS_RAY else []),
     ]),
