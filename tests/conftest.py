@@ -40,3 +40,12 @@ def pool():
 @pytest.fixture()
 def critic(cartpole, cartpole_states, pool):
     return Critic(cartpole.state_names, cartpole_states, pool)
+
+
+@pytest.fixture(scope="session")
+def offline_run(tmp_path_factory):
+    """One small real ``eureka`` run (offline cartpole, 2 iterations x 2 samples, video, baselines, two final
+    seeds), shared by every test that only reads a finished run: tests/test_cli.py and tests/report/."""
+    from tests.report.conftest import real_run
+
+    return real_run(tmp_path_factory.mktemp("report") / "run")

@@ -19,18 +19,21 @@ def run(args, tmp_path, timeout=300):
 
 
 @pytest.mark.e2e  # a real eureka run
-def test_tiny_offline_run_writes_the_run_store(tmp_path):
-    out = tmp_path / "run"
-    proc = run(TINY + [f"hydra.run.dir={out}"], tmp_path)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "Traceback" not in proc.stdout + proc.stderr
+def test_tiny_offline_run_writes_the_run_store(offline_run):
+    """The session's shared tiny run (tests/conftest.py: offline cartpole, 2 iterations x 2 samples, the final
+    re-training on seeds 1 and 2, baselines on), which the report tests read too."""
+    from tests.report.conftest import printed
+
+    out = offline_run
+    stdout, stderr = printed(out)
+    assert "Traceback" not in stdout + stderr
     summary = json.loads((out / "summary.json").read_text())
     for key in ("task", "llm", "best_fitness", "best_candidate", "best_reward_path", "iterations", "final_eval",
                 "baselines", "human_normalized_score", "llm_usage", "wall_time_s"):
         assert key in summary
     assert summary["task"] == "cartpole" and summary["llm"] == "offline" and summary["status"] == "completed"
     assert [len(it["candidates"]) for it in summary["iterations"]] == [2, 2]
-    assert set(summary["final_eval"]["per_seed"]) == {"0"} and summary["final_eval"]["mean"] > 0
+    assert set(summary["final_eval"]["per_seed"]) == {"1", "2"} and summary["final_eval"]["mean"] > 0
     assert summary["baselines"]["env_reward_fitness"] > 0 and summary["baselines"]["sparse_fitness"] > 0
     assert {"requests", "prompt_tokens", "completion_tokens", "usd", "per_iteration"} <= set(summary["llm_usage"])
     assert Path(summary["best_reward_path"]).exists()
@@ -47,7 +50,7 @@ def test_tiny_offline_run_writes_the_run_store(tmp_path):
     assert "We trained a RL policy" in prompt[3]["content"]
     events = [json.loads(x)["event"] for x in (out / "events.jsonl").read_text().splitlines()]
     assert events[0] == "run_started" and events[-1] == "run_finished" and events.count("trained") == 4
-    assert "Best reward" in proc.stdout
+    assert "Best reward" in stdout
 
 
 @pytest.mark.parametrize("arg,expected", [("task=cartpol", "Did you mean 'cartpole'?"),
@@ -96,16 +99,9 @@ def test_multirun_over_tasks(tmp_path):
     assert summaries == ["cartpole", "catch"]
 
 
-@pytest.mark.e2e  # a real eureka run
-def test_task_file_by_path(tmp_path):
-    path = tmp_path / "my_task.py"
-    path.write_text((Path(__file__).resolve().parents[1] / "envs" / "cartpole.py").read_text()
-                    .replace('name="cartpole"', 'name="my_cartpole"'))
-    out = tmp_path / "run"
-    proc = run([f"task={path}", "iterations=1", "samples=1", "trainer.total_timesteps=256", "trainer.n_envs=2",
-                "eval.episodes=1", "eval.baselines=false", "eval.seeds=[0]", "video=false",
-                f"hydra.run.dir={out}"], tmp_path)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert json.loads((out / "summary.json").read_text())["task"] == "my_cartpole"
+# A real run of a task given by the path of its file (the summary names the file's task) is
+# tests/test_cli_task_file.py::test_a_task_file_runs_into_outputs_of_its_name (and, with the game in a module
+# beside it, tests/test_cli_checks.py::test_a_task_whose_env_lives_in_its_own_file).
+def test_a_missing_task_file_is_one_line(tmp_path):
     missing = run(["task=nowhere/my_task.py"], tmp_path, timeout=60)
     assert missing.returncode == 2 and "task file not found" in missing.stderr

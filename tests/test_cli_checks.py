@@ -143,8 +143,11 @@ def test_a_task_whose_env_lives_in_its_own_file(tmp_path):
                             "--steps", "128"], capture_output=True, text=True, timeout=300, cwd=elsewhere)
     assert check.returncode == 0 and "looks good" in check.stdout, check.stdout + check.stderr
     out = tmp_path / "run"
+    # the task file has no trainer settings: SB3's PPO defaults would train a whole 2048-step rollout per env,
+    # 10 epochs, in each of the run's trainings
     proc = run([f"task={folder / 'my_task.py'}", "iterations=1", "samples=1", "trainer.total_timesteps=256",
-                "trainer.n_envs=2", "eval.episodes=1", "eval.baselines=false", "eval.num_seeds=1", "video=false",
+                "trainer.n_envs=2", "trainer.ppo.n_steps=64", "trainer.ppo.batch_size=64", "trainer.ppo.n_epochs=1",
+                "eval.episodes=1", "eval.baselines=false", "eval.num_seeds=1", "video=false",
                 f"hydra.run.dir={out}"], elsewhere, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     import json

@@ -20,6 +20,8 @@ from tests.llm.fake_server import GOOD_KEY, FakeOpenAI, closed_port
 pytestmark = [pytest.mark.timeout(300), pytest.mark.e2e]  # real eureka runs: make test, not test-fast
 
 SCRIPT = Path(sys.executable).parent / "eureka"
+# one epoch of 64-step rollouts: these tests are about the LLM's side; each training takes seconds
+CHEAP_PPO = ("trainer.ppo.n_steps=64", "trainer.ppo.batch_size=64", "trainer.ppo.n_epochs=1")
 
 
 @pytest.fixture
@@ -32,7 +34,7 @@ def run_eureka(tmp_path: Path, base_url: str, *extra: str, key: str = GOOD_KEY,
                iterations: int = 1, launcher: list[str] = ()) -> subprocess.CompletedProcess:
     cmd = [*launcher] + ([str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "eureka.cli"])
     cmd += ["llm=openai", f"llm.base_url={base_url}", "llm.model=test-model", f"iterations={iterations}",
-            "samples=2", "trainer.total_timesteps=1024", "trainer.n_envs=2", "eval.episodes=2",
+            "samples=2", "trainer.total_timesteps=1024", "trainer.n_envs=2", *CHEAP_PPO, "eval.episodes=2",
             "eval.seeds=[0]", "eval.baselines=false", f"hydra.run.dir={tmp_path / 'run'}", *extra]
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
     env.update(OPENAI_API_KEY=key, EUREKA_CACHE_DIR=str(tmp_path / "cache"))
@@ -157,7 +159,7 @@ def test_replay_from_a_run_directory_needs_no_server(server, tmp_path):
     asked = len(server.requests)
     cmd = [sys.executable, "-m", "eureka.cli", "llm=replay", "llm.model=test-model",
            f"llm.replay_from={tmp_path / 'run'}", "iterations=2", "samples=2", "trainer.total_timesteps=1024",
-           "trainer.n_envs=2", "eval.episodes=2", "eval.seeds=[0]", "eval.baselines=false",
+           "trainer.n_envs=2", *CHEAP_PPO, "eval.episodes=2", "eval.seeds=[0]", "eval.baselines=false",
            f"hydra.run.dir={tmp_path / 'replayed'}"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
     env["EUREKA_CACHE_DIR"] = str(tmp_path / "empty-cache")  # not the cache: the run directory

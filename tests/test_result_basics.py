@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "envs" / "examples"
 
@@ -28,6 +30,7 @@ def test_help_shows_only_settings_the_command_line_accepts():
     assert refused.returncode == 2  # ... and this is why --help must not offer it
 
 
+@pytest.mark.e2e  # eureka-check-task trains: a real training
 def test_check_task_takes_a_relative_task_path_from_the_tasks_folder():
     out = subprocess.run([sys.executable, "-m", "eureka.check_task", "hazard.py", "--steps", "128", "--no-render"],
                          cwd=EXAMPLES, capture_output=True, text=True, env=_env(), timeout=300)
@@ -36,6 +39,7 @@ def test_check_task_takes_a_relative_task_path_from_the_tasks_folder():
     assert "a trivial reward trains" in out.stdout and "looks good" in out.stdout
 
 
+@pytest.mark.e2e  # a real eureka run
 def test_no_dependency_banner_or_log_line_on_the_terminal(tmp_path):
     """pygame's banner (a task that imports pygame) and matplotlib's log lines stay off the terminal; what a
     task file prints while it is checked before the run goes to the run's log."""

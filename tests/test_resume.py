@@ -27,7 +27,11 @@ def eureka(tmp_path: Path, *args: str, home: Path | None = None) -> subprocess.P
                             stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
 
 
-SMALL = ("samples=3", "trainer.total_timesteps=12000", "trainer.n_envs=2", "executor.max_workers=1",
+# max_workers=1: the candidates train one after another, so a kill after the first finished training lands
+# in iteration 0 (two more trainings of at least a process start each are left). One PPO epoch of 64-step
+# rollouts: each training is seconds, not the default 20 epochs per 64 steps.
+SMALL = ("samples=3", "trainer.total_timesteps=2048", "trainer.n_envs=2", "executor.max_workers=1",
+         "trainer.ppo.n_steps=64", "trainer.ppo.batch_size=64", "trainer.ppo.n_epochs=1",
          "eval.episodes=2", "eval.seeds=[7]", "eval.baselines=false", "video=false", "loop.target_fitness=null")
 
 

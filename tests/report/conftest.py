@@ -23,14 +23,22 @@ def _env(out: Path) -> dict:
 
 
 def real_run(out: Path, *extra: str) -> Path:
-    """Run ``eureka`` with a tiny budget into ``out`` (the way a user does) and return ``out``."""
+    """Run ``eureka`` with a tiny budget into ``out`` (the way a user does) and return ``out``. What it printed
+    is kept beside it, in ``printed(out)``."""
     env = _env(out)
     proc = subprocess.run([sys.executable, "-m", "eureka.cli", *TINY, *extra, f"hydra.run.dir={out}"],
                           cwd=str(out.parent), env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out.with_name(out.name + ".stdout").write_text(proc.stdout)
+    out.with_name(out.name + ".stderr").write_text(proc.stderr)
     return out
 
 
+def printed(out: Path) -> tuple[str, str]:
+    """What the run into ``out`` printed: (stdout, stderr)."""
+    return out.with_name(out.name + ".stdout").read_text(), out.with_name(out.name + ".stderr").read_text()
+
+
 @pytest.fixture(scope="session")
-def run_dir(tmp_path_factory) -> Path:
-    return real_run(tmp_path_factory.mktemp("report") / "run")
+def run_dir(offline_run: Path) -> Path:
+    return offline_run

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -25,12 +27,21 @@ def _bench():
 
 @pytest.mark.e2e  # real eureka runs (the benchmark)
 def test_search_quality_tiny_and_resumable(tmp_path, capsys):
+    """Also the tiny run of benchmarks/search_quality.py that tests/test_benchmarks.py asks of every script: the
+    first call runs the script as a user does (a subprocess), and checks the figures it prints."""
     bench = _bench()
     out = tmp_path / "sq"
     args = ["--tasks", "cartpole", "--seeds", "0", "--eval-seeds", "2", "--out", str(out), "--", *TINY]
-    assert bench.main(args) == 0
-    first = capsys.readouterr().out
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "search_quality.py"), *args],
+                          capture_output=True, text=True, timeout=840, cwd=tmp_path, env=env)
+    first = proc.stdout
+    assert proc.returncode == 0, first[-4000:] + proc.stderr[-4000:]
+    assert "Traceback" not in first + proc.stderr, (first + proc.stderr)[-4000:]
     assert "cartpole seed 0: ran, exit 0" in first
+    assert re.search(r"\| cartpole \| offline \| 1/1 \(0\) \| [-\d.,e+]+ ± [-\d.,e+]+ \(n=\d\) \|", first), first
+    assert re.search(r"wrote .*search_quality\.md and .*search_quality\.html", first), first
+    assert (out / "search_quality.md").read_text().count("| cartpole | offline |") == 1
     run = out / "cartpole" / "offline" / "seed0"
     assert (run / "summary.json").exists() and (run / "report.html").exists()
     assert not (run / "final" / "best_seed0").exists()  # final seeds never repeat the search seed

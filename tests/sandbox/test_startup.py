@@ -45,6 +45,7 @@ def test_without_namespaces_llm_code_does_not_run(tmp_path):
     assert not (tmp_path / "run" / "candidates").exists()
 
 
+@pytest.mark.e2e  # a real eureka run (trainings): make test, not test-fast
 def test_without_namespaces_the_user_may_opt_in(tmp_path):
     with FakeOpenAI() as server:
         proc = run_eureka(tmp_path, server.base_url, "sandbox.allow_weaker=true", launcher=LAUNCHER)
@@ -100,6 +101,7 @@ exec setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"
 '''
 
 
+@pytest.mark.e2e  # a real eureka run (trainings and a video): make test, not test-fast
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv") or not shutil.which("unshare"),
                     reason="dropping to another uid needs root, setpriv and unshare")
 def test_the_cli_as_an_unprivileged_user(tmp_path):

@@ -34,7 +34,10 @@ def specs(tmp_path: Path, prefix: str, steps: int = 1024) -> list[TrainSpec]:
     reward = tmp_path / "reward.py"
     reward.write_text("import torch\n\ndef compute_reward(pole_angle, cart_position):\n"
                       "    return torch.cos(pole_angle) - 0.1 * cart_position.abs()\n")
+    # 64-step rollouts, one epoch: SB3's defaults (2048 steps x 2 envs, 10 epochs) would train 4096 steps and
+    # 640 minibatches per rollout, whatever the budget
     return [TrainSpec(job_id=f"c{i}", task="cartpole", reward_path=str(reward), total_timesteps=steps, n_envs=2,
+                      hyperparams={"n_steps": 64, "batch_size": 64, "n_epochs": 1},
                       eval_episodes=2, seed=i, tensorboard=False, out_dir=str(tmp_path / prefix / f"c{i}"))
             for i in range(2)]
 
