@@ -373,7 +373,7 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(prog="eureka-render", description="Save a rollout video of a trained policy.")
     parser.add_argument("task", help="task name or path to a task file")
-    parser.add_argument("policy_dir", help="directory with policy.zip (e.g. a run's candidates/iter0_sample0)")
+    parser.add_argument("policy_dir", help="directory with policy.safetensors (e.g. a run's candidates/iter0_sample0)")
     parser.add_argument("-o", "--out", default="rollout.mp4", help="output .mp4 or .gif")
     parser.add_argument("--algo", default="ppo", choices=sorted(ALGOS))
     parser.add_argument("--steps", type=int, default=300)

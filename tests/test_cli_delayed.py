@@ -43,7 +43,7 @@ def test_delayed_answers_end_classified_and_leak_nothing(tmp_path):
         server.script([text for _, text in cases])
         cmd = [sys.executable, "-m", "eureka.cli", "llm=openai", f"llm.base_url={server.base_url}",
                "llm.model=test-model", "iterations=1", f"samples={len(cases)}",
-               "trainer.total_timesteps=1024", "trainer.n_envs=2", "trainer.memory_mb=1024", "eval.episodes=2",
+               "trainer.total_timesteps=1024", "trainer.n_envs=2", "trainer.num_envs=2", "trainer.memory_mb=1024", "eval.episodes=2",
                "eval.seeds=[1]", "eval.baselines=false", "video=false", "sandbox.call_timeout_s=1.0",
                f"hydra.run.dir={run}"]
         env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}

@@ -141,9 +141,7 @@ def cluster(tmp_path):
 def test_a_killed_worker_raylet_is_retried_and_every_candidate_trains_once(cluster):
     run = cluster["driver"] / "run"
     args = ["executor=ray", f"executor.address={HEAD_IP}:6379", "executor.max_retries=3", "iterations=1",
-            "samples=2", "trainer.total_timesteps=30000", "trainer.n_envs=2", "eval.episodes=2", "eval.seeds=[7]",
-            # one epoch of 64-step rollouts: a training still lasts long enough to be caught on the worker node
-            "trainer.ppo.n_steps=64", "trainer.ppo.batch_size=64", "trainer.ppo.n_epochs=1",
+            "samples=2", "trainer.total_timesteps=30000", "eval.episodes=2", "eval.seeds=[7]",
             "eval.baselines=false", "video=false", "loop.target_fitness=null", "loop.racing.enabled=false",
             "loop.confirm.seeds=0",
             f"hydra.run.dir={run}"]
@@ -188,4 +186,4 @@ def test_a_killed_worker_raylet_is_retried_and_every_candidate_trains_once(clust
           f"tasks: {[(t['job_id'], t['node'][:8]) for t in tasks]}")
     # results came back through the object store: the policy is in the driver's candidate directory
     for c in cands:
-        assert (run / "candidates" / c["id"] / "policy.zip").is_file()
+        assert (run / "candidates" / c["id"] / "policy.safetensors").is_file()
