@@ -82,6 +82,7 @@ def sanitize_reported(spec: TrainSpec, raw: object) -> TrainResult:
         walls=[str(w)[:40] for w in raw.get("walls", [])[:24]] if isinstance(raw.get("walls"), list) else [],
         reported_fitness=curve[-1] if curve else None, jail=bounded_report(raw.get("jail")),
         env_corr=_corr(raw.get("env_reward_corr")),  # reported: informs the reflection and the report only
+        learn_time_s=finite(raw.get("learn_time_s")),  # reported: the trainer's own timing, for the benchmarks
         failure=None if ok else Failure.of(error_from_child(raw)))
 
 

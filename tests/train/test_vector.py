@@ -208,9 +208,66 @@ def test_the_written_out_log_probability_and_entropy_are_the_distributions(discr
     policy, obs, actions = _policy_and_batch(discrete)
     logp, entropy = policy.evaluate(obs, actions)
     dist = policy.distribution(obs)
-    torch.testing.assert_close(logp, policy.log_prob(dist, actions))
+    torch.testing.assert_close(logp, dist.log_prob(actions) if discrete else dist.log_prob(actions).sum(-1))
     expected = dist.entropy() if discrete else dist.entropy().sum(-1)
     torch.testing.assert_close(entropy, expected)
+
+
+@pytest.mark.parametrize("discrete", [False, True])
+def test_sampling_draws_what_the_distribution_draws(discrete):
+    policy, obs, _ = _policy_and_batch(discrete)
+    torch.manual_seed(3)
+    drawn = policy.sample(obs)
+    torch.manual_seed(3)
+    torch.testing.assert_close(drawn, policy.distribution(obs).sample())
+
+
+def _autograd_ppo_loss(policy, obs, actions, old_logp, adv, ret, old_val, c, clip_vloss, ent_coef, vf_coef):
+    """The clipped PPO loss as autograd sees it (CleanRL's, as PPO.update wrote it before it was written out)."""
+    logp, entropy = policy.evaluate(obs, actions)
+    log_ratio = logp - old_logp
+    ratio = log_ratio.exp()
+    pg = torch.max(-adv * ratio, -adv * ratio.clamp(1 - c, 1 + c)).mean()
+    value = policy.value(obs)
+    if clip_vloss:
+        clipped = old_val + (value - old_val).clamp(-c, c)
+        v_loss = 0.5 * torch.max((value - ret) ** 2, (clipped - ret) ** 2).mean()
+    else:
+        v_loss = 0.5 * ((value - ret) ** 2).mean()
+    loss = pg - ent_coef * entropy.mean() + vf_coef * v_loss
+    kl = ((ratio - 1) - log_ratio).mean()
+    return loss, torch.stack((pg, v_loss, entropy.mean(), kl)).detach()
+
+
+@pytest.mark.parametrize("discrete", [False, True])
+@pytest.mark.parametrize("activation", ["tanh", "relu", "elu"])
+@pytest.mark.parametrize("clip_vloss", [False, True])
+def test_the_written_out_gradient_is_autograds(discrete, activation, clip_vloss):
+    import gymnasium as gym
+
+    from eureka.train.vector.grads import loss_and_grads
+    from eureka.train.vector.policy import ActorCritic
+
+    torch.manual_seed(0)
+    space = gym.spaces.Discrete(3) if discrete else gym.spaces.Box(-1, 1, (2,), np.float32)
+    policy = ActorCritic(5, space, hidden=(16, 8, 8), activation=activation, init_log_std=-0.3)
+    for p in policy.critic[-1:].parameters():  # a critic that is not ~0 at the start, so values are clipped too
+        torch.nn.init.normal_(p)
+    obs = torch.randn(64, 5)
+    actions = torch.randint(0, 3, (64,)) if discrete else torch.randn(64, 2)
+    with torch.no_grad():
+        old_logp = policy.evaluate(obs, actions)[0] + 0.3 * torch.randn(64)  # ratios inside and outside the clip
+        old_val = policy.value(obs) + 0.3 * torch.randn(64)
+    adv, ret = torch.randn(64), torch.randn(64)
+    args = (0.2, clip_vloss, 0.01, 0.5)
+    loss, expected_stats = _autograd_ppo_loss(policy, obs, actions, old_logp, adv, ret, old_val, *args)
+    expected = torch.autograd.grad(loss, list(policy.parameters()))
+    for p in policy.parameters():
+        p.grad = torch.full_like(p, float("nan"))  # every gradient must be written, none accumulated
+    stats = loss_and_grads(policy, obs, actions, old_logp, adv, ret, old_val, *args)
+    torch.testing.assert_close(stats, expected_stats)
+    for (name, p), g in zip(policy.named_parameters(), expected, strict=True):
+        torch.testing.assert_close(p.grad, g, msg=lambda m, name=name: f"{name}: {m}")
 
 
 def test_flat_adam_takes_torchs_adam_step_after_the_same_clip():

@@ -63,14 +63,17 @@ class ActorCritic(nn.Module):
             return torch.distributions.Categorical(logits=out, validate_args=False)
         return torch.distributions.Normal(out, self.log_std.exp().expand_as(out), validate_args=False)
 
+    def sample(self, obs: torch.Tensor) -> torch.Tensor:
+        """Actions drawn at ``obs`` (``distribution(obs).sample()``'s draws, without building the distribution:
+        the rollout calls this once per step)."""
+        out = self.actor(obs)
+        if self.discrete:
+            return torch.multinomial(torch.softmax(out, -1), 1, True).squeeze(-1)
+        return torch.normal(out, self.log_std.exp().expand_as(out))
+
     def value(self, obs: torch.Tensor) -> torch.Tensor:
         """State values ``[B]``."""
         return self.critic(obs).squeeze(-1)
-
-    def log_prob(self, dist: torch.distributions.Distribution, actions: torch.Tensor) -> torch.Tensor:
-        """Log-probabilities ``[B]`` of ``actions`` under ``dist``."""
-        lp = dist.log_prob(actions)
-        return lp if self.discrete else lp.sum(-1)
 
     def evaluate(self, obs: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Log-probabilities and entropies ``[B]`` of ``actions`` at ``obs``: what an update differentiates.

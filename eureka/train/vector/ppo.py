@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from eureka.train.vector.grads import loss_and_grads
 from eureka.train.vector.policy import ActorCritic
 
 
@@ -168,7 +169,7 @@ class PPO:
         Only the actor runs here; the log-probabilities and values of the whole rollout are computed in one
         batched pass when it is complete (``compute_returns``): the parameters do not change meanwhile.
         """
-        action = self.policy.distribution(obs).sample()
+        action = self.policy.sample(obs)
         t = self.step
         self.obs[t] = obs
         self.actions[t] = action
@@ -179,9 +180,8 @@ class PPO:
         """Log-probabilities and values of every stored step, in one pass over ``T x N`` rows."""
         T, N = self.values.shape
         flat = self.obs.reshape(T * N, -1)
-        dist = self.policy.distribution(flat)
-        self.logprobs.copy_(self.policy.log_prob(dist, self.actions.reshape(T * N, *self.actions.shape[2:]))
-                            .reshape(T, N))
+        logp, _ = self.policy.evaluate(flat, self.actions.reshape(T * N, *self.actions.shape[2:]))
+        self.logprobs.copy_(logp.reshape(T, N))
         self.values.copy_(self.policy.value(flat).reshape(T, N))
 
     @torch.no_grad()
@@ -252,38 +252,26 @@ class PPO:
         mb = max(n // s.num_minibatches, 1)
         totals = torch.zeros(4, device=self.device)  # policy loss, value loss, entropy, approx KL: one sync at the end
         updates = 0
+        k = max(n // mb, 1)  # minibatches per epoch (rows past k * mb wait for the next epoch's order)
         for _ in range(s.update_epochs):
-            order = torch.randperm(n, device=self.device)
+            order = torch.randperm(n, device=self.device)[:k * mb]
+            # one gather per epoch, then each minibatch is a slice (a view): fewer operations per update
+            e_obs, e_act, e_logp, e_ret, e_val = (x[order] for x in (b_obs, b_act, b_logp, b_ret, b_val))
+            e_adv = b_adv[order].view(k, -1)  # each minibatch's advantages normalized on their own, all at once
+            e_adv = ((e_adv - e_adv.mean(1, keepdim=True)) / (e_adv.std(1, keepdim=True) + 1e-8)).view(-1)
             epoch_kl = torch.zeros((), device=self.device)
-            for start in range(0, n - mb + 1, mb):
-                idx = order[start:start + mb]
-                obs, old_logp = b_obs[idx], b_logp[idx]
-                logp, entropy = self.policy.evaluate(obs, b_act[idx])
-                log_ratio = logp - old_logp
-                ratio = log_ratio.exp()
-                adv = b_adv[idx]
-                adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-                pg = torch.max(-adv * ratio, -adv * ratio.clamp(1 - s.clip_coef, 1 + s.clip_coef)).mean()
-                value = self.policy.value(obs)
-                if s.clip_vloss:
-                    clipped = b_val[idx] + (value - b_val[idx]).clamp(-s.clip_coef, s.clip_coef)
-                    v_loss = 0.5 * torch.max((value - b_ret[idx]) ** 2, (clipped - b_ret[idx]) ** 2).mean()
-                else:
-                    v_loss = 0.5 * ((value - b_ret[idx]) ** 2).mean()
-                entropy = entropy.mean()
-                loss = pg - s.ent_coef * entropy + s.vf_coef * v_loss
-                self.optimizer.zero_grad()
-                loss.backward()
+            for start in range(0, k * mb, mb):
+                rows = slice(start, start + mb)
+                stats = loss_and_grads(self.policy, e_obs[rows], e_act[rows], e_logp[rows], e_adv[rows], e_ret[rows],
+                                       e_val[rows], s.clip_coef, s.clip_vloss, s.ent_coef, s.vf_coef)
                 self.optimizer.step(s.max_grad_norm)
-                with torch.no_grad():
-                    kl = ((ratio - 1) - log_ratio).mean()
-                    epoch_kl += kl
-                    totals += torch.stack((pg, v_loss, entropy, kl))
+                epoch_kl += stats[3]
+                totals += stats
                 updates += 1
-            if s.target_kl is not None and epoch_kl.item() / max(n // mb, 1) > s.target_kl:
+            if s.target_kl is not None and epoch_kl.item() / k > s.target_kl:
                 break
-        stats = dict(zip(("policy_loss", "value_loss", "entropy", "approx_kl"), totals.tolist(), strict=True))
-        return {k: v / max(updates, 1) for k, v in stats.items()}
+        names = ("policy_loss", "value_loss", "entropy", "approx_kl")
+        return {name: v / max(updates, 1) for name, v in zip(names, totals.tolist(), strict=True)}
 
     def state(self) -> dict[str, torch.Tensor]:
         """Everything continued training needs (tensors only)."""
