@@ -65,7 +65,7 @@ TASK_ARGS = {"reacher": str(ROOT / "benchmarks" / "tasks" / "reacher.py")}  # ta
 # n_timesteps). Hopper-v4 and HalfCheetah-v4 (the v5 envs have the same dynamics) are applied here over
 # conf/task/{hopper,half_cheetah}.yaml, and Reacher-v2 over the task file's trainer defaults (v2 and v5 share the
 # model; the entry keeps SB3's default 64x64 tanh networks).
-_ZOO_MUJOCO = ["++trainer.normalize=true", "++trainer.n_envs=1", "++trainer.ppo.n_steps=512",
+_ZOO_MUJOCO = ["trainer.backend=sb3", "++trainer.normalize=true", "++trainer.n_envs=1", "++trainer.ppo.n_steps=512",
                "++trainer.ppo.policy_kwargs.log_std_init=-2", "++trainer.ppo.policy_kwargs.ortho_init=false",
                "++trainer.ppo.policy_kwargs.activation_fn=relu",
                "++trainer.ppo.policy_kwargs.net_arch.pi=[256,256]", "++trainer.ppo.policy_kwargs.net_arch.vf=[256,256]"]

@@ -297,7 +297,7 @@ def test_the_gpu_ppo_settings_apply_only_on_a_gpu_simulation():
     assert train_spec(cfg, job_id="x", mode="env").vector["num_steps"] == cfg.trainer.vector["num_steps"] == 128
     t = cfg.trainer
     assert simulates_on_gpu(t, "hopper", "cpu") is False
-    assert simulates_on_gpu(compose("task=hopper").trainer, "hopper", "cuda") is False  # SB3 never does
+    assert simulates_on_gpu(compose("task=hopper", "trainer.backend=sb3").trainer, "hopper", "cuda") is False  # SB3 never does
     if warp_sim.warp_installed():
         assert simulates_on_gpu(t, "hopper", "cuda") is True
     assert simulates_on_gpu(compose("task=cartpole", "trainer.backend=vector").trainer, "cartpole", "cuda") is False
