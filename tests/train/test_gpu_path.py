@@ -91,14 +91,14 @@ def test_sim_auto_on_cuda_without_mujoco_warp_keeps_the_cpu_sims(monkeypatch):
 def test_each_mujoco_task_has_a_gpu_batch_used_only_on_a_gpu_simulation(name, gpu):
     cfg = compose(f"task={name}", "trainer.backend=vector")
     t = cfg.trainer
-    assert t.gpu_num_envs == gpu and t.num_envs == 16
-    assert training_num_envs(t, name, "cpu") == 16
+    assert t.gpu_num_envs == gpu and t.num_envs == (64 if name == "hopper" else 16)  # the CPU batch (EnvPool)
+    assert training_num_envs(t, name, "cpu") == t.num_envs
     if warp_sim.warp_installed():
         assert training_num_envs(t, name, "cuda") == gpu
-    sb3 = compose(f"task={name}").trainer
+    sb3 = compose(f"task={name}", "trainer.backend=sb3").trainer
     assert training_num_envs(sb3, name, "cuda") == sb3.num_envs  # the SB3 backend never simulates on a GPU
     off = compose(f"task={name}", "trainer.backend=vector", "trainer.gpu_num_envs=0").trainer
-    assert training_num_envs(off, name, "cuda") == 16
+    assert training_num_envs(off, name, "cuda") == off.num_envs
     mine = compose(f"task={name}", "trainer.backend=vector", "trainer.gpu_num_envs=512").trainer
     if warp_sim.warp_installed():
         assert training_num_envs(mine, name, "cuda") == 512
@@ -117,9 +117,9 @@ def test_the_gpu_batch_applies_to_warp_on_cuda_only():
 def test_train_spec_carries_the_batch_of_this_machine():
     cfg = compose("task=hopper", "trainer.backend=vector")
     spec = train_spec(cfg, job_id="x", mode="env", seed=0)
-    assert spec.num_envs == (4096 if HAS_CUDA and warp_sim.warp_installed() else 16)
+    assert spec.num_envs == (4096 if HAS_CUDA and warp_sim.warp_installed() else 64)  # hopper's CPU batch: 64
     cpu = train_spec(compose("task=hopper", "trainer.backend=vector", "trainer.device=cpu"), job_id="x", mode="env")
-    assert cpu.num_envs == 16
+    assert cpu.num_envs == 64
 
 
 @pytest.mark.parametrize("override,message", [("trainer.gpu_num_envs=-1", "trainer.gpu_num_envs=-1: must be"),
@@ -294,7 +294,7 @@ def test_landlock_lets_a_jail_write_its_device_files_and_nothing_beside_them(tmp
 def test_the_gpu_ppo_settings_apply_only_on_a_gpu_simulation():
     cfg = compose("task=hopper", "trainer.backend=vector", "trainer.device=cpu")
     assert cfg.trainer.gpu_vector["num_steps"] == 24
-    assert train_spec(cfg, job_id="x", mode="env").vector["num_steps"] == cfg.trainer.vector["num_steps"] == 128
+    assert train_spec(cfg, job_id="x", mode="env").vector["num_steps"] == cfg.trainer.vector["num_steps"] == 32
     t = cfg.trainer
     assert simulates_on_gpu(t, "hopper", "cpu") is False
     assert simulates_on_gpu(compose("task=hopper", "trainer.backend=sb3").trainer, "hopper", "cuda") is False  # SB3 never does
