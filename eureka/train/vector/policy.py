@@ -76,10 +76,10 @@ class ActorCritic(nn.Module):
         return self.critic(obs).squeeze(-1)
 
     def evaluate(self, obs: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Log-probabilities and entropies ``[B]`` of ``actions`` at ``obs``: what an update differentiates.
+        """Log-probabilities and entropies ``[B]`` of ``actions`` at ``obs`` (a rollout's scoring; the update's
+        loss in ``grads.py`` computes the same, with its gradient written out).
 
-        The Gaussian's are written out (no ``Distribution`` object): a minibatch update is dominated by
-        per-operation overhead on these small networks, and this is a third of the operations.
+        Written out, no ``Distribution`` object: on these small networks the per-operation overhead is the cost.
         """
         out = self.actor(obs)
         if self.discrete:
