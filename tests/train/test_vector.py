@@ -245,7 +245,7 @@ def _autograd_ppo_loss(policy, obs, actions, old_logp, adv, ret, old_val, c, cli
 def test_the_written_out_gradient_is_autograds(discrete, activation, clip_vloss):
     import gymnasium as gym
 
-    from eureka.train.vector.grads import loss_and_grads
+    from eureka.train.vector.grads import loss_actions, loss_and_grads
     from eureka.train.vector.policy import ActorCritic
 
     torch.manual_seed(0)
@@ -264,7 +264,7 @@ def test_the_written_out_gradient_is_autograds(discrete, activation, clip_vloss)
     expected = torch.autograd.grad(loss, list(policy.parameters()))
     for p in policy.parameters():
         p.grad = torch.full_like(p, float("nan"))  # every gradient must be written, none accumulated
-    stats = loss_and_grads(policy, obs, actions, old_logp, adv, ret, old_val, *args)
+    stats = loss_and_grads(policy, obs, loss_actions(policy, actions), old_logp, adv, ret, old_val, *args)
     torch.testing.assert_close(stats, expected_stats)
     for (name, p), g in zip(policy.named_parameters(), expected, strict=True):
         torch.testing.assert_close(p.grad, g, msg=lambda m, name=name: f"{name}: {m}")

@@ -60,11 +60,20 @@ def _backward(saved: list[tuple[nn.Linear, torch.Tensor, torch.Tensor | None]], 
             g = torch.mm(g, linear.weight) * slope
 
 
+def loss_actions(policy: ActorCritic, actions: torch.Tensor) -> torch.Tensor:
+    """The actions as ``loss_and_grads`` takes them: one-hot float rows for a discrete policy (a product and
+    a sum pick the log-probability, and the gradient needs the one-hot anyway), unchanged for a Gaussian."""
+    if not policy.discrete:
+        return actions
+    return torch.nn.functional.one_hot(actions, int(policy.actor[-1].out_features)).to(torch.float32)
+
+
 def loss_and_grads(policy: ActorCritic, obs: torch.Tensor, actions: torch.Tensor, old_logp: torch.Tensor,
                    adv: torch.Tensor, returns: torch.Tensor, old_values: torch.Tensor, clip_coef: float,
                    clip_vloss: bool, ent_coef: float, vf_coef: float) -> torch.Tensor:
     """Set every parameter's ``.grad`` to the gradient of the PPO loss on one minibatch (``adv`` already
-    normalized); returns (policy loss, value loss, mean entropy, approximate KL) as one tensor.
+    normalized, ``actions`` as ``loss_actions`` gives them); returns (policy loss, value loss, mean entropy,
+    approximate KL) as one tensor.
 
     The loss: ``mean(max(-A r, -A clip(r, 1 - c, 1 + c))) - ent_coef * mean(H) + vf_coef * L_v`` with
     ``L_v = 0.5 mean((V - R)^2)`` (or its clipped form).
@@ -77,7 +86,7 @@ def loss_and_grads(policy: ActorCritic, obs: torch.Tensor, actions: torch.Tensor
         if policy.discrete:
             logsm = torch.log_softmax(out, -1)
             probs = logsm.exp()
-            logp = logsm.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
+            logp = (logsm * actions).sum(-1)
             entropy = -(probs * logsm).sum(-1)
         else:
             inv_std = torch.exp(-policy.log_std)
@@ -88,13 +97,13 @@ def loss_and_grads(policy: ActorCritic, obs: torch.Tensor, actions: torch.Tensor
         log_ratio = logp - old_logp
         ratio = log_ratio.exp()
         clipped = ratio.clamp(1 - clip_coef, 1 + clip_coef)
-        pg_terms = torch.max(-adv * ratio, -adv * clipped)
-        # d loss / d logp: the unclipped term's where it is the max (or the ratio is inside the clip range)
-        live = (ratio - clipped == 0) | (-adv * ratio > -adv * clipped)
-        g_logp = torch.where(live, -adv * ratio, torch.zeros_like(ratio)) / B
+        a_r, a_c = adv * ratio, adv * clipped
+        pg_terms = -torch.min(a_r, a_c)  # max(-A r, -A clip(r))
+        # d loss / d logp: -A r where the unclipped term is the max (inside the clip range the two are equal;
+        # outside, a tie needs A = 0, where the gradient is 0 either way)
+        g_logp = (a_r * (a_r <= a_c)).mul_(-1.0 / B)
         if policy.discrete:
-            onehot = torch.zeros_like(out).scatter_(-1, actions.unsqueeze(-1), 1.0)
-            g_out = g_logp.unsqueeze(-1) * (onehot - probs) + (ent_coef / B) * probs * (logsm + entropy.unsqueeze(-1))
+            g_out = g_logp.unsqueeze(-1) * (actions - probs) + (ent_coef / B) * probs * (logsm + entropy.unsqueeze(-1))
         else:
             g_out = g_logp.unsqueeze(-1) * z * inv_std
             assert policy.log_std.grad is not None

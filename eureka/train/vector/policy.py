@@ -31,6 +31,20 @@ def _mlp(sizes: list[int], activation: type[nn.Module], out_gain: float) -> nn.S
     return nn.Sequential(*layers)
 
 
+_ACTIVATION_FNS: dict[type[nn.Module], Any] = {nn.Tanh: torch.tanh, nn.ReLU: torch.relu, nn.ELU: nn.functional.elu}
+
+
+def run_mlp(mlp: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+    """``mlp(x)`` without a module call per layer (the rollout runs the actor once per env step, on a few
+    rows: there the calls' overhead is most of the cost)."""
+    for layer in mlp:
+        if isinstance(layer, nn.Linear):
+            x = torch.addmm(layer.bias, x, layer.weight.t())
+        else:
+            x = _ACTIVATION_FNS[type(layer)](x)
+    return x
+
+
 class ActorCritic(nn.Module):
     """Gaussian (Box actions, state-independent log std) or categorical (Discrete) policy and a value MLP."""
 
@@ -66,14 +80,14 @@ class ActorCritic(nn.Module):
     def sample(self, obs: torch.Tensor) -> torch.Tensor:
         """Actions drawn at ``obs`` (``distribution(obs).sample()``'s draws, without building the distribution:
         the rollout calls this once per step)."""
-        out = self.actor(obs)
+        out = run_mlp(self.actor, obs)
         if self.discrete:
             return torch.multinomial(torch.softmax(out, -1), 1, True).squeeze(-1)
         return torch.normal(out, self.log_std.exp().expand_as(out))
 
     def value(self, obs: torch.Tensor) -> torch.Tensor:
         """State values ``[B]``."""
-        return self.critic(obs).squeeze(-1)
+        return run_mlp(self.critic, obs).squeeze(-1)
 
     def evaluate(self, obs: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Log-probabilities and entropies ``[B]`` of ``actions`` at ``obs`` (a rollout's scoring; the update's
@@ -81,7 +95,7 @@ class ActorCritic(nn.Module):
 
         Written out, no ``Distribution`` object: on these small networks the per-operation overhead is the cost.
         """
-        out = self.actor(obs)
+        out = run_mlp(self.actor, obs)
         if self.discrete:
             logp = torch.log_softmax(out, -1)
             return logp.gather(-1, actions.unsqueeze(-1)).squeeze(-1), -(logp.exp() * logp).sum(-1)

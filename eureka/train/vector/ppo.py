@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from eureka.train.vector.grads import loss_and_grads
+from eureka.train.vector.grads import loss_actions, loss_and_grads
 from eureka.train.vector.policy import ActorCritic
 
 
@@ -245,7 +245,7 @@ class PPO:
             self.optimizer.lr = s.learning_rate * max(1.0 - progress, 0.0)
         keep = self.valid.reshape(-1) > 0
         b_obs = self.obs.reshape(-1, self.obs.shape[-1])[keep]
-        b_act = self.actions.reshape(-1, *self.actions.shape[2:])[keep]
+        b_act = loss_actions(self.policy, self.actions.reshape(-1, *self.actions.shape[2:])[keep])
         b_logp, b_adv = self.logprobs.reshape(-1)[keep], advantages.reshape(-1)[keep]
         b_ret, b_val = returns.reshape(-1)[keep], self.values.reshape(-1)[keep]
         n = b_obs.shape[0]
