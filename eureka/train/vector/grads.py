@@ -65,7 +65,9 @@ def loss_actions(policy: ActorCritic, actions: torch.Tensor) -> torch.Tensor:
     a sum pick the log-probability, and the gradient needs the one-hot anyway), unchanged for a Gaussian."""
     if not policy.discrete:
         return actions
-    return torch.nn.functional.one_hot(actions, int(policy.actor[-1].out_features)).to(torch.float32)
+    last = policy.actor[-1]
+    assert isinstance(last, nn.Linear)
+    return torch.nn.functional.one_hot(actions, last.out_features).to(torch.float32)
 
 
 def loss_and_grads(policy: ActorCritic, obs: torch.Tensor, actions: torch.Tensor, old_logp: torch.Tensor,
