@@ -140,8 +140,10 @@ def cluster(tmp_path):
 
 def test_a_killed_worker_raylet_is_retried_and_every_candidate_trains_once(cluster):
     run = cluster["driver"] / "run"
+    # 120,000 steps: a training of several seconds on the vector backend, so the raylet dies well before it ends
+    # (with 30,000 a training could finish and report from the worker before the kill took effect)
     args = ["executor=ray", f"executor.address={HEAD_IP}:6379", "executor.max_retries=3", "iterations=1",
-            "samples=2", "trainer.total_timesteps=30000", "eval.episodes=2", "eval.seeds=[7]",
+            "samples=2", "trainer.total_timesteps=120000", "eval.episodes=2", "eval.seeds=[7]",
             "eval.baselines=false", "video=false", "loop.target_fitness=null", "loop.racing.enabled=false",
             "loop.confirm.seeds=0",
             f"hydra.run.dir={run}"]
