@@ -192,6 +192,16 @@ def preflight(cfg) -> None:
     _CHECKED[key] = cfg
 
 
+def start_children(cfg) -> None:
+    """Start the forkserver every training and check is forked from now: its imports (torch, Gymnasium, SB3:
+    seconds) then run beside the checks of the config and the task instead of before the first check of a
+    reward. ``cfg``: the (first) run's config, whose ``sandbox.env_allow`` the children keep."""
+    from eureka import procs
+
+    procs.keep_env(list(cfg.sandbox.env_allow))
+    procs.context()
+
+
 def checked_config(cfg) -> tuple[Any, bool]:
     """The typed config of Hydra's ``cfg``, and whether ``preflight`` checked it already in this process."""
     from omegaconf import OmegaConf
@@ -451,6 +461,8 @@ def main() -> None:
                 configs = compose_configs(args)
                 if len(configs) == 1 and (resolved := _resolve_task_path(args, configs[0])) != args:
                     args, configs = resolved, compose_configs(resolved)
+                if configs:
+                    start_children(configs[0])
                 for cfg in configs:
                     preflight(cfg)
         if configs:

@@ -52,8 +52,16 @@ def _without_secrets():
         os.environ.update(saved)
 
 
+def keep_env(names: list[str]) -> None:
+    """Name environment variables the trusted processes keep (``sandbox.env_allow``, so jails can be given
+    them): set before the forkserver starts, whose environment every child inherits."""
+    if names:
+        os.environ["EUREKA_ENV_ALLOW"] = ",".join(names)
+
+
 def context() -> BaseContext:
-    """The multiprocessing context every eureka child process is started from."""
+    """The multiprocessing context every eureka child process is started from (the first call starts the
+    forkserver, whose imports take seconds in the background; the first child waits for them)."""
     global _ctx
     if _ctx is None:
         os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering in every child

@@ -15,7 +15,6 @@ the prompts ``design_requests`` (eureka/prompts/requests.py) and the files ``Run
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -32,13 +31,14 @@ from eureka.evolve.candidate import Candidate, Status
 from eureka.evolve.population import Population
 from eureka.evolve.racing import Racer, confirm_held_out, pooled_std, seed_values
 from eureka.evolve.reporter import Reporter
-from eureka.evolve.summary import SeedStats, Summary, final_evaluation
+from eureka.evolve.summary import SeedStats, Summary, baseline_specs, final_evaluation
 from eureka.evolve.trainings import Trainings
 from eureka.evolve.tuning import tune_constants, tuning_note
 from eureka.llm import Designer, make_designer
 from eureka.prefer import PreferenceRound, Session, make_session, public, run_round
 from eureka.prefer.port import check_feedback
 from eureka.prefer.steer import outcome
+from eureka.procs import keep_env
 from eureka.prompts.requests import design_requests
 from eureka.render import record_videos
 from eureka.reward import sample_states
@@ -67,8 +67,7 @@ class EurekaLoop:
             check_config(cfg)
             check_feedback(cfg)  # feedback=web: a free port
         self.cfg = cfg
-        if cfg.sandbox.env_allow:  # names the trusted processes keep, so jails can be given them
-            os.environ["EUREKA_ENV_ALLOW"] = ",".join(cfg.sandbox.env_allow)
+        keep_env(cfg.sandbox.env_allow)
         self.store = RunStore(run_dir)
         self.reporter = reporter or Reporter()
         self.task = tasks.make(cfg.task.name)
@@ -337,6 +336,8 @@ class EurekaLoop:
         self.store.event("run_started", task=self.task.name, llm=self.cfg.llm.provider, seed=self.cfg.seed,
                          final_seeds=self.summary.final_seeds, provenance=self.summary.provenance)
         self.write_summary()
+        if self.cfg.eval.baselines:  # the final baselines need nothing the search finds: they fill idle slots
+            self.trainings.prefetch(baseline_specs(self.trainings, self.summary.final_seeds, self.store.root))
         self.reporter.phase("collecting a batch of real states for the critic")
         states = sample_states(self.task, seed=self.cfg.seed)
         pool = SandboxPool(self.cfg.sandbox)  # sandbox.* are the workers' limits (SandboxLimits)

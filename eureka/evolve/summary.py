@@ -23,20 +23,26 @@ from eureka.fields import seeds as seed_list
 from eureka.llm.base import Usage
 from eureka.store.safe import read_text
 from eureka.train.result import TrainResult
+from eureka.train.runner import TrainSpec
 
 if TYPE_CHECKING:
     from eureka.evolve.trainings import Trainings
 
 
+def baseline_specs(trainings: Trainings, seeds: list[int], root: Path) -> list[TrainSpec]:
+    """The final evaluation's baselines: the env's own reward and the sparse fitness on each of ``seeds``
+    (they need nothing the search finds: the loop hands them to the executor as spare work at the start)."""
+    return [trainings.spec(f"{mode}_seed{s}", mode, s, None, root / "baselines" / f"{mode}_seed{s}")
+            for s in seeds for mode in ("env", "sparse")]
+
+
 def final_evaluation(trainings: Trainings, reward_path: str, seeds: list[int], root: Path,
                      baselines: bool = True) -> FinalEvaluation:
     """Re-train ``reward_path`` with each seed, and both baselines with the same seeds and budget."""
-    specs = []
-    for s in seeds:
-        specs.append(trainings.spec(f"best_seed{s}", "candidate", s, reward_path, root / "final" / f"best_seed{s}"))
-        if baselines:
-            for mode in ("env", "sparse"):
-                specs.append(trainings.spec(f"{mode}_seed{s}", mode, s, None, root / "baselines" / f"{mode}_seed{s}"))
+    specs = [trainings.spec(f"best_seed{s}", "candidate", s, reward_path, root / "final" / f"best_seed{s}")
+             for s in seeds]
+    if baselines:
+        specs += baseline_specs(trainings, seeds, root)
     results: list[TrainResult] = trainings.run(specs)
     per = {r.job_id: r.fitness for r in results}
 

@@ -35,7 +35,7 @@ class Trainings:
     def __init__(self, cfg: EurekaConfig, executor: Executor, store: RunStore, reporter: Reporter):
         self.cfg = cfg
         self.store = store
-        self.executor: Executor = RecordingExecutor(executor, store.root)
+        self.executor = RecordingExecutor(executor, store.root)
         self.reporter = reporter
 
     def spec(self, job_id: str, mode: str, seed: int, reward_path: str | None, out_dir: Path,
@@ -66,6 +66,11 @@ class Trainings:
             return self.executor.run(specs, self.reporter.training_progress)
         self.announce(specs)
         return self.executor.run(specs, self.reporter.training_progress, self.reporter.job_done)
+
+    def prefetch(self, specs: list[TrainSpec]) -> None:
+        """Train ``specs`` early, in slots the run would leave idle, where the executor can (see
+        ``LocalExecutor.prefetch``); a later ``run`` of them takes the results."""
+        self.executor.prefetch(specs)
 
     def search(self, specs: list[TrainSpec], score: Callable[[TrainResult], float]) -> list[TrainResult]:
         """An iteration's candidates: full budget each, or split by ``loop.allocation`` (successive halving

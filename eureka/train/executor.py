@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import statistics
 import time
 
 from eureka.procs import Child, ChildDied, send_json
@@ -79,6 +80,16 @@ def _gpu_count() -> int:
     return int(torch.cuda.device_count())
 
 
+@dataclasses.dataclass
+class _Job:
+    """A started training: its spec, its process, its GPU, and whether it is spare work nobody waits for yet."""
+
+    spec: TrainSpec
+    child: Child
+    gpu: int | None
+    spare: bool
+
+
 class LocalExecutor:
     """Up to ``max_workers`` trainings at once, each in its own walled process.
 
@@ -91,6 +102,10 @@ class LocalExecutor:
     A job that exceeds ``timeout_s`` is killed; a job whose process dies (out of memory,
     segfault) is reported as ``TrainingCrash``; the others go on. Results are JSON from
     the child, checked field by field (``sanitize_result``).
+
+    Spare work (``prefetch``: the final evaluation's baselines, which need nothing the search finds) fills the
+    slots a ``run`` call leaves idle (the odd one out of three trainings on two workers); its processes go on
+    between calls, and a later call that asks for the same spec takes the result.
     """
 
     def __init__(self, max_workers: int = 0, timeout_s: float = 3600.0, per_gpu: int = 1, gpus: int | None = None):
@@ -98,6 +113,11 @@ class LocalExecutor:
         self.timeout_s = timeout_s
         self.per_gpu = max(1, int(per_gpu))
         self._gpus = gpus
+        self._slots: GpuSlots | None = None
+        self._jobs: dict[str, _Job] = {}  # started and not yet finished: this call's, and spare ones
+        self._spare: list[TrainSpec] = []  # spare work not started yet (``prefetch``)
+        self._spare_done: dict[str, tuple[TrainSpec, TrainResult]] = {}  # finished spare work, not asked for yet
+        self._walls: list[float] = []  # how long each finished training's process ran
 
     @property
     def gpus(self) -> int:
@@ -117,48 +137,94 @@ class LocalExecutor:
             return None
         return dataclasses.replace(spec, device=f"cuda:{gpu}"), gpu
 
+    def prefetch(self, specs: list[TrainSpec]) -> None:
+        """Spare work: train ``specs`` (CPU trainings only) in slots that would otherwise stay idle during later
+        ``run`` calls (never ahead of a training a call waits for). A later ``run`` of an equal spec takes its
+        result, waits for it, or trains it then if it never started; ``shutdown`` drops what nobody asked for."""
+        self._spare.extend(s for s in specs if not wants_gpu(s.device, self.gpus))
+
     def run(self, specs: list[TrainSpec], on_progress: ProgressFn | None = None,
             on_done: DoneFn | None = None) -> list[TrainResult]:
         """Train every spec; return results in the order of ``specs``."""
-        pending = list(specs)
-        running: dict[str, tuple[TrainSpec, Child]] = {}
-        on_gpu: dict[str, int] = {}  # job id -> its GPU
-        slots = GpuSlots(self.gpus if any(wants_gpu(s.device, 1) for s in specs) else 0, self.per_gpu)
         results: dict[str, TrainResult] = {}
+        pending: list[TrainSpec] = []
+        mine: set[str] = set()  # this call's jobs that are running
+        for spec in specs:
+            done = self._spare_done.pop(spec.job_id, None)
+            job = self._jobs.get(spec.job_id)
+            self._spare = [s for s in self._spare if s.job_id != spec.job_id]  # not started: trained now, as asked
+            if done is not None and done[0] == spec:
+                results[spec.job_id] = done[1]
+                if on_done is not None:
+                    on_done(spec.job_id, done[1])
+                continue
+            if job is not None and job.spare:
+                if job.spec == spec:
+                    job.spare = False  # started as spare work: this call waits for it now
+                    mine.add(spec.job_id)
+                    continue
+                self._end(job)  # spare work under this name, but not this spec: dropped
+            pending.append(spec)
         try:
-            while pending or running:
-                while pending and len(running) < self.max_workers:
-                    placed = self.place(pending[0], slots)
-                    if placed is None:
+            while pending or mine:
+                while pending and len(self._jobs) < self.max_workers:
+                    if not self._start(pending[0], spare=False):
                         break  # every GPU slot is taken: the next training starts when one ends
-                    pending.pop(0)
-                    spec, gpu = placed
-                    if spec.out_dir:
-                        os.makedirs(spec.out_dir, exist_ok=True)
-                    env = None
-                    if gpu is not None:
-                        on_gpu[spec.job_id] = gpu
-                        env = {"CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES")}
-                    running[spec.job_id] = (spec, Child(_job_main, spec, env, name=f"eureka-train-{spec.job_id}"))
-                for job_id, (spec, child) in list(running.items()):
-                    result = self._poll(spec, child, on_progress)
+                    mine.add(pending.pop(0).job_id)
+                while not pending and self._spare and len(self._jobs) < self.max_workers and self._idles(mine):
+                    self._start(self._spare.pop(0), spare=True)
+                for job_id, job in list(self._jobs.items()):
+                    result = self._poll(job.spec, job.child, None if job.spare else on_progress)
                     if result is None:
                         continue
-                    child.kill()
-                    self._restore(spec)
-                    del running[job_id]
-                    if job_id in on_gpu:
-                        slots.release(on_gpu.pop(job_id))
+                    self._walls.append(job.child.elapsed())
+                    self._end(job)
+                    if job.spare:
+                        self._spare_done[job_id] = (job.spec, result)
+                        continue
+                    mine.discard(job_id)
                     results[job_id] = result
                     if on_done is not None:
                         on_done(job_id, result)
-                if running:
+                if self._jobs:
                     time.sleep(0.05)
-        finally:
-            for spec, child in running.values():
-                child.kill()
-                self._restore(spec)
+        except BaseException:
+            self.shutdown()
+            raise
         return [results[s.job_id] for s in specs]
+
+    def _idles(self, mine: set[str]) -> bool:
+        """Whether a free slot would idle long enough to take spare work: while this call's own trainings run on
+        for at least half a typical training (the median of those finished so far; with none, yes). A spare
+        started in the last moments of a call would only hold up the next call's trainings."""
+        if not self._walls:
+            return True
+        typical = statistics.median(self._walls)
+        left = max((typical - self._jobs[j].child.elapsed() for j in mine), default=0.0)
+        return left >= 0.5 * typical
+
+    def _start(self, spec: TrainSpec, spare: bool) -> bool:
+        """Start ``spec`` in its own process (False: it needs a GPU slot and none is free)."""
+        if self._slots is None and wants_gpu(spec.device, 1):
+            self._slots = GpuSlots(self.gpus, self.per_gpu)  # kept across calls: spare work may hold a slot
+        placed = self.place(spec, self._slots or GpuSlots(0))
+        if placed is None:
+            return False
+        started, gpu = placed
+        if started.out_dir:
+            os.makedirs(started.out_dir, exist_ok=True)
+        env = None if gpu is None else {"CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES")}
+        child = Child(_job_main, started, env, name=f"eureka-train-{spec.job_id}")
+        self._jobs[spec.job_id] = _Job(spec, child, gpu, spare)
+        return True
+
+    def _end(self, job: _Job) -> None:
+        """``job``'s process is done with (or given up): kill it, free its slot, give its directory back."""
+        job.child.kill()
+        self._restore(job.spec)
+        self._jobs.pop(job.spec.job_id, None)
+        if job.gpu is not None and self._slots is not None:
+            self._slots.release(job.gpu)
 
     def _poll(self, spec: TrainSpec, child: Child, on_progress: ProgressFn | None) -> TrainResult | None:
         """Read what the child sent; return its result when it is done (or dead, or late)."""
@@ -180,7 +246,11 @@ class LocalExecutor:
         return None
 
     def shutdown(self) -> None:
-        """Nothing to stop: every child ends with its training."""
+        """Stop what still runs (spare work nobody asked for; every other child ends with its ``run`` call)."""
+        for job in list(self._jobs.values()):
+            self._end(job)
+        self._spare.clear()
+        self._spare_done.clear()
 
     @staticmethod
     def _restore(spec: TrainSpec) -> None:

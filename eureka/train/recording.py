@@ -63,5 +63,12 @@ class RecordingExecutor:
             self.inner.run(todo, on_progress, record)
         return [results[s.job_id] for s in specs]
 
+    def prefetch(self, specs: list[TrainSpec]) -> None:
+        """Hand ``specs`` not recorded yet to the inner executor as spare work (``LocalExecutor.prefetch``;
+        an executor without it trains them when ``run`` asks)."""
+        prefetch = getattr(self.inner, "prefetch", None)
+        if prefetch is not None:
+            prefetch([s for s in specs if training_key(s) not in self.done])
+
     def shutdown(self) -> None:
         self.inner.shutdown()

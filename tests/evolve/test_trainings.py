@@ -65,3 +65,37 @@ def test_every_training_of_a_run_goes_through_the_collaborator(tmp_path):
     searched = {"iter0_sample0", "iter0_sample1"}
     assert {sp.job_id for sp in stub.specs} == searched | set(seen)  # the search's, and every other one through run
     assert {"best_seed1", "env_seed1", "sparse_seed1"} <= set(seen) and any("_seed7919" in j for j in seen)
+
+
+class SpareStub(StubExecutor):
+    """A stub that also takes spare work (as ``LocalExecutor.prefetch``), noting when it was handed over."""
+
+    def __init__(self, fitness):
+        super().__init__(fitness)
+        self.prefetched: list = []
+        self.trained_before_prefetch = None
+
+    def prefetch(self, specs):
+        self.trained_before_prefetch = len(self.specs)
+        self.prefetched.extend(specs)
+
+
+def test_the_final_baselines_are_handed_over_as_spare_work_before_the_search(tmp_path):
+    cfg = make_cfg(samples=2, eval={"seeds": [1, 2], "baselines": True})
+    stub = SpareStub(lambda sp: {"candidate": 300.0, "env": 400.0, "sparse": 10.0}[sp.mode])
+    EurekaLoop(cfg, tmp_path, executor=stub).run()
+    assert stub.trained_before_prefetch == 0
+    assert [s.job_id for s in stub.prefetched] == ["env_seed1", "sparse_seed1", "env_seed2", "sparse_seed2"]
+    asked = {s.job_id: s for s in stub.specs}
+    assert all(asked[s.job_id] == s for s in stub.prefetched)  # the final evaluation asks for the very same specs
+    # a resumed run hands over only what is not recorded yet
+    again = SpareStub(lambda sp: 1.0)
+    resumed = Trainings(typed(cfg), again, RunStore(tmp_path), Reporter())
+    resumed.prefetch([*stub.prefetched, resumed.spec("env_seed3", "env", 3, None, tmp_path / "x")])
+    assert [s.job_id for s in again.prefetched] == ["env_seed3"]
+
+
+def test_no_spare_work_without_baselines(tmp_path):
+    stub = SpareStub(lambda sp: 300.0)
+    EurekaLoop(make_cfg(samples=2), tmp_path, executor=stub).run()  # make_cfg: eval.baselines=false
+    assert stub.prefetched == [] and not any(s.mode in ("env", "sparse") for s in stub.specs)

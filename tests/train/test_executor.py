@@ -35,3 +35,52 @@ def test_executor_survives_a_dying_and_a_hanging_process(tmp_path):
     hang = LocalExecutor(max_workers=1, timeout_s=3).run(
         [TrainSpec(job_id="slow", task="cartpole", mode="env", total_timesteps=10**7, n_envs=1)])
     assert hang[0].failure.error_class == "TrainingCrash" and "did not finish" in hang[0].failure.message
+
+
+def _watch_starts(ex: LocalExecutor) -> list[str]:
+    """The job ids ``ex`` starts a process for from now on."""
+    started: list[str] = []
+    start = ex._start
+
+    def counted(spec, spare):
+        started.append(spec.job_id)
+        return start(spec, spare)
+
+    ex._start = counted
+    return started
+
+
+def test_spare_work_fills_an_idle_slot_and_a_later_run_takes_its_result(tmp_path):
+    ex = LocalExecutor(max_workers=2)
+    spare = _spec(tmp_path, "env_seed3", mode="env", seed=3)
+    ex.prefetch([spare])
+    assert not (tmp_path / "env_seed3").exists()  # spare work waits for a slot that would idle
+    started = _watch_starts(ex)
+    first = ex.run([_spec(tmp_path, "a", mode="env")])  # one training on two workers: the other slot is free
+    assert first[0].ok and started == ["a", "env_seed3"]
+    again = ex.run([_spec(tmp_path, "b", mode="env"), spare])
+    assert started == ["a", "env_seed3", "b"]  # the spare's own training, not a second one
+    assert again[1].ok and again[1].job_id == "env_seed3" and again[1].fitness is not None
+    ex.shutdown()
+
+
+def test_spare_work_under_a_name_that_now_means_another_spec_is_not_taken(tmp_path):
+    ex = LocalExecutor(max_workers=2)
+    ex.prefetch([_spec(tmp_path, "x", mode="env", seed=3)])
+    started = _watch_starts(ex)
+    ex.run([_spec(tmp_path, "a", mode="env")])
+    asked = _spec(tmp_path, "x", mode="env", seed=4)
+    result = ex.run([asked])[0]
+    assert started == ["a", "x", "x"] and result.ok  # trained as asked (seed 4), the seed-3 spare dropped
+    ex.shutdown()
+
+
+def test_shutdown_stops_spare_work_nobody_asked_for(tmp_path):
+    ex = LocalExecutor(max_workers=2, timeout_s=120)
+    ex.prefetch([TrainSpec(job_id="long", task="cartpole", mode="env", total_timesteps=10**7, n_envs=1,
+                           out_dir=str(tmp_path / "long"))])
+    ex.run([_spec(tmp_path, "a", mode="env")])
+    child = ex._jobs["long"].child
+    assert child.alive()
+    ex.shutdown()
+    assert not child.alive() and not ex._jobs
