@@ -1,6 +1,7 @@
 """The real console script, end to end, with tiny budgets."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -105,3 +106,29 @@ def test_multirun_over_tasks(tmp_path):
 def test_a_missing_task_file_is_one_line(tmp_path):
     missing = run(["task=nowhere/my_task.py"], tmp_path, timeout=60)
     assert missing.returncode == 2 and "task file not found" in missing.stderr
+
+
+REPORT_ENV = """
+import os
+from eureka import procs
+def report(conn):
+    procs.send_json(conn, {"token": os.environ.get("MY_TEST_TOKEN"), "other": os.environ.get("MY_TEST_OTHER")})
+"""
+ENV_OF_A_CHILD = """
+import sys
+sys.path.insert(0, ".")
+from eureka import cli, procs
+import report_env
+cfg = cli.compose_configs(["sandbox.env_allow=[MY_TEST_TOKEN]"])[0]
+cli.start_children(cfg)  # as main() does before checking the config: the forkserver starts here
+print(procs.Child(report_env.report).wait(60))
+"""
+
+
+def test_the_early_forkserver_keeps_the_configured_environment_names(tmp_path):
+    (tmp_path / "report_env.py").write_text(REPORT_ENV)
+    env = {**os.environ, "MY_TEST_TOKEN": "abc", "MY_TEST_OTHER": "secret"}
+    out = subprocess.run([sys.executable, "-c", ENV_OF_A_CHILD], capture_output=True, text=True, timeout=120,
+                         cwd=tmp_path, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "{'token': 'abc', 'other': None}"
