@@ -108,6 +108,12 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
         rf"  trainer.normalize=false: {NUMBER} ± {NUMBER} \(n=2",
         rf"  P\(trainer.normalize=false > trainer.normalize=true\) = {NUMBER} \[{NUMBER}, {NUMBER}\]",
     ]),
+    "run_time": (["--rounds", "1", "--", "samples=2", "trainer.total_timesteps=1024", "eval.episodes=2",
+                  "eval.num_seeds=1", "loop.confirm.seeds=1"], [
+        rf"round 1 .*: command {NUMBER} s, wall_time_s {NUMBER} s, \d+ trainings, best .*; phases: start {NUMBER} s, "
+        rf"search {NUMBER} s, confirmation {NUMBER} s, final {NUMBER} s",
+        rf"median command {NUMBER} s over 1 run\(s\)",
+    ]),
     "gpu_throughput": (["--tiny"], [
         rf"hopper x 16 envs: sim {NUMBER} env steps/s, train {NUMBER} env steps/s",
         rf"\| half_cheetah \| 16 \| {NUMBER} \| {NUMBER} \|",
