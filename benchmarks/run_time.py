@@ -26,7 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-SEARCH_EVENTS = ("designed", "validated", "trained", "raced", "best", "video", "target_reached", "tuned")
+SEARCH_EVENTS = ("designed", "validated", "trained", "stopped_early", "raced", "preferences", "choices", "best",
+                 "video", "video_failed", "target_reached", "tuned", "tuning_skipped")  # what the loop logs before it confirms
 
 
 def phases(run_dir: Path) -> dict[str, float]:
