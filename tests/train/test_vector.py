@@ -242,7 +242,8 @@ def _autograd_ppo_loss(policy, obs, actions, old_logp, adv, ret, old_val, c, cli
 @pytest.mark.parametrize("discrete", [False, True])
 @pytest.mark.parametrize("activation", ["tanh", "relu", "elu"])
 @pytest.mark.parametrize("clip_vloss", [False, True])
-def test_the_written_out_gradient_is_autograds(discrete, activation, clip_vloss):
+@pytest.mark.parametrize("ent_coef", [0.01, 0.0])
+def test_the_written_out_gradient_is_autograds(discrete, activation, clip_vloss, ent_coef):
     import gymnasium as gym
 
     from eureka.train.vector.grads import loss_actions, loss_and_grads
@@ -259,15 +260,20 @@ def test_the_written_out_gradient_is_autograds(discrete, activation, clip_vloss)
         old_logp = policy.evaluate(obs, actions)[0] + 0.3 * torch.randn(64)  # ratios inside and outside the clip
         old_val = policy.value(obs) + 0.3 * torch.randn(64)
     adv, ret = torch.randn(64), torch.randn(64)
-    args = (0.2, clip_vloss, 0.01, 0.5)
+    args = (0.2, clip_vloss, ent_coef, 0.5)
     loss, expected_stats = _autograd_ppo_loss(policy, obs, actions, old_logp, adv, ret, old_val, *args)
     expected = torch.autograd.grad(loss, list(policy.parameters()))
-    for p in policy.parameters():
-        p.grad = torch.full_like(p, float("nan"))  # every gradient must be written, none accumulated
-    stats = loss_and_grads(policy, obs, loss_actions(policy, actions), old_logp, adv, ret, old_val, *args)
-    torch.testing.assert_close(stats, expected_stats)
-    for (name, p), g in zip(policy.named_parameters(), expected, strict=True):
-        torch.testing.assert_close(p.grad, g, msg=lambda m, name=name: f"{name}: {m}")
+    for with_stats in (True, False):  # without the statistics (most minibatches), the same gradient
+        for p in policy.parameters():
+            p.grad = torch.full_like(p, float("nan"))  # every gradient must be written, none accumulated
+        stats = loss_and_grads(policy, obs, loss_actions(policy, actions), old_logp, adv, ret, old_val, *args,
+                               stats=with_stats)
+        if with_stats:
+            torch.testing.assert_close(stats, expected_stats)
+        else:
+            assert stats is None
+        for (name, p), g in zip(policy.named_parameters(), expected, strict=True):
+            torch.testing.assert_close(p.grad, g, msg=lambda m, name=name: f"{name}: {m}")
 
 
 def test_flat_adam_takes_torchs_adam_step_after_the_same_clip():

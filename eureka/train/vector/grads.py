@@ -6,6 +6,11 @@ back). Here the forward pass keeps what the backward pass needs and the gradient
 products written straight into the parameters' ``.grad`` (``FlatAdam``'s flat buffer). The loss is
 exactly ``PPO.update``'s former autograd loss (CleanRL's clipped objective, optional clipped value
 loss, entropy bonus); ``tests/train/test_vector.py`` checks every gradient against autograd's.
+
+The layers' tensors (weights, their transposes, biases and gradient buffers) are looked up once per
+policy (``_plan``), not through ``nn.Module`` attributes on every minibatch, and the loss statistics
+are computed only when asked for: at a few hundred minibatch updates per rollout, the Python around
+the operations costs as much as the operations.
 """
 
 from __future__ import annotations
@@ -15,49 +20,85 @@ from torch import nn
 
 from eureka.train.vector.policy import _HALF_LOG_2PI, ActorCritic
 
+_ONE = torch.ones(())
+_CONSTANTS: dict[tuple[float, torch.dtype, torch.device], torch.Tensor] = {}
 
-def _forward(mlp: nn.Sequential, x: torch.Tensor) -> tuple[torch.Tensor, list[tuple[nn.Linear, torch.Tensor,
+
+def const(value: float, like: torch.Tensor) -> torch.Tensor:
+    """``value`` as a cached 0-d tensor of ``like``'s dtype and device: an operation with a Python float wraps
+    it in a new double tensor and converts that (two more operations), one with this tensor does not."""
+    key = (value, like.dtype, like.device)
+    t = _CONSTANTS.get(key)
+    if t is None:
+        t = _CONSTANTS[key] = torch.tensor(value, dtype=like.dtype, device=like.device)
+    return t
+# a layer: (weight, weight transposed, bias, weight grad, bias grad, activation or None for the output layer)
+_Layer = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, type[nn.Module] | None]
+
+
+def _layers(mlp: nn.Sequential) -> list[_Layer]:
+    modules = list(mlp)
+    out: list[_Layer] = []
+    for i in range(0, len(modules), 2):
+        linear = modules[i]
+        assert isinstance(linear, nn.Linear) and linear.weight.grad is not None and linear.bias.grad is not None
+        act = type(modules[i + 1]) if i + 1 < len(modules) else None
+        if act is not None and act not in (nn.Tanh, nn.ReLU, nn.ELU):
+            raise TypeError(f"no written-out derivative for {act.__name__}")
+        w = linear.weight.detach()
+        out.append((w, w.t(), linear.bias.detach(), linear.weight.grad, linear.bias.grad, act))
+    if out[-1][5] is not None:
+        raise ValueError("an MLP ends with a linear layer")
+    return out
+
+
+def _plan(policy: ActorCritic) -> tuple[list[_Layer], list[_Layer]]:
+    """The actor's and the critic's layers, looked up once per set of parameter (and gradient) buffers."""
+    w, g = policy.actor[0].weight, policy.actor[0].weight.grad
+    key = (w.data_ptr(), None if g is None else g.data_ptr())
+    cached = policy.__dict__.get("_grad_plan")
+    if cached is None or cached[0] != key:
+        for p in policy.parameters():
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+        key = (w.data_ptr(), policy.actor[0].weight.grad.data_ptr())
+        cached = (key, _layers(policy.actor), _layers(policy.critic))
+        policy.__dict__["_grad_plan"] = cached
+    return cached[1], cached[2]
+
+
+def _forward(layers: list[_Layer], x: torch.Tensor) -> tuple[torch.Tensor, list[tuple[torch.Tensor,
                                                                                    torch.Tensor | None]]]:
-    """``mlp(x)``, and per linear layer (layer, its input, the activation's derivative after it or None)."""
-    layers = list(mlp)
-    saved: list[tuple[nn.Linear, torch.Tensor, torch.Tensor | None]] = []
-    i = 0
-    while i < len(layers):
-        linear = layers[i]
-        assert isinstance(linear, nn.Linear)
-        z = torch.addmm(linear.bias, x, linear.weight.t())
-        act = layers[i + 1] if i + 1 < len(layers) else None
+    """The MLP's output, and per layer (its input, the activation's derivative after it or None)."""
+    saved: list[tuple[torch.Tensor, torch.Tensor | None]] = []
+    for _, wt, b, _, _, act in layers:
+        z = torch.addmm(b, x, wt)
         if act is None:
-            saved.append((linear, x, None))
+            saved.append((x, None))
             return z, saved
-        if isinstance(act, nn.Tanh):
+        if act is nn.Tanh:
             h = torch.tanh(z)
-            slope = 1.0 - h * h
-        elif isinstance(act, nn.ReLU):
+            slope = torch.addcmul(_ONE, h, h, value=-1.0)  # 1 - h^2 in one operation
+        elif act is nn.ReLU:
             h = torch.relu(z)
             slope = (z > 0).to(z.dtype)
-        elif isinstance(act, nn.ELU):
-            h = torch.nn.functional.elu(z)
-            slope = torch.where(z > 0, torch.ones_like(z), h + 1.0)
         else:
-            raise TypeError(f"no written-out derivative for {type(act).__name__}")
-        saved.append((linear, x, slope))
+            h = torch.nn.functional.elu(z)
+            slope = torch.where(z > 0, 1.0, h + 1.0)
+        saved.append((x, slope))
         x = h
-        i += 2
-    raise ValueError("an MLP ends with a linear layer")
+    raise AssertionError("unreachable: _layers ends every MLP with a linear layer")
 
 
-def _backward(saved: list[tuple[nn.Linear, torch.Tensor, torch.Tensor | None]], g: torch.Tensor) -> None:
+def _backward(layers: list[_Layer], saved: list[tuple[torch.Tensor, torch.Tensor | None]], g: torch.Tensor) -> None:
     """Write each layer's weight and bias gradients for the output gradient ``g`` into their ``.grad``."""
-    for k in range(len(saved) - 1, -1, -1):
-        linear, x, _ = saved[k]
-        assert linear.weight.grad is not None and linear.bias.grad is not None
-        torch.mm(g.t(), x, out=linear.weight.grad)
-        torch.sum(g, 0, out=linear.bias.grad)
+    for k in range(len(layers) - 1, -1, -1):
+        w, _, _, gw, gb, _ = layers[k]
+        x = saved[k][0]
+        torch.mm(g.t(), x, out=gw)
+        torch.sum(g, 0, out=gb)
         if k:
-            slope = saved[k - 1][2]
-            assert slope is not None  # every layer but the last is followed by its activation
-            g = torch.mm(g, linear.weight) * slope
+            g = torch.mm(g, w).mul_(saved[k - 1][1])  # type: ignore[arg-type]
 
 
 def loss_actions(policy: ActorCritic, actions: torch.Tensor) -> torch.Tensor:
@@ -70,61 +111,75 @@ def loss_actions(policy: ActorCritic, actions: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.one_hot(actions, last.out_features).to(torch.float32)
 
 
+@torch.no_grad()
 def loss_and_grads(policy: ActorCritic, obs: torch.Tensor, actions: torch.Tensor, old_logp: torch.Tensor,
                    adv: torch.Tensor, returns: torch.Tensor, old_values: torch.Tensor, clip_coef: float,
-                   clip_vloss: bool, ent_coef: float, vf_coef: float) -> torch.Tensor:
+                   clip_vloss: bool, ent_coef: float, vf_coef: float, stats: bool = True) -> torch.Tensor | None:
     """Set every parameter's ``.grad`` to the gradient of the PPO loss on one minibatch (``adv`` already
     normalized, ``actions`` as ``loss_actions`` gives them); returns (policy loss, value loss, mean entropy,
-    approximate KL) as one tensor.
+    approximate KL) as one tensor, or None without ``stats`` (the gradient alone: fewer operations).
 
     The loss: ``mean(max(-A r, -A clip(r, 1 - c, 1 + c))) - ent_coef * mean(H) + vf_coef * L_v`` with
     ``L_v = 0.5 mean((V - R)^2)`` (or its clipped form).
     """
+    actor, critic = _plan(policy)
     B = obs.shape[0]
-    with torch.no_grad():
-        out, actor_saved = _forward(policy.actor, obs)
-        value, critic_saved = _forward(policy.critic, obs)
-        value = value.squeeze(-1)
-        if policy.discrete:
-            logsm = torch.log_softmax(out, -1)
-            probs = logsm.exp()
-            logp = (logsm * actions).sum(-1)
+    out, actor_saved = _forward(actor, obs)
+    value, critic_saved = _forward(critic, obs)
+    value = value.squeeze(-1)
+    entropy: torch.Tensor | None = None
+    if policy.discrete:
+        logsm = torch.log_softmax(out, -1)
+        probs = logsm.exp()
+        logp = (logsm * actions).sum(-1)
+        if ent_coef or stats:
             entropy = -(probs * logsm).sum(-1)
-        else:
-            inv_std = torch.exp(-policy.log_std)
-            z = (actions - out) * inv_std
-            log_std = policy.log_std.sum()
-            logp = -0.5 * (z * z).sum(-1) - log_std - out.shape[-1] * _HALF_LOG_2PI
-            entropy = (log_std + out.shape[-1] * (0.5 + _HALF_LOG_2PI)).expand(B)
-        log_ratio = logp - old_logp
-        ratio = log_ratio.exp()
-        clipped = ratio.clamp(1 - clip_coef, 1 + clip_coef)
-        a_r, a_c = adv * ratio, adv * clipped
-        pg_terms = -torch.min(a_r, a_c)  # max(-A r, -A clip(r))
-        # d loss / d logp: -A r where the unclipped term is the max (inside the clip range the two are equal;
-        # outside, a tie needs A = 0, where the gradient is 0 either way)
-        g_logp = (a_r * (a_r <= a_c)).mul_(-1.0 / B)
-        if policy.discrete:
-            g_out = g_logp.unsqueeze(-1) * (actions - probs) + (ent_coef / B) * probs * (logsm + entropy.unsqueeze(-1))
-        else:
-            g_out = g_logp.unsqueeze(-1) * z * inv_std
-            assert policy.log_std.grad is not None
-            torch.sum(g_logp.unsqueeze(-1) * (z * z - 1.0), 0, out=policy.log_std.grad)
-            policy.log_std.grad.sub_(ent_coef)
-        diff = value - returns
-        if clip_vloss:
-            v_clip = old_values + (value - old_values).clamp(-clip_coef, clip_coef)
-            diff_c = v_clip - returns
-            sq, sq_c = diff * diff, diff_c * diff_c
-            v_loss = 0.5 * torch.max(sq, sq_c).mean()
-            inside = ((value - old_values).abs() <= clip_coef).to(value.dtype)
-            # torch.max's gradient: all to the larger term, half to each on a tie
-            w = torch.where(sq > sq_c, 1.0, torch.where(sq < sq_c, 0.0, 0.5))
-            g_value = (vf_coef / B) * (w * diff + (1.0 - w) * diff_c * inside)
-        else:
-            v_loss = 0.5 * (diff * diff).mean()
-            g_value = (vf_coef / B) * diff
-        _backward(actor_saved, g_out)
-        _backward(critic_saved, g_value.unsqueeze(-1))
-        kl = ((ratio - 1) - log_ratio).mean()
-        return torch.stack((pg_terms.mean(), v_loss, entropy.mean(), kl))
+    else:
+        log_std = policy.log_std.detach()
+        inv_std = torch.exp(-log_std)
+        z = (actions - out) * inv_std
+        zz = z * z
+        log_std_sum = log_std.sum()
+        logp = torch.mv(zz, const(-0.5, zz).expand(zz.shape[1])).sub_(
+            log_std_sum.add(const(out.shape[-1] * _HALF_LOG_2PI, zz)))
+        if stats:
+            entropy = (log_std_sum + out.shape[-1] * (0.5 + _HALF_LOG_2PI)).expand(B)
+    log_ratio = logp - old_logp
+    ratio = log_ratio.exp()
+    a_r, a_c = adv * ratio, adv * ratio.clamp(1 - clip_coef, 1 + clip_coef)
+    # d loss / d logp: -A r where the unclipped term is the max (inside the clip range the two are equal;
+    # outside, a tie needs A = 0, where the gradient is 0 either way)
+    g_logp = a_r.masked_fill(a_r > a_c, 0.0).mul_(const(-1.0 / B, a_r))
+    if policy.discrete:
+        g_out = g_logp.unsqueeze(-1) * (actions - probs)
+        if ent_coef:
+            assert entropy is not None
+            g_out.add_(probs * (logsm + entropy.unsqueeze(-1)), alpha=ent_coef / B)
+    else:
+        g_out = g_logp.unsqueeze(-1) * z * inv_std
+        grad = policy.log_std.grad
+        assert grad is not None
+        torch.mv(zz.sub_(const(1.0, zz)).t(), g_logp, out=grad)  # sum over rows of g_logp * (z^2 - 1)
+        if ent_coef:
+            grad.sub_(ent_coef)
+    diff = value - returns
+    if clip_vloss:
+        v_clip = old_values + (value - old_values).clamp(-clip_coef, clip_coef)
+        diff_c = v_clip - returns
+        sq, sq_c = diff * diff, diff_c * diff_c
+        inside = ((value - old_values).abs() <= clip_coef).to(value.dtype)
+        # torch.max's gradient: all to the larger term, half to each on a tie
+        w = torch.where(sq > sq_c, 1.0, torch.where(sq < sq_c, 0.0, 0.5))
+        g_value = (vf_coef / B) * (w * diff + (1.0 - w) * diff_c * inside)
+        v_loss = 0.5 * torch.max(sq, sq_c).mean() if stats else None
+    else:
+        g_value = diff * const(vf_coef / B, diff)
+        v_loss = 0.5 * (diff * diff).mean() if stats else None
+    _backward(actor, actor_saved, g_out)
+    _backward(critic, critic_saved, g_value.unsqueeze(-1))
+    if not stats:
+        return None
+    assert entropy is not None and v_loss is not None
+    kl = ((ratio - 1) - log_ratio).mean()
+    return torch.stack((-torch.minimum(a_r, a_c).mean(), v_loss, entropy.mean(), kl))
+

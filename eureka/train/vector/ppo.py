@@ -8,14 +8,13 @@ environments. The verbs follow rsl_rl's ``PPO``: ``act``, ``process_env_step``,
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 
-from eureka.train.vector.grads import loss_actions, loss_and_grads
+from eureka.train.vector.grads import const, loss_actions, loss_and_grads
 from eureka.train.vector.policy import ActorCritic
 
 
@@ -115,22 +114,31 @@ class FlatAdam:
             p.grad = self.grad[offset:offset + n].view_as(p)
             offset += n
         self.m, self.v = torch.zeros_like(self.flat), torch.zeros_like(self.flat)
-        self.lr, self.eps, self.betas, self.t = lr, eps, betas, 0
+        self._step = torch.zeros((), dtype=torch.float32, device=like.device)
+        self.lr, self.eps, self.betas = lr, eps, betas
 
     def zero_grad(self) -> None:
         """Zero every gradient (one operation)."""
         self.grad.zero_()
 
     def step(self, max_grad_norm: float) -> None:
-        """Clip the gradient to ``max_grad_norm`` (global L2 norm) and take one Adam step."""
-        g = self.grad
-        g.mul_((max_grad_norm / (torch.linalg.vector_norm(g) + 1e-6)).clamp_(max=1.0))
+        """Clip the gradient to ``max_grad_norm`` (global L2 norm) and take one Adam step.
+
+        The step is torch's fused Adam kernel (``torch.optim.Adam(fused=True)``'s) on the one flat
+        buffer; the clip is its ``grad_scale`` (the gradient divided by ``max(|g| / max_norm, 1)``).
+        """
+        norm = torch.linalg.vector_norm(self.grad)
+        scale = torch.addcmul(const(1e-6 / max_grad_norm, norm), norm, const(1.0 / max_grad_norm, norm)).clamp_(min=1.0)
+        self._step.add_(const(1.0, self._step))
         b1, b2 = self.betas
-        self.t += 1
-        self.m.lerp_(g, 1 - b1)
-        self.v.mul_(b2).addcmul_(g, g, value=1 - b2)
-        denom = (self.v.sqrt() / math.sqrt(1 - b2 ** self.t)).add_(self.eps)
-        self.flat.addcdiv_(self.m, denom, value=-self.lr / (1 - b1 ** self.t))
+        torch._fused_adam_([self.flat], [self.grad], [self.m], [self.v], [], [self._step], amsgrad=False,
+                           lr=self.lr, beta1=b1, beta2=b2, weight_decay=0.0, eps=self.eps, maximize=False,
+                           grad_scale=scale, found_inf=None)
+
+    @property
+    def t(self) -> int:
+        """Adam steps taken."""
+        return int(self._step.item())
 
 
 class PPO:
@@ -251,27 +259,31 @@ class PPO:
         n = b_obs.shape[0]
         mb = max(n // s.num_minibatches, 1)
         totals = torch.zeros(4, device=self.device)  # policy loss, value loss, entropy, approx KL: one sync at the end
-        updates = 0
+        counted = 0
         k = max(n // mb, 1)  # minibatches per epoch (rows past k * mb wait for the next epoch's order)
-        for _ in range(s.update_epochs):
+        for epoch in range(s.update_epochs):
+            # the loss statistics cost operations: they are taken in the last epoch (what is logged), or in every
+            # epoch where the epoch's approximate KL may stop the update
+            stats = s.target_kl is not None or epoch == s.update_epochs - 1
             order = torch.randperm(n, device=self.device)[:k * mb]
-            # one gather per epoch, then each minibatch is a slice (a view): fewer operations per update
-            e_obs, e_act, e_logp, e_ret, e_val = (x[order] for x in (b_obs, b_act, b_logp, b_ret, b_val))
+            # one gather per epoch, then each minibatch is a slice (a view, all made by one split)
             e_adv = b_adv[order].view(k, -1)  # each minibatch's advantages normalized on their own, all at once
             e_adv = ((e_adv - e_adv.mean(1, keepdim=True)) / (e_adv.std(1, keepdim=True) + 1e-8)).view(-1)
+            parts = [x.split(mb) for x in (b_obs[order], b_act[order], b_logp[order], e_adv, b_ret[order],
+                                           b_val[order])]
             epoch_kl = torch.zeros((), device=self.device)
-            for start in range(0, k * mb, mb):
-                rows = slice(start, start + mb)
-                stats = loss_and_grads(self.policy, e_obs[rows], e_act[rows], e_logp[rows], e_adv[rows], e_ret[rows],
-                                       e_val[rows], s.clip_coef, s.clip_vloss, s.ent_coef, s.vf_coef)
+            for obs, act, logp, adv, ret, val in zip(*parts, strict=True):
+                out = loss_and_grads(self.policy, obs, act, logp, adv, ret, val, s.clip_coef, s.clip_vloss,
+                                     s.ent_coef, s.vf_coef, stats)
                 self.optimizer.step(s.max_grad_norm)
-                epoch_kl += stats[3]
-                totals += stats
-                updates += 1
+                if out is not None:
+                    epoch_kl += out[3]
+                    totals += out
+                    counted += 1
             if s.target_kl is not None and epoch_kl.item() / k > s.target_kl:
                 break
         names = ("policy_loss", "value_loss", "entropy", "approx_kl")
-        return {name: v / max(updates, 1) for name, v in zip(names, totals.tolist(), strict=True)}
+        return {name: v / max(counted, 1) for name, v in zip(names, totals.tolist(), strict=True)}
 
     def state(self) -> dict[str, torch.Tensor]:
         """Everything continued training needs (tensors only)."""
