@@ -54,14 +54,17 @@ def _layers(mlp: nn.Sequential) -> list[_Layer]:
 
 def _plan(policy: ActorCritic) -> tuple[list[_Layer], list[_Layer]]:
     """The actor's and the critic's layers, looked up once per set of parameter (and gradient) buffers."""
-    w, g = policy.actor[0].weight, policy.actor[0].weight.grad
-    key = (w.data_ptr(), None if g is None else g.data_ptr())
+    first = policy.actor[0]
+    assert isinstance(first, nn.Linear)
+    grad = first.weight.grad
+    key = (first.weight.data_ptr(), None if grad is None else grad.data_ptr())
     cached = policy.__dict__.get("_grad_plan")
     if cached is None or cached[0] != key:
         for p in policy.parameters():
             if p.grad is None:
                 p.grad = torch.zeros_like(p)
-        key = (w.data_ptr(), policy.actor[0].weight.grad.data_ptr())
+        assert first.weight.grad is not None
+        key = (first.weight.data_ptr(), first.weight.grad.data_ptr())
         cached = (key, _layers(policy.actor), _layers(policy.critic))
         policy.__dict__["_grad_plan"] = cached
     return cached[1], cached[2]
