@@ -36,13 +36,39 @@ _ACTIVATION_FNS: dict[type[nn.Module], Any] = {nn.Tanh: torch.tanh, nn.ReLU: tor
 
 def run_mlp(mlp: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
     """``mlp(x)`` without a module call per layer (the rollout runs the actor once per env step, on a few
-    rows: there the calls' overhead is most of the cost)."""
+    rows: there the calls' overhead is most of the cost). Without autograd the layers' transposed weights
+    and biases are looked up once (``_inference_layers``)."""
+    if not torch.is_grad_enabled():
+        for wt, b, act in _inference_layers(mlp):
+            x = torch.addmm(b, x, wt)
+            if act is not None:
+                x = act(x)
+        return x
     for layer in mlp:
         if isinstance(layer, nn.Linear):
             x = torch.addmm(layer.bias, x, layer.weight.t())
         else:
             x = _ACTIVATION_FNS[type(layer)](x)
     return x
+
+
+def _inference_layers(mlp: nn.Sequential) -> list[tuple[torch.Tensor, torch.Tensor, Any]]:
+    """Per linear layer (weight transposed, bias, the activation after it or None), detached views of the
+    parameters, cached on ``mlp`` until its first weight moves to other storage (``.to``, a new buffer)."""
+    first = mlp[0]
+    assert isinstance(first, nn.Linear)
+    key = first.weight.data_ptr()
+    cached = mlp.__dict__.get("_inference")
+    if cached is None or cached[0] != key:
+        modules = list(mlp)
+        layers = []
+        for i in range(0, len(modules), 2):
+            linear = modules[i]
+            assert isinstance(linear, nn.Linear)
+            act = _ACTIVATION_FNS[type(modules[i + 1])] if i + 1 < len(modules) else None
+            layers.append((linear.weight.detach().t(), linear.bias.detach(), act))
+        cached = mlp.__dict__["_inference"] = (key, layers)
+    return cached[1]
 
 
 class ActorCritic(nn.Module):

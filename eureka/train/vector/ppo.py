@@ -73,21 +73,22 @@ class RunningNorm(nn.Module):
 
     @torch.no_grad()
     def update(self, x: torch.Tensor) -> None:
-        x = x.reshape(-1, *tuple(self.mean.shape))
+        x = x.reshape(-1, *tuple(self.mean.shape)).to(torch.float64)
         b_var, b_mean = torch.var_mean(x, 0, correction=0)
         b, c = x.shape[0], float(self.count)
         total = c + b
-        delta = b_mean.to(torch.float64) - self.mean
-        self.mean.add_(delta, alpha=b / total)
-        self.var.mul_(c / total).add_(b_var.to(torch.float64), alpha=b / total)
-        self.var.addcmul_(delta, delta, value=c * b / total ** 2)
+        delta = b_mean - self.mean
+        self.mean.lerp_(b_mean, b / total)
+        self.var.lerp_(b_var, b / total).addcmul_(delta, delta, value=c * b / total ** 2)
         self.count.fill_(total)
-        self._cached = None
+        self.__dict__["_cached"] = None  # (not through nn.Module.__setattr__: this runs once per env step)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self._cached is None:
-            self._cached = (self.mean.float(), torch.rsqrt(self.var + self.epsilon).float())
-        shift, scale = self._cached
+        cached = self._cached
+        if cached is None:
+            var = self.var
+            cached = self.__dict__["_cached"] = (self.mean.float(), torch.rsqrt(var.add(const(self.epsilon, var))).float())
+        shift, scale = cached
         return ((x - shift) * scale).clamp(-self.clip, self.clip)
 
 
