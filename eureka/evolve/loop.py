@@ -31,7 +31,7 @@ from eureka.evolve.candidate import Candidate, Status
 from eureka.evolve.population import Population
 from eureka.evolve.racing import Racer, confirm_held_out, pooled_std, seed_values
 from eureka.evolve.reporter import Reporter
-from eureka.evolve.summary import SeedStats, Summary, baseline_specs, final_evaluation
+from eureka.evolve.summary import SeedStats, Summary, baseline_specs, best_specs, final_evaluation
 from eureka.evolve.trainings import Trainings
 from eureka.evolve.tuning import tune_constants, tuning_note
 from eureka.llm import Designer, make_designer
@@ -381,8 +381,10 @@ class EurekaLoop:
                                     "list for the reasons")
             self.write_summary()
             return self.summary
-        self.confirm()
         seeds = self.summary.final_seeds
+        # the final re-trainings of the choice need nothing the confirmation finds: they fill its idle slots
+        self.trainings.prefetch(best_specs(self.trainings, self.best.reward_path, seeds, self.store.root))
+        self.confirm()
         self.reporter.phase(f"final evaluation: best reward and baselines x {len(seeds)} seeds ({seeds}; "
                             f"the search used seeds {sorted({s for c in self.candidates for s in c.seed_fitness})})")
         self.summary.final = final_evaluation(self.trainings, self.best.reward_path, seeds, self.store.root,

@@ -36,11 +36,17 @@ def baseline_specs(trainings: Trainings, seeds: list[int], root: Path) -> list[T
             for s in seeds for mode in ("env", "sparse")]
 
 
+def best_specs(trainings: Trainings, reward_path: str, seeds: list[int], root: Path) -> list[TrainSpec]:
+    """The final evaluation's re-trainings of the chosen reward on each of ``seeds`` (the loop hands them to the
+    executor as spare work while it confirms that reward: both need only the choice)."""
+    return [trainings.spec(f"best_seed{s}", "candidate", s, reward_path, root / "final" / f"best_seed{s}")
+            for s in seeds]
+
+
 def final_evaluation(trainings: Trainings, reward_path: str, seeds: list[int], root: Path,
                      baselines: bool = True) -> FinalEvaluation:
     """Re-train ``reward_path`` with each seed, and both baselines with the same seeds and budget."""
-    specs = [trainings.spec(f"best_seed{s}", "candidate", s, reward_path, root / "final" / f"best_seed{s}")
-             for s in seeds]
+    specs = best_specs(trainings, reward_path, seeds, root)
     if baselines:
         specs += baseline_specs(trainings, seeds, root)
     results: list[TrainResult] = trainings.run(specs)

@@ -68,26 +68,31 @@ def test_every_training_of_a_run_goes_through_the_collaborator(tmp_path):
 
 
 class SpareStub(StubExecutor):
-    """A stub that also takes spare work (as ``LocalExecutor.prefetch``), noting when it was handed over."""
+    """A stub that also takes spare work (as ``LocalExecutor.prefetch``), noting when each batch was handed over."""
 
     def __init__(self, fitness):
         super().__init__(fitness)
         self.prefetched: list = []
-        self.trained_before_prefetch = None
+        self.handed: list[tuple[list[str], list[str]]] = []  # per call: (job ids trained before it, its job ids)
 
     def prefetch(self, specs):
-        self.trained_before_prefetch = len(self.specs)
+        self.handed.append(([s.job_id for s in self.specs], [s.job_id for s in specs]))
         self.prefetched.extend(specs)
 
 
-def test_the_final_baselines_are_handed_over_as_spare_work_before_the_search(tmp_path):
+def test_the_final_trainings_are_handed_over_as_spare_work_as_soon_as_they_are_known(tmp_path):
     cfg = make_cfg(samples=2, eval={"seeds": [1, 2], "baselines": True})
     stub = SpareStub(lambda sp: {"candidate": 300.0, "env": 400.0, "sparse": 10.0}[sp.mode])
     EurekaLoop(cfg, tmp_path, executor=stub).run()
-    assert stub.trained_before_prefetch == 0
-    assert [s.job_id for s in stub.prefetched] == ["env_seed1", "sparse_seed1", "env_seed2", "sparse_seed2"]
+    (before_search, baselines), (before_confirm, best) = stub.handed
+    assert before_search == [] and baselines == ["env_seed1", "sparse_seed1", "env_seed2", "sparse_seed2"]
+    # the chosen reward's final re-trainings: after the search, before its confirmation on held-out seeds
+    assert best == ["best_seed1", "best_seed2"]
+    assert before_confirm and not any("confirm" in j or j.startswith("best_") for j in before_confirm)
+    assert any("confirm" in s.job_id for s in stub.specs)
     asked = {s.job_id: s for s in stub.specs}
     assert all(asked[s.job_id] == s for s in stub.prefetched)  # the final evaluation asks for the very same specs
+    assert asked["best_seed1"].reward_path and asked["best_seed1"].mode == "candidate"
     # a resumed run hands over only what is not recorded yet
     again = SpareStub(lambda sp: 1.0)
     resumed = Trainings(typed(cfg), again, RunStore(tmp_path), Reporter())
@@ -95,7 +100,8 @@ def test_the_final_baselines_are_handed_over_as_spare_work_before_the_search(tmp
     assert [s.job_id for s in again.prefetched] == ["env_seed3"]
 
 
-def test_no_spare_work_without_baselines(tmp_path):
+def test_without_baselines_only_the_final_re_trainings_are_spare_work(tmp_path):
     stub = SpareStub(lambda sp: 300.0)
     EurekaLoop(make_cfg(samples=2), tmp_path, executor=stub).run()  # make_cfg: eval.baselines=false
-    assert stub.prefetched == [] and not any(s.mode in ("env", "sparse") for s in stub.specs)
+    assert [ids for _, ids in stub.handed] == [["best_seed0"]]
+    assert not any(s.mode in ("env", "sparse") for s in stub.specs)
