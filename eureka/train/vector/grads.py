@@ -20,7 +20,6 @@ from torch import nn
 
 from eureka.train.vector.policy import _HALF_LOG_2PI, ActorCritic
 
-_ONE = torch.ones(())
 _CONSTANTS: dict[tuple[float, torch.dtype, torch.device], torch.Tensor] = {}
 
 
@@ -81,7 +80,7 @@ def _forward(layers: list[_Layer], x: torch.Tensor) -> tuple[torch.Tensor, list[
             return z, saved
         if act is nn.Tanh:
             h = torch.tanh(z)
-            slope = torch.addcmul(_ONE, h, h, value=-1.0)  # 1 - h^2 in one operation
+            slope = torch.addcmul(const(1.0, h), h, h, value=-1.0)  # 1 - h^2 in one operation
         elif act is nn.ReLU:
             h = torch.relu(z)
             slope = (z > 0).to(z.dtype)
