@@ -136,11 +136,6 @@ class FlatAdam:
                            lr=self.lr, beta1=b1, beta2=b2, weight_decay=0.0, eps=self.eps, maximize=False,
                            grad_scale=scale, found_inf=None)
 
-    @property
-    def t(self) -> int:
-        """Adam steps taken."""
-        return int(self._step.item())
-
 
 class PPO:
     """The algorithm: owns the policy, the optimizer, the normalizers and the rollout storage."""
@@ -248,7 +243,9 @@ class PPO:
         return adv, adv + self.values
 
     def update(self, advantages: torch.Tensor, returns: torch.Tensor, progress: float) -> dict[str, float]:
-        """Epochs of clipped-objective minibatch updates on the rollout; ``progress`` in [0, 1] anneals the rate."""
+        """Epochs of clipped-objective minibatch updates on the rollout; ``progress`` in [0, 1] anneals the rate.
+        Returns the loss statistics (means over the last epoch's minibatches; over every epoch done when
+        ``target_kl`` is set)."""
         s = self.s
         if s.anneal_lr:
             self.optimizer.lr = s.learning_rate * max(1.0 - progress, 0.0)
