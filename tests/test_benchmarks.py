@@ -44,6 +44,9 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
         rf"simulator {NUMBER} steps/s",
         r"\| cartpole \| ",
     ]),
+    "update_cost": (["--tasks", "cartpole", "--steps", "2048", "--repeat", "1", "--number", "20"], [
+        rf"cartpole \[.*\]: update {NUMBER} us per minibatch; learning {NUMBER} s = .*simulator {NUMBER}.*update {NUMBER}",
+    ]),
     "env_return": (["--task", "cartpole", "--steps", "1024", "--seeds", "0", "--episodes", "1", "--",
                     "trainer.backend=vector", "trainer.num_envs=8", "eval.episodes=1"], [
         rf"  seed 0: return {NUMBER}, fitness {NUMBER}, training wall {NUMBER} s",
