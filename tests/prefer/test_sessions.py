@@ -220,7 +220,10 @@ def test_a_person_who_prefers_the_lower_fitness_steers_the_run_in_chromium(tmp_p
         for i in range(n):
             page.wait_for_selector(f"text=pair {i + 1} of {n} ({i} answered)")
             pair = page.evaluate("state.session.pairs[current]")
-            lower = "a" if (pair["a"]["fitness"] or 0) <= (pair["b"]["fitness"] or 0) else "b"
+            # lower fitness; equal fitness (a child that trains as its parent did) by id: the order stays total,
+            # so the lowest wins both its pairs and is the session's top choice
+            a, b = ((pair[s]["fitness"] or 0, pair[s]["id"]) for s in ("a", "b"))
+            lower = "a" if a <= b else "b"
             chosen.append(pair[lower]["id"])
             if i == 0:
                 page.click("#note")
