@@ -222,6 +222,17 @@ def test_sampling_draws_what_the_distribution_draws(discrete):
     torch.testing.assert_close(drawn, policy.distribution(obs).sample())
 
 
+@pytest.mark.parametrize("discrete", [False, True])
+def test_the_deterministic_action_is_the_distributions_mode_bit_for_bit(discrete):
+    policy, obs, _ = _policy_and_batch(discrete)
+    obs = torch.cat([obs, torch.zeros(1, obs.shape[1]), obs * 1e-7])  # near-ties between logits too
+    with torch.no_grad():
+        dist = policy.distribution(obs)
+        mode = dist.probs.argmax(-1) if discrete else dist.mean
+    actions, _ = policy.predict(obs.numpy(), deterministic=True)
+    assert np.array_equal(actions, policy.to_env(mode).numpy().reshape(actions.shape))
+
+
 def _autograd_ppo_loss(policy, obs, actions, old_logp, adv, ret, old_val, c, clip_vloss, ent_coef, vf_coef):
     """The clipped PPO loss as autograd sees it (CleanRL's, as PPO.update wrote it before it was written out)."""
     logp, entropy = policy.evaluate(obs, actions)

@@ -141,11 +141,11 @@ class ActorCritic(nn.Module):
     def predict(self, obs: np.ndarray, deterministic: bool = True) -> tuple[np.ndarray, None]:
         """SB3's ``predict`` for the evaluator and the renderer: actions for a batch of (normalized) observations."""
         x = torch.as_tensor(np.asarray(obs, dtype=np.float32).reshape(len(obs), -1))
-        dist = self.distribution(x)
-        if deterministic:
-            a = dist.probs.argmax(-1) if self.discrete else dist.mean  # type: ignore[attr-defined]
+        if deterministic:  # the distribution's mode, computed as it computes it, without building one per step
+            out = run_mlp(self.actor, x)
+            a = torch.softmax(out - out.logsumexp(-1, keepdim=True), -1).argmax(-1) if self.discrete else out
         else:
-            a = dist.sample()
+            a = self.distribution(x).sample()
         return self.to_env(a).numpy().reshape((len(obs), *self.action_shape)), None
 
     def set_training_mode(self, mode: bool) -> None:
