@@ -31,11 +31,14 @@ def const(value: float, like: torch.Tensor) -> torch.Tensor:
     if t is None:
         t = _CONSTANTS[key] = torch.tensor(value, dtype=like.dtype, device=like.device)
     return t
+
+
 # a layer: (weight, weight transposed, bias, weight grad, bias grad, activation or None for the output layer)
 _Layer = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, type[nn.Module] | None]
 
 
 def _layers(mlp: nn.Sequential) -> list[_Layer]:
+    """``mlp``'s linear layers, each with the activation after it (the last with none)."""
     modules = list(mlp)
     out: list[_Layer] = []
     for i in range(0, len(modules), 2):
