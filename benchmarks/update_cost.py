@@ -48,8 +48,9 @@ def update_us(task: str, repeat: int, number: int) -> float:
     [cfg] = compose_configs([f"task={task}", "trainer.backend=vector"])
     tc = typed(cfg).trainer
     settings = PPOSettings.from_dict(dict(tc.vector))
-    env = tasks.make(task).make_env()
-    obs_dim = int(np.prod(env.observation_space.shape)) - int(tasks.make(task).hidden_obs)
+    spec = tasks.make(task)
+    env = spec.make_env()
+    obs_dim = int(np.prod(env.observation_space.shape)) - int(spec.hidden_obs)
     space = gym.spaces.Box(-np.inf, np.inf, (obs_dim,), dtype=np.float32)
     policy = build(space, env.action_space, {"hidden": settings.hidden, "activation": settings.activation,
                                              "init_log_std": settings.init_log_std})

@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from eureka.train.vector.policy import _HALF_LOG_2PI, ActorCritic
+from eureka.train.vector.policy import _HALF_LOG_2PI, ActorCritic, cached_on, linear_layers
 
 _CONSTANTS: dict[tuple[float, torch.dtype, torch.device], torch.Tensor] = {}
 
@@ -39,18 +39,13 @@ _Layer = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Ten
 
 def _layers(mlp: nn.Sequential) -> list[_Layer]:
     """``mlp``'s linear layers, each with the activation after it (the last with none)."""
-    modules = list(mlp)
     out: list[_Layer] = []
-    for i in range(0, len(modules), 2):
-        linear = modules[i]
-        assert isinstance(linear, nn.Linear) and linear.weight.grad is not None and linear.bias.grad is not None
-        act = type(modules[i + 1]) if i + 1 < len(modules) else None
+    for linear, act in linear_layers(mlp):
+        assert linear.weight.grad is not None and linear.bias.grad is not None
         if act is not None and act not in (nn.Tanh, nn.ReLU, nn.ELU):
             raise TypeError(f"no written-out derivative for {act.__name__}")
         w = linear.weight.detach()
         out.append((w, w.t(), linear.bias.detach(), linear.weight.grad, linear.bias.grad, act))
-    if out[-1][5] is not None:
-        raise ValueError("an MLP ends with a linear layer")
     return out
 
 
@@ -59,17 +54,15 @@ def _plan(policy: ActorCritic) -> tuple[list[_Layer], list[_Layer]]:
     first = policy.actor[0]
     assert isinstance(first, nn.Linear)
     grad = first.weight.grad
-    key = (first.weight.data_ptr(), None if grad is None else grad.data_ptr())
-    cached = policy.__dict__.get("_grad_plan")
-    if cached is None or cached[0] != key:
+
+    def build() -> tuple[list[_Layer], list[_Layer]]:
         for p in policy.parameters():
             if p.grad is None:
                 p.grad = torch.zeros_like(p)
-        assert first.weight.grad is not None
-        key = (first.weight.data_ptr(), first.weight.grad.data_ptr())
-        cached = (key, _layers(policy.actor), _layers(policy.critic))
-        policy.__dict__["_grad_plan"] = cached
-    return cached[1], cached[2]
+        return _layers(policy.actor), _layers(policy.critic)
+
+    key = (first.weight.data_ptr(), None if grad is None else grad.data_ptr())
+    return cached_on(policy, "_grad_plan", key, build)
 
 
 def _forward(layers: list[_Layer], x: torch.Tensor) -> tuple[torch.Tensor, list[tuple[torch.Tensor,

@@ -6,7 +6,8 @@ The evaluator outside the jail builds the same module from the architecture sett
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import gymnasium as gym
 import numpy as np
@@ -16,6 +17,7 @@ from torch import nn
 ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU, "elu": nn.ELU}
 ARCH_KEYS = ("hidden", "activation", "init_log_std")
 _HALF_LOG_2PI = 0.5 * float(np.log(2 * np.pi))
+T = TypeVar("T")
 
 
 def _mlp(sizes: list[int], activation: type[nn.Module], out_gain: float) -> nn.Sequential:
@@ -52,23 +54,36 @@ def run_mlp(mlp: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
     return x
 
 
+def linear_layers(mlp: nn.Sequential) -> list[tuple[nn.Linear, type[nn.Module] | None]]:
+    """``mlp``'s linear layers, each with the type of the activation after it (None for the last layer)."""
+    modules = list(mlp)
+    out: list[tuple[nn.Linear, type[nn.Module] | None]] = []
+    for i in range(0, len(modules), 2):
+        linear = modules[i]
+        assert isinstance(linear, nn.Linear)
+        out.append((linear, type(modules[i + 1]) if i + 1 < len(modules) else None))
+    if out[-1][1] is not None:
+        raise ValueError("an MLP ends with a linear layer")
+    return out
+
+
+def cached_on(owner: nn.Module, name: str, key: Any, build: Callable[[], T]) -> T:
+    """``build()``, kept in ``owner.__dict__[name]`` until ``key`` changes (the views of parameters a hot loop
+    uses, looked up once: ``key`` says which storage they view, so moved parameters are looked up again)."""
+    cached = owner.__dict__.get(name)
+    if cached is None or cached[0] != key:
+        cached = owner.__dict__[name] = (key, build())
+    return cached[1]
+
+
 def _inference_layers(mlp: nn.Sequential) -> list[tuple[torch.Tensor, torch.Tensor, Any]]:
     """Per linear layer (weight transposed, bias, the activation after it or None), detached views of the
     parameters, cached on ``mlp`` until its first weight moves to other storage (``.to``, a new buffer)."""
     first = mlp[0]
     assert isinstance(first, nn.Linear)
-    key = first.weight.data_ptr()
-    cached = mlp.__dict__.get("_inference")
-    if cached is None or cached[0] != key:
-        modules = list(mlp)
-        layers = []
-        for i in range(0, len(modules), 2):
-            linear = modules[i]
-            assert isinstance(linear, nn.Linear)
-            act = _ACTIVATION_FNS[type(modules[i + 1])] if i + 1 < len(modules) else None
-            layers.append((linear.weight.detach().t(), linear.bias.detach(), act))
-        cached = mlp.__dict__["_inference"] = (key, layers)
-    return cached[1]
+    return cached_on(mlp, "_inference", first.weight.data_ptr(), lambda: [
+        (linear.weight.detach().t(), linear.bias.detach(), None if act is None else _ACTIVATION_FNS[act])
+        for linear, act in linear_layers(mlp)])
 
 
 class ActorCritic(nn.Module):
