@@ -111,3 +111,27 @@ def test_early_termination_in_the_reflection_makes_every_child_non_negative_per_
     answer = OfflineDesigner().propose(DesignRequest(task, build_messages(task), n=1, iteration=1, seed=0,
                                                      parent=Parent("p", parent, reflection=reflection)))[0].text
     assert "early termination: added a positive alive bonus" in answer
+
+
+def test_the_first_iteration_weighs_a_maximized_objective_against_the_alive_bonus_on_a_ladder():
+    from eureka.llm.offline import OBJECTIVE_LADDER
+
+    def weights(name: str, n: int = 8) -> list[dict[str, float]]:
+        task = tasks.make(name)
+        answers = OfflineDesigner().propose(DesignRequest(task, build_messages(task), n=n, iteration=0, seed=3))
+        return [{t.name: t.weight for t in genome_from_code(extract_code(a.text))} for a in answers]
+
+    # hopper pays for staying alive and asks to maximize x_velocity: sample k's objective weight is the ladder's
+    # factor times the seed's weight (times the perturbation's lognormal factor, sigma 0.3)
+    hopper = weights("hopper")
+    obj = objective_term(tasks.make("hopper")).name
+    ratios = [w[obj] / OBJECTIVE_LADDER[k % len(OBJECTIVE_LADDER)] for k, w in enumerate(hopper)]
+    assert hopper[0][obj] == 1.0, "sample 0 is the hints' seed, untouched"
+    assert all(0.3 < r < 3.0 for r in ratios), ratios
+    assert max(w[obj] for w in hopper) / min(w[obj] for w in hopper) > 4
+    # no alive bonus (half_cheetah), or an objective that is a target, not a maximum (cartpole): only the
+    # perturbation moves the objective's weight
+    for name in ("half_cheetah", "cartpole", "mountain_car"):
+        o = objective_term(tasks.make(name)).name
+        ws = [w[o] for w in weights(name) if o in w]
+        assert max(ws) / min(ws) < 4, (name, ws)
