@@ -436,7 +436,8 @@ def with_notes(code: str, notes: list[str]) -> str:
 
 # the first iteration's samples 0, 1, 2, 3 (then again) weigh a maximized objective 1x, 2x, 4x, 8x against an
 # alive bonus (Mutator.weigh_progress): on hopper at 200k steps, seeds 0-5, the hint seed's distance went 1.8 m
-# (x1), 3.8 m (x2), 4.1 m (x4) against the env reward's 2.8 m (benchmarks/results/vector_backend.md, stop 39)
+# (x1), 3.8 m (x2), 4.1 m (x4), 3.5 m (x8) against the env reward's 2.8 m
+# (benchmarks/results/search_quality_hopper_ladder.md)
 OBJECTIVE_LADDER = (1.0, 2.0, 4.0, 8.0)
 NOTE_FACTORS = (2.0, 3.0, 1.5, 4.0)  # 'more X' / 'less X' for the 1st, 2nd, ... child of one parent
 
